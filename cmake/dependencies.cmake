@@ -1,0 +1,21 @@
+# Third-party packages, all from Debian. Headers of these are SYSTEM so -Werror covers only our code.
+find_package(PkgConfig REQUIRED)
+find_package(Threads REQUIRED)
+find_package(Boost 1.81 REQUIRED COMPONENTS json)
+find_package(OpenSSL 3 REQUIRED)
+find_package(SQLite3 REQUIRED)
+find_package(fmt REQUIRED)
+find_package(spdlog REQUIRED)
+find_package(tomlplusplus REQUIRED)
+find_package(doctest REQUIRED)
+pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
+pkg_check_modules(SODIUM REQUIRED IMPORTED_TARGET libsodium)
+
+# Debian's CAF 0.17.6 ships neither a CMake config nor a pkg-config file.
+find_path(CAF_INCLUDE_DIR caf/all.hpp REQUIRED)
+find_library(CAF_CORE_LIBRARY caf_core REQUIRED)
+find_library(CAF_IO_LIBRARY caf_io REQUIRED)
+add_library(caf_core_lib INTERFACE)
+target_include_directories(caf_core_lib SYSTEM INTERFACE ${CAF_INCLUDE_DIR})
+target_link_libraries(caf_core_lib INTERFACE ${CAF_CORE_LIBRARY} ${CAF_IO_LIBRARY} Threads::Threads)
+add_library(caf::core ALIAS caf_core_lib)
