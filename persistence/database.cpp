@@ -1,0 +1,182 @@
+// Engine-neutral parts of the interface: savepoints, the portable group commit, the factory, the
+// pool.
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "persistence/connection.hpp"
+#include "persistence/db_errc.hpp"
+#include "persistence/engines.hpp"
+#include "protocols/assert.hpp"
+#include "protocols/error_catalogue.hpp"
+
+namespace superapp::persistence {
+
+namespace detail {
+
+bool is_identifier(std::string_view name, std::size_t max_chars) {
+  if (name.empty() || name.size() > max_chars) return false;
+  if (!(name[0] == '_' || (name[0] >= 'a' && name[0] <= 'z'))) return false;
+  for (char c : name)
+    if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) return false;
+  return true;
+}
+
+}  // namespace detail
+
+caf::error connection::savepoint(std::string_view name) {
+  SUPERAPP_ASSERT(detail::is_identifier(name));
+  return execute_script("SAVEPOINT " + std::string{name});
+}
+
+caf::error connection::release_savepoint(std::string_view name) {
+  SUPERAPP_ASSERT(detail::is_identifier(name));
+  return execute_script("RELEASE SAVEPOINT " + std::string{name});
+}
+
+caf::error connection::rollback_to_savepoint(std::string_view name) {
+  SUPERAPP_ASSERT(detail::is_identifier(name));
+  return execute_script("ROLLBACK TO SAVEPOINT " + std::string{name});
+}
+
+batch_outcome connection::commit_batch(const std::vector<const unit_of_work*>& units) {
+  return commit_batch_with_savepoints(*this, units);
+}
+
+caf::expected<std::vector<result>> run_unit(connection& conn, const unit_of_work& unit) {
+  std::vector<result> results;
+  results.reserve(unit.steps.size());
+  for (const auto& step : unit.steps) {
+    auto r = conn.execute(step.stmt);
+    if (!r) return std::move(r.error());
+    if (step.expected_rows_affected && *step.expected_rows_affected != r->rows_affected) {
+      spdlog::info("unit failed its check: expected {} rows affected, got {}",
+                   *step.expected_rows_affected, r->rows_affected);
+      return make_error(db_errc::unexpected_rows_affected);
+    }
+    results.push_back(std::move(*r));
+  }
+  return results;
+}
+
+batch_outcome commit_batch_with_savepoints(connection& conn,
+                                           const std::vector<const unit_of_work*>& units) {
+  batch_outcome out;
+  auto fail_all = [&](const caf::error& err) {
+    out.units.clear();
+    for (std::size_t i = 0; i < units.size(); ++i) out.units.emplace_back(err);
+    out.commits = 0;
+    return out;
+  };
+  if (auto err = conn.begin()) return fail_all(err);
+  constexpr std::string_view unit_savepoint = "superapp_unit";
+  for (const auto* unit : units) {
+    SUPERAPP_ASSERT(unit != nullptr);
+    if (auto err = conn.savepoint(unit_savepoint)) {
+      conn.rollback();
+      return fail_all(err);
+    }
+    auto results = run_unit(conn, *unit);
+    if (!results) {
+      // Undo this unit only; if even that fails the transaction is gone and so is the batch.
+      if (auto err = conn.rollback_to_savepoint(unit_savepoint)) {
+        conn.rollback();
+        return fail_all(err == db_errc::connection_lost ? err : make_error(db_errc::batch_aborted));
+      }
+    }
+    if (auto err = conn.release_savepoint(unit_savepoint)) {
+      conn.rollback();
+      return fail_all(err);
+    }
+    out.units.push_back(std::move(results));
+  }
+  if (auto err = conn.commit()) {
+    conn.rollback();
+    return fail_all(err);
+  }
+  out.commits = 1;
+  return out;
+}
+
+caf::expected<std::unique_ptr<database>> open_database(const database_config& cfg,
+                                                       std::string_view domain) {
+  register_db_errors();
+  // The domain becomes a file, schema or database name: keep it to a safe identifier.
+  if (!detail::is_identifier(domain, 48)) {
+    spdlog::error("persistence: domain name '{}' is not an identifier", domain);
+    return make_error(platform_errc::invalid_argument);
+  }
+  if (cfg.max_batch_units == 0 || cfg.reader_connections == 0 || cfg.busy_timeout_ms < 0)
+    return make_error(platform_errc::invalid_argument);
+  switch (cfg.engine_kind) {
+    case engine::sqlite:
+      return detail::open_sqlite(cfg, domain);
+    case engine::postgres:
+      return detail::open_postgres(cfg, domain);
+  }
+  return make_error(platform_errc::invalid_argument);
+}
+
+connection_pool::lease::lease(connection_pool* pool, std::unique_ptr<connection> conn)
+    : pool_(pool), conn_(std::move(conn)) {}
+
+connection_pool::lease::lease(lease&& other) noexcept
+    : pool_(std::exchange(other.pool_, nullptr)), conn_(std::move(other.conn_)) {}
+
+connection_pool::lease::~lease() {
+  if (pool_ != nullptr) pool_->give_back(std::move(conn_));
+}
+
+connection_pool::connection_pool(database& db, std::size_t size, connection_role role)
+    : db_(db), size_(size), role_(role) {
+  SUPERAPP_ASSERT(size > 0);
+  idle_.resize(size);
+}
+
+connection_pool::~connection_pool() {
+  std::lock_guard<std::mutex> guard{mutex_};
+  if (leased_ != 0) spdlog::error("connection_pool destroyed with {} leases out", leased_);
+}
+
+caf::expected<connection_pool::lease> connection_pool::borrow() {
+  return borrow(std::chrono::milliseconds{db_.config().pool_borrow_timeout_ms});
+}
+
+caf::expected<connection_pool::lease> connection_pool::borrow(std::chrono::milliseconds wait) {
+  std::unique_ptr<connection> conn;
+  {
+    std::unique_lock<std::mutex> lock{mutex_};
+    if (!returned_.wait_for(lock, wait, [this] { return !idle_.empty(); }))
+      return make_error(db_errc::pool_exhausted);
+    conn = std::move(idle_.back());
+    idle_.pop_back();
+    ++leased_;
+  }
+  // Open (or reopen a broken one) outside the lock: connecting can take a network round trip.
+  if (conn == nullptr || !conn->healthy()) {
+    auto fresh = db_.connect(role_);
+    if (!fresh) {
+      give_back(nullptr);
+      return std::move(fresh.error());
+    }
+    conn = std::move(*fresh);
+  }
+  return lease{this, std::move(conn)};
+}
+
+void connection_pool::give_back(std::unique_ptr<connection> conn) {
+  {
+    std::lock_guard<std::mutex> guard{mutex_};
+    SUPERAPP_ASSERT(leased_ > 0);
+    --leased_;
+    idle_.push_back(std::move(conn));
+  }
+  returned_.notify_one();
+}
+
+std::size_t connection_pool::idle() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return idle_.size();
+}
+
+}  // namespace superapp::persistence

@@ -1,0 +1,280 @@
+// The SQLite engine: a WAL file per domain, FULL sync, and a per-connection statement cache.
+#include <spdlog/spdlog.h>
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <string>
+#include <unordered_map>
+#include <utility>
+
+#include "persistence/db_errc.hpp"
+#include "persistence/engines.hpp"
+#include "protocols/assert.hpp"
+#include "protocols/error_catalogue.hpp"
+
+namespace superapp::persistence::detail {
+namespace {
+
+db_errc classify(int code) {
+  switch (code & 0xff) {
+    case SQLITE_CONSTRAINT:
+      return db_errc::constraint_violation;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return db_errc::busy;
+    case SQLITE_ERROR:
+    case SQLITE_RANGE:
+      return db_errc::invalid_statement;
+    case SQLITE_MISMATCH:
+    case SQLITE_TOOBIG:
+      return db_errc::invalid_value;
+    case SQLITE_IOERR:
+    case SQLITE_FULL:
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+    case SQLITE_READONLY:
+      return db_errc::io_failure;
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+    case SQLITE_AUTH:
+      return db_errc::open_failed;
+    default:
+      return db_errc::internal;
+  }
+}
+
+// The foreign text goes to the log only; the error carries our code and nothing else.
+caf::error fail(sqlite3* db, int code, std::string_view what) {
+  spdlog::warn("sqlite {}: {} ({})", what, db ? sqlite3_errmsg(db) : sqlite3_errstr(code), code);
+  return make_error(classify(code));
+}
+
+class sqlite_connection final : public connection {
+ public:
+  sqlite_connection(sqlite3* db, std::size_t cache_entries)
+      : db_(db), cache_limit_(cache_entries) {}
+
+  ~sqlite_connection() override {
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    sqlite3_close_v2(db_);
+  }
+
+  engine kind() const override { return engine::sqlite; }
+  bool healthy() const override { return true; }
+
+  caf::expected<result> execute(const statement& stmt) override {
+    auto prepared = prepare(stmt.sql);
+    if (!prepared) return std::move(prepared.error());
+    sqlite3_stmt* s = *prepared;
+    // Reset even on early return so the cached statement holds no read transaction open.
+    struct reset_guard {
+      sqlite3_stmt* s;
+      ~reset_guard() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } guard{s};
+    if (auto err = bind(s, stmt)) return err;
+    result out;
+    auto columns = sqlite3_column_count(s);
+    for (int i = 0; i < columns; ++i) out.columns.emplace_back(sqlite3_column_name(s, i));
+    auto changes_before = sqlite3_total_changes64(db_);
+    for (;;) {
+      auto rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail(db_, rc, "step");
+      row r;
+      r.reserve(static_cast<std::size_t>(columns));
+      for (int i = 0; i < columns; ++i) r.push_back(column(s, i));
+      out.rows.push_back(std::move(r));
+    }
+    if (sqlite3_stmt_readonly(s)) {
+      out.rows_affected = static_cast<std::int64_t>(out.rows.size());
+    } else {
+      // sqlite3_changes() keeps the count of the last DML, so DDL would report a stale number.
+      out.rows_affected =
+          sqlite3_total_changes64(db_) != changes_before ? sqlite3_changes64(db_) : 0;
+    }
+    return out;
+  }
+
+  caf::error execute_script(std::string_view sql) override {
+    std::string text{sql};
+    char* message = nullptr;
+    auto rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &message);
+    if (rc != SQLITE_OK) {
+      spdlog::warn("sqlite script: {} ({})", message ? message : "", rc);
+      sqlite3_free(message);
+      return make_error(classify(rc));
+    }
+    return {};
+  }
+
+  caf::error begin() override { return simple("BEGIN IMMEDIATE"); }
+  caf::error commit() override { return simple("COMMIT"); }
+  caf::error rollback() override {
+    // After some errors SQLite has already rolled back; a second ROLLBACK would fail.
+    if (sqlite3_get_autocommit(db_)) return {};
+    return simple("ROLLBACK");
+  }
+
+ private:
+  caf::error simple(const char* sql) {
+    auto rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
+    if (rc != SQLITE_OK) return fail(db_, rc, sql);
+    return {};
+  }
+
+  caf::expected<sqlite3_stmt*> prepare(const std::string& sql) {
+    if (auto i = cache_.find(sql); i != cache_.end()) return i->second;
+    sqlite3_stmt* s = nullptr;
+    const char* tail = nullptr;
+    auto rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
+                                 SQLITE_PREPARE_PERSISTENT, &s, &tail);
+    if (rc != SQLITE_OK) return fail(db_, rc, "prepare");
+    if (s == nullptr) {
+      spdlog::warn("sqlite prepare: empty statement");
+      return make_error(db_errc::invalid_statement);
+    }
+    for (; tail && *tail; ++tail)
+      if (!std::isspace(static_cast<unsigned char>(*tail)) && *tail != ';') {
+        sqlite3_finalize(s);
+        spdlog::warn("sqlite prepare: more than one statement; use execute_script");
+        return make_error(db_errc::invalid_statement);
+      }
+    // An explicit limit: when full, start over rather than track recency.
+    if (cache_.size() >= cache_limit_) {
+      for (auto& [text, stmt] : cache_) sqlite3_finalize(stmt);
+      cache_.clear();
+    }
+    cache_.emplace(sql, s);
+    return s;
+  }
+
+  // $1..$N are named parameters to SQLite; PostgreSQL demands exactly N for the highest $N
+  // referenced, and we hold SQLite to the same rule so a statement behaves alike in both.
+  caf::error bind(sqlite3_stmt* s, const statement& stmt) {
+    auto wanted = sqlite3_bind_parameter_count(s);
+    if (static_cast<std::size_t>(wanted) != stmt.params.size()) {
+      spdlog::warn("sqlite bind: statement has {} parameters, {} given", wanted,
+                   stmt.params.size());
+      return make_error(db_errc::invalid_statement);
+    }
+    for (std::size_t i = 0; i < stmt.params.size(); ++i) {
+      auto name = "$" + std::to_string(i + 1);
+      auto index = sqlite3_bind_parameter_index(s, name.c_str());
+      if (index == 0) {
+        spdlog::warn("sqlite bind: parameter {} is not used by the statement", name);
+        return make_error(db_errc::invalid_statement);
+      }
+      int rc = SQLITE_OK;
+      const auto& v = stmt.params[i];
+      if (std::holds_alternative<null_value>(v)) {
+        rc = sqlite3_bind_null(s, index);
+      } else if (auto n = std::get_if<std::int64_t>(&v)) {
+        rc = sqlite3_bind_int64(s, index, *n);
+      } else if (auto t = std::get_if<std::string>(&v)) {
+        rc = sqlite3_bind_text64(s, index, t->data(), t->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+      } else {
+        const auto& b = std::get<blob>(v);
+        // A zero-length blob must stay a blob, not become NULL (data() may be null).
+        static const std::uint8_t empty = 0;
+        rc = sqlite3_bind_blob64(s, index, b.bytes.empty() ? &empty : b.bytes.data(),
+                                 b.bytes.size(), SQLITE_TRANSIENT);
+      }
+      if (rc != SQLITE_OK) return fail(db_, rc, "bind");
+    }
+    return {};
+  }
+
+  static value column(sqlite3_stmt* s, int i) {
+    switch (sqlite3_column_type(s, i)) {
+      case SQLITE_INTEGER:
+        return std::int64_t{sqlite3_column_int64(s, i)};
+      case SQLITE_BLOB: {
+        auto p = static_cast<const std::uint8_t*>(sqlite3_column_blob(s, i));
+        auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, i));
+        return blob{std::vector<std::uint8_t>(p, p + n)};
+      }
+      case SQLITE_NULL:
+        return null;
+      default: {
+        // TEXT, and FLOAT as its text form: no double crosses this interface.
+        auto p = reinterpret_cast<const char*>(sqlite3_column_text(s, i));
+        auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, i));
+        return std::string(p, n);
+      }
+    }
+  }
+
+  sqlite3* db_;
+  std::size_t cache_limit_;
+  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+};
+
+class sqlite_database final : public database {
+ public:
+  sqlite_database(database_config cfg, std::string domain, std::string path)
+      : cfg_(std::move(cfg)), domain_(std::move(domain)), path_(std::move(path)) {}
+
+  engine kind() const override { return engine::sqlite; }
+  const std::string& domain() const override { return domain_; }
+  const database_config& config() const override { return cfg_; }
+
+  caf::expected<std::unique_ptr<connection>> connect(connection_role role) override {
+    sqlite3* db = nullptr;
+    // NOMUTEX: a connection is used by one thread at a time (writer actor or pool lease).
+    auto rc =
+        sqlite3_open_v2(path_.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      auto err = fail(db, rc, "open " + path_);
+      sqlite3_close_v2(db);
+      return err;
+    }
+    auto conn = std::make_unique<sqlite_connection>(
+        db, std::max<std::size_t>(cfg_.statement_cache_entries, 1));
+    sqlite3_busy_timeout(db, static_cast<int>(cfg_.busy_timeout_ms));
+    // WAL lets readers run beside the writer; FULL makes an acknowledged commit survive power loss.
+    auto mode = conn->execute({"PRAGMA journal_mode=WAL", {}});
+    if (!mode) return std::move(mode.error());
+    if (mode->rows.empty() || as_text(mode->rows[0][0]) != std::string{"wal"}) {
+      spdlog::error("sqlite {}: journal_mode=WAL was refused", path_);
+      return make_error(db_errc::open_failed);
+    }
+    std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+    if (role == connection_role::reader) pragmas += " PRAGMA query_only=ON;";
+    if (auto err = conn->execute_script(pragmas)) return err;
+    return std::unique_ptr<connection>{std::move(conn)};
+  }
+
+ private:
+  database_config cfg_;
+  std::string domain_;
+  std::string path_;
+};
+
+}  // namespace
+
+caf::expected<std::unique_ptr<database>> open_sqlite(const database_config& cfg,
+                                                     std::string_view domain) {
+  std::string path = cfg.sqlite_file;
+  if (path.empty()) {
+    std::error_code ec;
+    std::filesystem::create_directories(cfg.sqlite_directory, ec);
+    if (ec) {
+      spdlog::error("sqlite: cannot create {}: {}", cfg.sqlite_directory, ec.message());
+      return make_error(db_errc::open_failed);
+    }
+    path = (std::filesystem::path{cfg.sqlite_directory} / (std::string{domain} + ".db")).string();
+  }
+  auto db = std::make_unique<sqlite_database>(cfg, std::string{domain}, path);
+  // Open once now so a bad path or a refused WAL fails at start-up, not at the first write.
+  auto probe = db->connect(connection_role::writer);
+  if (!probe) return std::move(probe.error());
+  return std::unique_ptr<database>{std::move(db)};
+}
+
+}  // namespace superapp::persistence::detail

@@ -1,0 +1,70 @@
+// SQL values, statements and results shared by every engine: the vocabulary of persistence.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace superapp::persistence {
+
+// Raw bytes; a distinct type so a blob never binds as text.
+struct blob {
+  std::vector<std::uint8_t> bytes;
+  friend bool operator==(const blob&, const blob&) = default;
+};
+
+struct null_value {
+  friend bool operator==(const null_value&, const null_value&) = default;
+};
+
+// No double on purpose: money is integer minor units, and nothing else needs floating point.
+using value = std::variant<null_value, std::int64_t, std::string, blob>;
+
+inline constexpr null_value null{};
+
+// SQL text with $1..$N placeholders; params[0] binds $1. Both engines accept the same text.
+struct statement {
+  std::string sql;
+  std::vector<value> params;
+};
+
+using row = std::vector<value>;
+
+struct result {
+  std::vector<std::string> columns;
+  std::vector<row> rows;
+  // Rows inserted, updated or deleted; for a query, the rows it returned (as PostgreSQL counts).
+  std::int64_t rows_affected = 0;
+};
+
+// One statement of a unit of work; expected_rows_affected, when set, fails the whole unit on a
+// mismatch (an optimistic-concurrency check such as "UPDATE ... WHERE version = $2" must hit 1).
+struct write_step {
+  statement stmt;
+  std::optional<std::int64_t> expected_rows_affected;
+};
+
+// What the group-commit writer commits atomically: all steps or none.
+struct unit_of_work {
+  std::vector<write_step> steps;
+
+  unit_of_work& add(statement stmt, std::optional<std::int64_t> expected_rows = std::nullopt) {
+    steps.push_back({std::move(stmt), expected_rows});
+    return *this;
+  }
+};
+
+// Typed accessors for reading result cells; they return nullopt on a type mismatch or NULL.
+inline std::optional<std::int64_t> as_int(const value& v) {
+  if (auto p = std::get_if<std::int64_t>(&v)) return *p;
+  return std::nullopt;
+}
+inline std::optional<std::string> as_text(const value& v) {
+  if (auto p = std::get_if<std::string>(&v)) return *p;
+  return std::nullopt;
+}
+inline bool is_null(const value& v) { return std::holds_alternative<null_value>(v); }
+
+}  // namespace superapp::persistence
