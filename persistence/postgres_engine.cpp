@@ -239,7 +239,8 @@ class pg_connection final : public connection {
   }
 
   // Flushes the queued pipeline without deadlocking: while our output is blocked we keep
-  // reading, so the server never stalls on a full socket of results we have not read.
+  // reading, so the server never stalls on a full socket of results we have not read. (libpq's
+  // blocking flush does this too; the libpq docs still advise non-blocking mode for pipelines.)
   bool flush_nonblocking() {
     if (PQsetnonblocking(conn_, 1) != 0) return false;
     int rc = 0;

@@ -145,6 +145,34 @@ TEST_CASE_FIXTURE(stepped_writer, "the batch cap splits a long queue into severa
   CHECK(count_items(*reader) == 5);
 }
 
+TEST_CASE_FIXTURE(stepped_writer, "a full batch of large units commits in one transaction") {
+  // 1000 units echoing 4 KiB each push megabytes both ways through one PostgreSQL pipeline,
+  // more than the socket buffers hold: sending must keep reading results meanwhile.
+  constexpr std::int64_t units = 1000;
+  const std::string payload(4096, 'x');
+  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> replies;
+  for (std::int64_t id = 1; id <= units; ++id) {
+    auto unit = insert_item(id, std::to_string(id));
+    unit.add({"SELECT $1", {payload}});
+    replies.push_back(self->request(caf::actor_cast<caf::actor>(w), caf::infinite,
+                                    write_atom::value, std::move(unit)));
+  }
+  run();
+  std::int64_t echoed = 0;
+  for (auto& reply : replies)
+    reply.receive(
+        [&](unit_results& r) {
+          if (as_text(r.results.at(1).rows.at(0).at(0)) == payload) ++echoed;
+        },
+        [](caf::error&) {});
+  CHECK(echoed == units);
+  auto s = stats();
+  CHECK(s.commits == 1);
+  CHECK(s.largest_batch_units == units);
+  CHECK(s.fallback_batches == 0);
+  CHECK(count_items(*reader) == units);
+}
+
 TEST_CASE("concurrent clients get their replies after fewer commits than units") {
   test_database t;
   connection_pool readers{*t.db, 2, connection_role::reader};
