@@ -1,0 +1,578 @@
+// The admin listener: one acceptor, one session class, strands, and callbacks into the node.
+#include "gateway/admin/admin_listener.hpp"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <cctype>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "protocols/assert.hpp"
+#include "protocols/error_catalogue.hpp"
+#include "supervisors/metrics.hpp"
+
+namespace superapp::admin {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+constexpr std::string_view server_name = "superapp-admin";
+constexpr std::string_view json_type = "application/json";
+constexpr std::string_view prometheus_type = "text/plain; version=0.0.4; charset=utf-8";
+// After a response that closes the connection we read and discard what the client still sends,
+// so closing with unread bytes does not reset the connection before the client reads the reply.
+constexpr std::int64_t drain_timeout_ms = 1'000;
+constexpr std::size_t max_drain_bytes = 1024 * 1024;
+// A failing accept (EMFILE) would otherwise spin the acceptor's strand.
+constexpr std::int64_t accept_retry_ms = 100;
+
+enum class route : std::uint8_t { healthz, readyz, metrics, tree, unknown };
+constexpr std::size_t route_count = 5;
+constexpr std::array<std::string_view, route_count> route_labels = {"healthz", "readyz", "metrics",
+                                                                    "tree", "unknown"};
+
+constexpr std::array<unsigned, 9> counted_statuses = {200, 400, 401, 404, 405, 413, 500, 503, 504};
+
+route route_of(std::string_view target) {
+  target = target.substr(0, target.find('?'));  // query strings are ignored
+  if (target == "/healthz") return route::healthz;
+  if (target == "/readyz") return route::readyz;
+  if (target == "/metrics") return route::metrics;
+  if (target == "/api/tree") return route::tree;
+  return route::unknown;
+}
+
+using token_digest = std::array<unsigned char, 32>;
+
+// Comparing SHA-256 digests keeps the comparison's time independent of the token's length as
+// well as its content.
+token_digest digest_of(std::string_view text) {
+  token_digest out{};
+  unsigned int length = 0;
+  const int ok = EVP_Digest(text.data(), text.size(), out.data(), &length, EVP_sha256(), nullptr);
+  SUPERAPP_ASSERT(ok == 1 && length == out.size());
+  return out;
+}
+
+bool bearer_matches(std::string_view authorization, const token_digest& expected) {
+  constexpr std::string_view scheme = "bearer ";
+  if (authorization.size() <= scheme.size()) return false;
+  // The scheme is case-insensitive (RFC 9110 section 11.1).
+  for (std::size_t i = 0; i < scheme.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(authorization[i])) != scheme[i]) return false;
+  auto token = authorization.substr(scheme.size());
+  token = token.substr(0, token.find_last_not_of(' ') + 1);
+  const auto digest = digest_of(token);
+  return CRYPTO_memcmp(digest.data(), expected.data(), digest.size()) == 0;
+}
+
+std::string error_body(std::string_view code, std::string_view message) {
+  return boost::json::serialize(
+      boost::json::object{{"error", boost::json::object{{"code", code}, {"message", message}}}});
+}
+
+std::string error_body(const error_description& d) { return error_body(d.wire_code, d.message); }
+
+// Delivers answers from foreign threads onto the io_context while it exists. stop() closes it
+// before the io_context is destroyed, so a late answer from an actor is dropped, not a crash.
+class completion_gate {
+ public:
+  explicit completion_gate(net::io_context::executor_type executor) : executor_(executor) {}
+  template <class Handler>
+  void post(Handler&& handler) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    if (open_) net::post(executor_, std::forward<Handler>(handler));
+  }
+  void close() {
+    std::lock_guard<std::mutex> guard{mutex_};
+    open_ = false;
+  }
+
+ private:
+  std::mutex mutex_;
+  bool open_ = true;
+  net::io_context::executor_type executor_;
+};
+
+}  // namespace
+
+class admin_listener::impl {
+ public:
+  class session;
+
+  impl(admin_config config, admin_callbacks callbacks, metrics::registry& registry)
+      : config_(std::move(config)),
+        callbacks_(std::move(callbacks)),
+        registry_(registry),
+        token_(digest_of(config_.operator_token)) {
+    SUPERAPP_ASSERT(!config_.operator_token.empty());
+    SUPERAPP_ASSERT(config_.io_threads > 0);
+    SUPERAPP_ASSERT(config_.max_connections > 0);
+    SUPERAPP_ASSERT(config_.callback_timeout_ms > 0);
+    for (std::size_t i = 0; i < route_count; ++i)
+      requests_[i] = registry_.add_counter("superapp_admin_requests_total",
+                                           "Requests to the admin listener by route",
+                                           {{"route", std::string{route_labels[i]}}});
+    for (std::size_t i = 0; i < counted_statuses.size(); ++i)
+      responses_[i] = registry_.add_counter("superapp_admin_responses_total",
+                                            "Responses of the admin listener by status code",
+                                            {{"code", std::to_string(counted_statuses[i])}});
+    connections_ =
+        registry_.add_gauge("superapp_admin_connections", "Open connections to the admin listener");
+    rejected_ =
+        registry_.add_counter("superapp_admin_connections_rejected_total",
+                              "Connections closed at once because max_connections were open");
+  }
+
+  ~impl() { stop(); }
+
+  caf::expected<admin_endpoint> start();
+  void stop();
+
+ private:
+  void accept_next();
+  void on_accept(beast::error_code ec, tcp::socket socket);
+  void forget_session(std::uint64_t id);
+
+  void count_request(route r) { requests_[static_cast<std::size_t>(r)].increment(); }
+  void count_response(unsigned status) {
+    for (std::size_t i = 0; i < counted_statuses.size(); ++i)
+      if (counted_statuses[i] == status) return responses_[i].increment();
+  }
+
+  // A completion for the node: copyable (std::function), holds no strong reference to the
+  // session, so a session that timed out or was cut by stop() is simply gone when it fires.
+  template <class T>
+  std::function<void(caf::expected<T>)> completion_for(
+      std::weak_ptr<session> who, std::uint64_t request_id,
+      void (session::*on_answer)(std::uint64_t, caf::expected<T>));
+
+  admin_config config_;
+  admin_callbacks callbacks_;
+  metrics::registry& registry_;
+  token_digest token_;
+  std::array<metrics::counter, route_count> requests_;
+  std::array<metrics::counter, counted_statuses.size()> responses_;
+  metrics::gauge connections_;
+  metrics::counter rejected_;
+
+  std::mutex lifecycle_mutex_;  // serialises start() and stop()
+  enum class lifecycle { created, running, stopped } lifecycle_ = lifecycle::created;
+
+  std::mutex sessions_mutex_;
+  std::condition_variable sessions_drained_;
+  std::unordered_map<std::uint64_t, std::weak_ptr<session>> sessions_;
+  std::uint64_t next_session_id_ = 0;
+  bool stopping_ = false;
+
+  std::shared_ptr<completion_gate> gate_;
+  // Declared after everything a session's destructor touches: resetting them destroys the
+  // sessions still queued in the io_context.
+  std::optional<net::io_context> io_;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
+  std::optional<tcp::acceptor> acceptor_;
+  std::optional<net::steady_timer> accept_retry_;
+  std::vector<std::thread> threads_;
+};
+
+class admin_listener::impl::session : public std::enable_shared_from_this<session> {
+ public:
+  session(impl& owner, std::uint64_t id, tcp::socket&& socket)
+      : owner_(owner),
+        id_(id),
+        stream_(std::move(socket)),
+        buffer_(owner.config_.max_header_bytes + owner.config_.max_body_bytes),
+        answer_timer_(stream_.get_executor()) {
+    owner_.connections_.add(1);
+  }
+
+  ~session() {
+    owner_.connections_.sub(1);
+    owner_.forget_session(id_);
+  }
+
+  auto executor() { return stream_.get_executor(); }
+
+  void start() {
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
+  }
+
+  // stop(): idle connections close now; a request in flight finishes with Connection: close.
+  void begin_shutdown() {
+    closing_ = true;
+    if (phase_ == phase::reading || phase_ == phase::draining) close_now();
+  }
+
+  void on_tree(std::uint64_t request_id, caf::expected<sup::tree_node> answer) {
+    if (!take_answer(request_id)) return;
+    if (current_route_ == route::metrics) {
+      auto body = owner_.registry_.render();
+      if (answer) metrics::append_tree(*answer, body);
+      append_tree_scrape_success(body, static_cast<bool>(answer));
+      return respond(http::status::ok, prometheus_type, std::move(body));
+    }
+    if (!answer) return respond_error(http::status::service_unavailable, answer.error());
+    respond(http::status::ok, json_type, boost::json::serialize(to_json(*answer)));
+  }
+
+  void on_readiness(std::uint64_t request_id, caf::expected<readiness_report> answer) {
+    if (!take_answer(request_id)) return;
+    if (!answer) return respond_error(http::status::service_unavailable, answer.error());
+    auto status = all_up(*answer) ? http::status::ok : http::status::service_unavailable;
+    respond(status, json_type, boost::json::serialize(to_json(*answer)));
+  }
+
+ private:
+  enum class phase { reading, awaiting_answer, writing, draining, closed };
+
+  void read_request() {
+    if (closing_) return close_now();
+    phase_ = phase::reading;
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(owner_.config_.max_header_bytes));
+    parser_->body_limit(owner_.config_.max_body_bytes);
+    stream_.expires_after(std::chrono::milliseconds(owner_.config_.read_timeout_ms));
+    http::async_read(stream_, buffer_, *parser_,
+                     beast::bind_front_handler(&session::on_read, shared_from_this()));
+  }
+
+  void on_read(beast::error_code ec, std::size_t) {
+    if (phase_ != phase::reading) return;  // begin_shutdown() closed the socket under us
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == net::error::operation_aborted)
+      return close_now();
+    if (ec == http::error::header_limit || ec == http::error::body_limit ||
+        ec == http::error::buffer_overflow) {
+      close_after_reply_ = true;
+      current_route_ = route::unknown;
+      return respond(http::status::payload_too_large, json_type,
+                     error_body("invalid_argument", "the request is larger than allowed"));
+    }
+    if (ec.category() == http::make_error_code(http::error::bad_target).category()) {
+      close_after_reply_ = true;
+      current_route_ = route::unknown;
+      return respond(http::status::bad_request, json_type,
+                     error_body("invalid_argument", "the request is not valid HTTP/1.1"));
+    }
+    if (ec) return close_now();
+    handle(parser_->release());
+  }
+
+  void handle(http::request<http::string_body> request) {
+    version_ = request.version();
+    keep_alive_ = request.keep_alive();
+    current_route_ = route_of(request.target());
+    owner_.count_request(current_route_);
+    if (current_route_ == route::unknown)
+      return respond(http::status::not_found, json_type,
+                     error_body(describe(platform_errc::not_found)));
+    if (request.method() != http::verb::get)
+      return respond(http::status::method_not_allowed, json_type,
+                     error_body("invalid_argument", "this route only answers GET"));
+    if (current_route_ == route::healthz)
+      return respond(http::status::ok, json_type, R"({"status":"ok"})");
+    if (!bearer_matches(request[http::field::authorization], owner_.token_))
+      return respond(http::status::unauthorized, json_type,
+                     error_body(describe(platform_errc::unauthorized)));
+    if (current_route_ == route::readyz) {
+      if (!owner_.callbacks_.fetch_readiness) return respond_unavailable();
+      const auto request_id = await_answer();
+      return owner_.callbacks_.fetch_readiness(owner_.completion_for<readiness_report>(
+          weak_from_this(), request_id, &session::on_readiness));
+    }
+    if (!owner_.callbacks_.fetch_tree) return respond_unavailable();
+    const auto request_id = await_answer();
+    owner_.callbacks_.fetch_tree(
+        owner_.completion_for<sup::tree_node>(weak_from_this(), request_id, &session::on_tree));
+  }
+
+  // The node answers on its own thread; until then nothing runs for this connection except
+  // the answer timer (the socket's own deadline is off so it cannot race the answer).
+  std::uint64_t await_answer() {
+    phase_ = phase::awaiting_answer;
+    const auto request_id = ++request_id_;
+    stream_.expires_never();
+    answer_timer_.expires_after(std::chrono::milliseconds(owner_.config_.callback_timeout_ms));
+    answer_timer_.async_wait([self = shared_from_this(), request_id](beast::error_code ec) {
+      if (!ec) self->on_answer_timeout(request_id);
+    });
+    return request_id;
+  }
+
+  bool take_answer(std::uint64_t request_id) {
+    if (phase_ != phase::awaiting_answer || request_id != request_id_) return false;
+    answer_timer_.cancel();
+    return true;
+  }
+
+  void on_answer_timeout(std::uint64_t request_id) {
+    if (!take_answer(request_id)) return;
+    // A scrape should still see the node's own counters when the tree does not answer: that is
+    // when they matter most.
+    if (current_route_ == route::metrics) {
+      auto body = owner_.registry_.render();
+      append_tree_scrape_success(body, false);
+      return respond(http::status::ok, prometheus_type, std::move(body));
+    }
+    respond(http::status::gateway_timeout, json_type, error_body(describe(platform_errc::timeout)));
+  }
+
+  static void append_tree_scrape_success(std::string& body, bool success) {
+    body +=
+        "# HELP superapp_admin_tree_scrape_success 1 if the supervision tree answered this "
+        "scrape\n# TYPE superapp_admin_tree_scrape_success gauge\n"
+        "superapp_admin_tree_scrape_success ";
+    body += success ? "1\n" : "0\n";
+  }
+
+  void respond_unavailable() {
+    respond(http::status::service_unavailable, json_type,
+            error_body(describe(platform_errc::unavailable)));
+  }
+
+  void respond_error(http::status status, const caf::error& err) {
+    // describe() maps foreign and domain errors to a wire code; their text stays out of replies.
+    respond(status, json_type, error_body(describe(err)));
+  }
+
+  void respond(http::status status, std::string_view content_type, std::string body) {
+    owner_.count_response(static_cast<unsigned>(status));
+    response_ = {};
+    response_.version(version_);
+    response_.result(status);
+    response_.set(http::field::server, server_name);
+    response_.set(http::field::content_type, content_type);
+    response_.set(http::field::cache_control, "no-store");
+    if (status == http::status::method_not_allowed) response_.set(http::field::allow, "GET");
+    if (status == http::status::unauthorized)
+      response_.set(http::field::www_authenticate, R"(Bearer realm="superapp-admin")");
+    response_.body() = std::move(body);
+    response_.keep_alive(keep_alive_ && !close_after_reply_ && !closing_);
+    response_.prepare_payload();
+    phase_ = phase::writing;
+    stream_.expires_after(std::chrono::milliseconds(owner_.config_.write_timeout_ms));
+    http::async_write(stream_, response_,
+                      beast::bind_front_handler(&session::on_write, shared_from_this()));
+  }
+
+  void on_write(beast::error_code ec, std::size_t) {
+    // While stopping, the reply is already in the kernel's send buffer: close at once rather
+    // than drain, so stop() does not wait on a client that keeps its end open.
+    if (ec || closing_) return close_now();
+    if (!response_.keep_alive()) return close_gracefully();
+    read_request();
+  }
+
+  void close_gracefully() {
+    phase_ = phase::draining;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    stream_.expires_after(
+        std::chrono::milliseconds(std::min(owner_.config_.read_timeout_ms, drain_timeout_ms)));
+    drain();
+  }
+
+  void drain() {
+    stream_.async_read_some(
+        net::buffer(drain_buffer_),
+        [self = shared_from_this()](beast::error_code ec, std::size_t bytes) {
+          self->drained_bytes_ += bytes;
+          if (ec || self->phase_ != phase::draining || self->drained_bytes_ > max_drain_bytes)
+            return self->close_now();
+          self->drain();
+        });
+  }
+
+  void close_now() {
+    phase_ = phase::closed;
+    answer_timer_.cancel();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  impl& owner_;
+  const std::uint64_t id_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+  net::steady_timer answer_timer_;
+  std::array<char, 4096> drain_buffer_{};
+  std::size_t drained_bytes_ = 0;
+  phase phase_ = phase::reading;
+  route current_route_ = route::unknown;
+  std::uint64_t request_id_ = 0;
+  unsigned version_ = 11;
+  bool keep_alive_ = false;
+  bool close_after_reply_ = false;
+  bool closing_ = false;
+};
+
+template <class T>
+std::function<void(caf::expected<T>)> admin_listener::impl::completion_for(
+    std::weak_ptr<session> who, std::uint64_t request_id,
+    void (session::*on_answer)(std::uint64_t, caf::expected<T>)) {
+  return [gate = gate_, who = std::move(who), request_id, on_answer](caf::expected<T> answer) {
+    // Two hops: onto the io_context (guarded by the gate), then onto the session's strand once
+    // it is known to be alive. Nothing here blocks the caller's (actor's) thread.
+    gate->post([who, request_id, on_answer, answer = std::move(answer)]() mutable {
+      auto target = who.lock();
+      if (!target) return;
+      auto executor = target->executor();
+      net::dispatch(executor, [target = std::move(target), request_id, on_answer,
+                               answer = std::move(answer)]() mutable {
+        ((*target).*on_answer)(request_id, std::move(answer));
+      });
+    });
+  };
+}
+
+caf::expected<admin_endpoint> admin_listener::impl::start() {
+  std::lock_guard<std::mutex> lifecycle_guard{lifecycle_mutex_};
+  SUPERAPP_ASSERT(lifecycle_ == lifecycle::created);  // start() is called once
+  io_.emplace(static_cast<int>(config_.io_threads));
+  beast::error_code ec;
+  const auto address = net::ip::make_address(config_.bind_address, ec);
+  if (!ec) {
+    acceptor_.emplace(net::make_strand(*io_));
+    const tcp::endpoint endpoint{address, config_.port};
+    acceptor_->open(endpoint.protocol(), ec);
+    if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor_->bind(endpoint, ec);
+    if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
+  }
+  if (ec) {
+    spdlog::error("admin listener: cannot listen on {} port {}: {}", config_.bind_address,
+                  config_.port, ec.message());
+    acceptor_.reset();
+    io_.reset();
+    lifecycle_ = lifecycle::stopped;
+    return make_error(platform_errc::start_failed);
+  }
+  const auto bound = acceptor_->local_endpoint();
+  gate_ = std::make_shared<completion_gate>(io_->get_executor());
+  work_.emplace(io_->get_executor());
+  accept_retry_.emplace(acceptor_->get_executor());
+  net::post(acceptor_->get_executor(), [this] { accept_next(); });
+  threads_.reserve(config_.io_threads);
+  for (std::size_t i = 0; i < config_.io_threads; ++i)
+    threads_.emplace_back([this] { io_->run(); });
+  lifecycle_ = lifecycle::running;
+  spdlog::info("admin listener on {} port {}", bound.address().to_string(), bound.port());
+  return admin_endpoint{bound.address().to_string(), bound.port()};
+}
+
+void admin_listener::impl::accept_next() {
+  acceptor_->async_accept(net::make_strand(*io_),
+                          beast::bind_front_handler(&impl::on_accept, this));
+}
+
+void admin_listener::impl::on_accept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
+  if (ec) {
+    spdlog::warn("admin listener: accept failed: {}", ec.message());
+    accept_retry_->expires_after(std::chrono::milliseconds(accept_retry_ms));
+    accept_retry_->async_wait([this](beast::error_code wait_ec) {
+      if (!wait_ec && acceptor_->is_open()) accept_next();
+    });
+    return;
+  }
+  std::shared_ptr<session> accepted;
+  {
+    std::lock_guard<std::mutex> guard{sessions_mutex_};
+    if (stopping_) return;  // the socket closes as it goes out of scope
+    if (sessions_.size() >= config_.max_connections) {
+      rejected_.increment();
+    } else {
+      const auto id = next_session_id_++;
+      accepted = std::make_shared<session>(*this, id, std::move(socket));
+      sessions_.emplace(id, accepted);
+    }
+  }
+  if (accepted) accepted->start();
+  accept_next();
+}
+
+void admin_listener::impl::forget_session(std::uint64_t id) {
+  std::lock_guard<std::mutex> guard{sessions_mutex_};
+  sessions_.erase(id);
+  if (sessions_.empty()) sessions_drained_.notify_all();
+}
+
+void admin_listener::impl::stop() {
+  std::lock_guard<std::mutex> lifecycle_guard{lifecycle_mutex_};
+  if (lifecycle_ != lifecycle::running) {
+    lifecycle_ = lifecycle::stopped;
+    return;
+  }
+  for (const auto& t : threads_) SUPERAPP_ASSERT(t.get_id() != std::this_thread::get_id());
+  lifecycle_ = lifecycle::stopped;
+  net::post(acceptor_->get_executor(), [this] {
+    beast::error_code ignored;
+    acceptor_->close(ignored);
+    accept_retry_->cancel();
+  });
+  {
+    std::unique_lock<std::mutex> lock{sessions_mutex_};
+    stopping_ = true;
+    for (auto& [id, weak] : sessions_)
+      if (auto s = weak.lock()) {
+        auto executor = s->executor();
+        net::post(executor, [s = std::move(s)] { s->begin_shutdown(); });
+      }
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.stop_grace_ms);
+    if (!sessions_drained_.wait_until(lock, deadline, [this] { return sessions_.empty(); }))
+      spdlog::warn("admin listener: {} connection(s) still busy after {} ms; cutting them",
+                   sessions_.size(), config_.stop_grace_ms);
+  }
+  gate_->close();
+  work_.reset();
+  io_->stop();
+  for (auto& t : threads_) t.join();
+  threads_.clear();
+  // Destroying the io_context destroys the handlers still queued, and with them the sessions
+  // they kept alive; no io thread runs any more, so this is single-threaded.
+  accept_retry_.reset();
+  acceptor_.reset();
+  io_.reset();
+  spdlog::info("admin listener stopped");
+}
+
+admin_listener::admin_listener(admin_config config, admin_callbacks callbacks,
+                               metrics::registry& registry)
+    : impl_(std::make_unique<impl>(std::move(config), std::move(callbacks), registry)) {}
+
+admin_listener::~admin_listener() = default;
+
+caf::expected<admin_endpoint> admin_listener::start() { return impl_->start(); }
+
+void admin_listener::stop() { impl_->stop(); }
+
+}  // namespace superapp::admin
