@@ -422,7 +422,7 @@ class supervisor_logic {
       op_done();
       return;
     }
-    schedule_restart(key);
+    schedule_restart(key, /*after_running=*/true);
     op_done();
   }
 
@@ -460,8 +460,12 @@ class supervisor_logic {
     return std::max(delay, std::chrono::milliseconds{0});
   }
 
-  void schedule_restart(std::uint64_t key) {
+  // `after_running`: the child ran and then ended, rather than failing to start. One that ran
+  // longer than the intensity period without failing starts its backoff afresh.
+  void schedule_restart(std::uint64_t key, bool after_running) {
     auto* rec = record(key);
+    if (after_running && rec->started_at + st().spec.intensity.period <= self_->clock().now())
+      rec->consecutive_failures = 0;
     rec->restarts += 1;
     rec->consecutive_failures += 1;
     if (!admit_restart()) {
@@ -534,18 +538,7 @@ class supervisor_logic {
     }
     // A failed restart counts as one more failure, with the same intensity and backoff.
     if (st().shutting_down) return;
-    schedule_restart(key);
-  }
-
-  // A child that ran long enough without failing starts its backoff afresh.
-  void note_healthy_children() {
-    auto now = self_->clock().now();
-    auto reset = [&](child_record& r) {
-      if (r.state == child_state::running && r.consecutive_failures > 0 &&
-          r.started_at + st().spec.intensity.period <= now)
-        r.consecutive_failures = 0;
-    };
-    for (auto& r : st().statics) reset(r);
+    schedule_restart(key, /*after_running=*/false);
   }
 
   // -- dynamic children (simple_one_for_one) --------------------------------------------------
@@ -657,7 +650,6 @@ class supervisor_logic {
       std::size_t pending = 0;
       caf::typed_response_promise<tree_node> rp;
     };
-    note_healthy_children();
     auto j = std::make_shared<job>();
     j->node = describe_self();
     std::vector<const child_record*> shown;
@@ -816,6 +808,12 @@ caf::error await_ready(caf::scoped_actor& self, const caf::actor& supervisor,
   caf::error result;
   self->request(supervisor, timeout, ready_atom::value)
       .receive([](ready_atom) {}, [&](caf::error& err) { result = std::move(err); });
+  if (result == caf::sec::request_receiver_down) {
+    // It had already given up by the time it was asked: its exit reason says why.
+    self->monitor(supervisor);
+    self->receive([&](caf::down_msg& dm) { result = std::move(dm.reason); },
+                  caf::after(timeout) >> [] {});
+  }
   return result;
 }
 

@@ -321,6 +321,13 @@ TEST_CASE_FIXTURE(fixture, "backoff delays each consecutive restart twice as lon
   advance_time(1ms);
   consume_messages();
   CHECK(take_log() == strings{"start:a"});
+  // Running longer than the intensity period (10 s) without failing resets the backoff.
+  advance_time(11s);
+  self->send(child(sup, "a"), crash_atom::value);
+  consume_messages();
+  advance_time(100ms);
+  consume_messages();
+  CHECK(take_log() == strings{"stop:a", "start:a"});
   self->send_exit(sup, caf::exit_reason::user_shutdown);
   run();
 }

@@ -1,0 +1,120 @@
+// Builds a domain's supervision tree from its definition.
+#include "supervisors/domain.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "persistence/connection.hpp"
+#include "persistence/writer.hpp"
+#include "protocols/assert.hpp"
+
+namespace superapp::sup {
+namespace {
+
+// The store's start fills this slot; the front door and workers, started after it by the same
+// supervisor (so never concurrently), read it.
+using context_slot = std::shared_ptr<domain_context_ptr>;
+
+child_spec store_child(const domain_definition& def, const domain_settings& settings,
+                       context_slot slot) {
+  child_spec c;
+  c.id = "store";
+  c.shutdown_timeout = settings.shutdown_timeout;
+  c.start = [name = def.name, migrations = def.migrations, settings, slot](
+                caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+    auto db = persistence::open_database(settings.database, name);
+    if (!db) return db.error();
+    std::shared_ptr<persistence::database> database{std::move(*db)};
+    auto conn = database->connect(persistence::connection_role::writer);
+    if (!conn) return conn.error();
+    auto version = persistence::apply_migrations(**conn, migrations);
+    if (!version) {
+      spdlog::error("domain={} migrations failed", name);
+      return version.error();
+    }
+    auto ctx = std::make_shared<domain_context>();
+    ctx->domain = name;
+    ctx->database = database;
+    ctx->readers = std::make_shared<persistence::connection_pool>(
+        *database, settings.database.reader_connections, persistence::connection_role::reader);
+    ctx->gate = std::make_shared<admission_gate>(settings.front_door_credits);
+    auto writer = persistence::spawn_writer(parent.system(), std::move(*conn),
+                                            {settings.database.max_batch_units});
+    ctx->store = caf::actor_cast<caf::actor>(writer);
+    *slot = ctx;
+    spdlog::info("domain={} store up at schema version {}", name, *version);
+    return ctx->store;
+  };
+  return c;
+}
+
+caf::behavior front_door_actor(caf::event_based_actor* self, domain_context_ptr ctx,
+                               front_door_fn domain_behavior) {
+  caf::message_handler basics{
+      [self](probe_atom) {
+        return worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
+      },
+      [name = ctx->domain](ping_atom) { return name; },
+  };
+  if (!domain_behavior) return basics;
+  auto own = domain_behavior(self, ctx);
+  return basics.or_else(caf::message_handler{own.as_behavior_impl()});
+}
+
+child_spec front_door_child(const domain_definition& def, const domain_settings& settings,
+                            context_slot slot) {
+  child_spec c;
+  c.id = "front_door";
+  c.answers_probe = true;
+  c.shutdown_timeout = settings.shutdown_timeout;
+  c.start = [behavior = def.front_door, directory = settings.directory, slot](
+                caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+    auto ctx = *slot;
+    SUPERAPP_ASSERT(ctx != nullptr);
+    auto door = parent.spawn(front_door_actor, ctx, behavior);
+    if (directory) directory->publish(ctx->domain, door, ctx->gate);
+    return door;
+  };
+  return c;
+}
+
+}  // namespace
+
+supervisor_spec domain_supervisor(domain_definition definition, domain_settings settings) {
+  SUPERAPP_ASSERT(!definition.name.empty());
+  auto slot = std::make_shared<domain_context_ptr>();
+  supervisor_spec spec;
+  spec.name = definition.name;
+  spec.strategy_kind = strategy::rest_for_one;
+  spec.intensity = settings.intensity;
+  spec.backoff = settings.backoff;
+  spec.children.push_back(store_child(definition, settings, slot));
+  spec.children.push_back(front_door_child(definition, settings, slot));
+  for (auto& worker : definition.workers) {
+    SUPERAPP_ASSERT(static_cast<bool>(worker.start));
+    child_spec c = worker.spec;
+    c.start = [start = worker.start, slot](caf::local_actor& parent,
+                                           const caf::message& args) -> caf::expected<caf::actor> {
+      return start(parent, args, *slot);
+    };
+    spec.children.push_back(std::move(c));
+  }
+  return spec;
+}
+
+}  // namespace superapp::sup
+
+namespace superapp::sup {
+
+supervisor_spec node_root_supervisor(std::string name, std::vector<supervisor_spec> domains) {
+  supervisor_spec spec;
+  spec.name = std::move(name);
+  spec.strategy_kind = strategy::one_for_one;
+  // With a 30 s backoff cap, one domain can fail at most ~6 times a minute at steady state.
+  spec.intensity = {10 * std::max<int>(1, static_cast<int>(domains.size())), std::chrono::minutes{1}};
+  spec.backoff = {std::chrono::seconds{1}, std::chrono::seconds{30}, 20};
+  for (auto& d : domains) spec.children.push_back(supervisor_child(std::move(d)));
+  return spec;
+}
+
+}  // namespace superapp::sup
