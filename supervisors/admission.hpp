@@ -2,10 +2,12 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 
 #include "protocols/assert.hpp"
+#include "supervisors/metrics.hpp"
 
 namespace superapp::sup {
 
@@ -15,7 +17,15 @@ namespace superapp::sup {
 // front door's mailbox by its credit count. Shared between callers and the front door; lock-free.
 class admission_gate {
  public:
-  explicit admission_gate(std::int64_t credits) : credits_(credits) {
+  // Series of one front door, registered by its domain tree; empty handles record nothing.
+  struct gate_metrics {
+    metrics::counter admitted;   // superapp_front_door_requests_total
+    metrics::counter rejected;   // superapp_front_door_rejected_total
+    metrics::histogram latency;  // superapp_front_door_request_duration_seconds
+  };
+
+  explicit admission_gate(std::int64_t credits, gate_metrics series = {})
+      : credits_(credits), metrics_(std::move(series)) {
     SUPERAPP_ASSERT(credits > 0);
   }
 
@@ -24,17 +34,26 @@ class admission_gate {
     do {
       if (used >= credits_) {
         rejected_.fetch_add(1, std::memory_order_relaxed);
+        if (metrics_.rejected) metrics_.rejected.increment();
         return false;
       }
     } while (!in_flight_.compare_exchange_weak(used, used + 1, std::memory_order_acq_rel,
                                                std::memory_order_relaxed));
     admitted_.fetch_add(1, std::memory_order_relaxed);
+    if (metrics_.admitted) metrics_.admitted.increment();
     return true;
   }
 
   void release() noexcept {
     auto before = in_flight_.fetch_sub(1, std::memory_order_acq_rel);
     SUPERAPP_ASSERT(before > 0);
+  }
+
+  // Gives the credit back and records how long the request held it.
+  template <class Rep, class Period>
+  void release(std::chrono::duration<Rep, Period> held) noexcept {
+    if (metrics_.latency) metrics_.latency.observe(held);
+    release();
   }
 
   std::int64_t credits() const noexcept { return credits_; }
@@ -44,6 +63,7 @@ class admission_gate {
 
  private:
   const std::int64_t credits_;
+  gate_metrics metrics_;
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::uint64_t> admitted_{0};
   std::atomic<std::uint64_t> rejected_{0};

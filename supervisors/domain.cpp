@@ -37,7 +37,20 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
     ctx->database = database;
     ctx->readers = std::make_shared<persistence::connection_pool>(
         *database, settings.database.reader_connections, persistence::connection_role::reader);
-    ctx->gate = std::make_shared<admission_gate>(settings.front_door_credits);
+    admission_gate::gate_metrics series;
+    if (settings.metrics != nullptr) {
+      metrics::label_set labels{{"domain", name}};
+      series.admitted = settings.metrics->add_counter(
+          "superapp_front_door_requests_total", "Requests admitted at a domain's front door",
+          labels);
+      series.rejected = settings.metrics->add_counter(
+          "superapp_front_door_rejected_total",
+          "Requests refused as overloaded at a domain's front door", labels);
+      series.latency = settings.metrics->add_histogram(
+          "superapp_front_door_request_duration_seconds",
+          "Time from admission to reply at a domain's front door", labels);
+    }
+    ctx->gate = std::make_shared<admission_gate>(settings.front_door_credits, series);
     auto writer = persistence::spawn_writer(parent.system(), std::move(*conn),
                                             {settings.database.max_batch_units});
     ctx->store = caf::actor_cast<caf::actor>(writer);

@@ -62,6 +62,7 @@ struct domain_settings {
   std::int64_t front_door_credits = 1024;
   std::chrono::milliseconds shutdown_timeout{5000};
   front_door_directory_ptr directory;  // where the front door publishes itself
+  metrics::registry* metrics = nullptr;  // the node's; per-domain front-door series go here
 };
 
 // The domain's supervisor, rest_for_one: a store restart restarts the front door and the

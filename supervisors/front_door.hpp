@@ -59,13 +59,15 @@ using front_door_directory_ptr = std::shared_ptr<front_door_directory>;
 // Holds one credit; gives it back when the request it was taken for is over.
 class admission_ticket {
  public:
-  explicit admission_ticket(admission_gate_ptr gate) : gate_(std::move(gate)) {}
+  explicit admission_ticket(admission_gate_ptr gate)
+      : gate_(std::move(gate)), taken_at_(std::chrono::steady_clock::now()) {}
   admission_ticket(const admission_ticket&) = delete;
   admission_ticket& operator=(const admission_ticket&) = delete;
-  ~admission_ticket() { gate_->release(); }
+  ~admission_ticket() { gate_->release(std::chrono::steady_clock::now() - taken_at_); }
 
  private:
   admission_gate_ptr gate_;
+  std::chrono::steady_clock::time_point taken_at_;  // latency metric only, not business time
 };
 
 // Sends a request through a front door's gate. Without a free credit, `on_error` gets

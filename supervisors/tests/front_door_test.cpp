@@ -15,6 +15,7 @@
 #include "supervisors/chaos.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/front_door.hpp"
+#include "supervisors/metrics.hpp"
 #include "supervisors/supervisor.hpp"
 #include "tests/support/caf_test_bridge.hpp"
 
@@ -99,7 +100,12 @@ TEST_CASE("an admission gate admits up to its credits and counts refusals") {
 
 TEST_CASE_FIXTURE(test_coordinator_fixture<>,
                   "a request beyond the front door's credits is refused at once, not queued") {
-  auto gate = std::make_shared<admission_gate>(3);
+  metrics::registry registry;
+  admission_gate::gate_metrics series{
+      registry.add_counter("superapp_front_door_requests_total", "admitted"),
+      registry.add_counter("superapp_front_door_rejected_total", "rejected"),
+      registry.add_histogram("superapp_front_door_request_duration_seconds", "latency")};
+  auto gate = std::make_shared<admission_gate>(3, series);
   auto door = sys.spawn(slow_front_door);
   auto counts = std::make_shared<outcome_counts>();
   auto client = sys.spawn(admitted_client, gate, door, 5, counts);
@@ -111,6 +117,9 @@ TEST_CASE_FIXTURE(test_coordinator_fixture<>,
   consume_messages();
   CHECK(counts->ok == 3);
   CHECK(gate->in_flight() == 0);
+  CHECK(series.admitted.value() == 3);
+  CHECK(series.rejected.value() == 2);
+  CHECK(series.latency.count() == 3);
   self->send_exit(client, caf::exit_reason::kill);
   self->send_exit(door, caf::exit_reason::kill);
   run();

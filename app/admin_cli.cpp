@@ -1,0 +1,205 @@
+// `superapp admin`: asks a running node's admin listener for its tree, health or metrics.
+#include "app/admin_cli.hpp"
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+
+namespace superapp::app {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = boost::asio::ip::tcp;
+
+constexpr auto request_timeout = std::chrono::seconds{5};
+
+struct admin_target {
+  std::string host;
+  std::string port;
+  std::string token;
+};
+
+struct http_answer {
+  int status = 0;
+  std::string body;
+};
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Parses http://host:port with nothing after it.
+bool parse_url(const std::string& url, admin_target& target) {
+  const std::string scheme = "http://";
+  if (url.rfind(scheme, 0) != 0) return false;
+  auto rest = url.substr(scheme.size());
+  while (!rest.empty() && rest.back() == '/') rest.pop_back();
+  auto colon = rest.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return false;
+  target.host = rest.substr(0, colon);
+  target.port = rest.substr(colon + 1);
+  return target.port.find_first_not_of("0123456789") == std::string::npos;
+}
+
+bool get(const admin_target& target, const std::string& path, http_answer& answer,
+         std::string& failure) {
+  try {
+    boost::asio::io_context io;
+    tcp::resolver resolver{io};
+    beast::tcp_stream stream{io};
+    stream.expires_after(request_timeout);
+    stream.connect(resolver.resolve(target.host, target.port));
+    http::request<http::empty_body> req{http::verb::get, path, 11};
+    req.set(http::field::host, target.host);
+    if (!target.token.empty()) req.set(http::field::authorization, "Bearer " + target.token);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    answer.status = static_cast<int>(res.result_int());
+    answer.body = res.body();
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return true;
+  } catch (const std::exception& e) {
+    failure = e.what();
+    return false;
+  }
+}
+
+void print_tree(const boost::json::value& node, const std::string& indent, bool last,
+                bool is_root) {
+  const auto& obj = node.as_object();
+  auto text = [&](const char* key) -> std::string {
+    auto* v = obj.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string{v->as_string()} : std::string{};
+  };
+  auto number = [&](const char* key) -> std::int64_t {
+    auto* v = obj.if_contains(key);
+    return v != nullptr && v->is_int64() ? v->as_int64() : -1;
+  };
+  std::string line = is_root ? "" : indent + (last ? "└── " : "├── ");
+  line += text("name") + "  [" + text("kind");
+  if (!text("strategy").empty()) line += " " + text("strategy");
+  line += "] " + text("state");
+  line += "  restarts=" + std::to_string(number("restarts"));
+  if (auto depth = number("mailbox_depth"); depth >= 0) line += "  mailbox=" + std::to_string(depth);
+  if (auto dynamic = number("dynamic_children"); dynamic > 0)
+    line += "  children=" + std::to_string(dynamic);
+  if (!text("last_exit_reason").empty()) line += "  last_exit=" + text("last_exit_reason");
+  std::printf("%s\n", line.c_str());
+  auto* children = obj.if_contains("children");
+  if (children == nullptr || !children->is_array()) return;
+  const auto& list = children->as_array();
+  auto child_indent = is_root ? std::string{} : indent + (last ? "    " : "│   ");
+  for (std::size_t i = 0; i < list.size(); ++i)
+    print_tree(list[i], child_indent, i + 1 == list.size(), false);
+}
+
+int usage() {
+  std::fprintf(stderr,
+               "usage: superapp admin <tree|health|ready|metrics> [--json] [--url http://HOST:PORT]\n"
+               "                      [--token TOKEN] [--data-dir DIR]\n"
+               "Without --url/--token it reads DIR/node.json and DIR/operator-token (DIR: ./data).\n");
+  return 2;
+}
+
+}  // namespace
+
+int run_admin_command(const std::vector<std::string>& args) {
+  if (args.empty()) return usage();
+  auto command = args[0];
+  std::string url, token, data_dir = "./data";
+  bool json = false;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    if (args[i] == "--json") {
+      json = true;
+    } else if ((args[i] == "--url" && value(url)) || (args[i] == "--token" && value(token)) ||
+               (args[i] == "--data-dir" && value(data_dir))) {
+    } else {
+      return usage();
+    }
+  }
+  if (url.empty()) {
+    auto node_file = std::filesystem::path{data_dir} / "node.json";
+    if (!std::filesystem::exists(node_file)) {
+      std::fprintf(stderr, "superapp admin: no running node found (%s is missing); pass --url\n",
+                   node_file.c_str());
+      return 2;
+    }
+    boost::system::error_code ec;
+    auto info = boost::json::parse(read_file(node_file), ec);
+    if (ec || !info.is_object() || !info.as_object().contains("admin_url")) {
+      std::fprintf(stderr, "superapp admin: %s is not a node file\n", node_file.c_str());
+      return 2;
+    }
+    url = std::string{info.as_object().at("admin_url").as_string()};
+  }
+  if (token.empty()) {
+    auto token_file = std::filesystem::path{data_dir} / "operator-token";
+    if (std::filesystem::exists(token_file)) {
+      token = read_file(token_file);
+      while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    }
+  }
+  admin_target target;
+  if (!parse_url(url, target)) {
+    std::fprintf(stderr, "superapp admin: --url must look like http://127.0.0.1:9090\n");
+    return 2;
+  }
+  target.token = token;
+  std::string path;
+  if (command == "tree") {
+    path = "/api/tree";
+  } else if (command == "health") {
+    path = "/healthz";
+  } else if (command == "ready") {
+    path = "/readyz";
+  } else if (command == "metrics") {
+    path = "/metrics";
+  } else {
+    return usage();
+  }
+  http_answer answer;
+  std::string failure;
+  if (!get(target, path, answer, failure)) {
+    std::fprintf(stderr, "superapp admin: cannot reach %s: %s\n", url.c_str(), failure.c_str());
+    return 1;
+  }
+  if (answer.status == 401) {
+    std::fprintf(stderr, "superapp admin: the node refused the operator token (401)\n");
+    return 1;
+  }
+  if (command == "tree" && !json && answer.status == 200) {
+    boost::system::error_code ec;
+    auto tree = boost::json::parse(answer.body, ec);
+    if (!ec && tree.is_object()) {
+      print_tree(tree, "", true, true);
+      return 0;
+    }
+  }
+  std::printf("%s", answer.body.c_str());
+  if (!answer.body.empty() && answer.body.back() != '\n') std::printf("\n");
+  return answer.status == 200 ? 0 : 1;
+}
+
+}  // namespace superapp::app

@@ -1,0 +1,99 @@
+// superapp: the one executable; its subcommands run a node or talk to one.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "app/admin_cli.hpp"
+#include "app/node_runtime.hpp"
+#include "supervisors/node/node_config.hpp"
+
+namespace {
+
+using superapp::node::node_config;
+
+int usage(FILE* out, int status) {
+  std::fprintf(out,
+               "usage: superapp <command> [options]\n"
+               "  run [--data-dir DIR]      every domain in one process: SQLite under DIR (./data),\n"
+               "                            in-process event bus, admin listener on 127.0.0.1:9090\n"
+               "  node --config FILE        the domains and backends FILE names (see config/)\n"
+               "  admin <tree|health|ready|metrics> [--json] [--url URL] [--token T] [--data-dir DIR]\n"
+               "  version\n"
+               "Environment: SUPERAPP_<SECTION>_<KEY> overrides any config key, e.g. SUPERAPP_ADMIN_PORT=0.\n");
+  return status;
+}
+
+int config_failure(const std::string& message) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  return 2;
+}
+
+// `superapp run` keeps its operator token in DIR/operator-token (mode 0600) so that
+// `superapp admin` on this machine finds it; an environment override wins.
+void keep_operator_token(node_config& config, bool token_from_environment) {
+  auto path = std::filesystem::path{config.node.data_dir} / "operator-token";
+  std::filesystem::create_directories(config.node.data_dir);
+  if (!token_from_environment && std::filesystem::exists(path)) {
+    std::ifstream in{path};
+    std::string token;
+    std::getline(in, token);
+    if (!token.empty()) config.admin.operator_token = superapp::secret{token};
+  }
+  std::ofstream out{path, std::ios::trunc};
+  out << config.admin.operator_token.reveal() << "\n";
+  out.close();
+  ::chmod(path.c_str(), S_IRUSR | S_IWUSR);
+}
+
+int run_command(const std::vector<std::string>& args) {
+  std::string data_dir = "./data";
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--data-dir" && i + 1 < args.size())
+      data_dir = args[++i];
+    else
+      return usage(stderr, 2);
+  }
+  auto env = superapp::node::process_environment();
+  auto config = superapp::node::apply_environment(superapp::node::embedded_defaults(data_dir), env);
+  if (!config) return config_failure(config.error().message);
+  auto cfg = std::move(config).value();
+  keep_operator_token(cfg, env.count("SUPERAPP_ADMIN_OPERATOR_TOKEN") > 0);
+  std::printf("superapp: operator token in %s/operator-token\n", cfg.node.data_dir.c_str());
+  return superapp::app::run_node(cfg);
+}
+
+int node_command(const std::vector<std::string>& args) {
+  if (args.size() != 2 || args[0] != "--config") return usage(stderr, 2);
+  auto config = superapp::node::load_node_config(args[1], superapp::node::process_environment());
+  if (!config) return config_failure(config.error().message);
+  return superapp::app::run_node(config.value());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args{argv + 1, argv + argc};
+  if (args.empty()) return usage(stderr, 2);
+  auto command = args.front();
+  std::vector<std::string> rest{args.begin() + 1, args.end()};
+  try {
+    if (command == "run") return run_command(rest);
+    if (command == "node") return node_command(rest);
+    if (command == "admin") return superapp::app::run_admin_command(rest);
+    if (command == "version") {
+      std::printf("superapp %s\n", SUPERAPP_VERSION);
+      return 0;
+    }
+    if (command == "help" || command == "--help" || command == "-h") return usage(stdout, 0);
+  } catch (const std::exception& e) {
+    // Start-up is the one place exceptions are allowed (STYLE.md); report and fail.
+    std::fprintf(stderr, "superapp: %s\n", e.what());
+    return 1;
+  }
+  std::fprintf(stderr, "superapp: unknown command '%s'\n", command.c_str());
+  return usage(stderr, 2);
+}

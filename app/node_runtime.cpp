@@ -1,0 +1,178 @@
+// Runs one node: actor system, root supervisor over the domain trees, admin listener, signals.
+#include "app/node_runtime.hpp"
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <memory>
+
+#include <boost/json.hpp>
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "app/domains.hpp"
+#include "gateway/admin/admin_listener.hpp"
+#include "gateway/admin/tree_json.hpp"
+#include "protocols/error_catalogue.hpp"
+#include "supervisors/domain.hpp"
+#include "supervisors/metrics.hpp"
+#include "supervisors/node/logging.hpp"
+#include "supervisors/supervisor.hpp"
+
+namespace superapp::app {
+namespace {
+
+using tree_completion = std::function<void(caf::expected<sup::tree_node>)>;
+using fetch_tree_atom = caf::atom_constant<caf::atom("fetch_tree")>;
+
+}  // namespace
+}  // namespace superapp::app
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::app::tree_completion)
+
+namespace superapp::app {
+namespace {
+
+constexpr auto start_timeout = std::chrono::seconds{60};
+constexpr auto report_timeout = std::chrono::seconds{2};
+
+// The admin listener's io threads must never wait on an actor, so they hand a completion to
+// this actor, which asks the root and calls the completion from an actor thread.
+caf::behavior admin_bridge(caf::event_based_actor* self, caf::actor root) {
+  return {
+      [self, root](fetch_tree_atom, tree_completion& done) {
+        self->request(root, report_timeout, sup::report_atom::value)
+            .then([done](sup::tree_node& tree) { done(std::move(tree)); },
+                  [done](caf::error& err) { done(std::move(err)); });
+      },
+  };
+}
+
+sup::domain_settings domain_settings_from(const node::node_config& config,
+                                          sup::front_door_directory_ptr directory,
+                                          metrics::registry& registry) {
+  const auto& s = config.supervision;
+  sup::domain_settings settings;
+  settings.database = node::to_database_config(config);
+  settings.intensity = {static_cast<int>(s.max_restarts), std::chrono::milliseconds{s.period_ms}};
+  settings.backoff = {std::chrono::milliseconds{s.backoff_initial_ms},
+                      std::chrono::milliseconds{s.backoff_max_ms},
+                      static_cast<int>(s.backoff_jitter_percent)};
+  settings.front_door_credits = config.admission.front_door_credits;
+  settings.shutdown_timeout = std::chrono::milliseconds{s.shutdown_timeout_ms};
+  settings.directory = std::move(directory);
+  settings.metrics = &registry;
+  return settings;
+}
+
+// <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
+void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint) {
+  boost::json::object info;
+  info["name"] = config.node.name;
+  info["pid"] = static_cast<std::int64_t>(::getpid());
+  info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
+  auto path = std::filesystem::path{config.node.data_dir} / "node.json";
+  std::ofstream out{path, std::ios::trunc};
+  out << boost::json::serialize(info) << "\n";
+}
+
+}  // namespace
+
+int run_node(const node::node_config& config) {
+  if (auto failure = node::init_logging(config.log)) {
+    std::fprintf(stderr, "%s\n", failure->c_str());
+    return 2;
+  }
+  // Signals are taken by sigwait below; block them before any thread exists so no other
+  // thread is picked to run a default handler.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  std::filesystem::create_directories(config.node.data_dir);
+  if (config.persistence.engine == persistence::engine::sqlite)
+    std::filesystem::create_directories(config.persistence.sqlite_directory);
+
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", node::effective_scheduler_threads(config));
+  add_error_renderers(cfg);
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  metrics::registry registry;
+  auto directory = std::make_shared<sup::front_door_directory>();
+
+  auto settings = domain_settings_from(config, directory, registry);
+  std::vector<sup::supervisor_spec> domains;
+  for (auto role : config.node.roles) domains.push_back(sup::domain_supervisor(domain_for(role), settings));
+  auto root = sup::spawn_supervisor(sys, sup::node_root_supervisor("root", std::move(domains)));
+  if (auto err = sup::await_ready(self, root, start_timeout)) {
+    log::error("node failed to start", {{"node", config.node.name},
+                                         {"reason", std::string{describe(err).wire_code}}});
+    sup::shutdown(self, root, std::chrono::seconds{30});
+    return 1;
+  }
+
+  auto bridge = sys.spawn(admin_bridge, root);
+  admin::admin_config admin_cfg;
+  admin_cfg.bind_address = config.admin.bind;
+  admin_cfg.port = config.admin.port;
+  admin_cfg.io_threads = config.admin.io_threads;
+  admin_cfg.operator_token = config.admin.operator_token.reveal();
+  admin::admin_callbacks callbacks;
+  callbacks.fetch_tree = [bridge](tree_completion done) {
+    caf::anon_send(bridge, fetch_tree_atom::value, std::move(done));
+  };
+  callbacks.fetch_readiness = [bridge](admin::admin_callbacks::readiness_completion done) {
+    tree_completion from_tree = [done](caf::expected<sup::tree_node> tree) {
+      if (!tree) {
+        done(tree.error());
+        return;
+      }
+      done(admin::readiness_from_tree(*tree));
+    };
+    caf::anon_send(bridge, fetch_tree_atom::value, std::move(from_tree));
+  };
+  admin::admin_listener listener{admin_cfg, callbacks, registry};
+  auto endpoint = listener.start();
+  if (!endpoint) {
+    log::error("admin listener failed to start",
+               {{"bind", config.admin.bind}, {"port", static_cast<std::int64_t>(config.admin.port)}});
+    self->send_exit(bridge, caf::exit_reason::user_shutdown);
+    sup::shutdown(self, root, std::chrono::seconds{30});
+    return 1;
+  }
+  write_node_file(config, *endpoint);
+  auto admin_url = "http://" + endpoint->address + ":" + std::to_string(endpoint->port);
+  log::info("node up", {{"node", config.node.name},
+                        {"domains", static_cast<std::int64_t>(config.node.roles.size())},
+                        {"admin_url", admin_url}});
+  std::printf("superapp: node %s is up with %zu domains\n", config.node.name.c_str(),
+              config.node.roles.size());
+  std::printf("  operator URL:  %s/api/tree  (also /healthz /readyz /metrics)\n",
+              admin_url.c_str());
+  std::printf("  WebSocket URL: none yet: the mobile gateway is not part of this build\n");
+  std::printf("  stop with Ctrl-C\n");
+  std::fflush(stdout);
+
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  log::info("stopping", {{"node", config.node.name}, {"signal", static_cast<std::int64_t>(signal_number)}});
+  // Reverse of start: no new operator requests, then the domain trees (each in reverse order of
+  // its children, within their shutdown timeouts), then the actors that served the listener.
+  listener.stop();
+  auto err = sup::shutdown(self, root, std::chrono::seconds{60});
+  directory->clear();
+  self->send_exit(bridge, caf::exit_reason::user_shutdown);
+  std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
+  if (err) {
+    log::error("stopped with an error", {{"reason", std::string{describe(err).wire_code}}});
+    return 1;
+  }
+  log::info("stopped", {{"node", config.node.name}});
+  return 0;
+}
+
+}  // namespace superapp::app
