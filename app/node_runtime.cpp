@@ -6,6 +6,8 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <thread>
+#include <atomic>
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -25,6 +27,7 @@ namespace {
 
 using tree_completion = std::function<void(caf::expected<sup::tree_node>)>;
 using fetch_tree_atom = caf::atom_constant<caf::atom("fetch_tree")>;
+using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
 }  // namespace
 }  // namespace superapp::app
@@ -157,9 +160,30 @@ int run_node(const node::node_config& config) {
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);
 
-  int signal_number = 0;
-  sigwait(&stop_signals, &signal_number);
-  log::info("stopping", {{"node", config.node.name}, {"signal", static_cast<std::int64_t>(signal_number)}});
+  // Wait for a stop signal, or for the root to die (its intensity exhausted: the node has
+  // nothing left to serve, so it exits non-zero for its process manager to act).
+  self->monitor(root);
+  caf::actor waiter = caf::actor_cast<caf::actor>(self);
+  std::atomic<int> signal_number{0};
+  std::thread signal_thread{[&stop_signals, &signal_number, waiter] {
+    int number = 0;
+    sigwait(&stop_signals, &number);
+    signal_number = number;
+    caf::anon_send(waiter, stop_atom::value);
+  }};
+  bool root_died = false;
+  self->receive([](stop_atom) {}, [&](caf::down_msg&) { root_died = true; });
+  if (root_died) {
+    pthread_kill(signal_thread.native_handle(), SIGTERM);  // wakes the sigwait above
+    signal_thread.join();
+    log::error("the root supervisor died; the node stops", {{"node", config.node.name}});
+    listener.stop();
+    self->send_exit(bridge, caf::exit_reason::user_shutdown);
+    std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
+    return 1;
+  }
+  signal_thread.join();
+  log::info("stopping", {{"node", config.node.name}, {"signal", static_cast<std::int64_t>(signal_number.load())}});
   // Reverse of start: no new operator requests, then the domain trees (each in reverse order of
   // its children, within their shutdown timeouts), then the actors that served the listener.
   listener.stop();

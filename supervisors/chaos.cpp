@@ -1,8 +1,6 @@
 // Fault injection workers.
 #include "supervisors/chaos.hpp"
 
-#include <stdexcept>
-
 #include <caf/all.hpp>
 
 namespace superapp::sup {
@@ -13,7 +11,7 @@ using crash_now_atom = caf::atom_constant<caf::atom("crash_now")>;
 caf::behavior crash_loop_actor(caf::event_based_actor* self, std::chrono::milliseconds interval) {
   self->delayed_send(self, interval, crash_now_atom::value);
   return {
-      [](crash_now_atom) -> caf::unit_t { throw std::runtime_error("injected crash"); },
+      [self](crash_now_atom) { self->quit(caf::make_error(caf::sec::runtime_error)); },
       [self](probe_atom) {
         return worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
       },

@@ -8,8 +8,9 @@
 
 namespace superapp::sup {
 
-// A worker that crashes (an uncaught exception, as a real bug would) `interval` after every
-// start: under a supervisor it is a crash loop that the restart intensity and backoff contain.
+// A worker that crashes `interval` after every start: under a supervisor it is a crash loop
+// that the restart intensity and backoff contain. It exits with sec::runtime_error, the very
+// reason an uncaught exception gives, without CAF printing each one to stdout.
 child_spec crash_loop_child(std::string id, std::chrono::milliseconds interval);
 
 }  // namespace superapp::sup

@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/domain.hpp"
 #include "supervisors/supervisor.hpp"
 #include "tests/support/caf_test_bridge.hpp"
 
@@ -494,6 +495,44 @@ TEST_CASE_FIXTURE(fixture, "a crash by exception is restarted like any other") {
   consume_messages();
   CHECK(take_log() == strings{"start:thrower"});
   self->send_exit(sup, caf::exit_reason::user_shutdown);
+  run();
+}
+
+// Escalation's worst case: a domain whose crash loop exhausts its own supervisor again and again.
+// The root restarts it with a growing backoff, so its own intensity (10 per domain per minute)
+// is never reached and the healthy domain is never touched.
+TEST_CASE_FIXTURE(fixture, "a domain that keeps giving up never takes the node's root down") {
+  auto banking = sup_spec("banking", strategy::one_for_one, {worker("ledger", log)});
+  auto rewards = sup_spec("rewards", strategy::one_for_one, {worker("campaign", log)});
+  rewards.intensity = {1, 5s};
+  auto root = start(node_root_supervisor("root", {banking, rewards}));
+  self->monitor(root);
+  CHECK(ask<ready_atom>(root, ready_atom::value));
+  auto ledger = child_id(child(root, "banking"), "ledger");
+  int crashes = 0;
+  auto began = sched.clock().now();
+  for (int i = 0; i < 400; ++i) {
+    auto sub = child(root, "rewards");
+    if (!sub) {
+      run();  // lets the root's backoff timer fire (virtual time moves to it)
+      continue;
+    }
+    auto campaign = child(sub, "campaign");
+    if (campaign) {
+      self->send(campaign, crash_atom::value);
+      ++crashes;
+    }
+    consume_messages();
+  }
+  CHECK(crashes > 100);
+  CHECK(sched.clock().now() - began > std::chrono::minutes{5});
+  CHECK_FALSE(exit_reason_of(root));
+  CHECK(child_id(child(root, "banking"), "ledger") == ledger);
+  auto report = ask<tree_node>(root, report_atom::value);
+  REQUIRE(report);
+  CHECK(report->children[0].restarts == 0);
+  CHECK(report->children[1].restarts > 10);
+  self->send_exit(root, caf::exit_reason::user_shutdown);
   run();
 }
 
