@@ -2,7 +2,7 @@
 #include "supervisors/domain.hpp"
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
+#include "supervisors/node/logging.hpp"
 
 #include "persistence/connection.hpp"
 #include "persistence/writer.hpp"
@@ -29,7 +29,7 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
     if (!conn) return conn.error();
     auto version = persistence::apply_migrations(**conn, migrations);
     if (!version) {
-      spdlog::error("domain={} migrations failed", name);
+      log::error("migrations failed", {{"domain", name}});
       return version.error();
     }
     auto ctx = std::make_shared<domain_context>();
@@ -55,7 +55,7 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
                                             {settings.database.max_batch_units});
     ctx->store = caf::actor_cast<caf::actor>(writer);
     *slot = ctx;
-    spdlog::info("domain={} store up at schema version {}", name, *version);
+    log::info("store up", {{"domain", name}, {"schema_version", *version}});
     return ctx->store;
   };
   return c;

@@ -20,7 +20,7 @@
 #include <unordered_set>
 
 #include <caf/all.hpp>
-#include <spdlog/spdlog.h>
+#include "supervisors/node/logging.hpp"
 
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
@@ -112,6 +112,7 @@ bool is_normal_exit(const caf::error& reason) {
 
 struct supervisor_state {
   supervisor_spec spec;
+  std::string path;  // names from the root joined by '/': the `actor` field of log lines
   time_point started_at{};
 
   std::vector<child_record> statics;
@@ -163,6 +164,10 @@ class supervisor_logic {
     return caf::to_string(err.category()) + "." + std::string{describe(err).wire_code};
   }
 
+  std::string child_path(const child_record& rec) const {
+    return self_->state.path + "/" + rec.spec->id;
+  }
+
   // -- operation queue -----------------------------------------------------
 
   void push_op(std::function<void()> op) {
@@ -197,18 +202,20 @@ class supervisor_logic {
     auto generation = rec->generation;
     caf::expected<caf::actor> started = caf::error{};
     try {
-      started = rec->spec->start(*self_, rec->args);
+      // A child supervisor learns its parent's path from its start arguments.
+      started = rec->spec->kind == child_kind::supervisor && rec->args.empty()
+                    ? rec->spec->start(*self_, caf::make_message(st().path))
+                    : rec->spec->start(*self_, rec->args);
     } catch (const std::exception& e) {
-      spdlog::error("supervisor={} child={} start threw: {}", st().spec.name, rec->spec->id,
-                    e.what());
+      log::error("child start threw", {{"actor", child_path(*rec)}, {"what", e.what()}});
       started = make_error(platform_errc::start_failed);
     }
     if (!started || !*started) {
       auto err = started ? make_error(platform_errc::start_failed) : started.error();
       rec->state = child_state::failed;
       rec->last_exit_reason = render(err);
-      spdlog::warn("supervisor={} child={} failed to start: {}", st().spec.name, rec->spec->id,
-                   rec->last_exit_reason);
+      log::warn("child failed to start",
+                {{"actor", child_path(*rec)}, {"reason", rec->last_exit_reason}});
       done(err);
       return;
     }
@@ -266,8 +273,9 @@ class supervisor_logic {
     start_sequence(std::move(keys), 0,
                    [this](std::optional<std::uint64_t> failed_key, caf::error err) {
                      if (err) {
-                       spdlog::error("supervisor={} start failed at child={}: {}",
-                                     st().spec.name, record(*failed_key)->spec->id, render(err));
+                       log::error("supervisor start failed",
+                                  {{"actor", child_path(*record(*failed_key))},
+                                   {"reason", render(err)}});
                        st().start_error = make_error(platform_errc::start_failed);
                        begin_shutdown(st().start_error);
                        op_done();
@@ -316,8 +324,8 @@ class supervisor_logic {
     if (!st().stopping || st().stopping->token != token) return;
     for (auto& h : st().stopping->handles)
       if (st().stopping->ids.count(h.id()) > 0) {
-        spdlog::warn("supervisor={} killing actor={} after its shutdown timeout", st().spec.name,
-                     h.id());
+        log::warn("killing a child after its shutdown timeout",
+                  {{"actor", st().path}, {"actor_id", static_cast<std::uint64_t>(h.id())}});
         self_->send_exit(h, caf::exit_reason::kill);
       }
   }
@@ -360,7 +368,7 @@ class supervisor_logic {
       stop_group(dynamic_keys(), [this, reason = std::move(reason)]() mutable {
         st().dynamics.clear();
         stop_sequence(static_keys_reversed(), 0, [this, reason = std::move(reason)] {
-          spdlog::info("supervisor={} stopped: {}", st().spec.name, render(reason));
+          log::info("supervisor stopped", {{"actor", st().path}, {"reason", render(reason)}});
           self_->quit(reason);
         });
       });
@@ -400,8 +408,8 @@ class supervisor_logic {
     rec->state = child_state::stopped;
     if (st().shutting_down) return;
     if (!is_normal_exit(msg.reason))
-      spdlog::warn("supervisor={} child={} crashed: {}", st().spec.name, rec->spec->id,
-                   rec->last_exit_reason);
+      log::warn("child crashed",
+                {{"actor", child_path(*rec)}, {"reason", rec->last_exit_reason}});
     auto generation = rec->generation;
     push_op([this, key, generation, reason = msg.reason] {
       handle_child_exit(key, generation, reason);
@@ -469,8 +477,10 @@ class supervisor_logic {
     rec->restarts += 1;
     rec->consecutive_failures += 1;
     if (!admit_restart()) {
-      spdlog::error("supervisor={} gives up: more than {} restarts in {} ms", st().spec.name,
-                    st().spec.intensity.max_restarts, st().spec.intensity.period.count());
+      log::error("supervisor gives up: restart intensity exceeded",
+                 {{"actor", st().path},
+                  {"max_restarts", st().spec.intensity.max_restarts},
+                  {"period_ms", static_cast<std::int64_t>(st().spec.intensity.period.count())}});
       begin_shutdown(make_error(platform_errc::restart_intensity_exceeded));
       return;
     }
@@ -532,8 +542,7 @@ class supervisor_logic {
     auto* rec = record(key);
     if (rec == nullptr) return;
     if (!err) {
-      spdlog::info("supervisor={} restarted child={} (restarts={})", st().spec.name,
-                   rec->spec->id, rec->restarts);
+      log::info("child restarted", {{"actor", child_path(*rec)}, {"restarts", rec->restarts}});
       return;
     }
     // A failed restart counts as one more failure, with the same intensity and backoff.
@@ -722,12 +731,13 @@ class supervisor_logic {
   sup_actor self_;
 };
 
-caf::behavior supervisor_actor(sup_actor self, supervisor_spec spec) {
+caf::behavior supervisor_actor(sup_actor self, supervisor_spec spec, std::string parent_path) {
   SUPERAPP_ASSERT(spec.intensity.max_restarts >= 0);
   SUPERAPP_ASSERT(spec.intensity.period.count() > 0);
   if (spec.strategy_kind == strategy::simple_one_for_one) SUPERAPP_ASSERT(spec.children.size() == 1);
   auto& st = self->state;
   st.started_at = self->clock().now();
+  st.path = parent_path.empty() ? spec.name : parent_path + "/" + spec.name;
   st.rng.seed(spec.jitter_seed != 0 ? spec.jitter_seed : std::random_device{}());
   for (auto& c : spec.children) {
     SUPERAPP_ASSERT(static_cast<bool>(c.start));
@@ -786,7 +796,7 @@ caf::behavior supervisor_actor(sup_actor self, supervisor_spec spec) {
 }  // namespace
 
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec) {
-  return sys.spawn(supervisor_actor, std::move(spec));
+  return sys.spawn(supervisor_actor, std::move(spec), std::string{});
 }
 
 child_spec supervisor_child(supervisor_spec spec, restart_type restart,
@@ -797,8 +807,11 @@ child_spec supervisor_child(supervisor_spec spec, restart_type restart,
   c.restart = restart;
   c.shutdown_timeout = shutdown_timeout;
   auto shared = std::make_shared<const supervisor_spec>(std::move(spec));
-  c.start = [shared](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
-    return parent.spawn(supervisor_actor, *shared);
+  c.start = [shared](caf::local_actor& parent,
+                     const caf::message& args) -> caf::expected<caf::actor> {
+    std::string parent_path;
+    if (args.match_elements<std::string>()) parent_path = args.get_as<std::string>(0);
+    return parent.spawn(supervisor_actor, *shared, std::move(parent_path));
   };
   return c;
 }
