@@ -94,6 +94,13 @@ writer_actor::behavior_type writer_behavior(writer_pointer self, std::shared_ptr
   SUPERAPP_ASSERT(options.max_batch_units > 0);
   self->state.conn = std::move(conn);
   self->state.options = options;
+  // An orderly stop (the domain tree shutting down) commits and answers every unit the writer
+  // has accepted before it goes; units still in its mailbox are failed by CAF as
+  // request_receiver_down. Nothing is left unanswered or half-written.
+  self->set_exit_handler([self](caf::exit_msg& msg) {
+    while (!self->state.pending.empty() && self->state.conn->healthy()) flush(self);
+    self->quit(msg.reason);
+  });
   return {
       [self](write_atom, unit_of_work& unit) -> caf::result<unit_results> {
         auto promise = self->make_response_promise<unit_results>();

@@ -126,6 +126,23 @@ TEST_CASE_FIXTURE(stepped_writer,
   CHECK(s.fallback_batches == (t.cfg.engine_kind == engine::postgres ? 1 : 0));
 }
 
+TEST_CASE_FIXTURE(stepped_writer, "an orderly stop commits and answers the units already accepted") {
+  std::vector<caf::response_handle<caf::blocking_actor, caf::message, true>> replies;
+  for (std::int64_t id = 1; id <= 3; ++id)
+    replies.push_back(self->request(caf::actor_cast<caf::actor>(w), std::chrono::seconds{5},
+                                    write_atom::value,
+                                    insert_item(id, "item-" + std::to_string(id))));
+  // The exit lands behind the three units and ahead of the flush the first one queues.
+  self->send_exit(w, caf::exit_reason::user_shutdown);
+  for (int i = 0; i < 3; ++i) REQUIRE(sched.try_run_once());  // accepted, not yet flushed
+  CHECK(count_items(*reader) == 0);
+  run();
+  CHECK(count_items(*reader) == 3);
+  for (auto& reply : replies)
+    reply.receive([](unit_results& r) { CHECK(r.results.at(0).rows_affected == 1); },
+                  [](caf::error& err) { FAIL("unexpected error " << caf::to_string(err)); });
+}
+
 TEST_CASE_FIXTURE(stepped_writer, "the batch cap splits a long queue into several commits") {
   anon_send_exit(w, caf::exit_reason::user_shutdown);
   run();
