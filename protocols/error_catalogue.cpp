@@ -122,6 +122,18 @@ error_description describe(platform_errc code) {
       return {"restart_intensity_exceeded", "a supervisor gave up after too many restarts", true};
     case platform_errc::start_failed:
       return {"start_failed", "a component failed to start", true};
+    case platform_errc::bad_request:
+      return {"bad_request", "the request is malformed", false};
+    case platform_errc::unknown_op:
+      return {"unknown_op", "no such operation", false};
+    case platform_errc::idempotency_key_required:
+      return {"idempotency_key_required", "this operation needs an idempotency key", false};
+    case platform_errc::rate_limited:
+      return {"rate_limited", "too many requests; retry later", true};
+    case platform_errc::quota_exceeded:
+      return {"quota_exceeded", "the quota for this period is used up", false};
+    case platform_errc::payload_too_large:
+      return {"payload_too_large", "the message is too large", false};
   }
   return {"internal", "internal error", false};
 }

@@ -45,7 +45,17 @@ enum class platform_errc : std::uint8_t {
   database_newer_than_code = 11,
   restart_intensity_exceeded = 12,
   start_failed = 13,
+  // The client protocol (protocols/ws) and the gateway's filters.
+  bad_request = 14,               // the frame or its body does not follow the envelope rules
+  unknown_op = 15,                // well-formed op name that no catalogue entry knows
+  idempotency_key_required = 16,  // a transactional op came without an idempotency key
+  rate_limited = 17,              // too many requests from this client just now: retry after
+  quota_exceeded = 18,            // the client's allowance for the period is spent
+  payload_too_large = 19,         // the frame is over the protocol's size limit
 };
+
+// The highest platform code: lets code and tests walk every platform code (1..last).
+inline constexpr platform_errc last_platform_errc = platform_errc::payload_too_large;
 
 inline constexpr caf::atom_value platform_category = caf::atom("platform");
 
