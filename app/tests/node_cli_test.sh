@@ -3,24 +3,7 @@
 # SIGTERM; and `superapp node` refusing a bad config with one line and status 2.
 set -euo pipefail
 bin=$1
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; echo "--- node stdout:" >&2; cat "$work/out" >&2 || true; echo "--- node log:" >&2; tail -20 "$work/log" >&2 || true; exit 1; }
-
-# Bounded wait for a condition: polls every 0.1 s, gives up after $1 seconds.
-wait_for() {
-  local limit=$1; shift
-  local deadline=$(( $(date +%s) + limit ))
-  until "$@"; do
-    [[ $(date +%s) -lt $deadline ]] || return 1
-    sleep 0.1
-  done
-}
+source "$(dirname "$0")/lib.sh"
 
 data="$work/data"
 SUPERAPP_ADMIN_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
@@ -48,11 +31,7 @@ token=$(cat "$data/operator-token")
 grep -v '^{"ts":"' "$work/log" && fail "a log line is not JSON"
 grep -q -- "$token" "$work/log" && fail "the operator token was logged"
 
-kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
-pid=""
-[[ $status -eq 0 ]] || fail "exit status $status after SIGTERM"
+stop_node
 [[ ! -e "$data/node.json" ]] || fail "node.json left behind"
 grep -q '"msg":"stopped"' "$work/log" || fail "no orderly stop logged"
 for domain in identity events; do test -f "$data/db/$domain.db" || fail "no $domain.db"; done

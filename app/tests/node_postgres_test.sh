@@ -4,18 +4,7 @@
 set -euo pipefail
 bin=$1
 conninfo=$(cat "$2")
-work=$(mktemp -d)
-pid=""
-cleanup() {
-  [[ -n "$pid" ]] && kill -KILL "$pid" 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-fail() { echo "FAIL: $*" >&2; tail -20 "$work/log" >&2 || true; exit 1; }
-wait_for() {
-  local deadline=$(( $(date +%s) + $1 )); shift
-  until "$@"; do [[ $(date +%s) -lt $deadline ]] || return 1; sleep 0.1; done
-}
+source "$(dirname "$0")/lib.sh"
 
 cat >"$work/node.toml" <<TOML
 [node]
@@ -45,9 +34,5 @@ schemas=$(psql "$conninfo" -Atc "SELECT schema_name FROM information_schema.sche
 for domain in identity kyc banking; do
   grep -qx "$domain" <<<"$schemas" || fail "no schema $domain"
 done
-kill -TERM "$pid"
-status=0
-wait "$pid" || status=$?
-pid=""
-[[ $status -eq 0 ]] || fail "exit status $status after SIGTERM"
+stop_node
 echo "1 passed, 0 failed"

@@ -28,8 +28,10 @@ namespace {
 using hold_atom = caf::atom_constant<caf::atom("hold")>;
 using release_atom = caf::atom_constant<caf::atom("release")>;
 
-// A front door that answers `hold` only when told to: requests pile up at it.
-caf::behavior slow_front_door(caf::event_based_actor* self) {
+// A front door that answers `hold` only when told to: requests pile up at it. (It takes an
+// argument because CAF 0.17's init_fun_factory binds a reference to a null tuple when a function
+// actor is spawned with none, which UBSan rightly reports.)
+caf::behavior slow_front_door(caf::event_based_actor* self, std::string /*name*/) {
   auto held = std::make_shared<std::vector<caf::response_promise>>();
   return {
       [self, held](hold_atom) {
@@ -106,7 +108,7 @@ TEST_CASE_FIXTURE(test_coordinator_fixture<>,
       registry.add_counter("superapp_front_door_rejected_total", "rejected"),
       registry.add_histogram("superapp_front_door_request_duration_seconds", "latency")};
   auto gate = std::make_shared<admission_gate>(3, series);
-  auto door = sys.spawn(slow_front_door);
+  auto door = sys.spawn(slow_front_door, std::string{"slow"});
   auto counts = std::make_shared<outcome_counts>();
   auto client = sys.spawn(admitted_client, gate, door, 5, counts);
   consume_messages();
@@ -129,7 +131,7 @@ TEST_CASE_FIXTURE(test_coordinator_fixture<>,
 TEST_CASE_FIXTURE(test_coordinator_fixture<>,
                   "a credit comes back when the front door dies with the request in it") {
   auto gate = std::make_shared<admission_gate>(1);
-  auto door = sys.spawn(slow_front_door);
+  auto door = sys.spawn(slow_front_door, std::string{"slow"});
   auto counts = std::make_shared<outcome_counts>();
   auto client = sys.spawn(admitted_client, gate, door, 1, counts);
   consume_messages();
