@@ -6,6 +6,8 @@
 
 #include "persistence/connection.hpp"
 #include "persistence/writer.hpp"
+#include "protocols/error_catalogue.hpp"
+#include "protocols/front_door_messages.hpp"
 #include "protocols/assert.hpp"
 
 namespace superapp::sup {
@@ -61,13 +63,26 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
   return c;
 }
 
+// Every front door answers probe, ping and the op `<domain>.ping`, dispatches the domain's ops
+// by name (an op nobody handles is `unknown_op`, not CAF's unexpected_message), then the
+// domain's own behaviour for everything else.
 caf::behavior front_door_actor(caf::event_based_actor* self, domain_context_ptr ctx,
-                               front_door_fn domain_behavior) {
+                               front_door_fn domain_behavior,
+                               std::shared_ptr<const std::map<std::string, op_handler>> ops) {
+  // Domain names are SQL identifiers ([a-z][a-z0-9_]*), so they need no JSON escaping.
+  auto pong = R"({"pong":true,"domain":")" + ctx->domain + "\"}";
   caf::message_handler basics{
       [self](probe_atom) {
         return worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
       },
       [name = ctx->domain](ping_atom) { return name; },
+      [self, ctx, ops, ping_op = ctx->domain + ".ping", pong](
+          op_atom, op_request& request) -> caf::result<op_reply> {
+        if (request.op == ping_op) return op_reply{pong};
+        auto handler = ops->find(request.op);
+        if (handler == ops->end()) return make_error(platform_errc::unknown_op);
+        return handler->second(self, ctx, request);
+      },
   };
   if (!domain_behavior) return basics;
   auto own = domain_behavior(self, ctx);
@@ -80,11 +95,13 @@ child_spec front_door_child(const domain_definition& def, const domain_settings&
   c.id = "front_door";
   c.answers_probe = true;
   c.shutdown_timeout = settings.shutdown_timeout;
-  c.start = [behavior = def.front_door, directory = settings.directory, slot](
-                caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+  c.start = [behavior = def.front_door,
+             ops = std::make_shared<const std::map<std::string, op_handler>>(def.ops),
+             directory = settings.directory,
+             slot](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
     auto ctx = *slot;
     SUPERAPP_ASSERT(ctx != nullptr);
-    auto door = parent.spawn(front_door_actor, ctx, behavior);
+    auto door = parent.spawn(front_door_actor, ctx, behavior, ops);
     if (directory) directory->publish(ctx->domain, door, ctx->gate);
     return door;
   };

@@ -3,6 +3,7 @@
 
 #include <chrono>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,6 +14,7 @@
 
 #include "persistence/config.hpp"
 #include "persistence/migrations.hpp"
+#include "protocols/front_door_messages.hpp"
 #include "supervisors/admission.hpp"
 #include "supervisors/front_door.hpp"
 #include "supervisors/supervisor.hpp"
@@ -36,8 +38,14 @@ struct domain_context {
 
 using domain_context_ptr = std::shared_ptr<const domain_context>;
 
-// The domain's front-door behaviour. The tree adds ping_atom and probe_atom to it.
+// The domain's front-door behaviour for messages other than ops (commands between domains).
+// The tree adds ping_atom, probe_atom and the op dispatcher to it.
 using front_door_fn = std::function<caf::behavior(caf::event_based_actor*, domain_context_ptr)>;
+
+// Handles one client op (`op_atom, op_request`) inside the front door. May answer at once or
+// return a response promise and answer after asking the store.
+using op_handler = std::function<caf::result<op_reply>(caf::event_based_actor*,
+                                                       const domain_context_ptr&, op_request&)>;
 
 // A child started after the front door. `spec` gives its id, restart type, kind and timeouts;
 // `start` replaces spec.start and also gets the context of the store running at that moment.
@@ -51,6 +59,7 @@ struct domain_worker {
 struct domain_definition {
   std::string name;  // an SQL identifier: also the database (or schema) name
   std::vector<persistence::migration> migrations;
+  std::map<std::string, op_handler> ops;   // by op name, e.g. "banking.transfer"
   front_door_fn front_door;                // empty: the front door answers only ping and probe
   std::vector<domain_worker> workers;  // e.g. payments_sup (simple_one_for_one), outbox relay
 };

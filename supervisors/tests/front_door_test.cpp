@@ -12,6 +12,7 @@
 #include "persistence/connection.hpp"
 #include "persistence/migrations.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "protocols/front_door_messages.hpp"
 #include "supervisors/chaos.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/front_door.hpp"
@@ -153,6 +154,10 @@ TEST_CASE("a domain tree opens its database, migrates it and answers at its fron
   domain_definition def;
   def.name = "banking";
   def.migrations = {{1, "accounts", "CREATE TABLE accounts (id INTEGER PRIMARY KEY)"}};
+  def.ops["banking.hello"] = [](caf::event_based_actor*, const domain_context_ptr&,
+                                 op_request&) -> caf::result<op_reply> {
+    return op_reply{R"({"hello":true})"};
+  };
   auto sup = spawn_supervisor(sys, domain_supervisor(def, settings));
   REQUIRE_FALSE(await_ready(self, sup, 10s));
   CHECK(std::filesystem::exists(dir.path / "banking.db"));
@@ -162,6 +167,22 @@ TEST_CASE("a domain tree opens its database, migrates it and answers at its fron
   self->request(door->front_door, 5s, ping_atom::value)
       .receive([&](std::string& name) { answer = name; }, [](caf::error&) {});
   CHECK(answer == "banking");
+  auto call = [&](std::string op) {
+    caf::expected<op_reply> reply = caf::make_error(caf::sec::request_timeout);
+    self->request(door->front_door, 5s, op_atom::value, op_request{op, "{}", "", "", {}})
+        .receive([&](op_reply& r) { reply = std::move(r); },
+                 [&](caf::error& err) { reply = std::move(err); });
+    return reply;
+  };
+  auto pong = call("banking.ping");
+  REQUIRE(pong);
+  CHECK(pong->body_json == R"({"pong":true,"domain":"banking"})");
+  auto own = call("banking.hello");
+  REQUIRE(own);
+  CHECK(own->body_json == R"({"hello":true})");
+  auto unknown = call("banking.nope");
+  REQUIRE_FALSE(unknown);
+  CHECK(unknown.error() == platform_errc::unknown_op);
   tree_node report;
   self->request(sup, 5s, report_atom::value).receive([&](tree_node& t) { report = t; },
                                                       [](caf::error&) {});
