@@ -1,0 +1,164 @@
+// One frame through the gateway: envelope -> op catalogue -> filter chain -> front door -> reply.
+#include "gateway/pipeline/session_pipeline.hpp"
+
+#include <boost/json.hpp>
+#include <caf/all.hpp>
+
+#include "protocols/error_catalogue.hpp"
+#include "protocols/front_door_messages.hpp"
+#include "protocols/ws/envelope.hpp"
+#include "supervisors/node/logging.hpp"
+
+namespace superapp::gateway {
+namespace {
+
+constexpr std::string_view system_domain = "system";
+
+std::optional<std::string_view> view_of(const std::optional<std::string>& text) {
+  if (!text) return std::nullopt;
+  return std::string_view{*text};
+}
+
+void write_refusal(const session_pipeline::write_fn& write, const ws::request_id& id,
+                   const filters::rejection& refused) {
+  std::string out;
+  std::optional<std::int64_t> retry_after_ms;
+  if (refused.retry_after_ms > 0) retry_after_ms = refused.retry_after_ms;
+  ws::write_error_reply(out, id, refused.describe(), {}, retry_after_ms);
+  write(std::move(out));
+}
+
+void write_error(const session_pipeline::write_fn& write, const ws::request_id& id,
+                 const caf::error& err) {
+  std::string out;
+  ws::write_error_reply(out, id, describe(err));
+  write(std::move(out));
+}
+
+}  // namespace
+
+gateway_services::gateway_services(std::string node, const superapp::clock& clk,
+                                   const ws::op_catalogue& catalogue, filters::jwt_policy policy, filters::route_table route_table,
+                                   filters::rate_limit_config per_user,
+                                   filters::rate_limit_config per_address,
+                                   std::array<std::uint32_t, filters::lane_count> node_lane_limits,
+                                   sup::front_door_directory_ptr front_doors)
+    : node_name(std::move(node)),
+      clock(clk),
+      ops(catalogue),
+      verifier(std::move(policy), keys, clk),
+      routes(std::move(route_table)),
+      user_limiter(per_user, clk),
+      address_limiter(per_address, clk),
+      lanes(node_lane_limits),
+      directory(std::move(front_doors)) {}
+
+filters::filter_result session_pipeline::session_authenticate::apply(
+    filters::request_context& ctx) {
+  auto& claims = owner_.claims_;
+  if (!claims || claims->expires_at <= owner_.services_->clock.now()) {
+    claims.reset();
+    if (!ctx.bearer_token) return filters::rejection{platform_errc::unauthorized, "no bearer token"};
+    auto outcome = owner_.services_->verifier.verify(*ctx.bearer_token);
+    if (!outcome) return filters::rejection{platform_errc::unauthorized, outcome.failure};
+    if (outcome.accepted->device_id && ctx.device_id &&
+        *ctx.device_id != *outcome.accepted->device_id)
+      return filters::rejection{platform_errc::unauthorized, "device does not match token"};
+    claims = std::move(outcome.accepted);
+  }
+  ctx.verified = claims;
+  return std::nullopt;
+}
+
+session_pipeline::session_pipeline(std::shared_ptr<gateway_services> services, session_info info)
+    : services_(std::move(services)),
+      info_(std::move(info)),
+      lanes_(services_->session_lane_limits),
+      authenticate_(*this),
+      per_address_(filters::rate_key::source_address, services_->address_limiter),
+      per_user_(filters::rate_key::user, services_->user_limiter),
+      route_(services_->routes, services_->lanes) {
+  // Cheapest refusals first: a flood from one address is turned away before any crypto.
+  chain_.append(trace_);
+  chain_.append(per_address_);
+  chain_.append(authenticate_);
+  chain_.append(per_user_);
+  chain_.append(route_);
+}
+
+void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view frame,
+                                const write_fn& write) {
+  auto decoded = ws::decode_request(frame);
+  if (!decoded) {
+    std::string out;
+    ws::write_error_reply(out, decoded.error());
+    write(std::move(out));
+    return;
+  }
+  auto& request = *decoded;
+  if (auto admitted = services_->ops.admit(request); !admitted) {
+    std::string out;
+    ws::write_error_reply(out, admitted.error());
+    write(std::move(out));
+    return;
+  }
+  filters::request_context ctx;
+  ctx.op = request.op;
+  ctx.bearer_token = view_of(info_.bearer_token);
+  ctx.source_address = info_.source_address;
+  ctx.device_id = view_of(info_.device_id);
+  ctx.idempotency_key = view_of(request.idempotency_key);
+  ctx.traceparent = view_of(request.traceparent);
+  ctx.session = &lanes_;
+  if (auto refused = chain_.run(ctx)) {
+    log::info("request refused", {{"session", info_.session_id},
+                                  {"op", request.op},
+                                  {"code", refused->describe().wire_code},
+                                  {"reason", refused->log_reason},
+                                  {"trace_id", ctx.trace.trace_id_hex()}});
+    write_refusal(write, request.id, *refused);
+    return;
+  }
+  SUPERAPP_ASSERT(ctx.target.has_value());
+  if (ctx.target->domain == system_domain) {
+    std::string out;
+    if (request.op == "system.ping") {
+      ws::write_ok_reply(out, request.id,
+                         boost::json::object{{"pong", true}, {"node", services_->node_name}});
+    } else if (request.op == "system.echo") {
+      ws::write_ok_reply(out, request.id, request.body);
+    } else {
+      // session.* ops (subscribe, resume) are in the protocol but not served yet.
+      ws::write_error_reply(out, request.id, describe(platform_errc::unavailable),
+                            "this op is not served by this node yet");
+    }
+    write(std::move(out));
+    return;
+  }
+  auto door = services_->directory->lookup(std::string{ctx.target->domain});
+  if (!door) {
+    write_error(write, request.id, make_error(platform_errc::unavailable));
+    return;
+  }
+  op_request forwarded;
+  forwarded.op = request.op;
+  forwarded.body_json = boost::json::serialize(request.body);
+  forwarded.idempotency_key = request.idempotency_key.value_or("");
+  forwarded.traceparent = ctx.trace.to_string();
+  forwarded.who.subject = ctx.verified->subject;
+  forwarded.who.device_id = ctx.verified->device_id.value_or("");
+  forwarded.who.scopes = ctx.verified->scopes;
+  // The lane seat is held until the domain's answer (or the timeout) is written.
+  auto seat = std::make_shared<filters::lane_ticket>(std::move(ctx.ticket));
+  sup::admitted_request(
+      self, door->gate, door->front_door, services_->domain_timeout,
+      [write, id = request.id, seat](op_reply& reply) {
+        std::string out;
+        ws::write_ok_reply_raw(out, id, reply.body_json);
+        write(std::move(out));
+      },
+      [write, id = request.id, seat](caf::error& err) { write_error(write, id, err); },
+      op_atom::value, std::move(forwarded));
+}
+
+}  // namespace superapp::gateway

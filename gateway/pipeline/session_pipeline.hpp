@@ -1,0 +1,95 @@
+// What a WebSocket session does with one text frame: decode, filter chain, route, reply.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "gateway/filters/chain.hpp"
+#include "gateway/filters/jwt.hpp"
+#include "gateway/filters/quota.hpp"
+#include "gateway/filters/rate_limit.hpp"
+#include "gateway/filters/routes.hpp"
+#include "gateway/filters/standard_filters.hpp"
+#include "protocols/clock.hpp"
+#include "protocols/ws/ops.hpp"
+#include "supervisors/front_door.hpp"
+
+namespace caf {
+class event_based_actor;
+}
+
+namespace superapp::gateway {
+
+// Everything the sessions of one node share: the op catalogue, the verifier and limiters, the
+// route table, and where the domains' front doors are. Thread-safe; outlives every session.
+struct gateway_services {
+  // `ops`: the protocol's ops plus every domain op this node routes (outlives the services).
+  gateway_services(std::string node_name, const superapp::clock& clock, const ws::op_catalogue& ops,
+                   filters::jwt_policy policy, filters::route_table routes,
+                   filters::rate_limit_config per_user, filters::rate_limit_config per_address,
+                   std::array<std::uint32_t, filters::lane_count> node_lane_limits,
+                   sup::front_door_directory_ptr directory);
+
+  std::string node_name;
+  const superapp::clock& clock;
+  const ws::op_catalogue& ops;
+  filters::jwt_key_store keys;  // replaced on key rotation; sessions see the new set at once
+  filters::jwt_verifier verifier;
+  filters::route_table routes;
+  filters::rate_limiter user_limiter;
+  filters::rate_limiter address_limiter;
+  filters::node_lanes lanes;
+  sup::front_door_directory_ptr directory;
+  std::chrono::milliseconds domain_timeout{5000};
+  std::array<std::uint32_t, filters::lane_count> session_lane_limits{8, 32};
+};
+
+// What the transport knows about the connection.
+struct session_info {
+  std::string session_id;
+  std::string source_address;
+  std::optional<std::string> bearer_token;  // from the upgrade request's Authorization header
+  std::optional<std::string> device_id;     // from the upgrade request's X-Device-Id header
+};
+
+// One per session, owned by (and only used inside) the session's actor. `on_frame` answers
+// every frame with exactly one reply frame through `write`: at once for refusals and the
+// gateway's own ops, later (from the same actor) for ops a domain answers.
+class session_pipeline {
+ public:
+  using write_fn = std::function<void(std::string frame)>;
+
+  session_pipeline(std::shared_ptr<gateway_services> services, session_info info);
+
+  void on_frame(caf::event_based_actor* self, std::string_view frame, const write_fn& write);
+
+ private:
+  // Verifies the session's token once and then only checks its expiry per request: an ES256
+  // verify costs ~140 us of CPU, far more than the rest of a request.
+  class session_authenticate final : public filters::filter {
+   public:
+    explicit session_authenticate(session_pipeline& owner) : owner_(owner) {}
+    std::string_view name() const override { return "authenticate"; }
+    filters::filter_result apply(filters::request_context& ctx) override;
+
+   private:
+    session_pipeline& owner_;
+  };
+
+  std::shared_ptr<gateway_services> services_;
+  session_info info_;
+  filters::session_lanes lanes_;
+  std::optional<filters::claims> claims_;
+  filters::trace_filter trace_;
+  session_authenticate authenticate_;
+  filters::rate_limit_filter per_address_;
+  filters::rate_limit_filter per_user_;
+  filters::route_filter route_;
+  filters::filter_chain chain_;
+};
+
+}  // namespace superapp::gateway

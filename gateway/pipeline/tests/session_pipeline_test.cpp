@@ -1,0 +1,215 @@
+// The session pipeline on CAF's deterministic test coordinator: every frame gets exactly one
+// reply, refusals carry the catalogue's codes, and domain ops reach the front door and back.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <boost/json.hpp>
+#include <caf/all.hpp>
+
+#include "gateway/pipeline/session_pipeline.hpp"
+#include "protocols/front_door_messages.hpp"
+#include "tests/support/caf_test_bridge.hpp"
+
+using namespace superapp;
+using namespace superapp::gateway;
+using namespace std::chrono_literals;
+
+namespace {
+
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+
+struct empty_reply {};
+
+ws::op_catalogue node_ops() {
+  auto ops = ws::protocol_ops();
+  static const auto empty = ws::body_schema<ws::empty_body>{};
+  ops.add(ws::make_op("banking.ping", ws::lane::query, "Is banking there?", empty, empty));
+  ops.add(ws::make_op("banking.hold", ws::lane::transactional, "Takes a while", empty, empty));
+  return ops;
+}
+
+filters::route_table node_routes() {
+  filters::route_table routes;
+  routes.add_domain("system.", "system");
+  routes.add_domain("session.", "system");
+  routes.add_domain("banking.", "banking");
+  routes.add_lane("system.*", filters::lane::query);
+  routes.add_lane("session.*", filters::lane::query);
+  routes.add_lane("banking.ping", filters::lane::query);
+  return routes;
+}
+
+// A session actor in miniature: frames in, replies collected.
+caf::behavior session_actor(caf::event_based_actor* self, std::shared_ptr<session_pipeline> p,
+                            std::shared_ptr<std::vector<std::string>> written) {
+  return {[self, p, written](frame_atom, const std::string& frame) {
+    p->on_frame(self, frame, [written](std::string out) { written->push_back(std::move(out)); });
+  }};
+}
+
+// The banking front door: answers ping, holds `banking.hold` for ever.
+caf::behavior banking_door(caf::event_based_actor* self, std::string name) {
+  auto held = std::make_shared<std::vector<caf::response_promise>>();
+  return {[self, held, name](op_atom, const op_request& r) -> caf::result<op_reply> {
+    if (r.op == "banking.hold") {
+      auto rp = self->make_response_promise();
+      held->push_back(rp);
+      return rp;
+    }
+    return op_reply{R"({"pong":true,"domain":")" + name + R"(","user":")" + r.who.subject +
+                    R"("})"};
+  }};
+}
+
+struct fixture : test_coordinator_fixture<> {
+  manual_clock clock;
+  ws::op_catalogue ops = node_ops();
+  filters::signing_key key = filters::signing_key::generate("k1");
+  std::shared_ptr<gateway_services> services;
+  std::shared_ptr<std::vector<std::string>> written =
+      std::make_shared<std::vector<std::string>>();
+  caf::actor session;
+  caf::actor door;
+
+  fixture() {
+    services = std::make_shared<gateway_services>(
+        "node-1", clock, ops, filters::jwt_policy{"superapp-identity", "superapp-mobile"},
+        node_routes(), filters::rate_limit_config{5, 1.0}, filters::rate_limit_config{1000, 1000.0},
+        std::array<std::uint32_t, filters::lane_count>{64, 64},
+        std::make_shared<sup::front_door_directory>());
+    filters::jwk_set set;
+    std::string err;
+    REQUIRE(set.add(key.kid, key.key, err));
+    services->keys.replace(std::move(set));
+    door = sys.spawn(banking_door, std::string{"banking"});
+    services->directory->publish("banking", door, std::make_shared<sup::admission_gate>(1));
+  }
+
+  ~fixture() override {
+    for (auto& a : {session, door})
+      if (a) self->send_exit(a, caf::exit_reason::kill);
+    run();
+  }
+
+  std::string token(std::chrono::seconds lifetime = 900s) {
+    filters::claims c;
+    c.subject = "user-42";
+    c.token_id = "t-1";
+    c.scopes = {"banking:read"};
+    c.expires_at = clock.now() + lifetime;
+    return filters::sign_es256(c, {"superapp-identity", "superapp-mobile", clock.now()}, key);
+  }
+
+  void open(std::optional<std::string> bearer) {
+    auto p = std::make_shared<session_pipeline>(
+        services, session_info{"s-1", "127.0.0.1", std::move(bearer), std::nullopt});
+    session = sys.spawn(session_actor, p, written);
+  }
+
+  // Sends one frame and returns every reply written since.
+  boost::json::object send(const std::string& frame) {
+    written->clear();
+    self->send(session, frame_atom::value, frame);
+    consume_messages();
+    REQUIRE(written->size() == 1);
+    return boost::json::parse(written->front()).as_object();
+  }
+
+  static std::string code_of(const boost::json::object& reply) {
+    if (reply.at("ok").as_bool()) return "ok";
+    return std::string{reply.at("error").as_object().at("code").as_string()};
+  }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(fixture, "a frame that is not JSON gets a bad_request reply, not silence") {
+  open(token());
+  auto reply = send("hello");
+  CHECK(code_of(reply) == "bad_request");
+  CHECK(reply.at("id").is_null());
+}
+
+TEST_CASE_FIXTURE(fixture, "an unknown op is refused with unknown_op and the request's id") {
+  open(token());
+  auto reply = send(R"({"id":7,"op":"banking.nothing","body":{}})");
+  CHECK(code_of(reply) == "unknown_op");
+  CHECK(reply.at("id").as_int64() == 7);
+}
+
+TEST_CASE_FIXTURE(fixture, "a body field that does not fit the op's schema is named") {
+  open(token());
+  auto reply = send(R"({"id":"a","op":"system.echo","body":{"txt":"x"}})");
+  CHECK(code_of(reply) == "bad_request");
+  auto message = std::string{reply.at("error").as_object().at("message").as_string()};
+  INFO(message);
+  CHECK(message.find("body.txt") != std::string::npos);
+}
+
+TEST_CASE_FIXTURE(fixture, "a session without a token, or with a forged one, is unauthorized") {
+  SUBCASE("no token") { open(std::nullopt); }
+  SUBCASE("forged token") {
+    auto forged = token();
+    forged[forged.size() - 5] = forged[forged.size() - 5] == 'A' ? 'B' : 'A';
+    open(forged);
+  }
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "unauthorized");
+}
+
+TEST_CASE_FIXTURE(fixture, "an expired session token is refused on the next request") {
+  open(token(60s));
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+  clock.advance(91s);  // past expiry and the verifier's 30 s clock-skew allowance
+  CHECK(code_of(send(R"({"id":2,"op":"system.ping","body":{}})")) == "unauthorized");
+}
+
+TEST_CASE_FIXTURE(fixture, "the gateway answers its own ping and echo") {
+  open(token());
+  auto pong = send(R"({"id":1,"op":"system.ping","body":{}})");
+  CHECK(pong.at("body").as_object().at("node").as_string() == "node-1");
+  auto echo = send(R"({"id":2,"op":"system.echo","body":{"text":"hi"}})");
+  CHECK(echo.at("body").as_object().at("text").as_string() == "hi");
+}
+
+TEST_CASE_FIXTURE(fixture, "a domain op reaches the front door with the verified caller") {
+  open(token());
+  auto reply = send(R"({"id":3,"op":"banking.ping","body":{}})");
+  REQUIRE(code_of(reply) == "ok");
+  CHECK(reply.at("body").as_object().at("user").as_string() == "user-42");
+  CHECK(reply.at("id").as_int64() == 3);
+}
+
+TEST_CASE_FIXTURE(fixture, "a transactional op without an idempotency key is refused") {
+  open(token());
+  CHECK(code_of(send(R"({"id":4,"op":"banking.hold","body":{}})")) ==
+        "idempotency_key_required");
+}
+
+TEST_CASE_FIXTURE(fixture, "a flood beyond the user's rate is refused with retry_after_ms") {
+  open(token());
+  for (int i = 0; i < 5; ++i) CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+  auto refused = send(R"({"id":1,"op":"system.ping","body":{}})");
+  CHECK(code_of(refused) == "rate_limited");
+  CHECK(refused.at("error").as_object().at("retry_after_ms").as_int64() == 1000);
+  clock.advance(1s);
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+}
+
+TEST_CASE_FIXTURE(fixture, "a front door out of credits answers overloaded at once") {
+  open(token());
+  written->clear();
+  self->send(session, frame_atom::value,
+             std::string{R"({"id":1,"op":"banking.hold","idempotency_key":"key-0001","body":{}})"});
+  consume_messages();
+  CHECK(written->empty());  // held by the front door, using its only credit
+  auto reply = send(R"({"id":2,"op":"banking.ping","body":{}})");
+  CHECK(code_of(reply) == "overloaded");
+  CHECK(reply.at("error").as_object().at("retryable").as_bool());
+}
+
+TEST_CASE_FIXTURE(fixture, "a domain that is not running answers unavailable") {
+  open(token());
+  services->directory->clear();
+  CHECK(code_of(send(R"({"id":1,"op":"banking.ping","body":{}})")) == "unavailable");
+}
