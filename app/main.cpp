@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/admin_cli.hpp"
+#include "app/client_cli.hpp"
 #include "app/node_runtime.hpp"
 #include "supervisors/node/node_config.hpp"
 
@@ -22,6 +23,7 @@ int usage(FILE* out, int status) {
                "                            in-process event bus, admin listener on 127.0.0.1:9090\n"
                "  node --config FILE        the domains and backends FILE names (see config/)\n"
                "  admin <tree|health|ready|metrics> [--json] [--url URL] [--token T] [--data-dir DIR]\n"
+               "  client [--url ws://HOST:PORT/ws] [--token T] [op OP [BODY_JSON]]\n"
                "  version\n"
                "Environment: SUPERAPP_<SECTION>_<KEY> overrides any config key, e.g. SUPERAPP_ADMIN_PORT=0.\n");
   return status;
@@ -84,6 +86,7 @@ int main(int argc, char** argv) {
     if (command == "run") return run_command(rest);
     if (command == "node") return node_command(rest);
     if (command == "admin") return superapp::app::run_admin_command(rest);
+    if (command == "client") return superapp::app::run_client_command(rest);
     if (command == "version") {
       std::printf("superapp %s\n", SUPERAPP_VERSION);
       return 0;
