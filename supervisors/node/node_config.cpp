@@ -296,6 +296,23 @@ const std::vector<setting>& schema() {
     s.push_back(integer_setting("gateway", "port", 0, 65535, [](node_config& c, auto v) {
       c.gateway.port = static_cast<std::uint16_t>(v);
     }));
+    s.push_back(integer_setting("gateway", "io_threads", 1, 64, [](node_config& c, auto v) {
+      c.gateway.io_threads = static_cast<std::size_t>(v);
+    }));
+    s.push_back(text_setting("gateway", "token_issuer", false, [](node_config& c, const std::string& v) {
+      c.gateway.token_issuer = v;
+    }));
+    s.push_back(text_setting("gateway", "token_audience", false, [](node_config& c, const std::string& v) {
+      c.gateway.token_audience = v;
+    }));
+    s.push_back(text_setting("gateway", "jwks_file", true,
+                             [](node_config& c, const std::string& v) { c.gateway.jwks_file = v; }));
+    s.push_back(text_setting("gateway", "tls_cert_file", true, [](node_config& c, const std::string& v) {
+      c.gateway.tls_cert_file = v;
+    }));
+    s.push_back(text_setting("gateway", "tls_key_file", true, [](node_config& c, const std::string& v) {
+      c.gateway.tls_key_file = v;
+    }));
 
     s.push_back(choice_setting(
         "persistence", "engine", {"sqlite", "postgres"}, [](node_config& c, std::size_t i) {
@@ -440,6 +457,12 @@ std::optional<config_error> check_whole(const node_config& config, const origins
   if (config.bus.kind == bus_kind::kafka && config.bus.kafka_brokers.empty()) {
     return error_line(where_set(from, "bus.kafka_brokers", base_name), "bus.kafka_brokers",
                       "required when bus.kind is \"kafka\"");
+  }
+  if (config.gateway.tls_cert_file.empty() != config.gateway.tls_key_file.empty()) {
+    const char* missing =
+        config.gateway.tls_cert_file.empty() ? "gateway.tls_cert_file" : "gateway.tls_key_file";
+    return error_line(where_set(from, missing, base_name), missing,
+                      "gateway.tls_cert_file and gateway.tls_key_file go together");
   }
   if (config.supervision.backoff_max_ms < config.supervision.backoff_initial_ms) {
     return error_line(where_set(from, "supervision.backoff_max_ms", base_name),

@@ -56,7 +56,17 @@ struct admin_settings {
 
 struct gateway_settings {
   std::string bind = "127.0.0.1";
-  std::uint16_t port = 8080;
+  std::uint16_t port = 8080;  // 0: any free port
+  std::size_t io_threads = 1;
+  // Access tokens: ES256, `iss` and `aud` must match. Keys come from jwks_file (a JWKS JSON
+  // file); `superapp run` instead makes a development key under <data_dir>/dev-signing-key.pem
+  // until the identity domain issues real tokens.
+  std::string token_issuer = "superapp-identity";
+  std::string token_audience = "superapp-mobile";
+  std::string jwks_file;
+  // Both set: the gateway speaks TLS (PEM files); both empty: plain WebSocket.
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 struct persistence_settings {
