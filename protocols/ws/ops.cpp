@@ -59,6 +59,13 @@ const body_schema<ping_reply>& ping_reply_schema() {
   return schema;
 }
 
+const body_schema<domain_pong>& domain_pong_schema() {
+  static const auto schema = body_schema<domain_pong>{}
+                                 .required("pong", &domain_pong::pong)
+                                 .required("domain", &domain_pong::domain, max_length{64});
+  return schema;
+}
+
 const body_schema<echo_body>& echo_body_schema() {
   static const auto schema =
       body_schema<echo_body>{}.required("text", &echo_body::text, max_length{max_echo_text_chars});
@@ -105,6 +112,13 @@ const op_catalogue& protocol_ops() {
     c.add(make_op("system.echo", lane::query,
                   "Echoes the text back; the benchmark's baseline against a bare echo server.",
                   echo_body_schema(), echo_body_schema()));
+    // Every domain's front door answers `<domain>.ping` through its admission gate.
+    for (const char* domain : {"identity", "kyc", "banking", "billers", "rewards", "ecommerce",
+                               "notifications", "events"})
+      c.add(make_op(std::string{domain} + ".ping", lane::query,
+                    "Liveness of the " + std::string{domain} +
+                        " domain: its front door answers through admission.",
+                    empty_body_schema(), domain_pong_schema()));
     c.add(make_op("session.subscribe", lane::query,
                   "Starts pushing events of a topic; answers with the session's resume token.",
                   topic_body_schema(), subscribe_reply_schema()));

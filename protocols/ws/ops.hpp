@@ -63,6 +63,10 @@ struct ping_reply {
 struct echo_body {
   std::string text;
 };
+struct domain_pong {
+  bool pong = true;
+  std::string domain;
+};
 struct topic_body {
   std::string topic;
 };
@@ -86,6 +90,7 @@ inline constexpr std::size_t max_resume_token_chars = 256;
 const body_schema<empty_body>& empty_body_schema();
 const body_schema<ping_reply>& ping_reply_schema();
 const body_schema<echo_body>& echo_body_schema();
+const body_schema<domain_pong>& domain_pong_schema();
 const body_schema<topic_body>& topic_body_schema();
 const body_schema<subscribe_reply>& subscribe_reply_schema();
 const body_schema<resume_request>& resume_request_schema();

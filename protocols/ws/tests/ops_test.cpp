@@ -31,16 +31,17 @@ op_catalogue catalogue_with_a_transfer() {
 
 }  // namespace
 
-TEST_CASE("the protocol knows ping, echo, subscribe, unsubscribe and resume") {
+TEST_CASE("the protocol knows ping, echo, subscribe, unsubscribe, resume and every domain ping") {
   for (auto name : {"system.ping", "system.echo", "session.subscribe", "session.unsubscribe",
-                    "session.resume"}) {
+                    "session.resume", "identity.ping", "kyc.ping", "banking.ping", "billers.ping",
+                    "rewards.ping", "ecommerce.ping", "notifications.ping", "events.ping"}) {
     CAPTURE(name);
     const auto* op = protocol_ops().find(name);
     REQUIRE(op != nullptr);
     CHECK(op->lane == lane::query);
     CHECK_FALSE(op->idempotency_key_required);
   }
-  CHECK(protocol_ops().all().size() == 5);
+  CHECK(protocol_ops().all().size() == 13);
 }
 
 TEST_CASE("an op the catalogue does not know is unknown_op, echoing the id") {
