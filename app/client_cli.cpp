@@ -1,6 +1,9 @@
 // `superapp client`: a small WebSocket client for poking a running node by hand.
 #include "app/client_cli.hpp"
 
+#include "app/gateway_wiring.hpp"
+#include "protocols/clock.hpp"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -59,11 +62,13 @@ std::string ws_url_from_node_file(const std::string& data_dir) {
 
 int usage() {
   std::fprintf(stderr,
-               "usage: superapp client [--url ws://HOST:PORT/ws] [--token TOKEN] [--data-dir DIR]\n"
+               "usage: superapp client [--url ws://HOST:PORT/ws] [--token TOKEN | --dev-token]\n"
+               "                       [--data-dir DIR]\n"
                "                       [op OP [BODY_JSON] [--idempotency-key KEY]]\n"
                "With `op` it sends one request and prints the reply (exit 0 when ok). Without,\n"
                "it reads `OP BODY_JSON` lines from stdin and prints each reply.\n"
-               "The token may also come from SUPERAPP_CLIENT_TOKEN.\n");
+               "The token may also come from SUPERAPP_CLIENT_TOKEN; --dev-token signs one with the\n"
+               "development key `superapp run` keeps in DIR (until the identity domain issues them).\n");
   return 2;
 }
 
@@ -146,6 +151,7 @@ int run_client_command(const std::vector<std::string>& args) {
   std::string url, data_dir = "./data", op, body, key;
   std::string token = std::getenv("SUPERAPP_CLIENT_TOKEN") ? std::getenv("SUPERAPP_CLIENT_TOKEN") : "";
   bool one_shot = false;
+  bool use_dev_token = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
       if (i + 1 >= args.size()) return false;
@@ -157,12 +163,25 @@ int run_client_command(const std::vector<std::string>& args) {
         (args[i] == "--idempotency-key" && value(key))) {
       continue;
     }
+    if (args[i] == "--dev-token") {
+      use_dev_token = true;
+      continue;
+    }
     if (args[i] == "op" && value(op)) {
       one_shot = true;
       if (i + 1 < args.size() && args[i + 1].rfind("--", 0) != 0) body = args[++i];
       continue;
     }
     return usage();
+  }
+  if (use_dev_token) {
+    std::string failure;
+    superapp::system_clock clock;
+    token = dev_token(data_dir, "dev-user", clock, failure);
+    if (token.empty()) {
+      std::fprintf(stderr, "superapp client: %s\n", failure.c_str());
+      return 2;
+    }
   }
   if (url.empty()) url = ws_url_from_node_file(data_dir);
   ws_target target;

@@ -65,14 +65,14 @@ int run_command(const std::vector<std::string>& args) {
   auto cfg = std::move(config).value();
   keep_operator_token(cfg, env.count("SUPERAPP_ADMIN_OPERATOR_TOKEN") > 0);
   std::printf("superapp: operator token in %s/operator-token\n", cfg.node.data_dir.c_str());
-  return superapp::app::run_node(cfg);
+  return superapp::app::run_node(cfg, /*dev_keys=*/true);
 }
 
 int node_command(const std::vector<std::string>& args) {
   if (args.size() != 2 || args[0] != "--config") return usage(stderr, 2);
   auto config = superapp::node::load_node_config(args[1], superapp::node::process_environment());
   if (!config) return config_failure(config.error().message);
-  return superapp::app::run_node(config.value());
+  return superapp::app::run_node(config.value(), /*dev_keys=*/false);
 }
 
 }  // namespace

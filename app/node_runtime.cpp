@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 
 #include "app/domains.hpp"
+#include "app/gateway_wiring.hpp"
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
 #include "protocols/error_catalogue.hpp"
@@ -70,11 +71,13 @@ sup::domain_settings domain_settings_from(const node::node_config& config,
 }
 
 // <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
-void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint) {
+void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint,
+                     const std::string& ws_url) {
   boost::json::object info;
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
   info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
+  info["ws_url"] = ws_url;
   auto path = std::filesystem::path{config.node.data_dir} / "node.json";
   std::ofstream out{path, std::ios::trunc};
   out << boost::json::serialize(info) << "\n";
@@ -82,7 +85,7 @@ void write_node_file(const node::node_config& config, const admin::admin_endpoin
 
 }  // namespace
 
-int run_node(const node::node_config& config) {
+int run_node(const node::node_config& config, bool dev_keys) {
   if (auto failure = node::init_logging(config.log)) {
     std::fprintf(stderr, "%s\n", failure->c_str());
     return 2;
@@ -108,9 +111,19 @@ int run_node(const node::node_config& config) {
   auto directory = std::make_shared<sup::front_door_directory>();
 
   auto settings = domain_settings_from(config, directory, registry);
-  std::vector<sup::supervisor_spec> domains;
-  for (auto role : config.node.roles) domains.push_back(sup::domain_supervisor(domain_for(role), settings));
-  auto root = sup::spawn_supervisor(sys, sup::node_root_supervisor("root", std::move(domains)));
+  std::vector<sup::supervisor_spec> subtrees;
+  for (auto role : config.node.roles)
+    subtrees.push_back(sup::domain_supervisor(domain_for(role), settings));
+  superapp::system_clock clock;
+  std::string gateway_failure;
+  auto gateway = make_gateway(config, directory, clock, dev_keys, gateway_failure);
+  if (!gateway) {
+    std::fprintf(stderr, "%s\n", gateway_failure.c_str());
+    return 2;
+  }
+  // The gateway's subtree starts last and stops first: no session outlives the domains.
+  subtrees.push_back(gateway->supervisor);
+  auto root = sup::spawn_supervisor(sys, sup::node_root_supervisor("root", std::move(subtrees)));
   if (auto err = sup::await_ready(self, root, start_timeout)) {
     log::error("node failed to start", {{"node", config.node.name},
                                          {"reason", std::string{describe(err).wire_code}}});
@@ -147,7 +160,30 @@ int run_node(const node::node_config& config) {
     sup::shutdown(self, root, std::chrono::seconds{30});
     return 1;
   }
-  write_node_file(config, *endpoint);
+  caf::actor sessions_sup;
+  self->request(root, start_timeout, sup::which_child_atom::value, std::string{"gateway"})
+      .receive(
+          [&](caf::actor& gateway_sup) {
+            self->request(gateway_sup, start_timeout, sup::which_child_atom::value,
+                          std::string{"sessions_sup"})
+                .receive([&](caf::actor& sessions) { sessions_sup = sessions; },
+                         [](caf::error&) {});
+          },
+          [](caf::error&) {});
+  SUPERAPP_ASSERT(sessions_sup);
+  ws::ws_listener ws_listener{ws_config_from(config), sys, sessions_sup};
+  auto ws_endpoint = ws_listener.start();
+  if (!ws_endpoint) {
+    log::error("gateway failed to start",
+               {{"bind", config.gateway.bind}, {"port", static_cast<std::int64_t>(config.gateway.port)}});
+    listener.stop();
+    self->send_exit(bridge, caf::exit_reason::user_shutdown);
+    sup::shutdown(self, root, std::chrono::seconds{30});
+    return 1;
+  }
+  auto ws_url = std::string{config.gateway.tls_cert_file.empty() ? "ws://" : "wss://"} +
+                ws_endpoint->address + ":" + std::to_string(ws_endpoint->port) + "/ws";
+  write_node_file(config, *endpoint, ws_url);
   auto admin_url = "http://" + endpoint->address + ":" + std::to_string(endpoint->port);
   log::info("node up", {{"node", config.node.name},
                         {"domains", static_cast<std::int64_t>(config.node.roles.size())},
@@ -156,7 +192,7 @@ int run_node(const node::node_config& config) {
               config.node.roles.size());
   std::printf("  operator URL:  %s/api/tree  (also /healthz /readyz /metrics)\n",
               admin_url.c_str());
-  std::printf("  WebSocket URL: none yet: the mobile gateway is not part of this build\n");
+  std::printf("  WebSocket URL: %s\n", ws_url.c_str());
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);
 
@@ -177,6 +213,7 @@ int run_node(const node::node_config& config) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);  // wakes the sigwait above
     signal_thread.join();
     log::error("the root supervisor died; the node stops", {{"node", config.node.name}});
+    ws_listener.stop();
     listener.stop();
     self->send_exit(bridge, caf::exit_reason::user_shutdown);
     std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
@@ -184,8 +221,10 @@ int run_node(const node::node_config& config) {
   }
   signal_thread.join();
   log::info("stopping", {{"node", config.node.name}, {"signal", static_cast<std::int64_t>(signal_number.load())}});
-  // Reverse of start: no new operator requests, then the domain trees (each in reverse order of
-  // its children, within their shutdown timeouts), then the actors that served the listener.
+  // Reverse of start: clients are told 1001 "going away" and no new ones come in; no new
+  // operator requests; then the trees (the gateway's first, then each domain's children in
+  // reverse order, within their shutdown timeouts); then the actors that served the listener.
+  ws_listener.stop();
   listener.stop();
   auto err = sup::shutdown(self, root, std::chrono::seconds{60});
   directory->clear();

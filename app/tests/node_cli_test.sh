@@ -6,10 +6,27 @@ bin=$1
 source "$(dirname "$0")/lib.sh"
 
 data="$work/data"
-SUPERAPP_ADMIN_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
+SUPERAPP_ADMIN_PORT=0 SUPERAPP_GATEWAY_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
 pid=$!
 wait_for 60 test -s "$data/node.json" || fail "node.json did not appear"
 grep -q "operator URL:  http://127.0.0.1:" "$work/out" || fail "no operator URL printed"
+grep -q "WebSocket URL: ws://127.0.0.1:" "$work/out" || fail "no WebSocket URL printed"
+
+# Through the gateway: the WebSocket client, a development token, the domains' front doors.
+client() { "$bin" client --data-dir "$data" "$@"; }
+client --dev-token op system.ping | grep -q '"ok":true,"body":{"pong":true,"node":"node-1"}' \
+  || fail "system.ping"
+client --dev-token op banking.ping | grep -q '"domain":"banking"' || fail "banking.ping"
+if client op banking.ping >"$work/reply"; then fail "no token accepted"; fi
+grep -q '"code":"unauthorized"' "$work/reply" || fail "no token: $(cat "$work/reply")"
+if client --token not.a.jwt op banking.ping >"$work/reply"; then fail "bad token accepted"; fi
+grep -q '"code":"unauthorized"' "$work/reply" || fail "bad token: $(cat "$work/reply")"
+if client --dev-token op banking.nothing >"$work/reply"; then fail "unknown op accepted"; fi
+grep -q '"code":"unknown_op"' "$work/reply" || fail "unknown op: $(cat "$work/reply")"
+if client --dev-token op system.echo '{"txt":1}' >"$work/reply"; then fail "bad body accepted"; fi
+grep -q '"code":"bad_request".*body.txt' "$work/reply" || fail "bad body: $(cat "$work/reply")"
+replies=$(printf 'system.echo {"text":"hi"}\nkyc.ping {}\n' | client --dev-token)
+grep -q '"text":"hi"' <<<"$replies" && grep -q '"domain":"kyc"' <<<"$replies" || fail "line mode"
 
 "$bin" admin health --data-dir "$data" | grep -q '"ok"' || fail "healthz"
 "$bin" admin ready --data-dir "$data" | grep -q '"status":"ready"' || fail "readyz"
@@ -18,6 +35,7 @@ for domain in identity kyc banking billers rewards ecommerce notifications event
   grep -q "$domain  \[supervisor rest_for_one\] running" <<<"$tree" || fail "tree lacks $domain"
 done
 grep -q "front_door  \[worker\] running" <<<"$tree" || fail "tree lacks front doors"
+grep -q "sessions_sup  \[supervisor simple_one_for_one\] running" <<<"$tree" || fail "tree lacks sessions"
 json=$("$bin" admin tree --json --data-dir "$data")
 grep -q '"name":"root"' <<<"$json" || fail "tree JSON"
 metrics=$("$bin" admin metrics --data-dir "$data")

@@ -13,6 +13,8 @@ roles = ["identity", "kyc", "banking"]
 data_dir = "$work/data"
 [admin]
 port = 0
+[gateway]
+port = 0
 [persistence]
 engine = "postgres"
 postgres_layout = "schema_per_domain"

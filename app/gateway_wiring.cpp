@@ -1,0 +1,159 @@
+// The node's gateway: key set, route table, limits, and the session handler per connection.
+#include "app/gateway_wiring.hpp"
+
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <caf/all.hpp>
+
+#include "supervisors/node/logging.hpp"
+
+namespace superapp::app {
+namespace {
+
+constexpr auto dev_key_file = "dev-signing-key.pem";
+constexpr auto dev_kid = "dev-1";
+constexpr auto dev_token_lifetime = std::chrono::minutes{15};
+
+std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in{path};
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// system.* and session.* are the gateway's own; every role's prefix goes to its front door.
+filters::route_table routes_for(const node::node_config& config) {
+  filters::route_table routes;
+  routes.add_domain("system.", "system");
+  routes.add_domain("session.", "system");
+  routes.add_lane("system.*", filters::lane::query);
+  routes.add_lane("session.*", filters::lane::query);
+  for (auto role : config.node.roles) {
+    auto name = std::string{node::to_string(role)};
+    routes.add_domain(name + ".", name);
+    routes.add_lane(name + ".ping", filters::lane::query);
+  }
+  return routes;
+}
+
+std::optional<filters::signing_key> load_or_make_dev_key(const std::string& data_dir,
+                                                         std::string& failure) {
+  auto path = std::filesystem::path{data_dir} / dev_key_file;
+  if (std::filesystem::exists(path)) {
+    std::string err;
+    auto key = filters::signing_key::from_pem(dev_kid, read_text(path), err);
+    if (!key) failure = "gateway: " + path.string() + ": " + err;
+    return key;
+  }
+  auto key = filters::signing_key::generate(dev_kid);
+  std::filesystem::create_directories(data_dir);
+  std::ofstream out{path, std::ios::trunc};
+  out << key.private_pem();
+  out.close();
+  ::chmod(path.c_str(), S_IRUSR | S_IWUSR);
+  return key;
+}
+
+}  // namespace
+
+std::optional<gateway_parts> make_gateway(const node::node_config& config,
+                                          sup::front_door_directory_ptr directory,
+                                          const superapp::clock& clock, bool dev_keys,
+                                          std::string& failure) {
+  filters::jwk_set keys;
+  std::string err;
+  if (dev_keys) {
+    auto key = load_or_make_dev_key(config.node.data_dir, failure);
+    if (!key) return std::nullopt;
+    if (!keys.add(key->kid, key->key, err)) {
+      failure = "gateway: development key: " + err;
+      return std::nullopt;
+    }
+  } else if (!config.gateway.jwks_file.empty()) {
+    auto text = read_text(config.gateway.jwks_file);
+    auto loaded = filters::jwk_set::from_jwks_json(text, err);
+    if (!loaded) {
+      failure = "config error: gateway.jwks_file: " + config.gateway.jwks_file + ": " + err;
+      return std::nullopt;
+    }
+    keys = std::move(*loaded);
+  } else {
+    log::warn("gateway.jwks_file is not set: every request will be refused as unauthorized");
+  }
+  gateway_parts parts;
+  parts.services = std::make_shared<gateway::gateway_services>(
+      config.node.name, clock, ws::protocol_ops(),
+      filters::jwt_policy{config.gateway.token_issuer, config.gateway.token_audience},
+      routes_for(config),
+      // Per user: a burst of 200, 100 requests/s sustained; per address: 10x that (NAT).
+      filters::rate_limit_config{200, 100.0}, filters::rate_limit_config{2000, 1000.0},
+      std::array<std::uint32_t, filters::lane_count>{4096, 16384}, std::move(directory));
+  parts.services->keys.replace(std::move(keys));
+
+  auto services = parts.services;
+  auto factory = [services](caf::event_based_actor* self, const ws::session_context& context,
+                            std::shared_ptr<ws::outbound> out) {
+    gateway::session_info info;
+    info.session_id = std::to_string(context.session_id);
+    info.source_address = context.remote_address;
+    for (const auto& [name, value] : context.headers) {
+      if (name == "authorization" || name == "Authorization") {
+        constexpr std::string_view bearer = "Bearer ";
+        if (value.size() > bearer.size() &&
+            std::equal(bearer.begin(), bearer.end(), value.begin(),
+                       [](char a, char b) { return std::tolower(a) == std::tolower(b); }))
+          info.bearer_token = value.substr(bearer.size());
+      } else if (name == "x-device-id" || name == "X-Device-Id") {
+        info.device_id = value;
+      }
+    }
+    auto pipeline = std::make_shared<gateway::session_pipeline>(services, std::move(info));
+    ws::session_handler handler;
+    handler.on_text = [self, pipeline, out](std::string frame) {
+      pipeline->on_frame(self, frame, [out](std::string reply) { out->send_text(std::move(reply)); });
+    };
+    return handler;
+  };
+  parts.supervisor.name = "gateway";
+  parts.supervisor.strategy_kind = sup::strategy::one_for_one;
+  parts.supervisor.children.push_back(sup::supervisor_child(ws::sessions_supervisor_spec(factory)));
+  return parts;
+}
+
+ws::ws_config ws_config_from(const node::node_config& config) {
+  ws::ws_config c;
+  c.bind_address = config.gateway.bind;
+  c.port = config.gateway.port;
+  c.io_threads = config.gateway.io_threads;
+  c.tls_cert_path = config.gateway.tls_cert_file;
+  c.tls_key_path = config.gateway.tls_key_file;
+  return c;
+}
+
+std::string dev_token(const std::string& data_dir, const std::string& subject,
+                      const superapp::clock& clock, std::string& failure) {
+  auto path = std::filesystem::path{data_dir} / dev_key_file;
+  if (!std::filesystem::exists(path)) {
+    failure = path.string() + " is missing: start the node with `superapp run` first";
+    return {};
+  }
+  std::string err;
+  auto key = filters::signing_key::from_pem(dev_kid, read_text(path), err);
+  if (!key) {
+    failure = path.string() + ": " + err;
+    return {};
+  }
+  node::node_config defaults;
+  filters::claims claims;
+  claims.subject = subject;
+  claims.token_id = "dev-" + std::to_string(clock.now().time_since_epoch().count());
+  claims.expires_at = clock.now() + dev_token_lifetime;
+  return filters::sign_es256(
+      claims, {defaults.gateway.token_issuer, defaults.gateway.token_audience, clock.now()}, *key);
+}
+
+}  // namespace superapp::app

@@ -1,0 +1,37 @@
+// Wires the mobile gateway of a node: keys, routes, limits, the sessions supervisor, listener.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "gateway/pipeline/session_pipeline.hpp"
+#include "gateway/ws/ws_listener.hpp"
+#include "supervisors/node/node_config.hpp"
+#include "supervisors/supervisor.hpp"
+
+namespace superapp::app {
+
+// What the gateway of a node shares between its sessions, and its subtree: built before the
+// node's tree starts, so the sessions supervisor is part of it.
+struct gateway_parts {
+  std::shared_ptr<gateway::gateway_services> services;
+  sup::supervisor_spec supervisor;  // gateway (one_for_one) -> sessions_sup
+};
+
+// `dev_keys` (superapp run): verify with the development key of <data_dir>, made on first use,
+// until the identity domain issues tokens. Otherwise the keys come from gateway.jwks_file.
+// On failure, `failure` holds one line naming the key or file.
+std::optional<gateway_parts> make_gateway(const node::node_config& config,
+                                          sup::front_door_directory_ptr directory,
+                                          const superapp::clock& clock, bool dev_keys,
+                                          std::string& failure);
+
+ws::ws_config ws_config_from(const node::node_config& config);
+
+// A token for `subject`, signed with the development key of `data_dir` (superapp client
+// --dev-token); empty with `failure` set when there is no such key.
+std::string dev_token(const std::string& data_dir, const std::string& subject,
+                      const superapp::clock& clock, std::string& failure);
+
+}  // namespace superapp::app
