@@ -1,6 +1,8 @@
 // `superapp admin`: asks a running node's admin listener for its tree, health or metrics.
 #include "app/admin_cli.hpp"
 
+#include "app/cli_common.hpp"
+
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -24,38 +26,13 @@ using tcp = boost::asio::ip::tcp;
 
 constexpr auto request_timeout = std::chrono::seconds{5};
 
-struct admin_target {
-  std::string host;
-  std::string port;
-  std::string token;
-};
 
 struct http_answer {
   int status = 0;
   std::string body;
 };
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in{path};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
-
-// Parses http://host:port with nothing after it.
-bool parse_url(const std::string& url, admin_target& target) {
-  const std::string scheme = "http://";
-  if (url.rfind(scheme, 0) != 0) return false;
-  auto rest = url.substr(scheme.size());
-  while (!rest.empty() && rest.back() == '/') rest.pop_back();
-  auto colon = rest.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == rest.size()) return false;
-  target.host = rest.substr(0, colon);
-  target.port = rest.substr(colon + 1);
-  return target.port.find_first_not_of("0123456789") == std::string::npos;
-}
-
-bool get(const admin_target& target, const std::string& path, http_answer& answer,
+bool get(const endpoint_url& target, const std::string& token, const std::string& path, http_answer& answer,
          std::string& failure) {
   try {
     boost::asio::io_context io;
@@ -65,7 +42,7 @@ bool get(const admin_target& target, const std::string& path, http_answer& answe
     stream.connect(resolver.resolve(target.host, target.port));
     http::request<http::empty_body> req{http::verb::get, path, 11};
     req.set(http::field::host, target.host);
-    if (!target.token.empty()) req.set(http::field::authorization, "Bearer " + target.token);
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
     http::write(stream, req);
     beast::flat_buffer buffer;
     http::response<http::string_body> res;
@@ -139,34 +116,21 @@ int run_admin_command(const std::vector<std::string>& args) {
       return usage();
     }
   }
+  if (url.empty()) url = node_file_field(data_dir, "admin_url");
   if (url.empty()) {
-    auto node_file = std::filesystem::path{data_dir} / "node.json";
-    if (!std::filesystem::exists(node_file)) {
-      std::fprintf(stderr, "superapp admin: no running node found (%s is missing); pass --url\n",
-                   node_file.c_str());
-      return 2;
-    }
-    boost::system::error_code ec;
-    auto info = boost::json::parse(read_file(node_file), ec);
-    if (ec || !info.is_object() || !info.as_object().contains("admin_url")) {
-      std::fprintf(stderr, "superapp admin: %s is not a node file\n", node_file.c_str());
-      return 2;
-    }
-    url = std::string{info.as_object().at("admin_url").as_string()};
+    std::fprintf(stderr, "superapp admin: no running node found in %s (no node.json); pass --url\n",
+                 data_dir.c_str());
+    return 2;
   }
   if (token.empty()) {
-    auto token_file = std::filesystem::path{data_dir} / "operator-token";
-    if (std::filesystem::exists(token_file)) {
-      token = read_file(token_file);
-      while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
-    }
+    token = read_text_file((std::filesystem::path{data_dir} / "operator-token").string());
+    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   }
-  admin_target target;
-  if (!parse_url(url, target)) {
+  auto target = parse_url(url, "http://", "/");
+  if (!target) {
     std::fprintf(stderr, "superapp admin: --url must look like http://127.0.0.1:9090\n");
     return 2;
   }
-  target.token = token;
   std::string path;
   if (command == "tree") {
     path = "/api/tree";
@@ -181,7 +145,7 @@ int run_admin_command(const std::vector<std::string>& args) {
   }
   http_answer answer;
   std::string failure;
-  if (!get(target, path, answer, failure)) {
+  if (!get(*target, token, path, answer, failure)) {
     std::fprintf(stderr, "superapp admin: cannot reach %s: %s\n", url.c_str(), failure.c_str());
     return 1;
   }

@@ -1,16 +1,14 @@
 // `superapp client`: a small WebSocket client for poking a running node by hand.
 #include "app/client_cli.hpp"
 
+#include "app/cli_common.hpp"
 #include "app/gateway_wiring.hpp"
 #include "protocols/clock.hpp"
 
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
 #include <random>
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 #include <string>
 
 #include <boost/asio/connect.hpp>
@@ -27,38 +25,6 @@ namespace websocket = beast::websocket;
 using tcp = boost::asio::ip::tcp;
 
 constexpr auto reply_timeout = std::chrono::seconds{10};
-
-struct ws_target {
-  std::string host;
-  std::string port;
-  std::string path;
-};
-
-// ws://host:port/path
-bool parse_ws_url(const std::string& url, ws_target& target) {
-  const std::string scheme = "ws://";
-  if (url.rfind(scheme, 0) != 0) return false;
-  auto rest = url.substr(scheme.size());
-  auto slash = rest.find('/');
-  auto authority = rest.substr(0, slash);
-  target.path = slash == std::string::npos ? "/ws" : rest.substr(slash);
-  auto colon = authority.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == authority.size()) return false;
-  target.host = authority.substr(0, colon);
-  target.port = authority.substr(colon + 1);
-  return target.port.find_first_not_of("0123456789") == std::string::npos;
-}
-
-std::string ws_url_from_node_file(const std::string& data_dir) {
-  std::ifstream in{std::filesystem::path{data_dir} / "node.json"};
-  std::stringstream text;
-  text << in.rdbuf();
-  boost::system::error_code ec;
-  auto info = boost::json::parse(text.str(), ec);
-  if (ec || !info.is_object()) return {};
-  auto* url = info.as_object().if_contains("ws_url");
-  return url != nullptr && url->is_string() ? std::string{url->as_string()} : std::string{};
-}
 
 int usage() {
   std::fprintf(stderr,
@@ -83,7 +49,7 @@ class client_session {
  public:
   client_session() : ws_(io_) {}
 
-  bool connect(const ws_target& target, const std::string& token, std::string& failure) {
+  bool connect(const endpoint_url& target, const std::string& token, std::string& failure) {
     try {
       tcp::resolver resolver{io_};
       beast::get_lowest_layer(ws_).expires_after(reply_timeout);
@@ -183,15 +149,15 @@ int run_client_command(const std::vector<std::string>& args) {
       return 2;
     }
   }
-  if (url.empty()) url = ws_url_from_node_file(data_dir);
-  ws_target target;
-  if (url.empty() || !parse_ws_url(url, target)) {
+  if (url.empty()) url = node_file_field(data_dir, "ws_url");
+  auto target = parse_url(url, "ws://", "/ws");
+  if (!target) {
     std::fprintf(stderr, "superapp client: no WebSocket URL (pass --url ws://HOST:PORT/ws)\n");
     return 2;
   }
   client_session session;
   std::string failure, reply;
-  if (!session.connect(target, token, failure)) {
+  if (!session.connect(*target, token, failure)) {
     std::fprintf(stderr, "superapp client: cannot connect to %s: %s\n", url.c_str(),
                  failure.c_str());
     return 1;
