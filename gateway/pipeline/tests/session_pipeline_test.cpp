@@ -19,12 +19,9 @@ namespace {
 
 using frame_atom = caf::atom_constant<caf::atom("frame")>;
 
-struct empty_reply {};
-
 ws::op_catalogue node_ops() {
   auto ops = ws::protocol_ops();
   static const auto empty = ws::body_schema<ws::empty_body>{};
-  ops.add(ws::make_op("banking.ping", ws::lane::query, "Is banking there?", empty, empty));
   ops.add(ws::make_op("banking.hold", ws::lane::transactional, "Takes a while", empty, empty));
   return ops;
 }
