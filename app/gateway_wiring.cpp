@@ -89,8 +89,10 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       config.node.name, clock, ws::protocol_ops(),
       filters::jwt_policy{config.gateway.token_issuer, config.gateway.token_audience},
       routes_for(config),
-      // Per user: a burst of 200, 100 requests/s sustained; per address: 10x that (NAT).
-      filters::rate_limit_config{200, 100.0}, filters::rate_limit_config{2000, 1000.0},
+      filters::rate_limit_config{config.gateway.user_burst,
+                                 static_cast<double>(config.gateway.user_rate_per_s)},
+      filters::rate_limit_config{config.gateway.address_burst,
+                                 static_cast<double>(config.gateway.address_rate_per_s)},
       std::array<std::uint32_t, filters::lane_count>{4096, 16384}, std::move(directory));
   parts.services->keys.replace(std::move(keys));
 

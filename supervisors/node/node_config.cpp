@@ -313,6 +313,14 @@ const std::vector<setting>& schema() {
     s.push_back(text_setting("gateway", "tls_key_file", true, [](node_config& c, const std::string& v) {
       c.gateway.tls_key_file = v;
     }));
+    s.push_back(integer_setting("gateway", "user_burst", 1, 1'000'000,
+                                [](node_config& c, auto v) { c.gateway.user_burst = v; }));
+    s.push_back(integer_setting("gateway", "user_rate_per_s", 1, 1'000'000,
+                                [](node_config& c, auto v) { c.gateway.user_rate_per_s = v; }));
+    s.push_back(integer_setting("gateway", "address_burst", 1, 10'000'000,
+                                [](node_config& c, auto v) { c.gateway.address_burst = v; }));
+    s.push_back(integer_setting("gateway", "address_rate_per_s", 1, 10'000'000,
+                                [](node_config& c, auto v) { c.gateway.address_rate_per_s = v; }));
 
     s.push_back(choice_setting(
         "persistence", "engine", {"sqlite", "postgres"}, [](node_config& c, std::size_t i) {

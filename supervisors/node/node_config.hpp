@@ -67,6 +67,12 @@ struct gateway_settings {
   // Both set: the gateway speaks TLS (PEM files); both empty: plain WebSocket.
   std::string tls_cert_file;
   std::string tls_key_file;
+  // Token buckets: per user (a burst, then a sustained rate) and per source address (NAT puts
+  // many users behind one address, hence the larger default).
+  std::int64_t user_burst = 200;
+  std::int64_t user_rate_per_s = 100;
+  std::int64_t address_burst = 2000;
+  std::int64_t address_rate_per_s = 1000;
 };
 
 struct persistence_settings {
