@@ -259,3 +259,19 @@ TEST_CASE("a thousand concurrent sessions each get their banking ping answered")
   CHECK(ok == sessions);
   CHECK(node.listener->stats().sessions_open == sessions);
 }
+
+TEST_CASE("the largest rate limits the config accepts are limits the gateway can run with") {
+  temp_dir dir;
+  auto env = node::environment{{"SUPERAPP_GATEWAY_USER_BURST", "1000000"},
+                               {"SUPERAPP_GATEWAY_USER_RATE_PER_S", "1000000"},
+                               {"SUPERAPP_GATEWAY_ADDRESS_BURST", "1000000"},
+                               {"SUPERAPP_GATEWAY_ADDRESS_RATE_PER_S", "1000000"}};
+  auto config = node::apply_environment(node::embedded_defaults(dir.path.string()), env);
+  REQUIRE(config);
+  manual_clock clock;
+  std::string failure;
+  CHECK(app::make_gateway(config.value(), std::make_shared<sup::front_door_directory>(), clock,
+                          true, failure));
+  env["SUPERAPP_GATEWAY_ADDRESS_BURST"] = "1000001";
+  CHECK_FALSE(node::apply_environment(node::embedded_defaults(dir.path.string()), env));
+}

@@ -1,6 +1,8 @@
-// superapp_gateway_ws (echo through the session actor) beside a bare Beast echo server: the
-// same load client against both, then RSS per idle connection. Each server runs in its own
-// child process so that its RSS is its own; all traffic stays on loopback.
+// The gateway beside a bare Beast echo server, the same load client against each: the
+// transport alone (echo through the session actor) and the whole authenticated pipeline
+// (system.echo with an ES256 token, as `superapp run` wires it), then RSS per idle connection.
+// Each server runs in its own child process so that its RSS is its own; all traffic stays on
+// loopback. Every server gets the same frame: a system.echo request envelope.
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <initializer_list>
@@ -17,7 +20,9 @@
 
 #include "bench/ws_echo/echo_server.hpp"
 #include "bench/ws_load/load_client.hpp"
+#include "app/gateway_wiring.hpp"
 #include "gateway/ws/ws_listener.hpp"
+#include "supervisors/domain.hpp"
 #include "supervisors/supervisor.hpp"
 
 using namespace superapp;
@@ -123,6 +128,52 @@ void serve_gateway(const options& o, const std::function<void(std::uint16_t)>& u
   sup::shutdown(self, sessions_sup, std::chrono::seconds(10));
 }
 
+// The node's gateway subtree and listener, wired by app::make_gateway with the development key
+// in `data_dir`, limits high enough that the bench measures the pipeline, not the rate limiter.
+void serve_pipeline(const options& o, const std::string& data_dir,
+                    const std::function<void(std::uint16_t)>& until_stopped) {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", o.caf_threads);
+  cfg.set("scheduler.policy",
+          o.caf_policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
+  caf::actor_system sys{cfg};
+  auto config = node::embedded_defaults(data_dir);
+  config.node.roles = {};
+  config.gateway.port = 0;
+  config.gateway.io_threads = o.io_threads;
+  config.gateway.user_burst = 1'000'000;
+  config.gateway.user_rate_per_s = 1'000'000;
+  config.gateway.address_burst = 1'000'000;
+  config.gateway.address_rate_per_s = 1'000'000;
+  superapp::system_clock clock;
+  std::string failure;
+  auto gateway = app::make_gateway(config, std::make_shared<sup::front_door_directory>(), clock,
+                                   /*dev_keys=*/true, failure);
+  if (!gateway) std::_Exit(1);
+  auto root = sup::spawn_supervisor(sys, sup::node_root_supervisor("root", {gateway->supervisor}));
+  caf::actor sessions;
+  {
+    caf::scoped_actor self{sys};
+    if (sup::await_ready(self, root, std::chrono::seconds(10))) std::_Exit(1);
+    caf::actor gateway_sup;
+    self->request(root, std::chrono::seconds(5), sup::which_child_atom::value,
+                  std::string{"gateway"})
+        .receive([&](caf::actor& a) { gateway_sup = a; }, [](caf::error&) {});
+    self->request(gateway_sup, std::chrono::seconds(5), sup::which_child_atom::value,
+                  std::string{"sessions_sup"})
+        .receive([&](caf::actor& a) { sessions = a; }, [](caf::error&) {});
+  }
+  auto ws_cfg = app::ws_config_from(config);
+  ws_cfg.max_sessions = 100'000;
+  ws::ws_listener listener{ws_cfg, sys, sessions};
+  auto endpoint = listener.start();
+  if (!endpoint) std::_Exit(1);
+  until_stopped(endpoint->port);
+  listener.stop();
+  caf::scoped_actor self{sys};
+  sup::shutdown(self, root, std::chrono::seconds(10));
+}
+
 options parse(int argc, char** argv) {
   options o;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -155,18 +206,25 @@ struct figures {
   double rss_after_kib = 0;
 };
 
-figures measure(server_process& server, const options& o) {
+// {"id":1,"op":"system.echo","body":{"text":"ppp..."}}, payload_bytes of text.
+std::string echo_request(std::size_t payload_bytes) {
+  return R"({"id":1,"op":"system.echo","body":{"text":")" + std::string(payload_bytes, 'p') +
+         R"("}})";
+}
+
+figures measure(server_process& server, const options& o, const std::string& token = {}) {
   figures f;
   bench::load_config load;
   load.port = server.port;
   load.connections = o.connections;
   load.duration_ms = o.duration_ms;
   load.rate_per_s = o.rate_per_s;
-  load.payload_bytes = o.payload_bytes;
+  load.frame = echo_request(o.payload_bytes);
+  load.bearer_token = token;
   f.load = bench::run_load(load);
   if (o.idle_connections > 0) {
     f.rss_before_kib = rss_kib(server.pid);
-    bench::idle_connections idle{server.port, o.idle_connections};
+    bench::idle_connections idle{server.port, o.idle_connections, 8, load.frame, token};
     f.idle_open = idle.open();
     f.rss_after_kib = rss_kib(server.pid);
   }
@@ -179,39 +237,65 @@ int main(int argc, char** argv) {
   const auto o = parse(argc, argv);
   signal(SIGPIPE, SIG_IGN);
   // Fork before this process starts any thread.
+  std::string pattern = (std::filesystem::temp_directory_path() / "superapp-bench-XXXXXX").string();
+  const std::string data_dir = ::mkdtemp(pattern.data());
   auto echo = fork_server([&](auto until) { serve_echo(o, until); });
   auto gateway = fork_server([&](auto until) { serve_gateway(o, until); }, {echo.stop_fd});
+  auto pipeline = fork_server([&](auto until) { serve_pipeline(o, data_dir, until); },
+                              {echo.stop_fd, gateway.stop_fd});
   const auto files = bench::raise_open_file_limit();
-  std::printf("ws: %zu connections, %s, payload %zu B, %lld ms; server io_threads=%zu; gateway "
-              "CAF threads=%zu (%s); client 1 thread, sources 127.0.0.1-8; nofile=%llu\n",
-              o.connections, o.rate_per_s > 0 ? ("paced " + std::to_string(o.rate_per_s) + "/s").c_str()
-                                              : "closed loop",
-              o.payload_bytes, static_cast<long long>(o.duration_ms), o.io_threads, o.caf_threads,
-              o.caf_policy.c_str(), static_cast<unsigned long long>(files));
+  superapp::system_clock clock;
+  std::string failure;
+  const auto token = app::dev_token(data_dir, "bench-user", clock, failure);
+  if (token.empty()) {
+    std::fprintf(stderr, "bench: %s\n", failure.c_str());
+    return 1;
+  }
+  const auto mode =
+      o.rate_per_s > 0 ? "paced " + std::to_string(o.rate_per_s) + "/s" : std::string{"closed loop"};
+  std::printf("ws: %zu connections, %s, system.echo with %zu B of text, %lld ms; server "
+              "io_threads=%zu; CAF threads=%zu (%s); client 1 thread, sources 127.0.0.1-8; "
+              "nofile=%llu\n",
+              o.connections, mode.c_str(), o.payload_bytes, static_cast<long long>(o.duration_ms),
+              o.io_threads, o.caf_threads, o.caf_policy.c_str(),
+              static_cast<unsigned long long>(files));
   std::fflush(stdout);
   const auto e = measure(echo, o);
   const auto g = measure(gateway, o);
+  const auto p = measure(pipeline, o, token);
   stop_server(echo);
   stop_server(gateway);
+  stop_server(pipeline);
+  std::filesystem::remove_all(data_dir);
   auto per_conn = [](const figures& f) {
-    return f.idle_open ? (f.rss_after_kib - f.rss_before_kib) / static_cast<double>(f.idle_open) : 0;
+    return f.idle_open ? (f.rss_after_kib - f.rss_before_kib) / static_cast<double>(f.idle_open)
+                       : 0;
   };
-  std::printf("%-34s %16s %16s\n", "", "echo baseline", "gateway_ws");
-  std::printf("%-34s %16zu %16zu\n", "connected", e.load.connected, g.load.connected);
-  std::printf("%-34s %16.0f %16.0f\n", "throughput msg/s", e.load.throughput_per_s,
-              g.load.throughput_per_s);
-  std::printf("%-34s %16.1f %16.1f\n", "latency p50 us", e.load.p50_us, g.load.p50_us);
-  std::printf("%-34s %16.1f %16.1f\n", "latency p99 us", e.load.p99_us, g.load.p99_us);
-  std::printf("%-34s %16.1f %16.1f\n", "latency max us", e.load.max_us, g.load.max_us);
-  std::printf("%-34s %16llu %16llu\n", "errors", static_cast<unsigned long long>(e.load.errors),
-              static_cast<unsigned long long>(g.load.errors));
+  std::printf("%-30s %14s %14s %14s\n", "", "echo baseline", "gateway_ws", "full pipeline");
+  std::printf("%-30s %14zu %14zu %14zu\n", "connected", e.load.connected, g.load.connected,
+              p.load.connected);
+  std::printf("%-30s %14.0f %14.0f %14.0f\n", "throughput msg/s", e.load.throughput_per_s,
+              g.load.throughput_per_s, p.load.throughput_per_s);
+  std::printf("%-30s %14.1f %14.1f %14.1f\n", "latency p50 us", e.load.p50_us, g.load.p50_us,
+              p.load.p50_us);
+  std::printf("%-30s %14.1f %14.1f %14.1f\n", "latency p99 us", e.load.p99_us, g.load.p99_us,
+              p.load.p99_us);
+  std::printf("%-30s %14.1f %14.1f %14.1f\n", "latency max us", e.load.max_us, g.load.max_us,
+              p.load.max_us);
+  std::printf("%-30s %14llu %14llu %14llu\n", "errors",
+              static_cast<unsigned long long>(e.load.errors),
+              static_cast<unsigned long long>(g.load.errors),
+              static_cast<unsigned long long>(p.load.errors));
   if (o.idle_connections > 0) {
-    std::printf("%-34s %16zu %16zu\n", "idle connections open", e.idle_open, g.idle_open);
-    std::printf("%-34s %16.0f %16.0f\n", "server RSS before idle KiB", e.rss_before_kib,
-                g.rss_before_kib);
-    std::printf("%-34s %16.0f %16.0f\n", "server RSS with idle KiB", e.rss_after_kib,
-                g.rss_after_kib);
-    std::printf("%-34s %16.2f %16.2f\n", "server RSS per idle conn KiB", per_conn(e), per_conn(g));
+    std::printf("%-30s %14zu %14zu %14zu\n", "idle connections open", e.idle_open, g.idle_open,
+                p.idle_open);
+    std::printf("%-30s %14.2f %14.2f %14.2f\n", "server RSS per idle conn KiB", per_conn(e),
+                per_conn(g), per_conn(p));
   }
+  auto ratio = [](double x, double y) { return y > 0 ? x / y : 0.0; };
+  std::printf("\nfull pipeline / echo: throughput %.2f (goal >= 0.5), RSS per idle connection "
+              "%.2f (goal <= 2.0)\n",
+              ratio(p.load.throughput_per_s, e.load.throughput_per_s),
+              ratio(per_conn(p), per_conn(e)));
   return 0;
 }

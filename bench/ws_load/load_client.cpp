@@ -36,8 +36,13 @@ tcp::endpoint source_endpoint(std::size_t index, std::size_t sources) {
 class connector {
  public:
   using stream = websocket::stream<beast::tcp_stream>;
-  connector(net::io_context& io, std::uint16_t port, std::size_t sources, std::size_t in_flight)
-      : io_(io), port_(port), sources_(sources), in_flight_(in_flight) {}
+  connector(net::io_context& io, std::uint16_t port, std::size_t sources, std::size_t in_flight,
+            std::string bearer_token = {})
+      : io_(io),
+        port_(port),
+        sources_(sources),
+        in_flight_(in_flight),
+        bearer_token_(std::move(bearer_token)) {}
 
   void open(std::size_t count, std::function<void(std::size_t, stream&)> ready,
             std::function<void()> failed) {
@@ -65,6 +70,11 @@ class connector {
         tcp::endpoint{net::ip::make_address_v4("127.0.0.1"), port_},
         [this, index, &ws](beast::error_code connect_ec) {
           if (connect_ec) return done(index, false);
+          if (!bearer_token_.empty())
+            ws.set_option(websocket::stream_base::decorator(
+                [token = bearer_token_](websocket::request_type& req) {
+                  req.set(beast::http::field::authorization, "Bearer " + token);
+                }));
           ws.async_handshake("127.0.0.1", "/ws", [this, index, &ws](beast::error_code hs_ec) {
             beast::get_lowest_layer(ws).expires_never();
             done(index, !hs_ec);
@@ -81,6 +91,7 @@ class connector {
   std::uint16_t port_;
   std::size_t sources_;
   std::size_t in_flight_;
+  std::string bearer_token_;
   std::size_t count_ = 0;
   std::size_t started_ = 0;
   std::function<void(std::size_t, stream&)> ready_;
@@ -98,8 +109,10 @@ double percentile(std::vector<double>& sorted, double p) {
 
 load_result run_load(const load_config& config) {
   net::io_context io{1};
-  connector conns{io, config.port, config.source_addresses, config.max_connects_in_flight};
-  const std::string payload(config.payload_bytes, 'p');
+  connector conns{io, config.port, config.source_addresses, config.max_connects_in_flight,
+                  config.bearer_token};
+  const std::string payload =
+      config.frame.empty() ? std::string(config.payload_bytes, 'p') : config.frame;
   std::vector<double> samples_us;
   samples_us.reserve(std::min<std::size_t>(max_samples, 1 << 20));
   load_result result;
@@ -214,9 +227,9 @@ load_result run_load(const load_config& config) {
 
 class idle_connections::impl {
  public:
-  impl(std::uint16_t port, std::size_t count, std::size_t sources)
-      : conns_(io_, port, sources, 256), buffers_(count) {
-    const std::string hello = "hello";
+  impl(std::uint16_t port, std::size_t count, std::size_t sources, std::string hello,
+       std::string bearer_token)
+      : conns_(io_, port, sources, 256, std::move(bearer_token)), buffers_(count) {
     conns_.open(
         count,
         [this, hello](std::size_t i, connector::stream& ws) {
@@ -241,8 +254,10 @@ class idle_connections::impl {
 };
 
 idle_connections::idle_connections(std::uint16_t port, std::size_t count,
-                                   std::size_t source_addresses)
-    : impl_(std::make_unique<impl>(port, count, source_addresses)) {}
+                                   std::size_t source_addresses, std::string hello_frame,
+                                   std::string bearer_token)
+    : impl_(std::make_unique<impl>(port, count, source_addresses, std::move(hello_frame),
+                                   std::move(bearer_token))) {}
 idle_connections::~idle_connections() = default;
 std::size_t idle_connections::open() const { return impl_->open(); }
 

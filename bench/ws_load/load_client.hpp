@@ -17,6 +17,8 @@ struct load_config {
   double rate_per_s = 0;                  // all connections together; 0: closed loop
   std::size_t payload_bytes = 64;
   std::size_t max_connects_in_flight = 256;  // stays under the listen backlog
+  std::string frame;         // sent as it is when set; otherwise payload_bytes of 'p'
+  std::string bearer_token;  // Authorization header of the upgrade, when set
 };
 
 struct load_result {
@@ -37,7 +39,9 @@ load_result run_load(const load_config& config);
 // the session up), then holds them open with nothing pending until destroyed.
 class idle_connections {
  public:
-  idle_connections(std::uint16_t port, std::size_t count, std::size_t source_addresses = 8);
+  // `hello_frame` is the round trip's request; `bearer_token` goes into the upgrade.
+  idle_connections(std::uint16_t port, std::size_t count, std::size_t source_addresses = 8,
+                   std::string hello_frame = "hello", std::string bearer_token = {});
   ~idle_connections();
   std::size_t open() const;
 

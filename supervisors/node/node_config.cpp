@@ -317,9 +317,9 @@ const std::vector<setting>& schema() {
                                 [](node_config& c, auto v) { c.gateway.user_burst = v; }));
     s.push_back(integer_setting("gateway", "user_rate_per_s", 1, 1'000'000,
                                 [](node_config& c, auto v) { c.gateway.user_rate_per_s = v; }));
-    s.push_back(integer_setting("gateway", "address_burst", 1, 10'000'000,
+    s.push_back(integer_setting("gateway", "address_burst", 1, 1'000'000,
                                 [](node_config& c, auto v) { c.gateway.address_burst = v; }));
-    s.push_back(integer_setting("gateway", "address_rate_per_s", 1, 10'000'000,
+    s.push_back(integer_setting("gateway", "address_rate_per_s", 1, 1'000'000,
                                 [](node_config& c, auto v) { c.gateway.address_rate_per_s = v; }));
 
     s.push_back(choice_setting(
