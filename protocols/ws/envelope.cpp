@@ -218,10 +218,9 @@ expected<request_envelope, decode_error> decode_request(std::string_view frame,
   if (auto tp = obj->find("traceparent"); tp != obj->end()) {
     const auto* s = tp->value().if_string();
     if (s == nullptr) return field_problem(request.id, "traceparent", "must be a string");
-    if (!is_traceparent(*s))
-      return field_problem(request.id, "traceparent",
-                           "must be a W3C traceparent (00-<32 hex>-<16 hex>-<2 hex>)");
-    request.traceparent.emplace(s->data(), s->size());
+    // W3C Trace Context: a traceparent that does not parse is dropped and the trace restarts
+    // (the gateway's trace filter starts a new one); the request itself is still served.
+    if (is_traceparent(*s)) request.traceparent.emplace(s->data(), s->size());
   }
 
   auto body = obj->find("body");
