@@ -1,11 +1,12 @@
 // The node's gateway: key set, route table, limits, and the session handler per connection.
 #include "app/gateway_wiring.hpp"
 
+#include "app/cli_common.hpp"
+
 #include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include <caf/all.hpp>
 
@@ -17,13 +18,6 @@ namespace {
 constexpr auto dev_key_file = "dev-signing-key.pem";
 constexpr auto dev_kid = "dev-1";
 constexpr auto dev_token_lifetime = std::chrono::minutes{15};
-
-std::string read_text(const std::filesystem::path& path) {
-  std::ifstream in{path};
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 // system.* and session.* are the gateway's own; every role's prefix goes to its front door.
 filters::route_table routes_for(const node::node_config& config) {
@@ -45,7 +39,7 @@ std::optional<filters::signing_key> load_or_make_dev_key(const std::string& data
   auto path = std::filesystem::path{data_dir} / dev_key_file;
   if (std::filesystem::exists(path)) {
     std::string err;
-    auto key = filters::signing_key::from_pem(dev_kid, read_text(path), err);
+    auto key = filters::signing_key::from_pem(dev_kid, read_text_file(path.string()), err);
     if (!key) failure = "gateway: " + path.string() + ": " + err;
     return key;
   }
@@ -74,7 +68,7 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       return std::nullopt;
     }
   } else if (!config.gateway.jwks_file.empty()) {
-    auto text = read_text(config.gateway.jwks_file);
+    auto text = read_text_file(config.gateway.jwks_file);
     auto loaded = filters::jwk_set::from_jwks_json(text, err);
     if (!loaded) {
       failure = "config error: gateway.jwks_file: " + config.gateway.jwks_file + ": " + err;
@@ -144,7 +138,7 @@ std::string dev_token(const std::string& data_dir, const std::string& subject,
     return {};
   }
   std::string err;
-  auto key = filters::signing_key::from_pem(dev_kid, read_text(path), err);
+  auto key = filters::signing_key::from_pem(dev_kid, read_text_file(path.string()), err);
   if (!key) {
     failure = path.string() + ": " + err;
     return {};
