@@ -130,6 +130,18 @@ ws::ws_config ws_config_from(const node::node_config& config) {
   return c;
 }
 
+caf::actor find_sessions_supervisor(caf::scoped_actor& self, const caf::actor& root,
+                                    std::chrono::milliseconds timeout) {
+  auto child = [&](const caf::actor& parent, const char* id) {
+    caf::actor result;
+    if (parent)
+      self->request(parent, timeout, sup::which_child_atom::value, std::string{id})
+          .receive([&](caf::actor& a) { result = std::move(a); }, [](caf::error&) {});
+    return result;
+  };
+  return child(child(root, "gateway"), "sessions_sup");
+}
+
 std::string dev_token(const std::string& data_dir, const std::string& subject,
                       const superapp::clock& clock, std::string& failure) {
   auto path = std::filesystem::path{data_dir} / dev_key_file;

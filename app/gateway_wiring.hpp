@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include <caf/fwd.hpp>
+
 #include "gateway/pipeline/session_pipeline.hpp"
 #include "gateway/ws/ws_listener.hpp"
 #include "supervisors/node/node_config.hpp"
@@ -28,6 +30,11 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
                                           std::string& failure);
 
 ws::ws_config ws_config_from(const node::node_config& config);
+
+// The running `root/gateway/sessions_sup`, the supervisor the WebSocket listener starts session
+// actors under; an invalid handle when the tree has none.
+caf::actor find_sessions_supervisor(caf::scoped_actor& self, const caf::actor& root,
+                                    std::chrono::milliseconds timeout);
 
 // A token for `subject`, signed with the development key of `data_dir` (superapp client
 // --dev-token); empty with `failure` set when there is no such key.

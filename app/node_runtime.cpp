@@ -160,16 +160,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     sup::shutdown(self, root, std::chrono::seconds{30});
     return 1;
   }
-  caf::actor sessions_sup;
-  self->request(root, start_timeout, sup::which_child_atom::value, std::string{"gateway"})
-      .receive(
-          [&](caf::actor& gateway_sup) {
-            self->request(gateway_sup, start_timeout, sup::which_child_atom::value,
-                          std::string{"sessions_sup"})
-                .receive([&](caf::actor& sessions) { sessions_sup = sessions; },
-                         [](caf::error&) {});
-          },
-          [](caf::error&) {});
+  auto sessions_sup = find_sessions_supervisor(self, root, start_timeout);
   SUPERAPP_ASSERT(sessions_sup);
   ws::ws_listener ws_listener{ws_config_from(config), sys, sessions_sup};
   auto ws_endpoint = ws_listener.start();

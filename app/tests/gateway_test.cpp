@@ -70,11 +70,7 @@ struct gateway_node {
                            gateway->supervisor}));
     caf::scoped_actor self{*sys};
     REQUIRE_FALSE(sup::await_ready(self, root, 30s));
-    caf::actor gateway_sup, sessions;
-    self->request(root, 5s, sup::which_child_atom::value, std::string{"gateway"})
-        .receive([&](caf::actor& a) { gateway_sup = a; }, [](caf::error&) {});
-    self->request(gateway_sup, 5s, sup::which_child_atom::value, std::string{"sessions_sup"})
-        .receive([&](caf::actor& a) { sessions = a; }, [](caf::error&) {});
+    auto sessions = app::find_sessions_supervisor(self, root, 5s);
     REQUIRE(sessions);
     config.gateway.port = 0;
     listener = std::make_unique<ws::ws_listener>(app::ws_config_from(config), *sys, sessions);

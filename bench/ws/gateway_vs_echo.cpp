@@ -155,13 +155,7 @@ void serve_pipeline(const options& o, const std::string& data_dir,
   {
     caf::scoped_actor self{sys};
     if (sup::await_ready(self, root, std::chrono::seconds(10))) std::_Exit(1);
-    caf::actor gateway_sup;
-    self->request(root, std::chrono::seconds(5), sup::which_child_atom::value,
-                  std::string{"gateway"})
-        .receive([&](caf::actor& a) { gateway_sup = a; }, [](caf::error&) {});
-    self->request(gateway_sup, std::chrono::seconds(5), sup::which_child_atom::value,
-                  std::string{"sessions_sup"})
-        .receive([&](caf::actor& a) { sessions = a; }, [](caf::error&) {});
+    sessions = app::find_sessions_supervisor(self, root, std::chrono::seconds(5));
   }
   auto ws_cfg = app::ws_config_from(config);
   ws_cfg.max_sessions = 100'000;
