@@ -85,6 +85,8 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       routes_for(config),
       filters::rate_limit_config{config.gateway.user_burst,
                                  static_cast<double>(config.gateway.user_rate_per_s)},
+      filters::rate_limit_config{config.gateway.device_burst,
+                                 static_cast<double>(config.gateway.device_rate_per_s)},
       filters::rate_limit_config{config.gateway.address_burst,
                                  static_cast<double>(config.gateway.address_rate_per_s)},
       std::array<std::uint32_t, filters::lane_count>{4096, 16384}, std::move(directory));

@@ -61,9 +61,13 @@ struct gateway_node {
     settings.database = node::to_database_config(config);
     std::filesystem::create_directories(config.persistence.sqlite_directory);
     settings.directory = directory;
+    // As in a node: the gateway seals what it forwards and the front door takes only sealed ops.
+    auto seal = std::make_shared<const caller_seal>(caller_seal::generate(clock));
+    settings.caller_seal = seal;
     std::string failure;
     auto gateway = app::make_gateway(config, directory, clock, /*dev_keys=*/true, failure);
     REQUIRE(gateway);
+    gateway->services->caller_seal = seal;
     root = sup::spawn_supervisor(
         *sys, sup::node_root_supervisor(
                   "root", {sup::domain_supervisor(app::domain_for(node::role::banking), settings),

@@ -40,6 +40,7 @@ void write_error(const session_pipeline::write_fn& write, const ws::request_id& 
 gateway_services::gateway_services(std::string node, const superapp::clock& clk,
                                    const ws::op_catalogue& catalogue, filters::jwt_policy policy, filters::route_table route_table,
                                    filters::rate_limit_config per_user,
+                                   filters::rate_limit_config per_device,
                                    filters::rate_limit_config per_address,
                                    std::array<std::uint32_t, filters::lane_count> node_lane_limits,
                                    sup::front_door_directory_ptr front_doors)
@@ -49,6 +50,7 @@ gateway_services::gateway_services(std::string node, const superapp::clock& clk,
       verifier(std::move(policy), keys, clk),
       routes(std::move(route_table)),
       user_limiter(per_user, clk),
+      device_limiter(per_device, clk),
       address_limiter(per_address, clk),
       lanes(node_lane_limits),
       directory(std::move(front_doors)) {}
@@ -76,12 +78,14 @@ session_pipeline::session_pipeline(std::shared_ptr<gateway_services> services, s
       lanes_(services_->session_lane_limits),
       authenticate_(*this),
       per_address_(filters::rate_key::source_address, services_->address_limiter),
+      per_device_(filters::rate_key::device, services_->device_limiter),
       per_user_(filters::rate_key::user, services_->user_limiter),
       route_(services_->routes, services_->lanes) {
   // Cheapest refusals first: a flood from one address is turned away before any crypto.
   chain_.append(trace_);
   chain_.append(per_address_);
   chain_.append(authenticate_);
+  chain_.append(per_device_);
   chain_.append(per_user_);
   chain_.append(route_);
 }
@@ -148,6 +152,7 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
   forwarded.who.subject = ctx.verified->subject;
   forwarded.who.device_id = ctx.verified->device_id.value_or("");
   forwarded.who.scopes = ctx.verified->scopes;
+  if (services_->caller_seal) services_->caller_seal->seal(forwarded);
   // The lane seat is held until the domain's answer (or the timeout) is written.
   auto seat = std::make_shared<filters::lane_ticket>(std::move(ctx.ticket));
   sup::admitted_request(

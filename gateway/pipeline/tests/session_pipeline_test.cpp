@@ -72,7 +72,8 @@ struct fixture : test_coordinator_fixture<> {
   fixture() {
     services = std::make_shared<gateway_services>(
         "node-1", clock, ops, filters::jwt_policy{"superapp-identity", "superapp-mobile"},
-        node_routes(), filters::rate_limit_config{5, 1.0}, filters::rate_limit_config{1000, 1000.0},
+        node_routes(), filters::rate_limit_config{5, 1.0}, filters::rate_limit_config{3, 1.0},
+        filters::rate_limit_config{1000, 1000.0},
         std::array<std::uint32_t, filters::lane_count>{64, 64},
         std::make_shared<sup::front_door_directory>());
     filters::jwk_set set;
@@ -98,9 +99,9 @@ struct fixture : test_coordinator_fixture<> {
     return filters::sign_es256(c, {"superapp-identity", "superapp-mobile", clock.now()}, key);
   }
 
-  void open(std::optional<std::string> bearer) {
+  void open(std::optional<std::string> bearer, std::optional<std::string> device = {}) {
     auto p = std::make_shared<session_pipeline>(
-        services, session_info{"s-1", "127.0.0.1", std::move(bearer), std::nullopt});
+        services, session_info{"s-1", "127.0.0.1", std::move(bearer), std::move(device)});
     session = sys.spawn(session_actor, p, written);
   }
 
@@ -190,6 +191,19 @@ TEST_CASE_FIXTURE(fixture, "a flood beyond the user's rate is refused with retry
   CHECK(code_of(refused) == "rate_limited");
   CHECK(refused.at("error").as_object().at("retry_after_ms").as_int64() == 1000);
   clock.advance(1s);
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+}
+
+TEST_CASE_FIXTURE(fixture, "a flood from one device is refused before the user's own limit") {
+  open(token(), "phone-1");
+  for (int i = 0; i < 3; ++i) CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+  auto refused = send(R"({"id":1,"op":"system.ping","body":{}})");
+  CHECK(code_of(refused) == "rate_limited");
+  CHECK(refused.at("error").as_object().at("retry_after_ms").as_int64() == 1000);
+  // The same user on another device still has the rest of the user's budget.
+  self->send_exit(session, caf::exit_reason::kill);
+  run();
+  open(token(), "phone-2");
   CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
 }
 
