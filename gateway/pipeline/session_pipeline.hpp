@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
+#include <caf/actor.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +16,7 @@
 #include "gateway/filters/rate_limit.hpp"
 #include "gateway/filters/routes.hpp"
 #include "gateway/filters/standard_filters.hpp"
+#include "gateway/subscriptions/subscriptions.hpp"
 #include "protocols/caller_seal.hpp"
 #include "protocols/clock.hpp"
 #include "protocols/ws/ops.hpp"
@@ -51,6 +54,15 @@ struct gateway_services {
   sup::front_door_directory_ptr directory;
   std::chrono::milliseconds domain_timeout{5000};
   std::array<std::uint32_t, filters::lane_count> session_lane_limits{8, 32};
+
+  // The gateway's subscription router (gateway/subscriptions), published each time it starts;
+  // invalid until then, and session.* ops answer `unavailable`.
+  void set_subscriptions(caf::actor router);
+  caf::actor subscriptions() const;
+
+ private:
+  mutable std::mutex subscriptions_mutex_;
+  caf::actor subscriptions_;
 };
 
 // What the transport knows about the connection.
@@ -73,6 +85,9 @@ class session_pipeline {
   void on_frame(caf::event_based_actor* self, std::string_view frame, const write_fn& write);
 
  private:
+  void on_session_op(caf::event_based_actor* self, const ws::request_envelope& request,
+                     const std::string& subject, const write_fn& write);
+
   // Verifies the session's token once and then only checks its expiry per request: an ES256
   // verify costs ~140 us of CPU, far more than the rest of a request.
   class session_authenticate final : public filters::filter {
