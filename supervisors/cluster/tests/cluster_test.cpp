@@ -12,6 +12,7 @@
 #include <caf/io/all.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/temp_dir.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "protocols/front_door_messages.hpp"
 #include "supervisors/cluster/cluster.hpp"
@@ -23,14 +24,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using superapp::testing::temp_dir;
 
 std::unique_ptr<caf::actor_system> make_system() {
   auto cfg = std::make_unique<caf::actor_system_config>();
