@@ -10,6 +10,7 @@
 
 #include <caf/all.hpp>
 
+#include "gateway/pipeline/key_refresher.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::app {
@@ -64,6 +65,7 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
                                           std::string& failure) {
   filters::jwk_set keys;
   std::string err;
+  std::string configured_jwks = R"({"keys":[]})";
   if (dev_keys) {
     auto key = load_or_make_dev_key(config.node.data_dir, failure);
     if (!key) return std::nullopt;
@@ -71,6 +73,7 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       failure = "gateway: development key: " + err;
       return std::nullopt;
     }
+    configured_jwks = filters::jwks_json(std::span<const filters::signing_key>{&*key, 1});
   } else if (!config.gateway.jwks_file.empty()) {
     auto text = read_text_file(config.gateway.jwks_file);
     auto loaded = filters::jwk_set::from_jwks_json(text, err);
@@ -79,8 +82,7 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       return std::nullopt;
     }
     keys = std::move(*loaded);
-  } else {
-    log::warn("gateway.jwks_file is not set: every request will be refused as unauthorized");
+    configured_jwks = text;
   }
   gateway_parts parts;
   parts.services = std::make_shared<gateway::gateway_services>(
@@ -95,6 +97,8 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
                                  static_cast<double>(config.gateway.address_rate_per_s)},
       std::array<std::uint32_t, filters::lane_count>{4096, 16384}, std::move(directory));
   parts.services->keys.replace(std::move(keys));
+  parts.services->set_configured_jwks(configured_jwks);
+  parts.services->set_served_jwks(configured_jwks);
 
   auto services = parts.services;
   auto factory = [services](caf::event_based_actor* self, const ws::session_context& context,
@@ -128,7 +132,24 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
   // The router first: sessions find it in the services as soon as they can subscribe.
   parts.supervisor.children.push_back(gateway::subscription_router_child(
       {}, [services](const caf::actor& router) { services->set_subscriptions(router); }));
+  // The identity domain's signing keys, fetched at start and every 30 s (local or on a peer).
+  parts.supervisor.children.push_back(gateway::key_refresher_child(services));
   parts.supervisor.children.push_back(sup::supervisor_child(ws::sessions_supervisor_spec(factory)));
+  // Plain HTTP on the WebSocket port: the JWKS for partners and other verifiers.
+  parts.http = [services](ws::http_request request, ws::http_respond respond) {
+    const auto path = request.target.substr(0, request.target.find('?'));
+    ws::http_response answer;
+    if (path == "/.well-known/jwks.json" && request.method == "GET") {
+      answer.body = services->served_jwks();
+      answer.headers.emplace_back("cache-control", "max-age=30");
+    } else {
+      const auto d = describe(platform_errc::not_found);
+      answer.status = 404;
+      answer.body = R"({"error":{"code":")" + std::string{d.wire_code} + R"(","message":")" +
+                    std::string{d.message} + R"("}})";
+    }
+    respond(std::move(answer));
+  };
   return parts;
 }
 

@@ -18,7 +18,8 @@ namespace superapp::app {
 // node's tree starts, so the sessions supervisor is part of it.
 struct gateway_parts {
   std::shared_ptr<gateway::gateway_services> services;
-  sup::supervisor_spec supervisor;  // gateway (one_for_one) -> sessions_sup
+  sup::supervisor_spec supervisor;  // gateway (one_for_one) -> subscriptions, key_refresher, sessions_sup
+  ws::http_handler http;            // plain HTTP on the WebSocket port (GET /.well-known/jwks.json)
 };
 
 // `dev_keys` (superapp run): verify with the development key of <data_dir>, made on first use,

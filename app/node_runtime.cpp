@@ -214,7 +214,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   if (gateway) {
     auto sessions_sup = find_sessions_supervisor(self, root, start_timeout);
     SUPERAPP_ASSERT(sessions_sup);
-    ws_listener.emplace(ws_config_from(config), sys, sessions_sup, ws::http_handler{}, &registry);
+    ws_listener.emplace(ws_config_from(config), sys, sessions_sup, gateway->http, &registry);
     auto ws_endpoint = ws_listener->start();
     if (!ws_endpoint) {
       log::error("gateway failed to start", {{"bind", config.gateway.bind},

@@ -11,6 +11,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -73,7 +74,8 @@ struct gateway_node {
     auto sessions = app::find_sessions_supervisor(self, root, 5s);
     REQUIRE(sessions);
     config.gateway.port = 0;
-    listener = std::make_unique<ws::ws_listener>(app::ws_config_from(config), *sys, sessions);
+    listener = std::make_unique<ws::ws_listener>(app::ws_config_from(config), *sys, sessions,
+                                                 gateway->http);
     auto endpoint = listener->start();
     REQUIRE(endpoint);
     port = endpoint->port;
@@ -314,4 +316,30 @@ TEST_CASE("a subscribed client gets its events pushed and, after reconnecting, t
                              resume_token + R"(","last_seq":0}})");
   REQUIRE(code_of(stolen) == "ok");
   CHECK(stolen.at("body").as_object().at("resync").as_bool());
+}
+
+TEST_CASE("the WebSocket port also serves the JWKS the gateway verifies with, over plain HTTP") {
+  gateway_node node;
+  boost::asio::io_context io;
+  beast::tcp_stream stream{io};
+  tcp::resolver resolver{io};
+  stream.expires_after(10s);
+  stream.connect(resolver.resolve("127.0.0.1", std::to_string(node.port)));
+  auto get = [&](const std::string& target) {
+    beast::http::request<beast::http::empty_body> request{beast::http::verb::get, target, 11};
+    request.set(beast::http::field::host, "127.0.0.1");
+    beast::http::write(stream, request);
+    beast::flat_buffer buffer;
+    beast::http::response<beast::http::string_body> response;
+    beast::http::read(stream, buffer, response);
+    return response;
+  };
+  auto jwks = get("/.well-known/jwks.json");
+  CHECK(jwks.result_int() == 200);
+  auto doc = boost::json::parse(jwks.body()).as_object();
+  REQUIRE(doc.at("keys").as_array().size() == 1);
+  CHECK(doc.at("keys").as_array()[0].as_object().at("kid").as_string() == "dev-1");
+  auto missing = get("/partner/nothing");
+  CHECK(missing.result_int() == 404);
+  CHECK(missing.body().find("not_found") != std::string::npos);
 }

@@ -227,4 +227,24 @@ caf::actor gateway_services::subscriptions() const {
   return subscriptions_;
 }
 
+void gateway_services::set_configured_jwks(std::string json) {
+  std::lock_guard<std::mutex> guard{jwks_mutex_};
+  configured_jwks_ = std::move(json);
+}
+
+std::string gateway_services::configured_jwks() const {
+  std::lock_guard<std::mutex> guard{jwks_mutex_};
+  return configured_jwks_;
+}
+
+void gateway_services::set_served_jwks(std::string json) {
+  std::lock_guard<std::mutex> guard{jwks_mutex_};
+  served_jwks_ = std::move(json);
+}
+
+std::string gateway_services::served_jwks() const {
+  std::lock_guard<std::mutex> guard{jwks_mutex_};
+  return served_jwks_;
+}
+
 }  // namespace superapp::gateway

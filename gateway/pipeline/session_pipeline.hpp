@@ -60,9 +60,20 @@ struct gateway_services {
   void set_subscriptions(caf::actor router);
   caf::actor subscriptions() const;
 
+  // The keys the node was configured with (gateway.jwks_file, or the development key), as a
+  // JWKS document; the key refresher adds the identity domain's to them.
+  void set_configured_jwks(std::string json);
+  std::string configured_jwks() const;
+  // What GET /.well-known/jwks.json serves: the keys the gateway verifies with right now.
+  void set_served_jwks(std::string json);
+  std::string served_jwks() const;
+
  private:
   mutable std::mutex subscriptions_mutex_;
   caf::actor subscriptions_;
+  mutable std::mutex jwks_mutex_;
+  std::string configured_jwks_;
+  std::string served_jwks_;
 };
 
 // What the transport knows about the connection.

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
+#include "gateway/pipeline/key_refresher.hpp"
 #include "gateway/pipeline/session_pipeline.hpp"
 #include "protocols/front_door_messages.hpp"
 #include "tests/support/caf_test_bridge.hpp"
@@ -278,4 +279,72 @@ TEST_CASE_FIXTURE(fixture, "a session subscribes, gets its events pushed, and re
   consume_messages();
   CHECK(written->empty());
   self->send_exit(router, caf::exit_reason::kill);
+}
+
+TEST_CASE("two JWKS documents merge into one; anything else is refused with a reason") {
+  std::string error;
+  auto merged = merge_jwks(R"({"keys":[{"kid":"a"}]})", R"({"keys":[{"kid":"b"},{"kid":"c"}]})", error);
+  REQUIRE(merged);
+  CHECK(*merged == R"({"keys":[{"kid":"a"},{"kid":"b"},{"kid":"c"}]})");
+  CHECK(merge_jwks("", R"({"keys":[]})", error) == std::optional<std::string>{R"({"keys":[]})"});
+  CHECK_FALSE(merge_jwks(R"({"keys":[]})", "[]", error));
+  CHECK(error.find("identity") != std::string::npos);
+  CHECK_FALSE(merge_jwks("{", R"({"keys":[]})", error));
+}
+
+namespace {
+
+// The identity front door in miniature: answers identity.jwks with whatever `jwks` holds.
+caf::behavior identity_door(caf::event_based_actor*, std::shared_ptr<std::string> jwks) {
+  return {[jwks](op_atom, const op_request& r) -> caf::result<op_reply> {
+    if (r.op != "identity.jwks") return make_error(platform_errc::unknown_op);
+    return op_reply{*jwks};
+  }};
+}
+
+}  // namespace
+
+TEST_CASE_FIXTURE(fixture, "the gateway picks up the identity domain's new signing key without a restart") {
+  auto rotated = filters::signing_key::generate("identity-2");
+  auto jwks = std::make_shared<std::string>(R"({"keys":[]})");
+  auto identity = sys.spawn(identity_door, jwks);
+  services->directory->publish("identity", identity, std::make_shared<sup::admission_gate>(4));
+  key_refresh_settings settings;
+  settings.interval = 30s;
+  auto refresher_spec = key_refresher_child(services, settings);
+  caf::actor refresher;
+  auto parent = sys.spawn([&](caf::event_based_actor* self) -> caf::behavior {
+    auto child = refresher_spec.start(*self, caf::make_message());
+    REQUIRE(child);
+    refresher = *child;
+    return {[](caf::unit_t) {}};
+  });
+  consume_messages();
+  REQUIRE(refresher);
+  auto token_from = [&](const filters::signing_key& k) {
+    filters::claims c;
+    c.subject = "user-7";
+    c.token_id = "t-7";
+    c.expires_at = clock.now() + 900s;
+    return filters::sign_es256(c, {"superapp-identity", "superapp-mobile", clock.now()}, k);
+  };
+  open(token_from(rotated));
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "unauthorized");
+  // Identity rotates: its JWKS now names the new key; the next refresh brings it in.
+  *jwks = filters::jwks_json(std::span<const filters::signing_key>{&rotated, 1});
+  advance_time(30s);
+  consume_messages();
+  self->send_exit(session, caf::exit_reason::kill);
+  consume_messages();
+  open(token_from(rotated));
+  CHECK(code_of(send(R"({"id":2,"op":"system.ping","body":{}})")) == "ok");
+  CHECK(services->served_jwks().find("identity-2") != std::string::npos);
+  // A broken answer leaves the keys in use alone.
+  *jwks = "not json";
+  advance_time(30s);
+  consume_messages();
+  CHECK(services->served_jwks().find("identity-2") != std::string::npos);
+  // It refreshes for ever: stop it, or the fixture's final run() never ends.
+  for (auto& a : {refresher, parent, identity}) self->send_exit(a, caf::exit_reason::kill);
+  consume_messages();
 }
