@@ -252,6 +252,11 @@ class consumer_core {
                                               {"heartbeat.interval.ms", "500"},
                                               {"partition.assignment.strategy", "range,roundrobin"}});
     if (cconf == nullptr) return fail("bad consumer settings"), false;
+    rd_kafka_conf_set_offset_commit_cb(
+        cconf, [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*, void*) {
+          if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log::warn("kafka offset commit failed", {{"error", rd_kafka_err2name(err)}});
+        });
     consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
     if (consumer_ == nullptr) return fail(err), false;
     rd_kafka_poll_set_consumer(consumer_);
@@ -268,7 +273,9 @@ class consumer_core {
   }
 
   void close() {
+    self_.reset();
     if (consumer_ != nullptr) {
+      commit_final();
       rd_kafka_consumer_close(consumer_);
       rd_kafka_destroy(consumer_);
       consumer_ = nullptr;
@@ -366,7 +373,8 @@ class consumer_core {
       why = "no handler";
       return outcome::failed;
     }
-    caf::scoped_actor self{sys_};
+    if (!self_) self_ = std::make_unique<caf::scoped_actor>(sys_);
+    auto& self = *self_;
     auto result = outcome::failed;
     self->request(handler, settings_.handler_timeout, event_apply_atom::value, topic, e)
         .receive([&](bool) { result = outcome::applied; },
@@ -416,12 +424,27 @@ class consumer_core {
     commit(m);
   }
 
+  // Asynchronous: librdkafka sends a partition's commits in order, and the effect is durable
+  // already. A commit lost to a crash or a rebalance means a redelivery, which the inbox makes
+  // harmless; failures are logged by the offset-commit callback.
   void commit(rd_kafka_message_t* m) {
-    auto err = rd_kafka_commit_message(consumer_, m, 0);
+    auto err = rd_kafka_commit_message(consumer_, m, 1);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
-      // A rebalance took the partition: its next owner gets the event again and the inbox
-      // makes that harmless.
       log::warn("kafka commit failed", {{"group", settings_.group}, {"error", rd_kafka_err2name(err)}});
+    committed_[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset + 1;
+  }
+
+  // On an orderly stop, the last asynchronous commits are made again synchronously, so the
+  // group's next member starts exactly after what this one applied.
+  void commit_final() {
+    if (committed_.empty()) return;
+    auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(committed_.size()));
+    for (const auto& [where, offset] : committed_)
+      rd_kafka_topic_partition_list_add(list, where.first.c_str(), where.second)->offset = offset;
+    auto err = rd_kafka_commit(consumer_, list, 0);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      log::warn("kafka final commit failed", {{"group", settings_.group}, {"error", rd_kafka_err2name(err)}});
   }
 
   caf::actor_system& sys_;
@@ -433,6 +456,8 @@ class consumer_core {
   rd_kafka_t* producer_ = nullptr;
   std::map<std::string, std::string> retry_source_;
   std::vector<paused_partition> paused_;
+  std::unique_ptr<caf::scoped_actor> self_;  // asks the handler; lives on the loop's thread
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> committed_;  // next offsets
 };
 
 caf::behavior consumer_behavior(caf::event_based_actor* self, std::shared_ptr<consumer_core> core) {
