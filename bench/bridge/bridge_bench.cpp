@@ -234,8 +234,22 @@ result run_bridge(const std::string& bootstrap, std::size_t n, std::size_t body_
     lat->us.clear();
     lat->count = 0;
   }
+  caf::actor relay;
+  self->request(domain, 5s, sup::which_child_atom::value, std::string{"outbox_relay"})
+      .receive([&](caf::actor& a) { relay = a; }, [](caf::error&) {});
+  auto published = [&] {
+    std::int64_t count = 0;
+    self->request(relay, 5s, bus::relay_stats_atom::value)
+        .receive([&](bus::relay_stats& s) { count = s.published; }, [](caf::error&) {});
+    return count;
+  };
+  auto before = published();
   auto start = now_ns();
   for (std::size_t i = 1; i <= n; ++i) self->send(store, persistence::write_atom::value, write(i));
+  // Where the time goes: the relay has every event acknowledged by the broker at this point.
+  if (wait_until(180s, [&] { return published() - before >= static_cast<std::int64_t>(n); }))
+    std::printf("bridge: relay had all %zu acknowledged by Kafka after %.2f s\n", n,
+                static_cast<double>(now_ns() - start) / 1e9);
   if (!wait_until(180s, [&] { return lat->count.load() >= static_cast<std::int64_t>(n); }))
     std::fprintf(stderr, "bridge: only %lld of %zu arrived\n", static_cast<long long>(lat->count.load()), n);
   auto r = summarize(*lat, start, n);
