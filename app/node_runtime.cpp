@@ -20,6 +20,8 @@
 #include "gateway/admin/tree_json.hpp"
 #include "protocols/caller_seal.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/bus/bus.hpp"
+#include "supervisors/bus/outbox_relay.hpp"
 #include "supervisors/cluster/cluster.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/metrics.hpp"
@@ -143,9 +145,20 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
   auto settings = domain_settings_from(config, directory, registry);
   settings.caller_seal = seal;
+  // bridge_sup starts first and stops last: relays and subscribers find the bus through
+  // bus_directory. Every domain whose migrations include the outbox gets a relay to it.
+  auto bus_directory = std::make_shared<bus::bus_directory>();
   std::vector<sup::supervisor_spec> subtrees;
-  for (auto role : config.node.roles)
-    subtrees.push_back(sup::domain_supervisor(domain_for(role), settings));
+  subtrees.push_back(bus::bridge_supervisor(bus::bus_config{}, bus_directory));
+  bus::outbox_relay_settings relay_settings;
+  relay_settings.publisher = bus_directory;
+  relay_settings.clock = std::make_shared<superapp::system_clock>();
+  relay_settings.metrics = &registry;
+  for (auto role : config.node.roles) {
+    auto definition = domain_for(role);
+    bus::add_outbox_relay(definition, relay_settings);
+    subtrees.push_back(sup::domain_supervisor(std::move(definition), settings));
+  }
   std::atomic<std::uint16_t> cluster_port{0};  // as bound (the config may say 0)
   if (clustered) {
     // After the local domains (the registry offers them), before the gateway (whose sessions
@@ -275,6 +288,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   listener.stop();
   auto err = sup::shutdown(self, root, std::chrono::seconds{60});
   directory->clear();
+  bus_directory->clear();
   self->send_exit(bridge, caf::exit_reason::user_shutdown);
   std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
   if (err) {

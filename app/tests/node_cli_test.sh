@@ -36,6 +36,8 @@ for domain in identity kyc banking billers rewards ecommerce notifications event
 done
 grep -q "front_door  \[worker\] running" <<<"$tree" || fail "tree lacks front doors"
 grep -q "sessions_sup  \[supervisor simple_one_for_one\] running" <<<"$tree" || fail "tree lacks sessions"
+grep -q "bridge_sup  \[supervisor one_for_one\] running" <<<"$tree" || fail "tree lacks bridge_sup"
+grep -q "bus  \[worker\] running" <<<"$tree" || fail "tree lacks the event bus"
 json=$("$bin" admin tree --json --data-dir "$data")
 grep -q '"name":"root"' <<<"$json" || fail "tree JSON"
 metrics=$("$bin" admin metrics --data-dir "$data")

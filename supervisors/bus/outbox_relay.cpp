@@ -1,0 +1,238 @@
+// The outbox relay: read unpublished rows, publish them in order, mark what was acknowledged.
+#include "supervisors/bus/outbox_relay.hpp"
+
+#include <caf/all.hpp>
+
+#include "persistence/connection.hpp"
+#include "persistence/outbox.hpp"
+#include "persistence/writer.hpp"
+#include "protocols/assert.hpp"
+#include "protocols/error_catalogue.hpp"
+#include "supervisors/node/logging.hpp"
+
+namespace superapp::bus {
+namespace {
+
+struct relay_metrics {
+  metrics::gauge backlog;
+  metrics::gauge oldest_age_ms;
+  metrics::counter published;
+  metrics::counter failures;
+};
+
+struct relay_state {
+  sup::domain_context_ptr ctx;
+  outbox_relay_settings settings;
+  relay_metrics series;
+  relay_stats stats;
+  bool busy = false;  // a batch is in flight: ticks are ignored until it is marked
+  std::int64_t last_purge_ms = 0;
+  static inline const char* name = "outbox_relay";
+};
+
+using relay_pointer = caf::stateful_actor<relay_state>*;
+
+std::int64_t now_ms(relay_pointer self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             self->state.settings.clock->now().time_since_epoch())
+      .count();
+}
+
+void schedule(relay_pointer self, std::chrono::milliseconds delay) {
+  if (delay.count() == 0)
+    self->send(self, relay_tick_atom::value);
+  else
+    self->delayed_send(self, delay, relay_tick_atom::value);
+}
+
+void record_backlog(relay_pointer self, const persistence::outbox_backlog& backlog) {
+  auto& st = self->state;
+  st.stats.backlog_events = backlog.events;
+  st.stats.oldest_age_ms =
+      backlog.events == 0 ? 0 : std::max<std::int64_t>(0, now_ms(self) - backlog.oldest_created_at_ms);
+  if (st.series.backlog) st.series.backlog.set(st.stats.backlog_events);
+  if (st.series.oldest_age_ms) st.series.oldest_age_ms.set(st.stats.oldest_age_ms);
+  auto over = st.stats.backlog_events > st.settings.alarm_backlog_events;
+  if (over && !st.stats.alarm_on) {
+    st.stats.alarm_on = true;
+    ++st.stats.alarms;
+    log::error("ALARM outbox backlog over threshold",
+               {{"domain", st.ctx->domain}, {"backlog_events", st.stats.backlog_events},
+                {"oldest_age_ms", st.stats.oldest_age_ms},
+                {"threshold", st.settings.alarm_backlog_events}});
+  } else if (!over && st.stats.alarm_on) {
+    st.stats.alarm_on = false;
+    log::info("outbox backlog back under threshold",
+              {{"domain", st.ctx->domain}, {"backlog_events", st.stats.backlog_events}});
+  }
+}
+
+// Progress of one batch: replies counted, acknowledged positions kept in read order.
+struct batch {
+  std::size_t rows = 0;
+  std::size_t answered = 0;
+  std::vector<std::int64_t> acknowledged;
+  bool failed = false;
+};
+
+void finish_batch(relay_pointer self, std::shared_ptr<batch> b) {
+  auto& st = self->state;
+  auto next = [self, full = b->rows == st.settings.batch_rows, failed = b->failed] {
+    self->state.busy = false;
+    // A full batch means more rows wait: read again at once. After a failure, back off.
+    schedule(self, failed ? self->state.settings.retry_backoff
+                          : (full ? std::chrono::milliseconds{0} : self->state.settings.poll_interval));
+  };
+  if (b->acknowledged.empty()) {
+    next();
+    return;
+  }
+  auto count = static_cast<std::int64_t>(b->acknowledged.size());
+  self->request(st.ctx->store, st.settings.publish_timeout, persistence::write_atom::value,
+                persistence::mark_published(b->acknowledged, now_ms(self)))
+      .then(
+          [self, count, next](persistence::unit_results&) {
+            self->state.stats.published += count;
+            if (self->state.series.published) self->state.series.published.increment(count);
+            next();
+          },
+          [self, next](caf::error& err) {
+            // The rows stay unpublished and go out again: consumers deduplicate by event id.
+            log::warn("outbox relay could not mark rows published",
+                      {{"domain", self->state.ctx->domain},
+                       {"reason", std::string{describe(err).wire_code}}});
+            self->state.busy = false;
+            schedule(self, self->state.settings.retry_backoff);
+          });
+}
+
+void tick(relay_pointer self) {
+  auto& st = self->state;
+  if (st.busy) return;
+  std::vector<persistence::outbox_row> rows;
+  {
+    auto lease = st.ctx->readers->borrow();
+    if (!lease) {
+      schedule(self, st.settings.retry_backoff);
+      return;
+    }
+    auto backlog = persistence::read_backlog(**lease);
+    auto read = persistence::read_unpublished(**lease, st.settings.batch_rows);
+    if (!backlog || !read) {
+      log::warn("outbox relay could not read the outbox", {{"domain", st.ctx->domain}});
+      schedule(self, st.settings.retry_backoff);
+      return;
+    }
+    record_backlog(self, *backlog);
+    rows = std::move(*read);
+    auto now = now_ms(self);
+    if (rows.empty() && now - st.last_purge_ms > 60'000) {
+      st.last_purge_ms = now;
+      persistence::unit_of_work purge;
+      purge.add(persistence::purge_published(now - st.settings.retention.count()));
+      self->request(st.ctx->store, st.settings.publish_timeout, persistence::write_atom::value,
+                    std::move(purge))
+          .then([](persistence::unit_results&) {}, [](caf::error&) {});
+    }
+  }
+  if (rows.empty()) {
+    schedule(self, st.settings.poll_interval);
+    return;
+  }
+  auto publisher = st.settings.publisher->current();
+  if (!publisher) {
+    schedule(self, st.settings.retry_backoff);
+    return;
+  }
+  st.busy = true;
+  auto b = std::make_shared<batch>();
+  b->rows = rows.size();
+  // Requests to one actor arrive in the order sent: the publisher sees the rows in order.
+  for (auto& row : rows) {
+    auto decoded = events::decode(row.payload);
+    if (!decoded) {
+      // A row this domain wrote that does not decode is corruption, not a reason to block
+      // every later event: log it with its position and skip it.
+      log::error("outbox row does not decode; skipped",
+                 {{"domain", st.ctx->domain}, {"position", row.position},
+                  {"reason", std::string{describe(decoded.error()).wire_code}}});
+      ++st.stats.skipped_corrupt;
+      b->acknowledged.push_back(row.position);
+      if (++b->answered == b->rows) finish_batch(self, b);
+      continue;
+    }
+    self->request(publisher, st.settings.publish_timeout, bus_publish_atom::value, row.topic,
+                  std::move(*decoded))
+        .then(
+            [self, b, position = row.position](bus_published&) {
+              b->acknowledged.push_back(position);
+              if (++b->answered == b->rows) finish_batch(self, b);
+            },
+            [self, b](caf::error& err) {
+              if (!b->failed)
+                log::warn("outbox relay publish failed",
+                          {{"domain", self->state.ctx->domain},
+                           {"reason", std::string{describe(err).wire_code}}});
+              b->failed = true;
+              ++self->state.stats.publish_failures;
+              if (self->state.series.failures) self->state.series.failures.increment();
+              if (++b->answered == b->rows) finish_batch(self, b);
+            });
+  }
+}
+
+caf::behavior relay_behavior(relay_pointer self, sup::domain_context_ptr ctx,
+                             outbox_relay_settings settings) {
+  SUPERAPP_ASSERT(ctx != nullptr && ctx->readers != nullptr && ctx->store);
+  SUPERAPP_ASSERT(settings.publisher != nullptr && settings.clock != nullptr);
+  SUPERAPP_ASSERT(settings.batch_rows > 0);
+  auto& st = self->state;
+  st.ctx = std::move(ctx);
+  st.settings = std::move(settings);
+  if (auto* registry = st.settings.metrics) {
+    metrics::label_set labels{{"domain", st.ctx->domain}};
+    st.series.backlog = registry->add_gauge(
+        "superapp_outbox_backlog_events", "Committed outbox events not yet published", labels);
+    st.series.oldest_age_ms = registry->add_gauge(
+        "superapp_outbox_oldest_age_ms", "Age of the oldest unpublished outbox event", labels);
+    st.series.published = registry->add_counter(
+        "superapp_outbox_published_total", "Outbox events published and marked", labels);
+    st.series.failures = registry->add_counter(
+        "superapp_outbox_publish_failures_total", "Outbox publish attempts that failed", labels);
+  }
+  schedule(self, std::chrono::milliseconds{0});
+  return {
+      [self](relay_tick_atom) { tick(self); },
+      [self](relay_stats_atom) { return self->state.stats; },
+      [self](sup::probe_atom) {
+        return sup::worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
+      },
+  };
+}
+
+}  // namespace
+
+caf::actor spawn_outbox_relay(caf::actor_system& sys, sup::domain_context_ptr ctx,
+                              outbox_relay_settings settings) {
+  return sys.spawn(relay_behavior, std::move(ctx), std::move(settings));
+}
+
+sup::domain_worker outbox_relay_worker(outbox_relay_settings settings) {
+  sup::domain_worker w;
+  w.spec.id = "outbox_relay";
+  w.spec.restart = sup::restart_type::permanent;
+  w.spec.answers_probe = true;
+  w.start = [settings](caf::local_actor& parent, const caf::message&,
+                       sup::domain_context_ptr ctx) -> caf::expected<caf::actor> {
+    if (!ctx) return make_error(platform_errc::start_failed);
+    return parent.spawn(relay_behavior, std::move(ctx), settings);
+  };
+  return w;
+}
+
+void add_outbox_relay(sup::domain_definition& def, const outbox_relay_settings& settings) {
+  if (persistence::has_outbox(def.migrations))
+    def.workers.push_back(outbox_relay_worker(settings));
+}
+
+}  // namespace superapp::bus

@@ -1,0 +1,292 @@
+// The outbox relay: in order to the bus, marked only after the publisher's ack, backlog metric
+// and alarm while the publisher is away, and a relay crash that touches nothing else.
+#include <caf/all.hpp>
+#include <cstdlib>
+#include <filesystem>
+
+#include "persistence/connection.hpp"
+#include "persistence/migrations.hpp"
+#include "persistence/outbox.hpp"
+#include "persistence/writer.hpp"
+#include "supervisors/bus/bus.hpp"
+#include "supervisors/bus/outbox_relay.hpp"
+#include "supervisors/domain.hpp"
+#include "tests/support/caf_test_bridge.hpp"
+
+using namespace superapp;
+using namespace superapp::bus;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string topic = "superapp.banking.events";
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-relay-XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+std::vector<persistence::migration> banking_migrations() {
+  return {{1, "accounts", "CREATE TABLE accounts (id TEXT PRIMARY KEY, balance_minor BIGINT)"},
+          persistence::outbox_migration(2)};
+}
+
+persistence::database_config sqlite_at(const temp_dir& dir) {
+  persistence::database_config cfg;
+  cfg.sqlite_directory = dir.path.string();
+  cfg.reader_connections = 1;
+  return cfg;
+}
+
+// An account opening and its event, in one unit, as the banking domain would write it.
+persistence::unit_of_work open_account(const superapp::clock& c, int n) {
+  auto id = "acct-" + std::to_string(n);
+  persistence::unit_of_work unit;
+  unit.add({"INSERT INTO accounts (id, balance_minor) VALUES ($1, 0)", {id}}, 1);
+  persistence::append_to_outbox(
+      unit, events::make_event(c, "banking.account.opened", 1, id, 1, "{\"n\":" + std::to_string(n) + "}"),
+      topic, 1000 + n);
+  return unit;
+}
+
+// A publisher that acknowledges or refuses, as a test says.
+struct publisher_script {
+  bool refuse = false;
+  std::vector<events::event> got;
+};
+
+caf::behavior scripted_publisher(caf::event_based_actor*, std::shared_ptr<publisher_script> s) {
+  return {[s](bus_publish_atom, std::string&, events::event& e) -> caf::result<bus_published> {
+    if (s->refuse) return make_error(platform_errc::unavailable);
+    s->got.push_back(e);
+    return bus_published{{1, static_cast<std::int64_t>(s->got.size())}};
+  }};
+}
+
+// A domain context built by hand around a scheduled writer, for the test coordinator.
+struct stepped_relay : test_coordinator_fixture<> {
+  temp_dir dir;
+  std::shared_ptr<persistence::database> db;
+  std::shared_ptr<sup::domain_context> ctx = std::make_shared<sup::domain_context>();
+  std::shared_ptr<manual_clock> clock = std::make_shared<manual_clock>(
+      manual_clock::time_point{std::chrono::milliseconds{10'000}});
+  std::shared_ptr<publisher_script> script = std::make_shared<publisher_script>();
+  bus_directory_ptr directory = std::make_shared<bus_directory>();
+  metrics::registry registry;
+  caf::actor relay;
+
+  stepped_relay() {
+    db = std::move(*persistence::open_database(sqlite_at(dir), "banking"));
+    auto conn = db->connect(persistence::connection_role::writer);
+    REQUIRE(conn);
+    REQUIRE(persistence::apply_migrations(**conn, banking_migrations()));
+    ctx->domain = "banking";
+    ctx->database = db;
+    ctx->readers = std::make_shared<persistence::connection_pool>(
+        *db, 1, persistence::connection_role::reader);
+    ctx->store = caf::actor_cast<caf::actor>(persistence::spawn_writer_scheduled(sys, std::move(*conn)));
+  }
+  ~stepped_relay() {
+    if (relay) anon_send_exit(relay, caf::exit_reason::user_shutdown);
+    anon_send_exit(ctx->store, caf::exit_reason::user_shutdown);
+    consume_messages();
+  }
+  void write(int n) {
+    self->send(ctx->store, persistence::write_atom::value, open_account(*clock, n));
+    consume_messages();
+  }
+  void start(std::int64_t alarm_at) {
+    outbox_relay_settings s;
+    s.publisher = directory;
+    s.clock = clock;
+    s.metrics = &registry;
+    s.batch_rows = 2;
+    s.alarm_backlog_events = alarm_at;
+    relay = spawn_outbox_relay(sys, ctx, s);
+    consume_messages();
+  }
+  // Not the DSL's request<T>(): its run() fires timers too, and the relay's poll timer re-arms
+  // itself for ever.
+  relay_stats stats() {
+    relay_stats out;
+    auto reply = self->request(relay, caf::infinite, relay_stats_atom::value);
+    consume_messages();
+    reply.receive([&](relay_stats& s) { out = s; },
+                  [](caf::error& err) { FAIL("stats failed: " << caf::to_string(err)); });
+    return out;
+  }
+  std::int64_t unpublished() {
+    auto lease = ctx->readers->borrow();
+    REQUIRE(lease);
+    auto b = persistence::read_backlog(**lease);
+    REQUIRE(b);
+    return b->events;
+  }
+  // Fires the relay's pending timer and runs what follows.
+  void next_tick() {
+    REQUIRE(sched.trigger_timeout());
+    consume_messages();
+  }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(stepped_relay, "the relay publishes committed rows in order and marks them after the ack") {
+  auto publisher = sys.spawn(scripted_publisher, script);
+  directory->publish(publisher);
+  for (int i = 1; i <= 5; ++i) write(i);
+  start(100);
+  // Batches of two: the relay reads again at once while batches come back full.
+  REQUIRE(script->got.size() == 5);
+  for (int i = 0; i < 5; ++i) CHECK(script->got[i].aggregate_id == "acct-" + std::to_string(i + 1));
+  CHECK(unpublished() == 0);
+  CHECK(stats().published == 5);
+  CHECK(registry.render().find("superapp_outbox_published_total{domain=\"banking\"} 5") !=
+        std::string::npos);
+  self->send_exit(publisher, caf::exit_reason::kill);
+  consume_messages();
+}
+
+TEST_CASE_FIXTURE(stepped_relay, "while the publisher refuses, rows stay in the outbox, the backlog is measured and alarmed") {
+  auto publisher = sys.spawn(scripted_publisher, script);
+  directory->publish(publisher);
+  script->refuse = true;
+  for (int i = 1; i <= 3; ++i) write(i);
+  clock->advance(1500ms);
+  start(2);
+  CHECK(script->got.empty());
+  CHECK(unpublished() == 3);
+  auto s = stats();
+  CHECK(s.publish_failures == 2);  // one batch of two
+  CHECK(s.backlog_events == 3);
+  CHECK(s.oldest_age_ms == 10'000 + 1500 - 1001);
+  CHECK(s.alarm_on);
+  CHECK(s.alarms == 1);
+  auto text = registry.render();
+  CHECK(text.find("superapp_outbox_backlog_events{domain=\"banking\"} 3") != std::string::npos);
+  CHECK(text.find("superapp_outbox_oldest_age_ms{domain=\"banking\"} 10499") != std::string::npos);
+
+  next_tick();  // still refused: nothing lost, no second alarm
+  CHECK(unpublished() == 3);
+  CHECK(stats().alarms == 1);
+
+  script->refuse = false;  // the publisher is back: the backlog drains in order
+  next_tick();
+  CHECK(unpublished() == 0);
+  REQUIRE(script->got.size() == 3);
+  CHECK(script->got[0].aggregate_id == "acct-1");
+  CHECK(script->got[2].aggregate_id == "acct-3");
+  next_tick();  // the next read sees the empty outbox and clears the alarm
+  CHECK_FALSE(stats().alarm_on);
+  self->send_exit(publisher, caf::exit_reason::kill);
+  consume_messages();
+}
+
+TEST_CASE_FIXTURE(stepped_relay, "without a publisher the relay waits and loses nothing") {
+  write(1);
+  start(100);
+  CHECK(unpublished() == 1);
+  auto publisher = sys.spawn(scripted_publisher, script);
+  directory->publish(publisher);
+  next_tick();
+  CHECK(unpublished() == 0);
+  CHECK(script->got.size() == 1);
+  self->send_exit(publisher, caf::exit_reason::kill);
+  consume_messages();
+}
+
+namespace {
+
+struct node_parts {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+};
+
+caf::actor child(caf::scoped_actor& self, const caf::actor& sup, const std::string& id) {
+  caf::actor out;
+  self->request(sup, 5s, sup::which_child_atom::value, id)
+      .receive([&](caf::actor& a) { out = a; }, [](caf::error&) {});
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("in a running domain tree, events reach bus subscribers and a relay crash restarts only the relay") {
+  temp_dir dir;
+  node_parts node;
+  auto& self = node.self;
+  auto directory = std::make_shared<bus_directory>();
+  auto bridge = sup::spawn_supervisor(node.sys, bridge_supervisor(bus_config{}, directory));
+  REQUIRE_FALSE(sup::await_ready(self, bridge, 10s));
+
+  sup::domain_definition def;
+  def.name = "banking";
+  def.migrations = banking_migrations();
+  outbox_relay_settings rs;
+  rs.publisher = directory;
+  rs.clock = std::make_shared<system_clock>();
+  rs.poll_interval = 5ms;
+  add_outbox_relay(def, rs);
+  REQUIRE(def.workers.size() == 1);
+  sup::domain_settings settings;
+  settings.database = sqlite_at(dir);
+  settings.directory = std::make_shared<sup::front_door_directory>();
+  auto domain = sup::spawn_supervisor(node.sys, sup::domain_supervisor(def, settings));
+  REQUIRE_FALSE(sup::await_ready(self, domain, 10s));
+
+  // Subscribe this test as a bus subscriber, then commit three units through the store.
+  bool subscribed = false;
+  self->request(directory->current(), 5s, bus_subscribe_atom::value, topic,
+                caf::actor_cast<caf::actor>(self), bus_position::live())
+      .receive([&](bus_subscribed&) { subscribed = true; }, [](caf::error&) {});
+  REQUIRE(subscribed);
+  auto store = child(self, domain, "store");
+  auto door = child(self, domain, "front_door");
+  auto relay = child(self, domain, "outbox_relay");
+  REQUIRE(store);
+  REQUIRE(relay);
+  system_clock wall;
+  auto receive_events = [&](int first, int last) {
+    for (int i = first; i <= last; ++i) {
+      bool ok = false;
+      self->request(store, 5s, persistence::write_atom::value, open_account(wall, i))
+          .receive([&](persistence::unit_results&) { ok = true; }, [](caf::error&) {});
+      REQUIRE(ok);
+    }
+    std::vector<std::string> got;
+    for (int i = first; i <= last; ++i)
+      self->receive([&](bus_event_atom, bus_delivery& d) { got.push_back(d.event.aggregate_id); },
+                    caf::after(10s) >> [&] { FAIL("no event from the relay within 10 s"); });
+    for (int i = first; i <= last; ++i)
+      CHECK(got[static_cast<std::size_t>(i - first)] == "acct-" + std::to_string(i));
+  };
+  receive_events(1, 3);
+
+  // Crash the relay: it alone is restarted, and it carries on with the next events.
+  self->monitor(relay);
+  self->send_exit(relay, make_error(platform_errc::internal));
+  self->receive([](caf::down_msg&) {});
+  caf::actor relay2;
+  for (int i = 0; i < 1000 && (!relay2 || relay2 == relay); ++i) relay2 = child(self, domain, "outbox_relay");
+  REQUIRE(relay2);
+  CHECK(relay2 != relay);
+  CHECK(child(self, domain, "store") == store);
+  CHECK(child(self, domain, "front_door") == door);
+  receive_events(4, 5);
+  sup::tree_node report;
+  self->request(domain, 5s, sup::report_atom::value).receive([&](sup::tree_node& t) { report = t; },
+                                                             [](caf::error&) {});
+  REQUIRE(report.children.size() == 3);
+  CHECK(report.children[0].restarts == 0);
+  CHECK(report.children[1].restarts == 0);
+  CHECK(report.children[2].name == "outbox_relay");
+  CHECK(report.children[2].restarts == 1);
+
+  CHECK_FALSE(sup::shutdown(self, domain, 10s));
+  CHECK_FALSE(sup::shutdown(self, bridge, 10s));
+}

@@ -1,0 +1,568 @@
+// The Kafka bridge on librdkafka's C API. Blocking calls (poll, flush, commit, admin requests)
+// run only on the bridge's own threads, never on CAF's scheduler threads: see ADR 0006.
+#include "supervisors/kafka/kafka_bridge.hpp"
+
+#include <librdkafka/rdkafka.h>
+
+#include <atomic>
+#include <caf/all.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "protocols/assert.hpp"
+#include "protocols/error_catalogue.hpp"
+#include "supervisors/node/logging.hpp"
+
+namespace superapp::kafka {
+namespace {
+
+using delivered_atom = caf::atom_constant<caf::atom("kf_dr")>;
+using fatal_atom = caf::atom_constant<caf::atom("kf_fatal")>;
+
+constexpr auto poll_timeout_ms = 100;
+
+// librdkafka configuration from our settings; nullptr (logged) when a property is refused.
+rd_kafka_conf_t* make_conf(const kafka_settings& s, std::map<std::string, std::string> own) {
+  std::map<std::string, std::string> all = std::move(own);
+  all["bootstrap.servers"] = s.bootstrap_servers;
+  all["client.id"] = s.client_id;
+  all["reconnect.backoff.max.ms"] = "1000";  // KAFKA-NOTES surprise 4
+  for (const auto& [k, v] : s.properties) all[k] = v;
+  auto* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : all) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+      log::error("kafka: bad setting", {{"key", k}, {"reason", std::string{err}}});
+      rd_kafka_conf_destroy(conf);
+      return nullptr;
+    }
+  }
+  return conf;
+}
+
+std::map<std::string, std::string> producer_properties(const kafka_settings& s) {
+  return {{"enable.idempotence", "true"},
+          {"acks", "all"},
+          {"linger.ms", "5"},
+          {"message.timeout.ms", std::to_string(s.message_timeout.count())}};
+}
+
+std::string header_text(rd_kafka_headers_t* headers, const char* name) {
+  if (headers == nullptr) return {};
+  const void* value = nullptr;
+  size_t size = 0;
+  if (rd_kafka_header_get_last(headers, name, &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      value == nullptr)
+    return {};
+  return std::string{static_cast<const char*>(value), size};
+}
+
+std::int64_t header_int(rd_kafka_headers_t* headers, const char* name, std::int64_t fallback) {
+  auto text = header_text(headers, name);
+  if (text.empty()) return fallback;
+  try {
+    return std::stoll(text);
+  } catch (const std::exception&) {
+    return fallback;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Producer: the actor produces (non-blocking); a dedicated thread polls for delivery reports
+// and hands each back to the actor as a message.
+
+struct producer_core {
+  rd_kafka_t* rk = nullptr;
+  caf::actor_addr owner;
+  std::atomic<bool> stop{false};
+  std::thread poller;
+
+  void shutdown() {
+    stop = true;
+    if (poller.joinable()) poller.join();
+    if (rk != nullptr) {
+      rd_kafka_flush(rk, 2000);  // bounded; what is still queued fails the relay's requests
+      rd_kafka_destroy(rk);
+      rk = nullptr;
+    }
+  }
+  ~producer_core() { shutdown(); }
+};
+
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+  auto* core = static_cast<producer_core*>(opaque);
+  auto owner = caf::actor_cast<caf::actor>(core->owner);
+  if (!owner) return;
+  auto token = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
+  caf::anon_send(owner, delivered_atom::value, token, static_cast<std::int32_t>(m->err),
+                 static_cast<std::int64_t>(m->partition), static_cast<std::int64_t>(m->offset));
+}
+
+void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  auto* core = static_cast<producer_core*>(opaque);
+  if (err != RD_KAFKA_RESP_ERR__FATAL) {
+    // Transport errors and "all brokers down" are informational: librdkafka keeps retrying.
+    log::warn("kafka producer", {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))},
+                                 {"reason", std::string{reason}}});
+    return;
+  }
+  char text[512];
+  rd_kafka_fatal_error(rk, text, sizeof text);
+  if (auto owner = caf::actor_cast<caf::actor>(core->owner))
+    caf::anon_send(owner, fatal_atom::value, std::string{text});
+}
+
+struct producer_state {
+  std::shared_ptr<producer_core> core;
+  std::uint64_t next_token = 1;
+  std::unordered_map<std::uint64_t, caf::typed_response_promise<bus::bus_published>> pending;
+  static inline const char* name = "kafka_producer";
+};
+
+using producer_pointer = caf::stateful_actor<producer_state>*;
+
+caf::behavior producer_behavior(producer_pointer self, std::shared_ptr<producer_core> core) {
+  self->state.core = core;
+  // Runs on every exit, a crash included: stop the poll thread, flush briefly, free the client.
+  self->attach_functor([core](const caf::error&) { core->shutdown(); });
+  return {
+      [self](bus::bus_publish_atom, const std::string& topic,
+             const events::event& e) -> caf::result<bus::bus_published> {
+        auto bytes = events::encode(e);
+        auto id = events::to_string(e.id);
+        auto token = self->state.next_token++;
+        auto err = rd_kafka_producev(
+            self->state.core->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_KEY(e.aggregate_id.data(), e.aggregate_id.size()),
+            RD_KAFKA_V_VALUE(bytes.data(), bytes.size()),
+            RD_KAFKA_V_HEADER("event-id", id.data(), static_cast<ssize_t>(id.size())),
+            RD_KAFKA_V_HEADER("event-type", e.type.data(), static_cast<ssize_t>(e.type.size())),
+            RD_KAFKA_V_HEADER("traceparent", e.traceparent.data(),
+                              static_cast<ssize_t>(e.traceparent.size())),
+            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(token))),
+            RD_KAFKA_V_END);
+        if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return make_error(platform_errc::overloaded);
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          log::warn("kafka produce refused", {{"topic", topic}, {"error", rd_kafka_err2name(err)}});
+          return make_error(platform_errc::unavailable);
+        }
+        auto promise = self->make_response_promise<bus::bus_published>();
+        self->state.pending.emplace(token, promise);
+        return promise;
+      },
+      [self](delivered_atom, std::uint64_t token, std::int32_t err, std::int64_t partition,
+             std::int64_t offset) {
+        auto i = self->state.pending.find(token);
+        if (i == self->state.pending.end()) return;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          i->second.deliver(bus::bus_published{{static_cast<std::uint64_t>(partition), offset}});
+        } else {
+          // Possibly persisted all the same (KAFKA-NOTES surprise 3): the row is sent again
+          // later and consumers deduplicate by event id.
+          log::warn("kafka delivery failed",
+                    {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}});
+          i->second.deliver(make_error(platform_errc::unavailable));
+        }
+        self->state.pending.erase(i);
+      },
+      [self](fatal_atom, const std::string& reason) {
+        log::error("kafka producer fatal error; restarting it", {{"reason", reason}});
+        for (auto& [token, promise] : self->state.pending)
+          promise.deliver(make_error(platform_errc::unavailable));
+        self->state.pending.clear();
+        self->quit(make_error(platform_errc::unavailable));
+      },
+      [self](sup::probe_atom) {
+        return sup::worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
+      },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Consumer: a dedicated thread owns the consumer handle and runs the whole loop (poll, ask the
+// handler through a scoped_actor, produce retries, commit). The actor only owns the thread, so
+// the supervisor can stop and restart it like any other child.
+
+using consumer_failed_atom = caf::atom_constant<caf::atom("kf_cfail")>;
+
+struct paused_partition {
+  std::string topic;
+  std::int32_t partition;
+  std::int64_t resume_at_ms;
+};
+
+class consumer_core {
+ public:
+  consumer_core(caf::actor_system& sys, consumer_settings settings)
+      : sys_(sys), settings_(std::move(settings)) {}
+  ~consumer_core() { shutdown(); }
+
+  void start(caf::actor_addr owner) {
+    owner_ = std::move(owner);
+    thread_ = std::thread{[this] { run(); }};
+  }
+  void shutdown() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  enum class outcome { applied, failed };
+
+  std::int64_t now_ms() const {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               settings_.clock->now().time_since_epoch())
+        .count();
+  }
+
+  void fail(const std::string& reason) {
+    log::error("kafka consumer failed", {{"group", settings_.group}, {"reason", reason}});
+    if (auto owner = caf::actor_cast<caf::actor>(owner_))
+      caf::anon_send(owner, consumer_failed_atom::value, reason);
+  }
+
+  bool open() {
+    std::vector<std::string> all;
+    for (const auto& t : settings_.topics) {
+      all.push_back(t);
+      all.push_back(retry_topic(t, settings_.group));
+      all.push_back(dead_letter_topic(t));
+      retry_source_[retry_topic(t, settings_.group)] = t;
+    }
+    if (auto err = ensure_topics(settings_.kafka, all, std::chrono::seconds{15})) {
+      fail("topics could not be created");
+      return false;
+    }
+    auto* pconf = make_conf(settings_.kafka, producer_properties(settings_.kafka));
+    if (pconf == nullptr) return fail("bad producer settings"), false;
+    rd_kafka_conf_set_dr_msg_cb(pconf, [](rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+      static_cast<std::atomic<int>*>(m->_private)->store(static_cast<int>(m->err));
+    });
+    char err[512];
+    producer_ = rd_kafka_new(RD_KAFKA_PRODUCER, pconf, err, sizeof err);
+    if (producer_ == nullptr) return fail(err), false;
+    auto* cconf = make_conf(settings_.kafka, {{"group.id", "superapp." + settings_.group},
+                                              {"enable.auto.commit", "false"},
+                                              {"enable.auto.offset.store", "false"},
+                                              {"auto.offset.reset", "earliest"},
+                                              {"session.timeout.ms", "6000"},
+                                              {"heartbeat.interval.ms", "500"},
+                                              {"partition.assignment.strategy", "range,roundrobin"}});
+    if (cconf == nullptr) return fail("bad consumer settings"), false;
+    rd_kafka_conf_set_offset_commit_cb(
+        cconf, [](rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t*, void*) {
+          if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+            log::warn("kafka offset commit failed", {{"error", rd_kafka_err2name(err)}});
+        });
+    consumer_ = rd_kafka_new(RD_KAFKA_CONSUMER, cconf, err, sizeof err);
+    if (consumer_ == nullptr) return fail(err), false;
+    rd_kafka_poll_set_consumer(consumer_);
+    auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(all.size()));
+    for (const auto& t : settings_.topics) {
+      rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+      rd_kafka_topic_partition_list_add(list, retry_topic(t, settings_.group).c_str(),
+                                        RD_KAFKA_PARTITION_UA);
+    }
+    auto sub = rd_kafka_subscribe(consumer_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (sub != RD_KAFKA_RESP_ERR_NO_ERROR) return fail(rd_kafka_err2name(sub)), false;
+    return true;
+  }
+
+  void close() {
+    self_.reset();
+    if (consumer_ != nullptr) {
+      commit_final();
+      rd_kafka_consumer_close(consumer_);
+      rd_kafka_destroy(consumer_);
+      consumer_ = nullptr;
+    }
+    if (producer_ != nullptr) {
+      rd_kafka_flush(producer_, 2000);
+      rd_kafka_destroy(producer_);
+      producer_ = nullptr;
+    }
+  }
+
+  void run() {
+    if (open()) {
+      while (!stop_) {
+        resume_due();
+        auto* m = rd_kafka_consumer_poll(consumer_, poll_timeout_ms);
+        if (m == nullptr) continue;
+        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+            log::warn("kafka consumer", {{"group", settings_.group}, {"error", rd_kafka_err2name(m->err)}});
+          rd_kafka_message_destroy(m);
+          continue;
+        }
+        handle(m);
+        rd_kafka_message_destroy(m);
+      }
+    }
+    close();
+  }
+
+  void resume_due() {
+    auto now = now_ms();
+    for (auto i = paused_.begin(); i != paused_.end();) {
+      if (i->resume_at_ms > now) {
+        ++i;
+        continue;
+      }
+      auto* list = rd_kafka_topic_partition_list_new(1);
+      rd_kafka_topic_partition_list_add(list, i->topic.c_str(), i->partition);
+      rd_kafka_resume_partitions(consumer_, list);
+      rd_kafka_topic_partition_list_destroy(list);
+      i = paused_.erase(i);
+    }
+  }
+
+  // A retry record that is not due yet: stop fetching its partition until it is, and rewind
+  // so it is read again then. Other partitions, the source topics included, keep flowing.
+  void defer(rd_kafka_message_t* m, std::int64_t due_ms) {
+    std::string topic = rd_kafka_topic_name(m->rkt);
+    auto* list = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), m->partition);
+    rd_kafka_pause_partitions(consumer_, list);
+    rd_kafka_topic_partition_list_destroy(list);
+    rd_kafka_seek(m->rkt, m->partition, m->offset, 1000);
+    paused_.push_back({topic, m->partition, due_ms});
+  }
+
+  void handle(rd_kafka_message_t* m) {
+    std::string topic = rd_kafka_topic_name(m->rkt);
+    rd_kafka_headers_t* headers = nullptr;
+    rd_kafka_message_headers(m, &headers);
+    auto source = topic;
+    std::int64_t attempt = 1;
+    if (auto r = retry_source_.find(topic); r != retry_source_.end()) {
+      source = r->second;
+      attempt = header_int(headers, "attempt", 2);
+      auto due = header_int(headers, "not-before-ms", 0);
+      if (due > now_ms()) {
+        defer(m, due);
+        return;
+      }
+    }
+    auto decoded = events::decode(
+        std::span<const std::uint8_t>{static_cast<const std::uint8_t*>(m->payload), m->len});
+    if (!decoded) {
+      // Undecodable bytes will never succeed: straight to the dead-letter topic.
+      forward(m, headers, dead_letter_topic(source), attempt,
+              std::string{describe(decoded.error()).wire_code});
+      return;
+    }
+    std::string why;
+    if (apply(source, *decoded, why) == outcome::applied) {
+      commit(m);
+      return;
+    }
+    if (attempt < settings_.max_attempts)
+      forward(m, headers, retry_topic(source, settings_.group), attempt + 1, why);
+    else
+      forward(m, headers, dead_letter_topic(source), attempt, why);
+  }
+
+  outcome apply(const std::string& topic, const events::event& e, std::string& why) {
+    auto handler = settings_.handler ? settings_.handler() : caf::actor{};
+    if (!handler) {
+      why = "no handler";
+      return outcome::failed;
+    }
+    if (!self_) self_ = std::make_unique<caf::scoped_actor>(sys_);
+    auto& self = *self_;
+    auto result = outcome::failed;
+    self->request(handler, settings_.handler_timeout, event_apply_atom::value, topic, e)
+        .receive([&](bool) { result = outcome::applied; },
+                 [&](caf::error& err) { why = std::string{describe(err).wire_code}; });
+    return result;
+  }
+
+  // Copies the record to the retry or dead-letter topic (same key and value, headers saying
+  // which attempt is next and when), waits for the broker's ack, then commits the original:
+  // the source partition moves on. If the copy cannot be written, nothing is committed and the
+  // partition is rewound to this record.
+  void forward(rd_kafka_message_t* m, rd_kafka_headers_t* headers, const std::string& to,
+               std::int64_t attempt, const std::string& why) {
+    auto backoff = settings_.retry_backoff.count() * (std::int64_t{1} << std::min<std::int64_t>(attempt - 2, 16));
+    auto due = std::to_string(now_ms() + std::max<std::int64_t>(0, backoff));
+    auto attempt_text = std::to_string(attempt);
+    auto id = header_text(headers, "event-id");
+    auto type = header_text(headers, "event-type");
+    auto trace = header_text(headers, "traceparent");
+    std::atomic<int> delivered{-1};
+    auto err = rd_kafka_producev(
+        producer_, RD_KAFKA_V_TOPIC(to.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        RD_KAFKA_V_KEY(m->key, m->key_len), RD_KAFKA_V_VALUE(m->payload, m->len),
+        RD_KAFKA_V_HEADER("event-id", id.data(), static_cast<ssize_t>(id.size())),
+        RD_KAFKA_V_HEADER("event-type", type.data(), static_cast<ssize_t>(type.size())),
+        RD_KAFKA_V_HEADER("traceparent", trace.data(), static_cast<ssize_t>(trace.size())),
+        RD_KAFKA_V_HEADER("attempt", attempt_text.data(), static_cast<ssize_t>(attempt_text.size())),
+        RD_KAFKA_V_HEADER("not-before-ms", due.data(), static_cast<ssize_t>(due.size())),
+        RD_KAFKA_V_HEADER("consumer-group", settings_.group.data(),
+                          static_cast<ssize_t>(settings_.group.size())),
+        RD_KAFKA_V_HEADER("last-error", why.data(), static_cast<ssize_t>(why.size())),
+        RD_KAFKA_V_OPAQUE(&delivered), RD_KAFKA_V_END);
+    // flush serves the delivery report on this thread before it returns.
+    bool ok = err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+              rd_kafka_flush(producer_, static_cast<int>(settings_.kafka.message_timeout.count())) ==
+                  RD_KAFKA_RESP_ERR_NO_ERROR &&
+              delivered.load() == RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (!ok) {
+      log::warn("kafka consumer could not forward a failed event; will retry it",
+                {{"group", settings_.group}, {"to", to}});
+      rd_kafka_seek(m->rkt, m->partition, m->offset, 1000);
+      return;
+    }
+    log::warn(to.ends_with(".dlq") ? "event dead-lettered" : "event scheduled for retry",
+              {{"group", settings_.group}, {"event_id", id}, {"attempt", attempt}, {"to", to},
+               {"reason", why}});
+    commit(m);
+  }
+
+  // Asynchronous: librdkafka sends a partition's commits in order, and the effect is durable
+  // already. A commit lost to a crash or a rebalance means a redelivery, which the inbox makes
+  // harmless; failures are logged by the offset-commit callback.
+  void commit(rd_kafka_message_t* m) {
+    auto err = rd_kafka_commit_message(consumer_, m, 1);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      log::warn("kafka commit failed", {{"group", settings_.group}, {"error", rd_kafka_err2name(err)}});
+    committed_[{rd_kafka_topic_name(m->rkt), m->partition}] = m->offset + 1;
+  }
+
+  // On an orderly stop, the last asynchronous commits are made again synchronously, so the
+  // group's next member starts exactly after what this one applied.
+  void commit_final() {
+    if (committed_.empty()) return;
+    auto* list = rd_kafka_topic_partition_list_new(static_cast<int>(committed_.size()));
+    for (const auto& [where, offset] : committed_)
+      rd_kafka_topic_partition_list_add(list, where.first.c_str(), where.second)->offset = offset;
+    auto err = rd_kafka_commit(consumer_, list, 0);
+    rd_kafka_topic_partition_list_destroy(list);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+      log::warn("kafka final commit failed", {{"group", settings_.group}, {"error", rd_kafka_err2name(err)}});
+  }
+
+  caf::actor_system& sys_;
+  consumer_settings settings_;
+  caf::actor_addr owner_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+  rd_kafka_t* consumer_ = nullptr;
+  rd_kafka_t* producer_ = nullptr;
+  std::map<std::string, std::string> retry_source_;
+  std::vector<paused_partition> paused_;
+  std::unique_ptr<caf::scoped_actor> self_;  // asks the handler; lives on the loop's thread
+  std::map<std::pair<std::string, std::int32_t>, std::int64_t> committed_;  // next offsets
+};
+
+caf::behavior consumer_behavior(caf::event_based_actor* self, std::shared_ptr<consumer_core> core) {
+  core->start(self->address());
+  self->attach_functor([core](const caf::error&) { core->shutdown(); });
+  return {
+      [self](consumer_failed_atom, const std::string&) {
+        self->quit(make_error(platform_errc::unavailable));
+      },
+      [self](sup::probe_atom) {
+        return sup::worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
+      },
+  };
+}
+
+}  // namespace
+
+std::string retry_topic(const std::string& source, const std::string& group) {
+  return source + ".retry." + group;
+}
+
+std::string dead_letter_topic(const std::string& source) { return source + ".dlq"; }
+
+caf::error ensure_topics(const kafka_settings& settings, const std::vector<std::string>& topics,
+                         std::chrono::milliseconds timeout) {
+  auto* conf = make_conf(settings, {});
+  if (conf == nullptr) return make_error(platform_errc::invalid_argument);
+  char err[512];
+  auto* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) return make_error(platform_errc::unavailable);
+  std::vector<rd_kafka_NewTopic_t*> news;
+  for (const auto& t : topics)
+    news.push_back(rd_kafka_NewTopic_new(t.c_str(), settings.topic_partitions,
+                                         settings.replication_factor, err, sizeof err));
+  auto* queue = rd_kafka_queue_new(rk);
+  auto* options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+  rd_kafka_AdminOptions_set_operation_timeout(options, static_cast<int>(timeout.count()), err, sizeof err);
+  rd_kafka_CreateTopics(rk, news.data(), news.size(), options, queue);
+  caf::error result = make_error(platform_errc::timeout);
+  if (auto* ev = rd_kafka_queue_poll(queue, static_cast<int>(timeout.count()))) {
+    result = caf::error{};
+    if (const auto* res = rd_kafka_event_CreateTopics_result(ev)) {
+      size_t n = 0;
+      const auto** created = rd_kafka_CreateTopics_result_topics(res, &n);
+      for (size_t i = 0; i < n; ++i) {
+        auto e = rd_kafka_topic_result_error(created[i]);
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR && e != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
+          log::error("kafka: topic not created", {{"topic", std::string{rd_kafka_topic_result_name(created[i])}},
+                                                 {"error", rd_kafka_err2name(e)}});
+          result = make_error(platform_errc::unavailable);
+        }
+      }
+    } else {
+      result = make_error(platform_errc::unavailable);
+    }
+    rd_kafka_event_destroy(ev);
+  }
+  rd_kafka_AdminOptions_destroy(options);
+  for (auto* t : news) rd_kafka_NewTopic_destroy(t);
+  rd_kafka_queue_destroy(queue);
+  rd_kafka_destroy(rk);
+  return result;
+}
+
+sup::child_spec producer_child(kafka_settings settings, bus::bus_directory_ptr directory) {
+  SUPERAPP_ASSERT(directory != nullptr);
+  sup::child_spec c;
+  c.id = "kafka_producer";
+  c.answers_probe = true;
+  c.start = [settings, directory](caf::local_actor& parent,
+                                  const caf::message&) -> caf::expected<caf::actor> {
+    auto core = std::make_shared<producer_core>();
+    auto* conf = make_conf(settings, producer_properties(settings));
+    if (conf == nullptr) return make_error(platform_errc::invalid_argument);
+    rd_kafka_conf_set_opaque(conf, core.get());
+    rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    char err[512];
+    core->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (core->rk == nullptr) {
+      log::error("kafka producer not created", {{"reason", std::string{err}}});
+      return make_error(platform_errc::start_failed);
+    }
+    auto producer = parent.spawn(producer_behavior, core);
+    core->owner = producer.address();
+    core->poller = std::thread{[core = core.get()] {
+      while (!core->stop) rd_kafka_poll(core->rk, poll_timeout_ms);
+    }};
+    directory->publish(producer);
+    return producer;
+  };
+  return c;
+}
+
+sup::child_spec consumer_child(consumer_settings settings) {
+  SUPERAPP_ASSERT(!settings.group.empty() && !settings.topics.empty());
+  SUPERAPP_ASSERT(settings.max_attempts >= 1 && settings.clock != nullptr);
+  sup::child_spec c;
+  c.id = "kafka_consumer." + settings.group;
+  c.answers_probe = true;
+  c.start = [settings](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+    auto core = std::make_shared<consumer_core>(parent.system(), settings);
+    return parent.spawn(consumer_behavior, core);
+  };
+  return c;
+}
+
+}  // namespace superapp::kafka

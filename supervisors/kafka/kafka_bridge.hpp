@@ -1,0 +1,70 @@
+// The Kafka bridge: an idempotent producer the outbox relay publishes through, and consumers
+// that hand events to a domain's handler, commit only after its effect is durable, and move
+// failing events to a retry topic and then a dead-letter topic. Each is a bridge_sup child.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <caf/actor.hpp>
+#include <caf/atom.hpp>
+
+#include "protocols/clock.hpp"
+#include "protocols/events/event.hpp"
+#include "supervisors/bus/bus.hpp"
+#include "supervisors/supervisor.hpp"
+
+namespace superapp::kafka {
+
+struct kafka_settings {
+  std::string bootstrap_servers;  // "host:port[,host:port]"
+  std::string client_id = "superapp";
+  std::map<std::string, std::string> properties;  // any other librdkafka setting, applied last
+  std::int32_t topic_partitions = 4;   // when the bridge creates a missing topic
+  std::int16_t replication_factor = 1;
+  std::chrono::milliseconds message_timeout{30000};  // produce: give up and report after this
+};
+
+// A consumer's handler is an actor answering
+//   (event_apply_atom, std::string topic, events::event) -> bool
+// with true once the event's effect is durable (or was applied before: the handler dedups by
+// event id in its inbox, persistence::inbox_claim). An error reply or a timeout counts as a
+// failure: the event goes to the retry topic, and after max_attempts to the dead-letter topic.
+using event_apply_atom = caf::atom_constant<caf::atom("ev_apply")>;
+
+struct consumer_settings {
+  kafka_settings kafka;
+  std::string group;                // the consuming domain, e.g. "rewards" (group superapp.rewards)
+  std::vector<std::string> topics;  // source topics, e.g. superapp.banking.events
+  std::function<caf::actor()> handler;  // the handler's current handle (asked per event)
+  int max_attempts = 3;                           // deliveries before the dead-letter topic
+  std::chrono::milliseconds retry_backoff{1000};  // attempt n waits backoff * 2^(n-1)
+  std::chrono::milliseconds handler_timeout{10000};
+  std::shared_ptr<const superapp::clock> clock;   // retry due times
+};
+
+// Topic names derived from a source topic.
+std::string retry_topic(const std::string& source, const std::string& group);  // <source>.retry.<group>
+std::string dead_letter_topic(const std::string& source);                       // <source>.dlq
+
+// Kafka record headers the bridge writes: event-id, event-type, traceparent (when set), and on
+// retry/dead-letter copies attempt, not-before-ms, consumer-group, last-error.
+
+// "kafka_producer": answers (bus_publish_atom, topic, event) -> bus_published once the broker
+// acknowledged the record (acks=all, idempotent); position = {partition, offset}. Publishes
+// itself in `directory` so outbox relays find it. A fatal producer error ends the actor and its
+// supervisor starts a fresh producer; unacknowledged rows stay in the outboxes.
+sup::child_spec producer_child(kafka_settings settings, bus::bus_directory_ptr directory);
+
+// "kafka_consumer.<group>": a consumer group member over settings.topics and their retry topic.
+sup::child_spec consumer_child(consumer_settings settings);
+
+// Creates the topics that do not exist yet (admin API); blocks up to `timeout`.
+caf::error ensure_topics(const kafka_settings& settings, const std::vector<std::string>& topics,
+                         std::chrono::milliseconds timeout);
+
+}  // namespace superapp::kafka

@@ -1,0 +1,422 @@
+// The Kafka bridge against a real broker: outbox -> relay -> producer (acks=all, keyed,
+// headers), consumer groups with commit after a durable effect and inbox dedup, retry and
+// dead-letter topics for a poison event, and bridge crashes that leave the domain serving.
+#include <doctest/doctest.h>
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <caf/all.hpp>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "persistence/connection.hpp"
+#include "persistence/db_errc.hpp"
+#include "persistence/migrations.hpp"
+#include "persistence/outbox.hpp"
+#include "persistence/writer.hpp"
+#include "supervisors/bus/bus.hpp"
+#include "supervisors/bus/outbox_relay.hpp"
+#include "supervisors/domain.hpp"
+#include "supervisors/front_door.hpp"
+#include "supervisors/kafka/kafka_bridge.hpp"
+
+using namespace superapp;
+using namespace std::chrono_literals;
+
+namespace {
+
+std::string bootstrap() {
+  const char* path = std::getenv("SUPERAPP_KAFKA_BOOTSTRAP_FILE");
+  REQUIRE_MESSAGE(path != nullptr, "SUPERAPP_KAFKA_BOOTSTRAP_FILE is not set; run via ctest");
+  std::ifstream in{path};
+  std::string line;
+  std::getline(in, line);
+  REQUIRE_MESSAGE(!line.empty(), "no bootstrap address from scripts/kafka-test-server");
+  return line;
+}
+
+std::string unique(const std::string& stem) {
+  static int n = 0;
+  return stem + std::to_string(::getpid()) + "_" + std::to_string(n++);
+}
+
+kafka::kafka_settings settings() {
+  kafka::kafka_settings s;
+  s.bootstrap_servers = bootstrap();
+  s.message_timeout = 20s;
+  return s;
+}
+
+struct temp_dir {
+  std::filesystem::path path;
+  temp_dir() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-kafka-XXXXXX").string();
+    path = ::mkdtemp(pattern.data());
+  }
+  ~temp_dir() { std::filesystem::remove_all(path); }
+};
+
+struct record {
+  std::string key;
+  std::map<std::string, std::string> headers;
+  events::event event;
+  std::int32_t partition = 0;
+};
+
+// Reads `topic` from the beginning, with no consumer group, until `count` records or `wait`.
+std::vector<record> read_topic(const std::string& topic, std::size_t count, std::chrono::seconds wait) {
+  char err[512];
+  auto* conf = rd_kafka_conf_new();
+  rd_kafka_conf_set(conf, "bootstrap.servers", bootstrap().c_str(), err, sizeof err);
+  rd_kafka_conf_set(conf, "group.id", unique("reader").c_str(), err, sizeof err);
+  auto* rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+  REQUIRE(rk != nullptr);
+  auto* list = rd_kafka_topic_partition_list_new(4);
+  for (int p = 0; p < 4; ++p)
+    rd_kafka_topic_partition_list_add(list, topic.c_str(), p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  std::vector<record> out;
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (out.size() < count && std::chrono::steady_clock::now() < deadline) {
+    auto* m = rd_kafka_consumer_poll(rk, 100);
+    if (m == nullptr) continue;
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      record r;
+      r.key.assign(static_cast<const char*>(m->key), m->key_len);
+      r.partition = m->partition;
+      rd_kafka_headers_t* h = nullptr;
+      if (rd_kafka_message_headers(m, &h) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* name;
+        const void* value;
+        size_t size;
+        for (size_t i = 0; rd_kafka_header_get_all(h, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR; ++i)
+          r.headers[name] = value ? std::string{static_cast<const char*>(value), size} : "";
+      }
+      auto e = events::decode(std::span<const std::uint8_t>{static_cast<const std::uint8_t*>(m->payload), m->len});
+      REQUIRE(e);
+      r.event = *e;
+      out.push_back(std::move(r));
+    }
+    rd_kafka_message_destroy(m);
+  }
+  rd_kafka_consumer_close(rk);
+  rd_kafka_destroy(rk);
+  return out;
+}
+
+std::vector<persistence::migration> domain_migrations() {
+  return {{1, "accounts", "CREATE TABLE accounts (id TEXT PRIMARY KEY)"},
+          persistence::outbox_migration(2)};
+}
+
+persistence::unit_of_work open_account(const superapp::clock& c, const std::string& topic,
+                                       const std::string& id, std::int64_t seq) {
+  persistence::unit_of_work unit;
+  unit.add({"INSERT INTO accounts (id) VALUES ($1)", {id + "#" + std::to_string(seq)}}, 1);
+  persistence::append_to_outbox(
+      unit, events::make_event(c, "banking.account.opened", 1, id, seq, "{\"seq\":" + std::to_string(seq) + "}",
+                               "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+      topic, 0);
+  return unit;
+}
+
+caf::actor child(caf::scoped_actor& self, const caf::actor& sup, const std::string& id) {
+  caf::actor out;
+  self->request(sup, 5s, sup::which_child_atom::value, id)
+      .receive([&](caf::actor& a) { out = a; }, [](caf::error&) {});
+  return out;
+}
+
+// Waits, in 20 ms steps, until `done` holds or `wait` passes (a real broker is not stepped).
+template <class Pred>
+bool eventually(caf::scoped_actor& self, std::chrono::milliseconds wait, Pred done) {
+  auto deadline = std::chrono::steady_clock::now() + wait;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    self->receive(caf::after(20ms) >> [] {});
+  }
+  return true;
+}
+
+// The consuming domain's handler: applies an event's effect (a row in `effects`) once, with
+// the inbox claim in the same unit, through a real group-commit writer on SQLite.
+struct handler_log {
+  std::atomic<int> calls{0};
+  std::atomic<int> duplicates{0};
+  std::mutex mutex;
+  std::map<std::string, int> calls_by_body;
+};
+
+caf::behavior effect_handler(caf::event_based_actor* self, persistence::writer_actor writer,
+                             std::shared_ptr<persistence::database> db,
+                             std::shared_ptr<handler_log> log, std::string poison) {
+  return {[=](kafka::event_apply_atom, const std::string&, const events::event& e) -> caf::result<bool> {
+    ++log->calls;
+    {
+      std::lock_guard<std::mutex> guard{log->mutex};
+      ++log->calls_by_body[e.body_json];
+    }
+    if (!poison.empty() && e.body_json.find(poison) != std::string::npos)
+      return make_error(platform_errc::internal);
+    persistence::unit_of_work unit;
+    persistence::inbox_claim(unit, "rewards", e.id, e.occurred_at_ms);
+    unit.add({"INSERT INTO effects (event_id, body) VALUES ($1, $2)", {events::to_string(e.id), e.body_json}}, 1);
+    auto rp = self->make_response_promise<bool>();
+    self->request(writer, 10s, persistence::write_atom::value, std::move(unit))
+        .then([rp](persistence::unit_results&) mutable { rp.deliver(true); },
+              [rp, db, log, id = e.id](caf::error& err) mutable {
+                if (err == persistence::db_errc::unexpected_rows_affected) {
+                  auto conn = db->connect(persistence::connection_role::reader);
+                  auto seen = conn ? persistence::applied_before(**conn, "rewards", id)
+                                   : caf::expected<bool>{false};
+                  if (seen && *seen) {
+                    ++log->duplicates;
+                    rp.deliver(true);  // applied before: acknowledge, do nothing
+                    return;
+                  }
+                }
+                rp.deliver(err);
+              });
+    return rp;
+  }};
+}
+
+struct consuming_domain {
+  temp_dir dir;
+  std::shared_ptr<persistence::database> db;
+  persistence::writer_actor writer;
+  std::shared_ptr<handler_log> log = std::make_shared<handler_log>();
+  caf::actor handler;
+
+  consuming_domain(caf::actor_system& sys, std::string poison = {}) {
+    persistence::database_config cfg;
+    cfg.sqlite_directory = dir.path.string();
+    db = std::move(*persistence::open_database(cfg, "rewards"));
+    auto conn = db->connect(persistence::connection_role::writer);
+    REQUIRE(conn);
+    REQUIRE(persistence::apply_migrations(
+        **conn, {{1, "effects", "CREATE TABLE effects (event_id TEXT PRIMARY KEY, body TEXT)"},
+                 persistence::outbox_migration(2)}));
+    writer = persistence::spawn_writer(sys, std::move(*conn));
+    handler = sys.spawn(effect_handler, writer, db, log, poison);
+  }
+  ~consuming_domain() {
+    caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(writer, caf::exit_reason::user_shutdown);
+  }
+  std::int64_t effects() {
+    auto conn = db->connect(persistence::connection_role::reader);
+    REQUIRE(conn);
+    auto r = (*conn)->execute({"SELECT COUNT(*) FROM effects", {}});
+    REQUIRE(r);
+    return persistence::as_int(r->rows.at(0).at(0)).value_or(-1);
+  }
+};
+
+sup::supervisor_spec consumer_tree(kafka::consumer_settings s) {
+  sup::supervisor_spec spec;
+  spec.name = "bridge_sup";
+  spec.children.push_back(kafka::consumer_child(std::move(s)));
+  return spec;
+}
+
+bus::bus_published publish(caf::scoped_actor& self, const caf::actor& producer, const std::string& topic,
+                           const events::event& e) {
+  bus::bus_published out{{0, -1}};
+  self->request(producer, 30s, bus::bus_publish_atom::value, topic, e)
+      .receive([&](bus::bus_published& p) { out = p; },
+               [](caf::error& err) { FAIL("publish failed: " << caf::to_string(err)); });
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("outbox events reach Kafka keyed by aggregate with their headers, and a producer crash loses none") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  temp_dir dir;
+  auto topic = unique("superapp.relay") + ".events";
+  auto bus_dir = std::make_shared<bus::bus_directory>();
+  auto kafka_dir = std::make_shared<bus::bus_directory>();
+  REQUIRE_FALSE(kafka::ensure_topics(settings(), {topic}, 20s));
+  auto bridge = sup::spawn_supervisor(
+      sys, bus::bridge_supervisor(bus::bus_config{}, bus_dir, {kafka::producer_child(settings(), kafka_dir)}));
+  REQUIRE_FALSE(sup::await_ready(self, bridge, 20s));
+
+  sup::domain_definition def;
+  def.name = "banking";
+  def.migrations = domain_migrations();
+  bus::outbox_relay_settings rs;
+  rs.publisher = kafka_dir;
+  rs.clock = std::make_shared<system_clock>();
+  rs.poll_interval = 10ms;
+  rs.retry_backoff = 100ms;
+  bus::add_outbox_relay(def, rs);
+  sup::domain_settings ds;
+  ds.database.sqlite_directory = dir.path.string();
+  ds.directory = std::make_shared<sup::front_door_directory>();
+  auto domain = sup::spawn_supervisor(sys, sup::domain_supervisor(def, ds));
+  REQUIRE_FALSE(sup::await_ready(self, domain, 10s));
+  auto store = child(self, domain, "store");
+  auto relay = child(self, domain, "outbox_relay");
+  system_clock wall;
+  auto write = [&](const std::string& account, std::int64_t seq) {
+    bool ok = false;
+    self->request(store, 5s, persistence::write_atom::value, open_account(wall, topic, account, seq))
+        .receive([&](persistence::unit_results&) { ok = true; }, [](caf::error&) {});
+    REQUIRE(ok);
+  };
+  auto published = [&] {
+    bus::relay_stats s;
+    self->request(relay, 5s, bus::relay_stats_atom::value)
+        .receive([&](bus::relay_stats& x) { s = x; }, [](caf::error&) {});
+    return s.published;
+  };
+  for (int seq = 1; seq <= 3; ++seq) {
+    write("acct-a", seq);
+    write("acct-b", seq);
+  }
+  REQUIRE(eventually(self, 30s, [&] { return published() == 6; }));
+
+  // Kill the producer: bridge_sup starts a new one, the domain is untouched, and the next
+  // events go out through it.
+  auto producer = kafka_dir->current();
+  self->monitor(producer);
+  self->send_exit(producer, make_error(platform_errc::internal));
+  self->receive([](caf::down_msg&) {});
+  REQUIRE(eventually(self, 10s, [&] { return kafka_dir->current() && kafka_dir->current() != producer; }));
+  write("acct-a", 4);
+  write("acct-b", 4);
+  REQUIRE(eventually(self, 30s, [&] { return published() == 8; }));
+  CHECK(child(self, domain, "store") == store);
+  CHECK(child(self, domain, "outbox_relay") == relay);
+
+  auto records = read_topic(topic, 8, 30s);
+  REQUIRE(records.size() == 8);
+  std::map<std::string, std::vector<std::int64_t>> seqs;
+  std::map<std::string, std::set<std::int32_t>> partitions;
+  for (const auto& r : records) {
+    CHECK(r.key == r.event.aggregate_id);
+    CHECK(r.headers.at("event-id") == events::to_string(r.event.id));
+    CHECK(r.headers.at("event-type") == "banking.account.opened");
+    CHECK(r.headers.at("traceparent") == r.event.traceparent);
+    seqs[r.key].push_back(r.event.sequence);
+    partitions[r.key].insert(r.partition);
+  }
+  // One aggregate, one partition, in order.
+  CHECK(seqs["acct-a"] == std::vector<std::int64_t>{1, 2, 3, 4});
+  CHECK(seqs["acct-b"] == std::vector<std::int64_t>{1, 2, 3, 4});
+  CHECK(partitions["acct-a"].size() == 1);
+  CHECK(partitions["acct-b"].size() == 1);
+
+  CHECK_FALSE(sup::shutdown(self, domain, 10s));
+  CHECK_FALSE(sup::shutdown(self, bridge, 20s));
+}
+
+TEST_CASE("a consumer applies each event once, commits after the effect, and resumes after its last commit") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto topic = unique("superapp.consume") + ".events";
+  auto group = unique("rewards");
+  consuming_domain rewards{sys};
+  auto kafka_dir = std::make_shared<bus::bus_directory>();
+  auto producers = sup::spawn_supervisor(
+      sys, bus::bridge_supervisor(bus::bus_config{}, std::make_shared<bus::bus_directory>(),
+                                  {kafka::producer_child(settings(), kafka_dir)}));
+  REQUIRE_FALSE(sup::await_ready(self, producers, 20s));
+  auto producer = kafka_dir->current();
+
+  kafka::consumer_settings cs;
+  cs.kafka = settings();
+  cs.group = group;
+  cs.topics = {topic};
+  cs.handler = [h = rewards.handler] { return h; };
+  cs.clock = std::make_shared<system_clock>();
+  auto consumers = sup::spawn_supervisor(sys, consumer_tree(cs));
+  REQUIRE_FALSE(sup::await_ready(self, consumers, 20s));
+
+  manual_clock c;
+  std::vector<events::event> sent;
+  for (int i = 1; i <= 4; ++i)
+    sent.push_back(events::make_event(c, "banking.account.opened", 1, "acct-" + std::to_string(i % 2), i,
+                                      "{\"i\":" + std::to_string(i) + "}"));
+  for (const auto& e : sent) publish(self, producer, topic, e);
+  publish(self, producer, topic, sent[1]);  // a redelivery: same event id
+  REQUIRE(eventually(self, 60s, [&] { return rewards.log->calls == 5; }));
+  CHECK(rewards.effects() == 4);
+  CHECK(rewards.log->duplicates == 1);
+
+  // A new member of the group starts after the committed offsets: nothing is handled twice.
+  CHECK_FALSE(sup::shutdown(self, consumers, 20s));
+  for (int i = 5; i <= 6; ++i) {
+    sent.push_back(events::make_event(c, "banking.account.opened", 1, "acct-1", i, "{\"i\":" + std::to_string(i) + "}"));
+    publish(self, producer, topic, sent.back());
+  }
+  consumers = sup::spawn_supervisor(sys, consumer_tree(cs));
+  REQUIRE_FALSE(sup::await_ready(self, consumers, 20s));
+  REQUIRE(eventually(self, 60s, [&] { return rewards.effects() == 6; }));
+  self->receive(caf::after(500ms) >> [] {});  // room for a wrong redelivery to show up
+  CHECK(rewards.log->calls == 7);
+  CHECK(rewards.log->duplicates == 1);
+  CHECK_FALSE(sup::shutdown(self, consumers, 20s));
+  CHECK_FALSE(sup::shutdown(self, producers, 20s));
+}
+
+TEST_CASE("a poison event is retried with backoff, then dead-lettered, and never blocks the events behind it") {
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto topic = unique("superapp.poison") + ".events";
+  auto group = unique("rewards");
+  consuming_domain rewards{sys, "poison"};
+  auto kafka_dir = std::make_shared<bus::bus_directory>();
+  auto producers = sup::spawn_supervisor(
+      sys, bus::bridge_supervisor(bus::bus_config{}, std::make_shared<bus::bus_directory>(),
+                                  {kafka::producer_child(settings(), kafka_dir)}));
+  REQUIRE_FALSE(sup::await_ready(self, producers, 20s));
+  auto producer = kafka_dir->current();
+  kafka::consumer_settings cs;
+  cs.kafka = settings();
+  cs.group = group;
+  cs.topics = {topic};
+  cs.handler = [h = rewards.handler] { return h; };
+  cs.clock = std::make_shared<system_clock>();
+  cs.max_attempts = 3;
+  cs.retry_backoff = 300ms;
+  auto consumers = sup::spawn_supervisor(sys, consumer_tree(cs));
+  REQUIRE_FALSE(sup::await_ready(self, consumers, 20s));
+
+  manual_clock c;
+  // One aggregate, so all three share a partition: the poison sits between two good events.
+  auto first = events::make_event(c, "banking.account.opened", 1, "acct-1", 1, "{\"n\":\"first\"}");
+  auto poison = events::make_event(c, "banking.account.opened", 1, "acct-1", 2, "{\"n\":\"poison\"}");
+  auto third = events::make_event(c, "banking.account.opened", 1, "acct-1", 3, "{\"n\":\"third\"}");
+  publish(self, producer, topic, first);
+  publish(self, producer, topic, poison);
+  publish(self, producer, topic, third);
+  auto started = std::chrono::steady_clock::now();
+  REQUIRE(eventually(self, 60s, [&] { return rewards.effects() == 2; }));
+  auto dead = read_topic(kafka::dead_letter_topic(topic), 1, 60s);
+  REQUIRE(dead.size() == 1);
+  auto elapsed = std::chrono::steady_clock::now() - started;
+  CHECK(dead[0].event == poison);
+  CHECK(dead[0].headers.at("attempt") == "3");
+  CHECK(dead[0].headers.at("consumer-group") == group);
+  CHECK(dead[0].headers.at("last-error") == "internal");
+  {
+    std::lock_guard<std::mutex> guard{rewards.log->mutex};
+    CHECK(rewards.log->calls_by_body[poison.body_json] == 3);
+    CHECK(rewards.log->calls_by_body[third.body_json] == 1);
+  }
+  // Backoff: attempt 2 waited 300 ms and attempt 3 600 ms.
+  CHECK(elapsed >= 900ms);
+  CHECK_FALSE(sup::shutdown(self, consumers, 20s));
+  CHECK_FALSE(sup::shutdown(self, producers, 20s));
+}
