@@ -18,6 +18,7 @@
 #include "app/gateway_wiring.hpp"
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
+#include "gateway/subscriptions/event_feed.hpp"
 #include "protocols/caller_seal.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/bus/bus.hpp"
@@ -182,6 +183,12 @@ int run_node(const node::node_config& config, bool dev_keys) {
       return 2;
     }
     gateway->services->caller_seal = seal;
+    // Domain events with an audience become pushes to the users' subscribed sessions.
+    std::vector<std::string> event_domains;
+    for (auto role : node::all_roles) event_domains.emplace_back(node::to_string(role));
+    gateway->supervisor.children.push_back(gateway::event_feed_child(
+        bus_directory, std::move(event_domains),
+        [services = gateway->services] { return services->subscriptions(); }));
     // The gateway's subtree starts last and stops first: no session outlives the domains.
     subtrees.push_back(gateway->supervisor);
   }

@@ -7,6 +7,7 @@
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/types/array.hpp>
 #include <istream>
+#include <algorithm>
 #include <sstream>
 #include <streambuf>
 
@@ -50,6 +51,8 @@ void write_fields(Archive& ar, const event& e) {
   ar(e.id.bytes, bounded_string_const{e.type}, e.version, bounded_string_const{e.aggregate_id},
      e.sequence, e.occurred_at_ms, bounded_string_const{e.traceparent},
      bounded_string_const{e.body_json});
+  ar(cereal::make_size_tag(static_cast<cereal::size_type>(e.audience.size())));
+  for (const auto& user : e.audience) ar(bounded_string_const{user});
 }
 
 template <class Archive>
@@ -62,6 +65,14 @@ void read_fields(Archive& ar, event& e) {
   bounded_string trace{e.traceparent, max_traceparent_chars};
   bounded_string body{e.body_json, max_body_bytes};
   ar(trace, body);
+  cereal::size_type users = 0;
+  ar(cereal::make_size_tag(users));
+  if (users > max_audience) throw too_long{};
+  e.audience.resize(static_cast<std::size_t>(users));
+  for (auto& user : e.audience) {
+    bounded_string id{user, max_audience_id_chars};
+    ar(id);
+  }
 }
 
 // Reads straight from the caller's bytes: no copy into a stringstream.
@@ -170,7 +181,10 @@ caf::error validate(const event& e) {
   if (!valid_type(e.type) || e.version == 0 || e.aggregate_id.empty() ||
       e.aggregate_id.size() > max_aggregate_id_chars || e.sequence < 1 ||
       e.occurred_at_ms < 0 || e.traceparent.size() > max_traceparent_chars ||
-      e.body_json.size() > max_body_bytes)
+      e.body_json.size() > max_body_bytes || e.audience.size() > max_audience ||
+      std::any_of(e.audience.begin(), e.audience.end(), [](const std::string& user) {
+        return user.empty() || user.size() > max_audience_id_chars;
+      }))
     return make_error(events_errc::invalid_event);
   return {};
 }
@@ -214,6 +228,9 @@ std::string to_json(const event& e) {
   o["sequence"] = e.sequence;
   o["occurred_at_ms"] = e.occurred_at_ms;
   o["traceparent"] = e.traceparent;
+  boost::json::array audience;
+  for (const auto& user : e.audience) audience.emplace_back(user);
+  o["audience"] = std::move(audience);
   boost::system::error_code ec;
   auto body = boost::json::parse(e.body_json, ec);
   if (ec)

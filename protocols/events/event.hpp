@@ -41,6 +41,9 @@ struct event {
   std::int64_t occurred_at_ms = 0;  // ms since the Unix epoch, from the injected clock
   std::string traceparent;   // W3C trace context of the request that caused it; may be empty
   std::string body_json;     // the event's own fields, JSON text
+  // The users this event concerns and who may see it (the gateway pushes it to their
+  // subscribed sessions); empty for events no client sees.
+  std::vector<std::string> audience;
 
   friend bool operator==(const event&, const event&) = default;
 };
@@ -53,7 +56,7 @@ typename Inspector::result_type inspect(Inspector& f, event_id& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, event& x) {
   return f(caf::meta::type_name("event"), x.id, x.type, x.version, x.aggregate_id, x.sequence,
-           x.occurred_at_ms, x.traceparent, x.body_json);
+           x.occurred_at_ms, x.traceparent, x.body_json, x.audience);
 }
 
 // Limits a well-formed event keeps (checked by validate, encode and decode).
@@ -61,6 +64,8 @@ inline constexpr std::size_t max_type_chars = 128;
 inline constexpr std::size_t max_aggregate_id_chars = 256;
 inline constexpr std::size_t max_traceparent_chars = 55;  // "00-<32 hex>-<16 hex>-<2 hex>"
 inline constexpr std::size_t max_body_bytes = 512 * 1024;
+inline constexpr std::size_t max_audience = 64;             // users one event concerns
+inline constexpr std::size_t max_audience_id_chars = 256;
 inline constexpr std::size_t max_encoded_bytes = max_body_bytes + 4096;
 
 // The binary format: byte 0 is the format version, then the fields as cereal portable binary.

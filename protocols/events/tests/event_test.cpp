@@ -57,6 +57,12 @@ TEST_CASE("an event survives encode and decode unchanged") {
   REQUIRE(back);
   CHECK(*back == e);
 
+  e.audience = {"user-1", "user-2"};
+  auto with_audience = decode(encode(e));
+  REQUIRE(with_audience);
+  CHECK(with_audience->audience == e.audience);
+  e.audience.clear();
+
   e.traceparent.clear();
   e.body_json = std::string(max_body_bytes, 'x');
   auto big = decode(encode(e));
@@ -141,6 +147,9 @@ TEST_CASE("validation refuses events that break the envelope rules") {
   CHECK(broken([](event& x) { x.aggregate_id.clear(); }));
   CHECK(broken([](event& x) { x.sequence = 0; }));
   CHECK(broken([](event& x) { x.body_json = std::string(max_body_bytes + 1, ' '); }));
+  CHECK(broken([](event& x) { x.audience = {""}; }));
+  CHECK(broken([](event& x) { x.audience.assign(max_audience + 1, "u"); }));
+  CHECK(broken([](event& x) { x.audience = {std::string(max_audience_id_chars + 1, 'u')}; }));
 }
 
 TEST_CASE("the JSON form shows every field and embeds the body") {
