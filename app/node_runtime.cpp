@@ -2,6 +2,7 @@
 #include "app/node_runtime.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -17,6 +18,7 @@
 #include "app/gateway_wiring.hpp"
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
+#include "simulators/sms/sms_simulator.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/metrics.hpp"
@@ -72,12 +74,13 @@ sup::domain_settings domain_settings_from(const node::node_config& config,
 
 // <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
 void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint,
-                     const std::string& ws_url) {
+                     const std::string& ws_url, const std::string& sms_url) {
   boost::json::object info;
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
   info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
   info["ws_url"] = ws_url;
+  if (!sms_url.empty()) info["sms_url"] = sms_url;
   auto path = std::filesystem::path{config.node.data_dir} / "node.json";
   std::ofstream out{path, std::ios::trunc};
   out << boost::json::serialize(info) << "\n";
@@ -111,9 +114,24 @@ int run_node(const node::node_config& config, bool dev_keys) {
   auto directory = std::make_shared<sup::front_door_directory>();
 
   auto settings = domain_settings_from(config, directory, registry);
+  // `superapp run` ships its own SMS provider: the simulator, on a free loopback port.
+  domain_wiring wiring;
+  wiring.token_issuer = config.gateway.token_issuer;
+  wiring.token_audience = config.gateway.token_audience;
+  sim::sms_simulator sms;
+  if (const char* url = std::getenv("SUPERAPP_IDENTITY_SMS_URL"); url != nullptr && *url != 0) {
+    wiring.sms_url = url;
+  } else if (dev_keys) {
+    std::string sms_failure;
+    if (!sms.start("127.0.0.1", 0, sms_failure)) {
+      std::fprintf(stderr, "%s\n", sms_failure.c_str());
+      return 2;
+    }
+    wiring.sms_url = sms.base_url();
+  }
   std::vector<sup::supervisor_spec> subtrees;
   for (auto role : config.node.roles)
-    subtrees.push_back(sup::domain_supervisor(domain_for(role), settings));
+    subtrees.push_back(sup::domain_supervisor(domain_for(role, wiring), settings));
   superapp::system_clock clock;
   std::string gateway_failure;
   auto gateway = make_gateway(config, directory, clock, dev_keys, gateway_failure);
@@ -174,7 +192,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
   auto ws_url = std::string{config.gateway.tls_cert_file.empty() ? "ws://" : "wss://"} +
                 ws_endpoint->address + ":" + std::to_string(ws_endpoint->port) + "/ws";
-  write_node_file(config, *endpoint, ws_url);
+  write_node_file(config, *endpoint, ws_url, wiring.sms_url);
   auto admin_url = "http://" + endpoint->address + ":" + std::to_string(endpoint->port);
   log::info("node up", {{"node", config.node.name},
                         {"domains", static_cast<std::int64_t>(config.node.roles.size())},
@@ -184,6 +202,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   std::printf("  operator URL:  %s/api/tree  (also /healthz /readyz /metrics)\n",
               admin_url.c_str());
   std::printf("  WebSocket URL: %s\n", ws_url.c_str());
+  if (!wiring.sms_url.empty()) std::printf("  SMS provider:  %s\n", wiring.sms_url.c_str());
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);
 
