@@ -26,6 +26,7 @@ int usage(FILE* out, int status) {
                "  node --config FILE        the domains and backends FILE names (see config/)\n"
                "  admin <tree|health|ready|metrics> [--json] [--url URL] [--token T] [--data-dir DIR]\n"
                "  client [--url ws://HOST:PORT/ws] [--token T] [op OP [BODY_JSON]]\n"
+               "  client identity register|verify|login|refresh|logout ...   (client --help)\n"
                "  sim sms [--bind ADDR] [--port N]   the SMS provider simulator (port 0: any free)\n"
                "  version\n"
                "Environment: SUPERAPP_<SECTION>_<KEY> overrides any config key, e.g. SUPERAPP_ADMIN_PORT=0.\n");
