@@ -421,6 +421,41 @@ TEST_CASE("signing keys rotate: the new key signs, the previous one still verifi
   CHECK(keys_of(n).current()->size() == 2);
 }
 
+TEST_CASE("beyond the hashing pool's bound a login is refused as overloaded, not queued") {
+  identity_node n;
+  n.stop();
+  n.settings.hashing_workers = 1;
+  n.settings.max_hashing_in_flight = 1;
+  n.start();
+  auto e = enrol(n, "+447700900014");
+  // Two logins in flight at once: the first takes the only hashing seat, the second is refused.
+  auto c1 = n.call("identity.challenge", {{"device_id", e.device_id}});
+  auto c2 = n.call("identity.challenge", {{"device_id", e.device_id}});
+  REQUIRE(c1.ok);
+  REQUIRE(c2.ok);
+  auto login_request = [&](const outcome& ch) {
+    op_request req;
+    req.op = "identity.login";
+    req.body_json = json::serialize(json::object{
+        {"device_id", e.device_id},
+        {"challenge_id", str(ch.body, "challenge_id")},
+        {"signature", tokens::sign_message_es256(e.device_key, str(ch.body, "challenge"))},
+        {"mpin", "2468"}});
+    return req;
+  };
+  caf::scoped_actor a{*n.sys}, b{*n.sys};
+  auto first = a->request(n.door, 20s, op_atom::value, login_request(c1));
+  auto second = b->request(n.door, 20s, op_atom::value, login_request(c2));
+  std::string first_code = "ok", second_code = "ok";
+  first.receive([](op_reply&) {},
+                [&](caf::error& err) { first_code = std::string{describe(err).wire_code}; });
+  second.receive([](op_reply&) {},
+                 [&](caf::error& err) { second_code = std::string{describe(err).wire_code}; });
+  CHECK(first_code == "ok");
+  CHECK(second_code == "overloaded");
+  CHECK(login(n, e).ok);  // the seat is free again
+}
+
 TEST_CASE("no OTP, mPIN, token or hash appears in any log line") {
   std::ostringstream captured;
   node::init_logging({node::log_level::trace, node::log_format::json, ""},
