@@ -366,8 +366,12 @@ caf::result<op_reply> do_challenge(self_ptr self, const op_request& req) {
 caf::result<op_reply> do_login(self_ptr self, const op_request& req) {
   auto body = decode(ws::login_request_schema(), req);
   if (!body) return body.error();
-  if (!valid_credential_format(credential_kind::mpin, body->mpin))
+  // Exactly one knowledge factor: the mPIN (the app) or the password (e.g. a web login).
+  if (body->mpin.has_value() == body->password.has_value())
     return make_error(identity_errc::invalid_credential_format);
+  auto kind = body->mpin ? credential_kind::mpin : credential_kind::password;
+  std::string secret = body->mpin ? std::move(*body->mpin) : std::move(*body->password);
+  if (!valid_credential_format(kind, secret)) return make_error(identity_errc::invalid_credential_format);
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "login read");
   auto device = store::device(**conn, body->device_id);
@@ -392,13 +396,13 @@ caf::result<op_reply> do_login(self_ptr self, const op_request& req) {
   auto user_id = (*device)->user_id;
   commit(
       self, std::move(unit),
-      [self, rp, signed_ok, user_id, device_id = body->device_id,
-       mpin = std::move(body->mpin)]() mutable {
+      [self, rp, signed_ok, user_id, device_id = body->device_id, kind,
+       secret = std::move(secret)]() mutable {
         if (!signed_ok) {
           log::warn("identity: bad device signature", {{"device_id", device_id}});
           return void(rp.deliver(make_error(identity_errc::signature_invalid)));
         }
-        check_credential(self, rp, user_id, credential_kind::mpin, std::move(mpin),
+        check_credential(self, rp, user_id, kind, std::move(secret),
                          [self, rp, user_id, device_id]() mutable {
                            auto family = new_id("f-");
                            persistence::unit_of_work unit;
@@ -485,6 +489,34 @@ caf::result<op_reply> do_logout_all(self_ptr self, const op_request& req) {
   return rp;
 }
 
+caf::result<op_reply> do_set_password(self_ptr self, const op_request& req) {
+  if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
+  auto body = decode(ws::set_password_request_schema(), req);
+  if (!body) return body.error();
+  if (!valid_credential_format(credential_kind::mpin, body->mpin) ||
+      !valid_credential_format(credential_kind::password, body->password))
+    return make_error(identity_errc::invalid_credential_format);
+  auto rp = self->make_response_promise<op_reply>();
+  auto user_id = req.who.subject;
+  check_credential(
+      self, rp, user_id, credential_kind::mpin, std::move(body->mpin),
+      [self, rp, user_id, password = std::move(body->password)]() mutable {
+        hash_job<std::string>(
+            self, rp,
+            [self, rp, user_id](std::string& hash) mutable {
+              if (hash.empty()) return void(rp.deliver(make_error(platform_errc::internal)));
+              persistence::unit_of_work unit;
+              store::put_credential(unit, user_id, credential_kind::password, hash);
+              commit(self, std::move(unit), rp, "set password", [rp, user_id]() mutable {
+                log::info("identity: password set", {{"user_id", user_id}});
+                rp.deliver(reply_of(ws::password_set_reply_schema(), ws::password_set_reply{true}));
+              });
+            },
+            hash_atom::value, std::move(password));
+      });
+  return rp;
+}
+
 caf::result<op_reply> do_devices(self_ptr self, const op_request& req) {
   if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
   auto conn = reader(self);
@@ -546,6 +578,7 @@ const std::map<std::string, op_fn, std::less<>>& op_table() {
       {"identity.logout", do_logout},
       {"identity.logout_all", do_logout_all},
       {"identity.devices", do_devices},
+      {"identity.set_password", do_set_password},
       {"identity.revoke_device", do_revoke_device},
       {"identity.jwks", [](self_ptr self, const op_request&) { return do_jwks(self); }},
   };

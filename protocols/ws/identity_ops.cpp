@@ -80,7 +80,22 @@ const body_schema<login_request>& login_request_schema() {
           .required("challenge_id", &login_request::challenge_id,
                     max_length{max_identity_id_chars}, non_empty)
           .required("signature", &login_request::signature, max_length{128}, non_empty)
-          .required("mpin", &login_request::mpin, max_length{6}, min_length{4});
+          .optional("mpin", &login_request::mpin, max_length{6}, min_length{4})
+          .optional("password", &login_request::password, max_length{max_password_chars},
+                    min_length{min_password_chars});
+  return s;
+}
+const body_schema<set_password_request>& set_password_request_schema() {
+  static const auto s =
+      body_schema<set_password_request>{}
+          .required("mpin", &set_password_request::mpin, max_length{6}, min_length{4})
+          .required("password", &set_password_request::password, max_length{max_password_chars},
+                    min_length{min_password_chars});
+  return s;
+}
+const body_schema<password_set_reply>& password_set_reply_schema() {
+  static const auto s = body_schema<password_set_reply>{}.required(
+      "password_set", &password_set_reply::password_set);
   return s;
 }
 const body_schema<token_reply>& token_reply_schema() {
@@ -158,8 +173,8 @@ void add_identity_ops(op_catalogue& c) {
                           "Issues a single-use login challenge for a bound device.",
                           challenge_request_schema(), challenge_reply_schema())));
   c.add(public_op(make_op("identity.login", tx,
-                          "Logs in with the device's signature over the challenge and the mPIN; "
-                          "answers an access and a refresh token.",
+                          "Logs in with the device's signature over the challenge and the mPIN "
+                          "(or the password); answers an access and a refresh token.",
                           login_request_schema(), token_reply_schema())));
   c.add(public_op(make_op("identity.refresh", tx,
                           "Rotates a refresh token: a new pair; a reused one revokes its family.",
@@ -170,6 +185,9 @@ void add_identity_ops(op_catalogue& c) {
   c.add(make_op("identity.logout_all", tx,
                 "Revokes every login of the caller on every device (log out everywhere).",
                 empty_body_schema(), logout_all_reply_schema()));
+  c.add(make_op("identity.set_password", tx,
+                "Sets or replaces the caller's password (Argon2id); the mPIN must be given.",
+                set_password_request_schema(), password_set_reply_schema()));
   c.add(make_op("identity.devices", lane::query, "Lists the caller's bound devices.",
                 empty_body_schema(), devices_reply_schema()));
   c.add(make_op("identity.revoke_device", tx,

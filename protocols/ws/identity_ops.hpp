@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,8 @@ inline constexpr std::size_t max_device_name_chars = 64;
 inline constexpr std::size_t max_access_token_chars = 8192;
 inline constexpr std::size_t max_devices_listed = 100;
 inline constexpr std::size_t max_jwks_keys = 16;
+inline constexpr std::size_t min_password_chars = 8;
+inline constexpr std::size_t max_password_chars = 128;
 
 struct register_request {
   std::string phone;
@@ -56,7 +59,15 @@ struct login_request {
   std::string device_id;
   std::string challenge_id;
   std::string signature;  // base64url JOSE r||s over `challenge`
-  std::string mpin;
+  std::optional<std::string> mpin;      // exactly one of mpin and password
+  std::optional<std::string> password;
+};
+struct set_password_request {
+  std::string mpin;      // the caller proves the mPIN first
+  std::string password;  // 8..128 characters
+};
+struct password_set_reply {
+  bool password_set = true;
 };
 struct token_reply {
   std::string access_token;
@@ -105,6 +116,8 @@ const body_schema<challenge_reply>& challenge_reply_schema();
 const body_schema<login_request>& login_request_schema();
 const body_schema<token_reply>& token_reply_schema();
 const body_schema<refresh_request>& refresh_request_schema();
+const body_schema<set_password_request>& set_password_request_schema();
+const body_schema<password_set_reply>& password_set_reply_schema();
 const body_schema<revoked_reply>& revoked_reply_schema();
 const body_schema<logout_all_reply>& logout_all_reply_schema();
 const body_schema<devices_reply>& devices_reply_schema();

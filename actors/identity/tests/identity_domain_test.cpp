@@ -421,6 +421,39 @@ TEST_CASE("signing keys rotate: the new key signs, the previous one still verifi
   CHECK(keys_of(n).current()->size() == 2);
 }
 
+TEST_CASE("a password is set with the mPIN, logs in instead of it, and locks on its own") {
+  identity_node n;
+  auto e = enrol(n, "+447700900015");
+  caller me{e.user_id, e.device_id, {"user"}};
+  CHECK(n.call("identity.set_password", {{"mpin", "2468"}, {"password", "short"}}, me).code ==
+        "bad_request");  // the schema refuses it before any rule
+  CHECK(n.call("identity.set_password", {{"mpin", "1111"}, {"password", "correct horse"}}, me)
+            .code == "wrong_credential");
+  CHECK(n.call("identity.set_password", {{"mpin", "2468"}, {"password", "correct horse"}}).code ==
+        "unauthorized");
+  REQUIRE(n.call("identity.set_password", {{"mpin", "2468"}, {"password", "correct horse"}}, me).ok);
+  auto by_password = [&](const std::string& password) {
+    auto ch = n.call("identity.challenge", {{"device_id", e.device_id}});
+    return n.call("identity.login",
+                  {{"device_id", e.device_id},
+                   {"challenge_id", str(ch.body, "challenge_id")},
+                   {"signature", tokens::sign_message_es256(e.device_key, str(ch.body, "challenge"))},
+                   {"password", password}});
+  };
+  CHECK(by_password("correct horse").ok);
+  for (int i = 0; i < 4; ++i) CHECK(by_password("wrong horse!").code == "wrong_credential");
+  CHECK(by_password("wrong horse!").code == "credential_locked");
+  CHECK(by_password("correct horse").code == "credential_locked");
+  CHECK(login(n, e).ok);  // the mPIN has its own counter
+  // Neither or both knowledge factors is a malformed login.
+  auto ch = n.call("identity.challenge", {{"device_id", e.device_id}});
+  CHECK(n.call("identity.login",
+               {{"device_id", e.device_id},
+                {"challenge_id", str(ch.body, "challenge_id")},
+                {"signature", tokens::sign_message_es256(e.device_key, str(ch.body, "challenge"))}})
+            .code == "invalid_credential_format");
+}
+
 TEST_CASE("beyond the hashing pool's bound a login is refused as overloaded, not queued") {
   identity_node n;
   n.stop();

@@ -42,7 +42,7 @@ TEST_CASE("the protocol knows ping, echo, subscribe, unsubscribe, resume and eve
     CHECK(op->lane == lane::query);
     CHECK_FALSE(op->idempotency_key_required);
   }
-  CHECK(protocol_ops().all().size() == 13 + 11);  // and the 11 identity ops below
+  CHECK(protocol_ops().all().size() == 13 + 12);  // and the 12 identity ops below
 }
 
 TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own ops are not") {
@@ -54,6 +54,7 @@ TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own
     CHECK(protocol_ops().find(name)->is_public);
   }
   for (auto name : {"identity.logout_all", "identity.devices", "identity.revoke_device",
+                    "identity.set_password",
                     "identity.ping", "system.echo"}) {
     CAPTURE(name);
     REQUIRE(protocol_ops().find(name) != nullptr);
