@@ -89,6 +89,8 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       routes_for(config),
       filters::rate_limit_config{config.gateway.user_burst,
                                  static_cast<double>(config.gateway.user_rate_per_s)},
+      filters::rate_limit_config{config.gateway.device_burst,
+                                 static_cast<double>(config.gateway.device_rate_per_s)},
       filters::rate_limit_config{config.gateway.address_burst,
                                  static_cast<double>(config.gateway.address_rate_per_s)},
       std::array<std::uint32_t, filters::lane_count>{4096, 16384}, std::move(directory));
@@ -116,10 +118,16 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
     handler.on_text = [self, pipeline, out](std::string frame) {
       pipeline->on_frame(self, frame, [out](std::string reply) { out->send_text(std::move(reply)); });
     };
+    // Events of the session's subscriptions, already framed and numbered by the router.
+    handler.extra = caf::message_handler{
+        [out](gateway::push_atom, std::string& frame) { out->send_text(std::move(frame)); }};
     return handler;
   };
   parts.supervisor.name = "gateway";
   parts.supervisor.strategy_kind = sup::strategy::one_for_one;
+  // The router first: sessions find it in the services as soon as they can subscribe.
+  parts.supervisor.children.push_back(gateway::subscription_router_child(
+      {}, [services](const caf::actor& router) { services->set_subscriptions(router); }));
   parts.supervisor.children.push_back(sup::supervisor_child(ws::sessions_supervisor_spec(factory)));
   return parts;
 }

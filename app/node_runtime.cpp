@@ -14,11 +14,13 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "app/cli_common.hpp"
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
 #include "simulators/sms/sms_simulator.hpp"
+#include "protocols/caller_seal.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/metrics.hpp"
@@ -72,6 +74,24 @@ sup::domain_settings domain_settings_from(const node::node_config& config,
   return settings;
 }
 
+// The key the gateway seals forwarded ops with and front doors verify them with.
+caller_seal_ptr caller_seal_for(const node::node_config& config, const superapp::clock& clock,
+                                std::string& failure) {
+  const auto& path = config.node.internal_key_file;
+  if (path.empty()) {
+    log::info("internal key made for this process; set node.internal_key_file when the "
+              "gateway and the domains run on different nodes");
+    return std::make_shared<const caller_seal>(caller_seal::generate(clock));
+  }
+  std::string error;
+  auto key = caller_seal::from_hex(read_text_file(path), clock, error);
+  if (!key) {
+    failure = "config error: node.internal_key_file: " + path + ": " + error;
+    return nullptr;
+  }
+  return std::make_shared<const caller_seal>(std::move(*key));
+}
+
 // <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
 void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint,
                      const std::string& ws_url, const std::string& sms_url) {
@@ -113,7 +133,15 @@ int run_node(const node::node_config& config, bool dev_keys) {
   metrics::registry registry;
   auto directory = std::make_shared<sup::front_door_directory>();
 
+  superapp::system_clock clock;
+  std::string seal_failure;
+  auto seal = caller_seal_for(config, clock, seal_failure);
+  if (!seal) {
+    std::fprintf(stderr, "%s\n", seal_failure.c_str());
+    return 2;
+  }
   auto settings = domain_settings_from(config, directory, registry);
+  settings.caller_seal = seal;
   // `superapp run` ships its own SMS provider: the simulator, on a free loopback port.
   domain_wiring wiring;
   wiring.token_issuer = config.gateway.token_issuer;
@@ -132,13 +160,13 @@ int run_node(const node::node_config& config, bool dev_keys) {
   std::vector<sup::supervisor_spec> subtrees;
   for (auto role : config.node.roles)
     subtrees.push_back(sup::domain_supervisor(domain_for(role, wiring), settings));
-  superapp::system_clock clock;
   std::string gateway_failure;
   auto gateway = make_gateway(config, directory, clock, dev_keys, gateway_failure);
   if (!gateway) {
     std::fprintf(stderr, "%s\n", gateway_failure.c_str());
     return 2;
   }
+  gateway->services->caller_seal = seal;
   // The gateway's subtree starts last and stops first: no session outlives the domains.
   subtrees.push_back(gateway->supervisor);
   auto root = sup::spawn_supervisor(sys, sup::node_root_supervisor("root", std::move(subtrees)));
@@ -180,7 +208,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
   auto sessions_sup = find_sessions_supervisor(self, root, start_timeout);
   SUPERAPP_ASSERT(sessions_sup);
-  ws::ws_listener ws_listener{ws_config_from(config), sys, sessions_sup};
+  ws::ws_listener ws_listener{ws_config_from(config), sys, sessions_sup, {}, &registry};
   auto ws_endpoint = ws_listener.start();
   if (!ws_endpoint) {
     log::error("gateway failed to start",

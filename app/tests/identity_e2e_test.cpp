@@ -17,6 +17,7 @@
 
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
+#include "protocols/caller_seal.hpp"
 #include "protocols/tokens/device_key.hpp"
 #include "simulators/sms/sms_simulator.hpp"
 #include "supervisors/domain.hpp"
@@ -67,6 +68,11 @@ struct identity_gateway_node {
     settings.directory = directory;
     gateway = app::make_gateway(config, directory, *clock, /*dev_keys=*/true, failure);
     REQUIRE(gateway);
+    // As in a node: the gateway seals what it forwards (public ops too, with no caller) and the
+    // front door takes only sealed ops.
+    auto seal = std::make_shared<const caller_seal>(caller_seal::generate(*clock));
+    settings.caller_seal = seal;
+    gateway->services->caller_seal = seal;
     app::domain_wiring wiring;
     wiring.sms_url = sms.base_url();
     wiring.clock = clock;

@@ -270,6 +270,9 @@ const std::vector<setting>& schema() {
     s.push_back(integer_setting("node", "scheduler_threads", 0, 1024, [](node_config& c, auto v) {
       c.node.scheduler_threads = static_cast<std::size_t>(v);
     }));
+    s.push_back(text_setting("node", "internal_key_file", true, [](node_config& c, const std::string& v) {
+      c.node.internal_key_file = v;
+    }));
 
     s.push_back(choice_setting(
         "log", "level", {"trace", "debug", "info", "warn", "error"},
@@ -317,6 +320,10 @@ const std::vector<setting>& schema() {
                                 [](node_config& c, auto v) { c.gateway.user_burst = v; }));
     s.push_back(integer_setting("gateway", "user_rate_per_s", 1, 1'000'000,
                                 [](node_config& c, auto v) { c.gateway.user_rate_per_s = v; }));
+    s.push_back(integer_setting("gateway", "device_burst", 1, 1'000'000,
+                                [](node_config& c, auto v) { c.gateway.device_burst = v; }));
+    s.push_back(integer_setting("gateway", "device_rate_per_s", 1, 1'000'000,
+                                [](node_config& c, auto v) { c.gateway.device_rate_per_s = v; }));
     s.push_back(integer_setting("gateway", "address_burst", 1, 1'000'000,
                                 [](node_config& c, auto v) { c.gateway.address_burst = v; }));
     s.push_back(integer_setting("gateway", "address_rate_per_s", 1, 1'000'000,

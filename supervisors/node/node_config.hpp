@@ -45,6 +45,10 @@ struct node_settings {
   std::vector<role> roles{all_roles.begin(), all_roles.end()};
   std::string data_dir = "./data";
   std::size_t scheduler_threads = 0;  // 0: one per core (see effective_scheduler_threads)
+  // 64 hex digits every node of a deployment shares: the gateway seals each op it forwards and
+  // front doors verify the seal (protocols/caller_seal.hpp). Empty: a key made for this process,
+  // enough for a single node.
+  std::string internal_key_file;
 };
 
 struct admin_settings {
@@ -67,10 +71,14 @@ struct gateway_settings {
   // Both set: the gateway speaks TLS (PEM files); both empty: plain WebSocket.
   std::string tls_cert_file;
   std::string tls_key_file;
-  // Token buckets: per user (a burst, then a sustained rate) and per source address (NAT puts
-  // many users behind one address, hence the larger default).
+  // Token buckets: per user (a burst, then a sustained rate), per device (the token's, else the
+  // X-Device-Id header; one misbehaving phone cannot spend its user's budget for every other
+  // device) and per source address (NAT puts many users behind one address, hence the larger
+  // default).
   std::int64_t user_burst = 200;
   std::int64_t user_rate_per_s = 100;
+  std::int64_t device_burst = 100;
+  std::int64_t device_rate_per_s = 50;
   std::int64_t address_burst = 2000;
   std::int64_t address_rate_per_s = 1000;
 };
