@@ -26,7 +26,11 @@ filters::route_table routes_for(const node::node_config& config) {
   routes.add_domain("session.", "system");
   routes.add_lane("system.*", filters::lane::query);
   routes.add_lane("session.*", filters::lane::query);
-  for (auto role : config.node.roles) {
+  // A node with peers routes every domain: the ones no peer offers right now answer
+  // `unavailable` (the directory has no front door for them), and come back by themselves.
+  std::vector<node::role> routed = config.node.roles;
+  if (!config.cluster.peers.empty()) routed.assign(node::all_roles.begin(), node::all_roles.end());
+  for (auto role : routed) {
     auto name = std::string{node::to_string(role)};
     routes.add_domain(name + ".", name);
     routes.add_lane(name + ".ping", filters::lane::query);
@@ -152,6 +156,12 @@ caf::actor find_sessions_supervisor(caf::scoped_actor& self, const caf::actor& r
     return result;
   };
   return child(child(root, "gateway"), "sessions_sup");
+}
+
+std::string dev_jwks(const std::string& data_dir, std::string& failure) {
+  auto key = load_or_make_dev_key(data_dir, failure);
+  if (!key) return {};
+  return filters::jwks_json(std::span<const filters::signing_key>{&*key, 1});
 }
 
 std::string dev_token(const std::string& data_dir, const std::string& subject,

@@ -10,6 +10,7 @@
 
 #include "app/admin_cli.hpp"
 #include "app/client_cli.hpp"
+#include "app/gateway_wiring.hpp"
 #include "app/node_runtime.hpp"
 #include "simulators/sms/sms_simulator.hpp"
 #include "supervisors/node/node_config.hpp"
@@ -28,6 +29,8 @@ int usage(FILE* out, int status) {
                "  client [--url ws://HOST:PORT/ws] [--token T] [op OP [BODY_JSON]]\n"
                "  client identity register|verify|login|refresh|logout ...   (client --help)\n"
                "  sim sms [--bind ADDR] [--port N]   the SMS provider simulator (port 0: any free)\n"
+               "  dev-keys [--data-dir DIR]  prints the JWKS of DIR's development signing key (made\n"
+               "                            if missing), for gateway.jwks_file of a `superapp node`\n"
                "  version\n"
                "Environment: SUPERAPP_<SECTION>_<KEY> overrides any config key, e.g. SUPERAPP_ADMIN_PORT=0.\n");
   return status;
@@ -129,6 +132,16 @@ int main(int argc, char** argv) {
     if (command == "admin") return superapp::app::run_admin_command(rest);
     if (command == "client") return superapp::app::run_client_command(rest);
     if (command == "sim") return sim_command(rest);
+    if (command == "dev-keys") {
+      std::string data_dir = "./data";
+      if (rest.size() == 2 && rest[0] == "--data-dir") data_dir = rest[1];
+      else if (!rest.empty()) return usage(stderr, 2);
+      std::string failure;
+      auto jwks = superapp::app::dev_jwks(data_dir, failure);
+      if (jwks.empty()) return config_failure(failure);
+      std::printf("%s\n", jwks.c_str());
+      return 0;
+    }
     if (command == "version") {
       std::printf("superapp %s\n", SUPERAPP_VERSION);
       return 0;

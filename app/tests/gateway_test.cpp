@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/temp_dir.hpp"
 #include "app/cli_common.hpp"
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
@@ -30,14 +31,7 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-gw-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using superapp::testing::temp_dir;
 
 // A node with the banking domain and the gateway, as superapp run wires them, on free ports.
 struct gateway_node {

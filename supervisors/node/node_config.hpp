@@ -59,6 +59,7 @@ struct admin_settings {
 };
 
 struct gateway_settings {
+  bool enabled = true;  // false: no WebSocket listener (a node hosting only domains)
   std::string bind = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port
   std::size_t io_threads = 1;
@@ -81,6 +82,21 @@ struct gateway_settings {
   std::int64_t device_rate_per_s = 50;
   std::int64_t address_burst = 2000;
   std::int64_t address_rate_per_s = 1000;
+};
+
+// Other nodes of a multi-node deployment (supervisors/cluster): `publish` offers this node's
+// domains on bind:port (0: any free port, written to <data_dir>/node.json); `peers` are the
+// nodes whose domains this node reaches.
+struct cluster_peer {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct cluster_settings {
+  std::string bind = "127.0.0.1";
+  bool publish = false;
+  std::uint16_t port = 7100;
+  std::vector<cluster_peer> peers;
 };
 
 struct persistence_settings {
@@ -121,6 +137,7 @@ struct node_config {
   supervision_settings supervision;
   admission_settings admission;
   bus_settings bus;
+  cluster_settings cluster;
 };
 
 // A process's environment variables, passed in so that tests never touch the real environment.

@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include "tests/support/temp_dir.hpp"
 #include "persistence/connection.hpp"
 #include "persistence/migrations.hpp"
 #include "protocols/error_catalogue.hpp"
@@ -69,14 +70,7 @@ caf::behavior admitted_client(caf::event_based_actor* self, admission_gate_ptr g
   return {[](caf::unit_t) {}};
 }
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using superapp::testing::temp_dir;
 
 domain_settings sqlite_settings(const std::filesystem::path& dir) {
   domain_settings s;

@@ -81,6 +81,15 @@ struct fixture : test_coordinator_fixture<> {
     self->send_exit(s.actor, caf::exit_reason::kill);
     consume_messages();
   }
+
+  // A session of `user` that subscribed to banking.* and then lost its connection.
+  std::string subscribed_then_dropped(const std::string& user) {
+    auto first = open();
+    auto token = subscribe(user, first, "banking.*");
+    REQUIRE(token);
+    end(first);
+    return *token;
+  }
 };
 
 }  // namespace
@@ -148,26 +157,20 @@ TEST_CASE_FIXTURE(fixture, "after a reconnect the missed events are replayed wit
 }
 
 TEST_CASE_FIXTURE(fixture, "a gap longer than the kept events asks the client to resync") {
-  auto first = open();
-  auto token = subscribe("alice", first, "banking.*");
-  REQUIRE(token);
-  end(first);
+  const auto token = subscribed_then_dropped("alice");
   for (int i = 0; i < 6; ++i) publish("banking.transfer.completed", {"alice"});  // keeps 3..6
   auto second = open();
-  CHECK(resume(*token, "alice", second, 0).resync);
+  CHECK(resume(token, "alice", second, 0).resync);
   // Still subscribed after the resync: new events flow.
   publish("banking.transfer.completed", {"alice"});
   CHECK(second.got->size() == 1);
 }
 
 TEST_CASE_FIXTURE(fixture, "another user's resume token is answered like an unknown one") {
-  auto first = open();
-  auto token = subscribe("alice", first, "banking.*");
-  REQUIRE(token);
-  end(first);
+  const auto token = subscribed_then_dropped("alice");
   publish("banking.transfer.completed", {"alice"});
   auto mallory = open();
-  auto stolen = resume(*token, "mallory", mallory, 0);
+  auto stolen = resume(token, "mallory", mallory, 0);
   CHECK(stolen.resync);
   CHECK(stolen.frames.empty());
   CHECK(resume("no-such-token", "alice", mallory, 0).resync);
@@ -176,15 +179,12 @@ TEST_CASE_FIXTURE(fixture, "another user's resume token is answered like an unkn
 }
 
 TEST_CASE_FIXTURE(fixture, "a disconnected session's events are kept for the TTL, then forgotten") {
-  auto first = open();
-  auto token = subscribe("alice", first, "banking.*");
-  REQUIRE(token);
-  end(first);
+  const auto token = subscribed_then_dropped("alice");
   publish("banking.transfer.completed", {"alice"});
   advance_time(10s);
   consume_messages();
   auto second = open();
-  CHECK(resume(*token, "alice", second, 0).resync);  // the token no longer exists
+  CHECK(resume(token, "alice", second, 0).resync);  // the token no longer exists
   publish("banking.transfer.completed", {"alice"});
   CHECK(second.got->empty());  // and nothing was re-attached
 }
