@@ -16,6 +16,13 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "protocols/http/http_client.hpp"
+#include "protocols/tokens/device_key.hpp"
 
 namespace superapp::app {
 namespace {
@@ -34,7 +41,16 @@ int usage() {
                "With `op` it sends one request and prints the reply (exit 0 when ok). Without,\n"
                "it reads `OP BODY_JSON` lines from stdin and prints each reply.\n"
                "The token may also come from SUPERAPP_CLIENT_TOKEN; --dev-token signs one with the\n"
-               "development key `superapp run` keeps in DIR (until the identity domain issues them).\n");
+               "development key `superapp run` keeps in DIR (until the identity domain issues them).\n"
+               "\n"
+               "usage: superapp client identity register PHONE\n"
+               "       superapp client identity verify [CODE] --mpin PIN [--device-name NAME]\n"
+               "       superapp client identity login --mpin PIN\n"
+               "       superapp client identity refresh | logout | show\n"
+               "       (each also takes --url and --data-dir)\n"
+               "Sign-up and login from the command line. The device key, ids and tokens are kept in\n"
+               "DIR/client-identity.json (mode 0600); later `op` calls use its access token. Without\n"
+               "CODE, verify reads the code from the SMS simulator of `superapp run` (node.json).\n");
   return 2;
 }
 
@@ -111,9 +127,200 @@ bool reply_ok(const std::string& reply) {
          v.as_object().at("ok").as_bool();
 }
 
+// The command-line app's state: what a phone keeps in its secure storage.
+class identity_state {
+ public:
+  explicit identity_state(const std::string& data_dir)
+      : path_((std::filesystem::path{data_dir} / "client-identity.json").string()) {
+    auto text = read_text_file(path_);
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(text, ec);
+    if (!ec && doc.is_object()) doc_ = doc.as_object();
+  }
+  std::string get(const char* key) const {
+    auto* v = doc_.if_contains(key);
+    return v && v->is_string() ? std::string{v->as_string()} : std::string{};
+  }
+  void set(const char* key, const std::string& value) { doc_[key] = value; }
+  void save() const {
+    std::filesystem::create_directories(std::filesystem::path{path_}.parent_path());
+    std::ofstream out{path_, std::ios::trunc};
+    out << boost::json::serialize(doc_) << "\n";
+    out.close();
+    ::chmod(path_.c_str(), S_IRUSR | S_IWUSR);
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  boost::json::object doc_;
+};
+
+std::optional<boost::json::object> ok_body(const std::string& reply) {
+  boost::system::error_code ec;
+  auto v = boost::json::parse(reply, ec);
+  if (ec || !v.is_object() || !reply_ok(reply)) return std::nullopt;
+  return v.as_object().at("body").as_object();
+}
+
+std::string text_of(const boost::json::object& o, const char* key) {
+  auto* v = o.if_contains(key);
+  return v && v->is_string() ? std::string{v->as_string()} : std::string{};
+}
+
+// The code the SMS simulator of `superapp run` last sent to `phone`; empty if none.
+std::string code_from_simulator(const std::string& data_dir, const std::string& phone) {
+  auto url = node_file_field(data_dir, "sms_url");
+  auto at = http::parse_url(url);
+  if (!at) return {};
+  auto r = http::get(*at, "/v1/messages/last?to=" + http::url_encode(phone),
+                     std::chrono::milliseconds{2000});
+  if (!r || r.reply->status != 200) return {};
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(r.reply->body, ec);
+  return ec || !doc.is_object() ? std::string{} : text_of(doc.as_object(), "code");
+}
+
+int identity_command(const std::vector<std::string>& args) {
+  if (args.empty()) return usage();
+  std::string url, data_dir = "./data", mpin, device_name = "superapp client";
+  std::vector<std::string> positional;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    if ((args[i] == "--url" && value(url)) || (args[i] == "--data-dir" && value(data_dir)) ||
+        (args[i] == "--mpin" && value(mpin)) || (args[i] == "--device-name" && value(device_name)))
+      continue;
+    if (args[i].rfind("--", 0) == 0) return usage();
+    positional.push_back(args[i]);
+  }
+  const auto& what = args[0];
+  identity_state state{data_dir};
+  if (what == "show") {
+    std::printf("%s\n", read_text_file(state.path()).c_str());
+    return 0;
+  }
+  if (url.empty()) url = node_file_field(data_dir, "ws_url");
+  auto target = parse_url(url, "ws://", "/ws");
+  if (!target) {
+    std::fprintf(stderr, "superapp client: no WebSocket URL (pass --url ws://HOST:PORT/ws)\n");
+    return 2;
+  }
+  client_session session;
+  std::string failure, reply;
+  if (!session.connect(*target, "", failure)) {
+    std::fprintf(stderr, "superapp client: cannot connect to %s: %s\n", url.c_str(),
+                 failure.c_str());
+    return 1;
+  }
+  auto call = [&](const std::string& op, const boost::json::object& body)
+      -> std::optional<boost::json::object> {
+    if (!session.call(op, boost::json::serialize(body), "", reply, failure)) {
+      std::fprintf(stderr, "superapp client: %s\n", failure.c_str());
+      return std::nullopt;
+    }
+    auto out = ok_body(reply);
+    if (!out) std::printf("%s\n", reply.c_str());
+    return out;
+  };
+  auto keep_tokens = [&](const boost::json::object& body) {
+    state.set("access_token", text_of(body, "access_token"));
+    state.set("refresh_token", text_of(body, "refresh_token"));
+    state.save();
+    std::printf("logged in: user %s, device %s; access token valid %lld s (kept in %s)\n",
+                text_of(body, "user_id").c_str(), text_of(body, "device_id").c_str(),
+                static_cast<long long>(body.at("expires_in_s").as_int64()), state.path().c_str());
+  };
+  if (what == "register") {
+    if (positional.size() != 1) return usage();
+    auto body = call("identity.register", {{"phone", positional[0]}});
+    if (!body) return 1;
+    state.set("phone", positional[0]);
+    state.set("user_id", text_of(*body, "user_id"));
+    state.save();
+    std::printf("code sent to %s; next: superapp client identity verify [CODE] --mpin PIN\n",
+                positional[0].c_str());
+    return 0;
+  }
+  if (what == "verify") {
+    auto phone = state.get("phone");
+    if (phone.empty() || mpin.empty() || positional.size() > 1) return usage();
+    auto code = positional.empty() ? code_from_simulator(data_dir, phone) : positional[0];
+    if (code.empty()) {
+      std::fprintf(stderr, "superapp client: no code given and none found at the simulator\n");
+      return 1;
+    }
+    auto verified = call("identity.verify_otp", {{"phone", phone}, {"code", code}});
+    if (!verified) return 1;
+    auto key = tokens::signing_key::generate("device");
+    auto bound = call("identity.bind_device",
+                      {{"enrolment_token", text_of(*verified, "enrolment_token")},
+                       {"public_key", tokens::device_public_key_b64url(key)},
+                       {"device_name", device_name},
+                       {"mpin", mpin}});
+    if (!bound) return 1;
+    state.set("device_id", text_of(*bound, "device_id"));
+    state.set("device_key_pem", key.private_pem());
+    state.save();
+    std::printf("device %s bound; next: superapp client identity login --mpin PIN\n",
+                text_of(*bound, "device_id").c_str());
+    return 0;
+  }
+  if (what == "login") {
+    auto device_id = state.get("device_id");
+    std::string err;
+    auto key = tokens::signing_key::from_pem("device", state.get("device_key_pem"), err);
+    if (device_id.empty() || !key || mpin.empty()) return usage();
+    auto challenge = call("identity.challenge", {{"device_id", device_id}});
+    if (!challenge) return 1;
+    auto pair = call("identity.login",
+                       {{"device_id", device_id},
+                        {"challenge_id", text_of(*challenge, "challenge_id")},
+                        {"signature", tokens::sign_message_es256(*key, text_of(*challenge, "challenge"))},
+                        {"mpin", mpin}});
+    if (!pair) return 1;
+    keep_tokens(*pair);
+    return 0;
+  }
+  if ((what == "refresh" || what == "logout") && state.get("refresh_token").empty()) {
+    std::fprintf(stderr, "superapp client: not logged in (superapp client identity login)\n");
+    return 1;
+  }
+  if (what == "refresh") {
+    auto pair = call("identity.refresh", {{"refresh_token", state.get("refresh_token")}});
+    if (!pair) return 1;
+    keep_tokens(*pair);
+    return 0;
+  }
+  if (what == "logout") {
+    auto out = call("identity.logout", {{"refresh_token", state.get("refresh_token")}});
+    if (!out) return 1;
+    state.set("access_token", "");
+    state.set("refresh_token", "");
+    state.save();
+    std::printf("logged out\n");
+    return 0;
+  }
+  return usage();
+}
+
 }  // namespace
 
 int run_client_command(const std::vector<std::string>& args) {
+  // `identity SUBCOMMAND ...`, with the shared options before or after it.
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--url" || args[i] == "--data-dir" || args[i] == "--token") {
+      ++i;
+      continue;
+    }
+    if (args[i] != "identity") break;
+    std::vector<std::string> rest{args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()};
+    rest.insert(rest.end(), args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
+    return identity_command(rest);
+  }
   std::string url, data_dir = "./data", op, body, key;
   std::string token = std::getenv("SUPERAPP_CLIENT_TOKEN") ? std::getenv("SUPERAPP_CLIENT_TOKEN") : "";
   bool one_shot = false;
@@ -149,6 +356,7 @@ int run_client_command(const std::vector<std::string>& args) {
       return 2;
     }
   }
+  if (token.empty()) token = identity_state{data_dir}.get("access_token");  // after `identity login`
   if (url.empty()) url = node_file_field(data_dir, "ws_url");
   auto target = parse_url(url, "ws://", "/ws");
   if (!target) {

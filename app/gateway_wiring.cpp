@@ -35,6 +35,10 @@ filters::route_table routes_for(const node::node_config& config) {
     auto name = std::string{node::to_string(role)};
     routes.add_domain(name + ".", name);
     routes.add_lane(name + ".ping", filters::lane::query);
+    // The catalogue's query ops of this domain ride the query lane (no idempotency key).
+    for (const auto& op : ws::protocol_ops().all())
+      if (op.lane == ws::lane::query && op.name.rfind(name + ".", 0) == 0)
+        routes.add_lane(op.name, filters::lane::query);
   }
   return routes;
 }

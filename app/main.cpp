@@ -1,6 +1,7 @@
 // superapp: the one executable; its subcommands run a node or talk to one.
 #include <sys/stat.h>
 
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "app/client_cli.hpp"
 #include "app/gateway_wiring.hpp"
 #include "app/node_runtime.hpp"
+#include "simulators/sms/sms_simulator.hpp"
 #include "supervisors/node/node_config.hpp"
 
 namespace {
@@ -25,6 +27,8 @@ int usage(FILE* out, int status) {
                "  node --config FILE        the domains and backends FILE names (see config/)\n"
                "  admin <tree|health|ready|metrics> [--json] [--url URL] [--token T] [--data-dir DIR]\n"
                "  client [--url ws://HOST:PORT/ws] [--token T] [op OP [BODY_JSON]]\n"
+               "  client identity register|verify|login|refresh|logout ...   (client --help)\n"
+               "  sim sms [--bind ADDR] [--port N]   the SMS provider simulator (port 0: any free)\n"
                "  dev-keys [--data-dir DIR]  prints the JWKS of DIR's development signing key (made\n"
                "                            if missing), for gateway.jwks_file of a `superapp node`\n"
                "  version\n"
@@ -78,6 +82,43 @@ int node_command(const std::vector<std::string>& args) {
   return superapp::app::run_node(config.value(), /*dev_keys=*/false);
 }
 
+// `superapp sim sms`: the SMS provider simulator on its own, until SIGINT/SIGTERM.
+int sim_command(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "sms") return usage(stderr, 2);
+  std::string bind = "127.0.0.1";
+  long port = 0;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (args[i] == "--bind" && i + 1 < args.size()) {
+      bind = args[++i];
+    } else if (args[i] == "--port" && i + 1 < args.size()) {
+      char* end = nullptr;
+      port = std::strtol(args[++i].c_str(), &end, 10);
+      if (*end != 0 || port < 0 || port > 65535) return usage(stderr, 2);
+    } else {
+      return usage(stderr, 2);
+    }
+  }
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  superapp::sim::sms_simulator sms;
+  std::string failure;
+  if (!sms.start(bind, static_cast<std::uint16_t>(port), failure)) {
+    std::fprintf(stderr, "%s\n", failure.c_str());
+    return 1;
+  }
+  std::printf("superapp: SMS simulator on %s\n", sms.base_url().c_str());
+  std::printf("  POST %s/v1/messages {\"to\",\"text\"}; GET %s/v1/messages/last?to=NUMBER\n",
+              sms.base_url().c_str(), sms.base_url().c_str());
+  std::fflush(stdout);
+  int number = 0;
+  sigwait(&stop_signals, &number);
+  sms.stop();
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -90,6 +131,7 @@ int main(int argc, char** argv) {
     if (command == "node") return node_command(rest);
     if (command == "admin") return superapp::app::run_admin_command(rest);
     if (command == "client") return superapp::app::run_client_command(rest);
+    if (command == "sim") return sim_command(rest);
     if (command == "dev-keys") {
       std::string data_dir = "./data";
       if (rest.size() == 2 && rest[0] == "--data-dir") data_dir = rest[1];

@@ -2,6 +2,7 @@
 #include "app/node_runtime.hpp"
 
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -19,6 +20,7 @@
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
 #include "gateway/subscriptions/event_feed.hpp"
+#include "simulators/sms/sms_simulator.hpp"
 #include "protocols/caller_seal.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/bus/bus.hpp"
@@ -96,12 +98,14 @@ caller_seal_ptr caller_seal_for(const node::node_config& config, const superapp:
 
 // <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
 void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint,
-                     const std::string& ws_url, std::uint16_t cluster_port) {
+                     const std::string& ws_url, std::uint16_t cluster_port,
+                     const std::string& sms_url) {
   boost::json::object info;
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
   info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
   info["ws_url"] = ws_url;
+  if (!sms_url.empty()) info["sms_url"] = sms_url;
   if (cluster_port != 0) info["cluster_port"] = static_cast<std::int64_t>(cluster_port);
   auto path = std::filesystem::path{config.node.data_dir} / "node.json";
   std::ofstream out{path, std::ios::trunc};
@@ -146,6 +150,21 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
   auto settings = domain_settings_from(config, directory, registry);
   settings.caller_seal = seal;
+  // `superapp run` ships its own SMS provider: the simulator, on a free loopback port.
+  domain_wiring wiring;
+  wiring.token_issuer = config.gateway.token_issuer;
+  wiring.token_audience = config.gateway.token_audience;
+  sim::sms_simulator sms;
+  if (const char* url = std::getenv("SUPERAPP_IDENTITY_SMS_URL"); url != nullptr && *url != 0) {
+    wiring.sms_url = url;
+  } else if (dev_keys) {
+    std::string sms_failure;
+    if (!sms.start("127.0.0.1", 0, sms_failure)) {
+      std::fprintf(stderr, "%s\n", sms_failure.c_str());
+      return 2;
+    }
+    wiring.sms_url = sms.base_url();
+  }
   // bridge_sup starts first and stops last: relays and subscribers find the bus through
   // bus_directory. Every domain whose migrations include the outbox gets a relay to it.
   auto bus_directory = std::make_shared<bus::bus_directory>();
@@ -156,7 +175,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   relay_settings.clock = std::make_shared<superapp::system_clock>();
   relay_settings.metrics = &registry;
   for (auto role : config.node.roles) {
-    auto definition = domain_for(role);
+    auto definition = domain_for(role, wiring);
     bus::add_outbox_relay(definition, relay_settings);
     subtrees.push_back(sup::domain_supervisor(std::move(definition), settings));
   }
@@ -247,7 +266,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     ws_url = std::string{config.gateway.tls_cert_file.empty() ? "ws://" : "wss://"} +
              ws_endpoint->address + ":" + std::to_string(ws_endpoint->port) + "/ws";
   }
-  write_node_file(config, *endpoint, ws_url, cluster_port.load());
+  write_node_file(config, *endpoint, ws_url, cluster_port.load(), wiring.sms_url);
   auto admin_url = "http://" + endpoint->address + ":" + std::to_string(endpoint->port);
   log::info("node up", {{"node", config.node.name},
                         {"domains", static_cast<std::int64_t>(config.node.roles.size())},
@@ -260,6 +279,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   if (cluster_port.load() != 0)
     std::printf("  cluster port:  %s:%u (this node's domains, for other nodes)\n",
                 config.cluster.bind.c_str(), static_cast<unsigned>(cluster_port.load()));
+  if (!wiring.sms_url.empty()) std::printf("  SMS provider:  %s\n", wiring.sms_url.c_str());
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);
 

@@ -28,6 +28,19 @@ grep -q '"code":"bad_request".*body.txt' "$work/reply" || fail "bad body: $(cat 
 replies=$(printf 'system.echo {"text":"hi"}\nkyc.ping {}\n' | client --dev-token)
 grep -q '"text":"hi"' <<<"$replies" && grep -q '"domain":"kyc"' <<<"$replies" || fail "line mode"
 
+# Sign-up and login from the command line; `run` started the SMS simulator and the client reads
+# the code from it. The device key and tokens stay in the data dir, never in the node's log.
+client identity register +447700900321 >"$work/reply" || fail "register: $(cat "$work/reply")"
+client identity verify --mpin 579135 >"$work/reply" || fail "verify: $(cat "$work/reply")"
+client identity login --mpin 579135 >"$work/reply" || fail "login: $(cat "$work/reply")"
+if client identity login --mpin 000000 >"$work/reply"; then fail "a wrong mPIN logged in"; fi
+grep -q '"code":"wrong_credential"' "$work/reply" || fail "wrong mPIN: $(cat "$work/reply")"
+client identity refresh >"$work/reply" || fail "refresh: $(cat "$work/reply")"
+client identity logout >"$work/reply" || fail "logout: $(cat "$work/reply")"
+[[ $(stat -c %a "$data/client-identity.json") == 600 ]] || fail "client state is not 0600"
+grep -q "579135" "$work/log" && fail "the mPIN was logged"
+grep -q "BEGIN PRIVATE KEY" "$work/log" && fail "a private key was logged"
+
 "$bin" admin health --data-dir "$data" | grep -q '"ok"' || fail "healthz"
 "$bin" admin ready --data-dir "$data" | grep -q '"status":"ready"' || fail "readyz"
 tree=$("$bin" admin tree --data-dir "$data") || fail "admin tree"

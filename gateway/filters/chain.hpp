@@ -27,6 +27,7 @@ struct request_context {
   std::optional<std::string_view> partner_credential;  // partner API calls only
   std::optional<std::string_view> traceparent;
   session_lanes* session = nullptr;  // the session's lane counters
+  bool public_op = false;  // the catalogue marks the op public: no token needed (sign-up, login)
 
   // Filled by the filters.
   std::optional<claims> verified;  // by authenticate

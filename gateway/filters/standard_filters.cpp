@@ -20,6 +20,7 @@ filter_result trace_filter::apply(request_context& ctx) {
 }
 
 filter_result authenticate_filter::apply(request_context& ctx) {
+  if (ctx.public_op) return std::nullopt;
   if (!ctx.bearer_token) return rejection{platform_errc::unauthorized, "no bearer token"};
   auto outcome = verifier_.verify(*ctx.bearer_token);
   if (!outcome) return rejection{platform_errc::unauthorized, outcome.failure};

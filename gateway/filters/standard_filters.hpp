@@ -16,7 +16,8 @@ class trace_filter final : public filter {
   filter_result apply(request_context& ctx) override;
 };
 
-// Verifies the bearer token; fills ctx.verified. Refusal: unauthorized.
+// Verifies the bearer token; fills ctx.verified. Refusal: unauthorized. Public ops (the
+// catalogue's is_public: sign-up, login, refresh, JWKS) pass without a token and unverified.
 // A device_id the client declares must match the token's, when the token names one.
 class authenticate_filter final : public filter {
  public:

@@ -57,6 +57,7 @@ gateway_services::gateway_services(std::string node, const superapp::clock& clk,
 
 filters::filter_result session_pipeline::session_authenticate::apply(
     filters::request_context& ctx) {
+  if (ctx.public_op) return std::nullopt;  // sign-up and login come before any token
   auto& claims = owner_.claims_;
   if (!claims || claims->expires_at <= owner_.services_->clock.now()) {
     claims.reset();
@@ -100,7 +101,8 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
     return;
   }
   auto& request = *decoded;
-  if (auto admitted = services_->ops.admit(request); !admitted) {
+  auto admitted = services_->ops.admit(request);
+  if (!admitted) {
     std::string out;
     ws::write_error_reply(out, admitted.error());
     write(std::move(out));
@@ -114,6 +116,7 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
   ctx.idempotency_key = view_of(request.idempotency_key);
   ctx.traceparent = view_of(request.traceparent);
   ctx.session = &lanes_;
+  ctx.public_op = (*admitted)->is_public;
   if (auto refused = chain_.run(ctx)) {
     log::info("request refused", {{"session", info_.session_id},
                                   {"op", request.op},
@@ -147,9 +150,11 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
   forwarded.body_json = boost::json::serialize(request.body);
   forwarded.idempotency_key = request.idempotency_key.value_or("");
   forwarded.traceparent = ctx.trace.to_string();
-  forwarded.who.subject = ctx.verified->subject;
-  forwarded.who.device_id = ctx.verified->device_id.value_or("");
-  forwarded.who.scopes = ctx.verified->scopes;
+  if (ctx.verified) {  // public ops go unauthenticated: the domain sees no caller
+    forwarded.who.subject = ctx.verified->subject;
+    forwarded.who.device_id = ctx.verified->device_id.value_or("");
+    forwarded.who.scopes = ctx.verified->scopes;
+  }
   if (services_->caller_seal) services_->caller_seal->seal(forwarded);
   // The lane seat is held until the domain's answer (or the timeout) is written.
   auto seat = std::make_shared<filters::lane_ticket>(std::move(ctx.ticket));

@@ -36,6 +36,10 @@ struct max_length {
 struct min_length {
   std::size_t chars = 0;
 };
+// At most this many items in a list field.
+struct max_items {
+  std::size_t items;
+};
 struct int_range {
   std::int64_t min_value = std::numeric_limits<std::int64_t>::min();
   std::int64_t max_value = std::numeric_limits<std::int64_t>::max();
@@ -113,6 +117,13 @@ class body_schema {
   body_schema& optional(std::string_view name, std::optional<U> T::*member,
                         const body_schema<U>& nested) {
     return add_nested<true>(name, member, nested);
+  }
+
+  // A list of objects, each with its own schema (which may not nest): one level, like nesting.
+  template <class U>
+  body_schema& required(std::string_view name, std::vector<U> T::*member,
+                        const body_schema<U>& item, max_items max) {
+    return add_list(name, member, item, max);
   }
 
   expected_body<T> decode(const boost::json::object& body) const {
@@ -285,6 +296,41 @@ class body_schema {
       }
     };
     return add(name, !Optional, std::move(decode), std::move(encode), nested.json_schema());
+  }
+
+  template <class Member, class U>
+  body_schema& add_list(std::string_view name, Member member, const body_schema<U>& item,
+                        max_items max) {
+    SUPERAPP_ASSERT(!item.has_nested());
+    has_nested_ = true;
+    std::string key{name};
+    decode_fn decode = [member, item, max](const boost::json::value& v, T& out,
+                                           detail::field_path path) -> std::optional<body_error> {
+      const auto* arr = v.if_array();
+      if (arr == nullptr) return detail::wrong_type(path, "an array");
+      if (arr->size() > max.items)
+        return body_error{path.str(), "field \"" + path.str() + "\" must have at most " +
+                                          std::to_string(max.items) + " items"};
+      auto& list = out.*member;
+      list.clear();
+      for (std::size_t i = 0; i < arr->size(); ++i) {
+        auto prefix = path.str() + "[" + std::to_string(i) + "]";
+        const auto* obj = (*arr)[i].if_object();
+        if (obj == nullptr) return body_error{prefix, "field \"" + prefix + "\" must be an object"};
+        if (auto err = item.decode_into(*obj, list.emplace_back(), prefix)) return err;
+      }
+      return std::nullopt;
+    };
+    encode_fn encode = [member, item, key](const T& value, boost::json::object& out) {
+      boost::json::array arr;
+      for (const auto& x : value.*member) arr.push_back(item.encode(x));
+      out[key] = std::move(arr);
+    };
+    boost::json::object schema;
+    schema["type"] = "array";
+    schema["items"] = item.json_schema();
+    schema["maxItems"] = max.items;
+    return add(name, true, std::move(decode), std::move(encode), std::move(schema));
   }
 
   std::vector<field> fields_;

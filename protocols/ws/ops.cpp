@@ -1,6 +1,8 @@
 // The op catalogue's rules and the protocol-level ops (system.*, session.*).
 #include "protocols/ws/ops.hpp"
 
+#include "protocols/ws/identity_ops.hpp"
+
 #include <limits>
 #include <utility>
 
@@ -128,6 +130,7 @@ const op_catalogue& protocol_ops() {
                   "After a reconnect, replays events after last_seq, or asks for a resync.",
                   resume_request_schema(), resume_reply_schema()));
     // Domain ops (banking.transfer, ...) are added here, one c.add(make_op(...)) each.
+    add_identity_ops(c);
     return c;
   }();
   return catalogue;

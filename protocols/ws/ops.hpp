@@ -24,7 +24,16 @@ struct op_spec {
   std::string summary;  // one line, as in the AsyncAPI document
   body_shape request;
   body_shape reply;
+  // Reachable without an access token (sign-up, login, token refresh, JWKS): the gateway skips
+  // authentication for these ops only.
+  bool is_public = false;
 };
+
+// The same op, marked public.
+inline op_spec public_op(op_spec spec) {
+  spec.is_public = true;
+  return spec;
+}
 
 // Builds an op from typed schemas; the idempotency key follows the lane.
 template <class Request, class Reply>

@@ -24,6 +24,8 @@ ws::op_catalogue node_ops() {
   auto ops = ws::protocol_ops();
   static const auto empty = ws::body_schema<ws::empty_body>{};
   ops.add(ws::make_op("banking.hold", ws::lane::transactional, "Takes a while", empty, empty));
+  ops.add(ws::public_op(
+      ws::make_op("banking.rates", ws::lane::query, "Public: no token needed", empty, empty)));
   return ops;
 }
 
@@ -35,6 +37,7 @@ filters::route_table node_routes() {
   routes.add_lane("system.*", filters::lane::query);
   routes.add_lane("session.*", filters::lane::query);
   routes.add_lane("banking.ping", filters::lane::query);
+  routes.add_lane("banking.rates", filters::lane::query);
   return routes;
 }
 
@@ -226,6 +229,20 @@ TEST_CASE_FIXTURE(fixture, "a domain that is not running answers unavailable") {
   open(token());
   services->directory->clear();
   CHECK(code_of(send(R"({"id":1,"op":"banking.ping","body":{}})")) == "unavailable");
+}
+
+TEST_CASE_FIXTURE(fixture, "a public op reaches its domain without a token; others are still refused") {
+  open(std::nullopt);
+  auto reply = send(R"({"id":1,"op":"banking.rates","body":{}})");
+  CHECK(code_of(reply) == "ok");
+  CHECK(reply.at("body").as_object().at("user").as_string() == "");  // no caller was invented
+  CHECK(code_of(send(R"({"id":2,"op":"banking.ping","body":{}})")) == "unauthorized");
+}
+
+TEST_CASE_FIXTURE(fixture, "a public op with a bad token still passes, a private one does not") {
+  open(std::string{"not-a-token"});
+  CHECK(code_of(send(R"({"id":1,"op":"banking.rates","body":{}})")) == "ok");
+  CHECK(code_of(send(R"({"id":2,"op":"banking.ping","body":{}})")) == "unauthorized");
 }
 
 TEST_CASE_FIXTURE(fixture, "session ops answer unavailable while the gateway has no subscription router") {

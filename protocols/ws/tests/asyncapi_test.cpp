@@ -87,6 +87,9 @@ std::vector<std::string> document_problems(const json::value& doc, const op_cata
     if (const auto* l = operation.as_object().if_contains("x-lane");
         !l || *l != std::string{to_string(op.lane)}.c_str())
       problems.push_back(op.name + ": x-lane differs from the catalogue");
+    if (const auto* pub = operation.as_object().if_contains("x-public");
+        !pub || !pub->is_bool() || pub->get_bool() != op.is_public)
+      problems.push_back(op.name + ": x-public differs from the catalogue");
 
     const auto* replies = find_path(operation, "/reply/messages");
     if (replies == nullptr || replies->as_array().size() != 2) {
@@ -137,6 +140,14 @@ TEST_CASE("an op added to the catalogue but not to the document is reported") {
   auto problems = document_problems(doc, ops);
   REQUIRE(problems.size() == 1);
   CHECK(problems[0] == "op system.reboot is in the catalogue but not in asyncapi.yaml");
+}
+
+TEST_CASE("an op whose public flag differs from the document is reported") {
+  auto doc = load_document();
+  doc.at_pointer("/operations/identity.login/x-public") = false;
+  auto problems = document_problems(doc, protocol_ops());
+  REQUIRE(problems.size() == 1);
+  CHECK(problems[0] == "identity.login: x-public differs from the catalogue");
 }
 
 TEST_CASE("a documented body schema that drifts from the code is reported") {

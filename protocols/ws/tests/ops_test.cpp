@@ -1,4 +1,5 @@
 // The op catalogue: lookup, lanes, idempotency keys and body checks before routing.
+#include "protocols/ws/identity_ops.hpp"
 #include "protocols/ws/ops.hpp"
 
 #include <doctest/doctest.h>
@@ -41,7 +42,44 @@ TEST_CASE("the protocol knows ping, echo, subscribe, unsubscribe, resume and eve
     CHECK(op->lane == lane::query);
     CHECK_FALSE(op->idempotency_key_required);
   }
-  CHECK(protocol_ops().all().size() == 13);
+  CHECK(protocol_ops().all().size() == 13 + 12);  // and the 12 identity ops below
+}
+
+TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own ops are not") {
+  for (auto name : {"identity.register", "identity.verify_otp", "identity.bind_device",
+                    "identity.challenge", "identity.login", "identity.refresh", "identity.logout",
+                    "identity.jwks"}) {
+    CAPTURE(name);
+    REQUIRE(protocol_ops().find(name) != nullptr);
+    CHECK(protocol_ops().find(name)->is_public);
+  }
+  for (auto name : {"identity.logout_all", "identity.devices", "identity.revoke_device",
+                    "identity.set_password",
+                    "identity.ping", "system.echo"}) {
+    CAPTURE(name);
+    REQUIRE(protocol_ops().find(name) != nullptr);
+    CHECK_FALSE(protocol_ops().find(name)->is_public);
+  }
+}
+
+TEST_CASE("a list body decodes item by item and names the item at fault") {
+  const auto& schema = jwks_reply_schema();
+  auto good = boost::json::parse(
+      R"({"keys":[{"kty":"EC","crv":"P-256","kid":"k1","use":"sig","alg":"ES256","x":"a","y":"b"}]})");
+  auto decoded = schema.decode(good);
+  REQUIRE(decoded);
+  REQUIRE(decoded->keys.size() == 1);
+  CHECK(decoded->keys[0].kid == "k1");
+  CHECK(boost::json::value(schema.encode(*decoded)) == good);
+  auto bad = boost::json::parse(R"({"keys":[{"kty":"EC"}]})");
+  auto refused = schema.decode(bad);
+  REQUIRE_FALSE(refused);
+  CHECK(refused.error().field == "keys[0].crv");
+  CHECK_FALSE(schema.decode(boost::json::parse(R"({"keys":{}})")));
+  boost::json::array many;
+  for (std::size_t i = 0; i <= max_jwks_keys; ++i) many.push_back(good.at("keys").at(0));
+  CHECK_FALSE(schema.decode(boost::json::object{{"keys", many}}));
+  CHECK(schema.json_schema().at("properties").at("keys").at("maxItems") == max_jwks_keys);
 }
 
 TEST_CASE("an op the catalogue does not know is unknown_op, echoing the id") {

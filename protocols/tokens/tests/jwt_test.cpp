@@ -1,12 +1,12 @@
 // ES256 access-token verification: what is accepted, every way a token is refused, key rotation.
-#include "gateway/filters/jwt.hpp"
+#include "protocols/tokens/jwt.hpp"
 
 #include <doctest/doctest.h>
 #include <openssl/ec.h>
 #include <openssl/evp.h>
 
 using namespace superapp;
-using namespace superapp::filters;
+using namespace superapp::tokens;
 using namespace std::chrono_literals;
 
 namespace {

@@ -1,5 +1,5 @@
 // ES256 JWT verification and signing on OpenSSL 3 EVP; JSON by Boost.JSON on stack arenas.
-#include "gateway/filters/jwt.hpp"
+#include "protocols/tokens/jwt.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/core_names.h>
@@ -19,7 +19,7 @@
 
 namespace json = boost::json;
 
-namespace superapp::filters {
+namespace superapp::tokens {
 namespace {
 
 constexpr std::size_t p256_coordinate_bytes = 32;
@@ -607,4 +607,4 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   return out;
 }
 
-}  // namespace superapp::filters
+}  // namespace superapp::tokens

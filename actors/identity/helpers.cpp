@@ -1,0 +1,54 @@
+// Hashing workers and the SMS sender (see helpers.hpp).
+#include "actors/identity/helpers.hpp"
+
+#include <boost/json.hpp>
+#include <caf/all.hpp>
+
+#include "actors/identity/identity_errc.hpp"
+#include "protocols/http/http_client.hpp"
+#include "supervisors/node/logging.hpp"
+
+namespace superapp::identity {
+
+hasher_actor::behavior_type hasher(hasher_actor::pointer, argon2_params params) {
+  return {
+      [params](hash_atom, std::string& secret) -> std::string {
+        auto h = hash_secret(secret, params);
+        sodium_wipe(secret);
+        return h ? *h : std::string{};
+      },
+      [](verify_atom, const std::string& encoded, std::string& secret) -> bool {
+        bool ok = verify_secret(encoded, secret);
+        sodium_wipe(secret);
+        return ok;
+      },
+  };
+}
+
+sms_actor::behavior_type sms_sender(sms_actor::pointer, std::string provider_url,
+                                    std::chrono::milliseconds timeout) {
+  auto at = http::parse_url(provider_url);
+  if (!at) log::warn("identity: sms provider URL is not http://HOST:PORT; codes cannot be sent");
+  return {
+      [at, timeout](send_sms_atom, const std::string& to,
+                    std::string& text) -> caf::result<bool> {
+        if (!at) return make_error(identity_errc::sms_unavailable);
+        auto body = boost::json::serialize(boost::json::object{{"to", to}, {"text", text}});
+        sodium_wipe(text);
+        auto r = http::post_json(*at, "/v1/messages", body, timeout);
+        sodium_wipe(body);
+        if (!r) {
+          log::warn("identity: sms provider unreachable", {{"reason", r.failure}});
+          return make_error(identity_errc::sms_unavailable);
+        }
+        if (r.reply->status / 100 != 2) {
+          log::warn("identity: sms provider refused the message",
+                    {{"status", static_cast<std::int64_t>(r.reply->status)}});
+          return make_error(identity_errc::sms_unavailable);
+        }
+        return true;
+      },
+  };
+}
+
+}  // namespace superapp::identity

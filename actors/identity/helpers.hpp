@@ -1,0 +1,18 @@
+// The identity service's helper actors: Argon2id hashing workers and the SMS sender.
+#pragma once
+
+#include <caf/fwd.hpp>
+
+#include "actors/identity/identity_messages.hpp"
+
+namespace superapp::identity {
+
+// Detached: Argon2id takes tens of milliseconds of CPU and ~19 MiB; it never runs on a CAF
+// scheduler thread or a gateway io thread.
+hasher_actor::behavior_type hasher(hasher_actor::pointer self, argon2_params params);
+
+// Detached: blocks its own thread on the HTTP call, at most `timeout`.
+sms_actor::behavior_type sms_sender(sms_actor::pointer self, std::string provider_url,
+                                    std::chrono::milliseconds timeout);
+
+}  // namespace superapp::identity
