@@ -35,6 +35,11 @@ client identity verify --mpin 579135 >"$work/reply" || fail "verify: $(cat "$wor
 client identity login --mpin 579135 >"$work/reply" || fail "login: $(cat "$work/reply")"
 if client identity login --mpin 000000 >"$work/reply"; then fail "a wrong mPIN logged in"; fi
 grep -q '"code":"wrong_credential"' "$work/reply" || fail "wrong mPIN: $(cat "$work/reply")"
+# A token identity issued is good at the gateway for ops that need one: the gateway took the
+# identity domain's signing key (key_refresher, identity.jwks) without a restart.
+wait_for 40 sh -c "\"$bin\" client --data-dir \"$data\" op identity.devices >\"$work/reply\"" \
+  || fail "identity.devices with identity's token: $(cat "$work/reply")"
+grep -q '"current":true' "$work/reply" || fail "identity.devices: $(cat "$work/reply")"
 client identity refresh >"$work/reply" || fail "refresh: $(cat "$work/reply")"
 client identity logout >"$work/reply" || fail "logout: $(cat "$work/reply")"
 [[ $(stat -c %a "$data/client-identity.json") == 600 ]] || fail "client state is not 0600"
