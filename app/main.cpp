@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "app/admin_cli.hpp"
+#include "app/bench_cli.hpp"
 #include "app/client_cli.hpp"
 #include "app/node_runtime.hpp"
 #include "supervisors/node/node_config.hpp"
@@ -24,6 +25,8 @@ int usage(FILE* out, int status) {
                "  node --config FILE        the domains and backends FILE names (see config/)\n"
                "  admin <tree|health|ready|metrics> [--json] [--url URL] [--token T] [--data-dir DIR]\n"
                "  client [--url ws://HOST:PORT/ws] [--token T] [op OP [BODY_JSON]]\n"
+               "  bench run SCENARIO.toml [--target ws://HOST:PORT/ws] [--out DIR]\n"
+               "  bench compare A.json B.json\n"
                "  version\n"
                "Environment: SUPERAPP_<SECTION>_<KEY> overrides any config key, e.g. SUPERAPP_ADMIN_PORT=0.\n");
   return status;
@@ -87,6 +90,7 @@ int main(int argc, char** argv) {
     if (command == "node") return node_command(rest);
     if (command == "admin") return superapp::app::run_admin_command(rest);
     if (command == "client") return superapp::app::run_client_command(rest);
+    if (command == "bench") return superapp::app::run_bench_command(rest);
     if (command == "version") {
       std::printf("superapp %s\n", SUPERAPP_VERSION);
       return 0;
