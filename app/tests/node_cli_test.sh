@@ -5,10 +5,7 @@ set -euo pipefail
 bin=$1
 source "$(dirname "$0")/lib.sh"
 
-data="$work/data"
-SUPERAPP_ADMIN_PORT=0 SUPERAPP_GATEWAY_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
-pid=$!
-wait_for 60 test -s "$data/node.json" || fail "node.json did not appear"
+start_embedded_node
 grep -q "operator URL:  http://127.0.0.1:" "$work/out" || fail "no operator URL printed"
 grep -q "WebSocket URL: ws://127.0.0.1:" "$work/out" || fail "no WebSocket URL printed"
 
