@@ -56,7 +56,7 @@ class call_session {
         }
         auto r = read_reply(beast::buffers_to_string(buffer_.data()));
         buffer_.consume(buffer_.size());
-        if (r.readable && r.id == id) {
+        if (r.has_id && r.id == id) {
           reply = std::move(r);
           return;
         }

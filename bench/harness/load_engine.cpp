@@ -94,10 +94,11 @@ reply_view read_reply(std::string_view frame) {
   auto value = boost::json::parse(frame, ec);
   if (ec || !value.is_object()) return out;
   const auto& obj = value.as_object();
+  out.readable = true;
   const auto* id = obj.if_contains("id");
   if (id == nullptr || !id->is_int64() || id->as_int64() < 0) return out;
   out.id = static_cast<std::uint64_t>(id->as_int64());
-  out.readable = true;
+  out.has_id = true;
   const auto* ok = obj.if_contains("ok");
   if (ok != nullptr && ok->is_bool() && !ok->as_bool()) {
     out.error_code = "error";
@@ -193,6 +194,8 @@ load_figures run_load(const load_plan& plan) {
       s.in.consume(s.in.size());
       if (!reply.readable) {
         book.not_sent(0, since(), bad_reply_code);
+      } else if (!reply.has_id) {
+        // A server push (an event on a subscribed topic): not a reply to anything.
       } else if (book.answered(reply.id, since(), reply.error_code)) {
         s.ids.erase(reply.id);
         if (plan.mode == load_mode::closed_loop && !ending) send(i, chooser.next(), since());

@@ -78,9 +78,11 @@ std::string request_frame(std::uint64_t id, const op_mix_entry& op, const std::s
 std::string fresh_key_prefix();
 
 // What a reply frame says: its id and, when it is an error envelope {ok:false}, the code.
-// Frames without "ok" (the echo baseline sends the request back) count as ok.
+// Frames without "ok" (the echo baseline sends the request back) count as ok; a JSON object
+// without an id is a server push, not a reply.
 struct reply_view {
-  bool readable = false;
+  bool readable = false;  // a JSON object
+  bool has_id = false;
   std::uint64_t id = 0;
   std::string error_code;  // empty: ok
   std::string error_message;

@@ -117,7 +117,10 @@ TEST_CASE("replies are read as ok, as an error envelope with its code, or as unr
   CHECK(err.error_code == "rate_limited");
   CHECK(err.error_message == "slow down");
   CHECK_FALSE(read_reply("not json").readable);
-  CHECK_FALSE(read_reply(R"({"ok":true})").readable);
+  auto push = read_reply(R"({"event":"x","seq":1})");
+  CHECK(push.readable);
+  CHECK_FALSE(push.has_id);
+  CHECK(ok.has_id);
 }
 
 TEST_CASE("the op chooser follows the weights") {
