@@ -29,6 +29,9 @@ weight = 3
 body = { text = "hello ${user}" }
 [[op]]
 name = "banking.ping"
+[[dataset.per_user]]
+op = "system.echo"
+body = { text = "setting up ${user} on ${device}" }
 [baseline]
 kind = "ws_echo"
 TOML
@@ -46,6 +49,7 @@ grep -q '"connected":24' <<<"$json" || fail "sessions did not all connect"
 grep -q '"errors":0' <<<"$json" || fail "errors in a clean run: $json"
 grep -q '"ok_by_op":{"banking.ping":[1-9]' <<<"$json" || fail "banking.ping not answered"
 grep -q '"scraped":true' <<<"$json" || fail "server figures not scraped"
+grep -q '"loaded":{"restarts_total"' <<<"$json" || fail "no figures with the sessions open"
 grep -Eq '"rss_bytes":[1-9][0-9]{6,}' <<<"$json" || fail "no node RSS"
 grep -Eq '"p99":[0-9.]+' <<<"$json" || fail "no p99"
 grep -q '| target | open 400/s | 24 |' "$dir/summary.md" || fail "summary table: $(cat "$dir/summary.md")"

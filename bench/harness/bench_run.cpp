@@ -289,10 +289,13 @@ bench_outcome run_bench(const scenario& s, const bench_environment& env) {
     if (!baseline || (env.stop_requested && env.stop_requested->load())) return;
     auto target = parse_ws_target(baseline->url());
     SUPERAPP_ASSERT(target.has_value());
-    const auto figures = run_load(plan_for(s, *target, tokens, env, std::string{baseline->kind()}));
+    auto plan = plan_for(s, *target, tokens, env, std::string{baseline->kind()});
+    double rss_kib = 0;
+    plan.before_close = [&] { rss_kib = baseline->rss_kib(); };
+    const auto figures = run_load(plan);
     auto summary = summarize(std::string{baseline->kind()}, "baseline", baseline->url(),
                              baseline->description(), s, figures);
-    summary.server_rss_kib = baseline->rss_kib();
+    if (rss_kib > 0) summary.server_rss_kib = rss_kib;
     result.runs.push_back(std::move(summary));
   };
   if (s.baseline && s.baseline->before) run_baseline();
@@ -309,15 +312,18 @@ bench_outcome run_bench(const scenario& s, const bench_environment& env) {
   };
   result.server.note = env.metrics_note;
   const bool before_ok = scrape(result.server.before);
+  bool loaded_ok = false;
   if (!(env.stop_requested && env.stop_requested->load())) {
-    const auto figures = run_load(plan_for(s, env.target, tokens, env, "target"));
+    auto plan = plan_for(s, env.target, tokens, env, "target");
+    plan.before_close = [&] { loaded_ok = before_ok && scrape(result.server.loaded); };
+    const auto figures = run_load(plan);
     if (figures.connected == 0)
       return fail(fmt::format("cannot reach {}: {}", env.target.url(),
                               figures.first_connect_failure));
     result.runs.push_back(
         summarize("target", "target", env.target.url(), "the scenario's target", s, figures));
   }
-  result.server.scraped = before_ok && scrape(result.server.after);
+  result.server.scraped = loaded_ok && scrape(result.server.after);
   if (s.baseline && !s.baseline->before) run_baseline();
   baseline.reset();
 

@@ -254,6 +254,7 @@ load_figures run_load(const load_plan& plan) {
     if (finished) return;
     finished = true;
     conns.stop();
+    if (started && plan.before_close) plan.before_close();
     book.abandon(!started ? closed_code : fig.stopped_early ? unanswered_at_stop_code : timeout_code);
     for (auto* t : {&pacer, &end_timer, &housekeeping, &drain}) t->cancel();
     for (auto& ws : conns.streams()) {

@@ -46,6 +46,9 @@ struct load_plan {
   std::function<std::string(std::size_t)> device_of;  // per session, for ${device}
   const std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: end now, report partial
   std::function<void(const load_progress&)> on_progress;
+  // Called once the load is over and replies are in, while every session is still open: the
+  // moment to read the server's memory with its sessions held.
+  std::function<void()> before_close;
   std::chrono::milliseconds progress_interval{1000};
   std::uint64_t seed = 1;  // the op mix's sequence, the same on every run
   // Idempotency keys are <prefix><request id>; empty: "bench-<random>-", fresh per run, so a

@@ -186,6 +186,7 @@ std::string to_json(const bench_result& result) {
   json::object server{{"scraped", result.server.scraped}, {"note", result.server.note}};
   if (result.server.scraped) {
     server["before"] = snapshot_json(result.server.before);
+    server["loaded"] = snapshot_json(result.server.loaded);
     server["after"] = snapshot_json(result.server.after);
     server["restarts_during_run"] =
         result.server.after.restarts_total - result.server.before.restarts_total;
@@ -283,7 +284,8 @@ std::string to_markdown(const bench_result& r) {
       any = true;
     }
   if (!any) md += "- none\n";
-  md += "\nServer (from the node's /metrics, before → after the target run):\n\n";
+  md += "\nServer (from the node's /metrics, before → at the end of the load with its sessions "
+        "open → after they closed):\n\n";
   if (!r.server.scraped) {
     md += "- not scraped: " + r.server.note + "\n";
   } else {
@@ -291,19 +293,28 @@ std::string to_markdown(const bench_result& r) {
     const auto& a = r.server.after;
     md += fmt::format("- restarts: {} → {} ({:+})\n", b.restarts_total, a.restarts_total,
                       a.restarts_total - b.restarts_total);
-    md += fmt::format("- deepest mailbox: {} ({}) → {} ({})\n", b.mailbox_depth_max,
-                      b.mailbox_depth_max_path, a.mailbox_depth_max, a.mailbox_depth_max_path);
-    if (a.rss_bytes && b.rss_bytes)
-      md += fmt::format("- resident memory: {:.1f} MiB → {:.1f} MiB\n",
+    const auto& l = r.server.loaded;
+    md += fmt::format("- deepest mailbox: {} ({}) → {} ({}) → {} ({})\n", b.mailbox_depth_max,
+                      b.mailbox_depth_max_path, l.mailbox_depth_max, l.mailbox_depth_max_path,
+                      a.mailbox_depth_max, a.mailbox_depth_max_path);
+    if (a.rss_bytes && b.rss_bytes && l.rss_bytes) {
+      md += fmt::format("- resident memory: {:.1f} MiB → {:.1f} MiB → {:.1f} MiB\n",
                         static_cast<double>(*b.rss_bytes) / 1048576.0,
+                        static_cast<double>(*l.rss_bytes) / 1048576.0,
                         static_cast<double>(*a.rss_bytes) / 1048576.0);
-    else
+      for (const auto& run : r.runs)
+        if (run.role == "target" && run.connected > 0)
+          md += fmt::format("- resident memory per open session: {:.2f} KiB ({} sessions)\n",
+                            static_cast<double>(*l.rss_bytes - *b.rss_bytes) / 1024.0 /
+                                static_cast<double>(run.connected),
+                            run.connected);
+    } else
       md += "- resident memory: not exposed by this node\n";
   }
   for (const auto& run : r.runs)
     if (run.server_rss_kib)
-      md += fmt::format("- {} server resident memory after its run: {:.1f} MiB\n", run.name,
-                        *run.server_rss_kib / 1024.0);
+      md += fmt::format("- {} server resident memory with its {} sessions open: {:.1f} MiB\n",
+                        run.name, run.connected, *run.server_rss_kib / 1024.0);
   md += fmt::format(
       "\nLatency is measured from each request's intended send time (open loop: no coordinated "
       "omission); percentiles carry at most {:.2f}% relative error. Client send lag p99: ",

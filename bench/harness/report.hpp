@@ -53,13 +53,14 @@ struct run_summary {
   std::vector<std::pair<double, double>> percentile_curve_us;  // (quantile, latency)
   std::vector<timeline_point> timeline;
   bool stopped_early = false;
-  std::optional<double> server_rss_kib;  // a baseline in its own process
+  std::optional<double> server_rss_kib;  // a baseline in its own process, sessions still open
 };
 
 struct server_figures {
   bool scraped = false;
   std::string note;  // why not, when not
   node_snapshot before;
+  node_snapshot loaded;  // at the end of the load, sessions still open
   node_snapshot after;
 };
 

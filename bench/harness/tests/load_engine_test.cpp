@@ -33,6 +33,8 @@ TEST_CASE("an open-loop run sends the scheduled number of requests and every one
   auto plan = echo_plan(port);
   plan.rate_per_s = 2000;
   std::atomic<int> progress_lines{0};
+  int before_close_calls = 0;
+  plan.before_close = [&] { ++before_close_calls; };
   plan.progress_interval = 100ms;
   plan.on_progress = [&](const load_progress&) { ++progress_lines; };
   const auto figures = run_load(plan);
@@ -45,6 +47,7 @@ TEST_CASE("an open-loop run sends the scheduled number of requests and every one
   CHECK(figures.book.latency_ns().value_at(0.5) > 0);
   CHECK(figures.elapsed_s == doctest::Approx(0.5).epsilon(0.2));
   CHECK(progress_lines >= 3);
+  CHECK(before_close_calls == 1);
   CHECK_FALSE(figures.stopped_early);
 }
 

@@ -41,6 +41,7 @@ bench_result sample() {
   r.server.after.restarts_total = 4;
   r.server.after.rss_bytes = 64 * 1024 * 1024;
   r.server.before.rss_bytes = 32 * 1024 * 1024;
+  r.server.loaded.rss_bytes = 42 * 1024 * 1024;
   return r;
 }
 
@@ -78,7 +79,8 @@ TEST_CASE("the Markdown summary has the table, the ratio to the baseline and the
   CHECK(md.find("Target / ws_echo: throughput 0.50x, p50 1.00x, p99 2.50x") != std::string::npos);
   CHECK(md.find("`rate_limited` × 2") != std::string::npos);
   CHECK(md.find("restarts: 1 → 4 (+3)") != std::string::npos);
-  CHECK(md.find("32.0 MiB → 64.0 MiB") != std::string::npos);
+  CHECK(md.find("32.0 MiB → 42.0 MiB → 64.0 MiB") != std::string::npos);
+  CHECK(md.find("per open session: 1024.00 KiB (10 sessions)") != std::string::npos);
   auto partial = sample();
   partial.partial = true;
   CHECK(to_markdown(partial).find("PARTIAL") != std::string::npos);
