@@ -315,9 +315,13 @@ std::string to_markdown(const bench_result& r) {
     if (run.server_rss_kib)
       md += fmt::format("- {} server resident memory with its {} sessions open: {:.1f} MiB\n",
                         run.name, run.connected, *run.server_rss_kib / 1024.0);
+  const bool open = !r.runs.empty() && r.runs.front().mode == "open";
   md += fmt::format(
-      "\nLatency is measured from each request's intended send time (open loop: no coordinated "
-      "omission); percentiles carry at most {:.2f}% relative error. Client send lag p99: ",
+      "\nLatency is measured from each request's {}; percentiles carry at most {:.2f}% relative "
+      "error. Client send lag p99 (how late the client sent against its schedule; large: the "
+      "client or the shared CPU limited the run): ",
+      open ? "intended send time (open loop: no coordinated omission)"
+           : "send (closed loop: the figures of a saturated server)",
       100.0 * (r.runs.empty() ? 0 : r.runs.front().histogram_relative_error));
   for (std::size_t i = 0; i < r.runs.size(); ++i)
     md += fmt::format("{}{} {} µs", i ? ", " : "", r.runs[i].name, thousands(r.runs[i].send_lag_p99_us));

@@ -120,6 +120,11 @@ TEST_CASE("replies are read as ok, as an error envelope with its code, or as unr
   CHECK(err.error_code == "rate_limited");
   CHECK(err.error_message == "slow down");
   CHECK_FALSE(read_reply("not json").readable);
+  auto error_first = read_reply(R"({"id":6,"ok":false,"error":{"code":"unknown_op"}})");
+  CHECK(error_first.error_code == "unknown_op");
+  CHECK(error_first.id == 6);
+  CHECK(read_reply(R"({"id":8,"op":"system.echo"})").id == 8);
+  CHECK_FALSE(read_reply(R"({"id":-1,"ok":true})").has_id);
   auto push = read_reply(R"({"event":"x","seq":1})");
   CHECK(push.readable);
   CHECK_FALSE(push.has_id);
