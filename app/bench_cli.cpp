@@ -24,12 +24,12 @@ extern "C" void on_interrupt(int) { stop_requested.store(true); }
 
 int usage() {
   std::fprintf(stderr,
-               "usage: superapp bench run SCENARIO.toml [--target ws://HOST:PORT/ws] [--out DIR]\n"
+               "usage: superapp bench run SCENARIO.toml [--target ws://HOST:PORT/ws] [--out OUT]\n"
                "                          [--data-dir DIR]\n"
                "       superapp bench compare A.json B.json\n"
                "`run` loads the node of DIR/node.json (DIR: ./data) or the --target you name, with\n"
                "the scenario's op mix, beside its baseline; it writes result.json, summary.md and\n"
-               "latency.svg under DIR/<scenario>-<time>/ (--out, default ./bench-results).\n"
+               "latency.svg under OUT/<scenario>-<time>/ (OUT: ./bench-results).\n"
                "Ctrl-C stops it and writes a partial report (exit status 130).\n");
   return 2;
 }
