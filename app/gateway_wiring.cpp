@@ -26,7 +26,11 @@ filters::route_table routes_for(const node::node_config& config) {
   routes.add_domain("session.", "system");
   routes.add_lane("system.*", filters::lane::query);
   routes.add_lane("session.*", filters::lane::query);
-  for (auto role : config.node.roles) {
+  // A node with peers routes every domain: the ones no peer offers right now answer
+  // `unavailable` (the directory has no front door for them), and come back by themselves.
+  std::vector<node::role> routed = config.node.roles;
+  if (!config.cluster.peers.empty()) routed.assign(node::all_roles.begin(), node::all_roles.end());
+  for (auto role : routed) {
     auto name = std::string{node::to_string(role)};
     routes.add_domain(name + ".", name);
     routes.add_lane(name + ".ping", filters::lane::query);
@@ -85,6 +89,8 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       routes_for(config),
       filters::rate_limit_config{config.gateway.user_burst,
                                  static_cast<double>(config.gateway.user_rate_per_s)},
+      filters::rate_limit_config{config.gateway.device_burst,
+                                 static_cast<double>(config.gateway.device_rate_per_s)},
       filters::rate_limit_config{config.gateway.address_burst,
                                  static_cast<double>(config.gateway.address_rate_per_s)},
       std::array<std::uint32_t, filters::lane_count>{4096, 16384}, std::move(directory));
@@ -112,10 +118,16 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
     handler.on_text = [self, pipeline, out](std::string frame) {
       pipeline->on_frame(self, frame, [out](std::string reply) { out->send_text(std::move(reply)); });
     };
+    // Events of the session's subscriptions, already framed and numbered by the router.
+    handler.extra = caf::message_handler{
+        [out](gateway::push_atom, std::string& frame) { out->send_text(std::move(frame)); }};
     return handler;
   };
   parts.supervisor.name = "gateway";
   parts.supervisor.strategy_kind = sup::strategy::one_for_one;
+  // The router first: sessions find it in the services as soon as they can subscribe.
+  parts.supervisor.children.push_back(gateway::subscription_router_child(
+      {}, [services](const caf::actor& router) { services->set_subscriptions(router); }));
   parts.supervisor.children.push_back(sup::supervisor_child(ws::sessions_supervisor_spec(factory)));
   return parts;
 }
@@ -140,6 +152,12 @@ caf::actor find_sessions_supervisor(caf::scoped_actor& self, const caf::actor& r
     return result;
   };
   return child(child(root, "gateway"), "sessions_sup");
+}
+
+std::string dev_jwks(const std::string& data_dir, std::string& failure) {
+  auto key = load_or_make_dev_key(data_dir, failure);
+  if (!key) return {};
+  return filters::jwks_json(std::span<const filters::signing_key>{&*key, 1});
 }
 
 std::string dev_token(const std::string& data_dir, const std::string& subject,

@@ -36,6 +36,10 @@ ws::ws_config ws_config_from(const node::node_config& config);
 caf::actor find_sessions_supervisor(caf::scoped_actor& self, const caf::actor& root,
                                     std::chrono::milliseconds timeout);
 
+// The JWKS ({"keys":[...]}) of the development key of `data_dir`, made there if missing; empty
+// with `failure` set when the key file cannot be read.
+std::string dev_jwks(const std::string& data_dir, std::string& failure);
+
 // A token for `subject`, signed with the development key of `data_dir` (superapp client
 // --dev-token); empty with `failure` set when there is no such key.
 std::string dev_token(const std::string& data_dir, const std::string& subject,

@@ -10,6 +10,7 @@
 #include "app/admin_cli.hpp"
 #include "app/bench_cli.hpp"
 #include "app/client_cli.hpp"
+#include "app/gateway_wiring.hpp"
 #include "app/node_runtime.hpp"
 #include "supervisors/node/node_config.hpp"
 
@@ -25,7 +26,9 @@ int usage(FILE* out, int status) {
                "  node --config FILE        the domains and backends FILE names (see config/)\n"
                "  admin <tree|health|ready|metrics> [--json] [--url URL] [--token T] [--data-dir DIR]\n"
                "  client [--url ws://HOST:PORT/ws] [--token T] [op OP [BODY_JSON]]\n"
-               "  bench run SCENARIO.toml [--target ws://HOST:PORT/ws] [--out DIR]\n"
+               "  dev-keys [--data-dir DIR]  prints the JWKS of DIR's development signing key (made\n"
+               "                            if missing), for gateway.jwks_file of a `superapp node`\n"
+               "  bench run SCENARIO.toml [--target ws://HOST:PORT/ws] [--out OUT]\n"
                "  bench compare A.json B.json\n"
                "  version\n"
                "Environment: SUPERAPP_<SECTION>_<KEY> overrides any config key, e.g. SUPERAPP_ADMIN_PORT=0.\n");
@@ -90,6 +93,16 @@ int main(int argc, char** argv) {
     if (command == "node") return node_command(rest);
     if (command == "admin") return superapp::app::run_admin_command(rest);
     if (command == "client") return superapp::app::run_client_command(rest);
+    if (command == "dev-keys") {
+      std::string data_dir = "./data";
+      if (rest.size() == 2 && rest[0] == "--data-dir") data_dir = rest[1];
+      else if (!rest.empty()) return usage(stderr, 2);
+      std::string failure;
+      auto jwks = superapp::app::dev_jwks(data_dir, failure);
+      if (jwks.empty()) return config_failure(failure);
+      std::printf("%s\n", jwks.c_str());
+      return 0;
+    }
     if (command == "bench") return superapp::app::run_bench_command(rest);
     if (command == "version") {
       std::printf("superapp %s\n", SUPERAPP_VERSION);

@@ -13,11 +13,14 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include "app/cli_common.hpp"
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
+#include "protocols/caller_seal.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/cluster/cluster.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/metrics.hpp"
 #include "supervisors/node/logging.hpp"
@@ -70,14 +73,33 @@ sup::domain_settings domain_settings_from(const node::node_config& config,
   return settings;
 }
 
+// The key the gateway seals forwarded ops with and front doors verify them with.
+caller_seal_ptr caller_seal_for(const node::node_config& config, const superapp::clock& clock,
+                                std::string& failure) {
+  const auto& path = config.node.internal_key_file;
+  if (path.empty()) {
+    log::info("internal key made for this process; set node.internal_key_file when the "
+              "gateway and the domains run on different nodes");
+    return std::make_shared<const caller_seal>(caller_seal::generate(clock));
+  }
+  std::string error;
+  auto key = caller_seal::from_hex(read_text_file(path), clock, error);
+  if (!key) {
+    failure = "config error: node.internal_key_file: " + path + ": " + error;
+    return nullptr;
+  }
+  return std::make_shared<const caller_seal>(std::move(*key));
+}
+
 // <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
 void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint,
-                     const std::string& ws_url) {
+                     const std::string& ws_url, std::uint16_t cluster_port) {
   boost::json::object info;
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
   info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
   info["ws_url"] = ws_url;
+  if (cluster_port != 0) info["cluster_port"] = static_cast<std::int64_t>(cluster_port);
   auto path = std::filesystem::path{config.node.data_dir} / "node.json";
   std::ofstream out{path, std::ios::trunc};
   out << boost::json::serialize(info) << "\n";
@@ -103,6 +125,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
     std::filesystem::create_directories(config.persistence.sqlite_directory);
 
   caf::actor_system_config cfg;
+  const bool clustered = config.cluster.publish || !config.cluster.peers.empty();
+  if (clustered) cluster::prepare_config(cfg);
   cfg.set("scheduler.max-threads", node::effective_scheduler_threads(config));
   add_error_renderers(cfg);
   caf::actor_system sys{cfg};
@@ -112,19 +136,44 @@ int run_node(const node::node_config& config, bool dev_keys) {
                              metrics::process_resident_memory_bytes);
   auto directory = std::make_shared<sup::front_door_directory>();
 
+  superapp::system_clock clock;
+  std::string seal_failure;
+  auto seal = caller_seal_for(config, clock, seal_failure);
+  if (!seal) {
+    std::fprintf(stderr, "%s\n", seal_failure.c_str());
+    return 2;
+  }
   auto settings = domain_settings_from(config, directory, registry);
+  settings.caller_seal = seal;
   std::vector<sup::supervisor_spec> subtrees;
   for (auto role : config.node.roles)
     subtrees.push_back(sup::domain_supervisor(domain_for(role), settings));
-  superapp::system_clock clock;
-  std::string gateway_failure;
-  auto gateway = make_gateway(config, directory, clock, dev_keys, gateway_failure);
-  if (!gateway) {
-    std::fprintf(stderr, "%s\n", gateway_failure.c_str());
-    return 2;
+  std::atomic<std::uint16_t> cluster_port{0};  // as bound (the config may say 0)
+  if (clustered) {
+    // After the local domains (the registry offers them), before the gateway (whose sessions
+    // reach the peers' domains through the links).
+    cluster::cluster_settings cs;
+    cs.bind = config.cluster.bind;
+    cs.port = config.cluster.port;
+    cs.publish = config.cluster.publish;
+    for (auto role : config.node.roles) cs.local_domains.emplace_back(node::to_string(role));
+    for (const auto& p : config.cluster.peers) cs.peers.push_back({p.host, p.port});
+    cs.credits_per_peer = config.admission.front_door_credits;
+    subtrees.push_back(cluster::cluster_supervisor(
+        std::move(cs), directory, [&cluster_port](std::uint16_t port) { cluster_port = port; }));
   }
-  // The gateway's subtree starts last and stops first: no session outlives the domains.
-  subtrees.push_back(gateway->supervisor);
+  std::optional<gateway_parts> gateway;
+  if (config.gateway.enabled) {
+    std::string gateway_failure;
+    gateway = make_gateway(config, directory, clock, dev_keys, gateway_failure);
+    if (!gateway) {
+      std::fprintf(stderr, "%s\n", gateway_failure.c_str());
+      return 2;
+    }
+    gateway->services->caller_seal = seal;
+    // The gateway's subtree starts last and stops first: no session outlives the domains.
+    subtrees.push_back(gateway->supervisor);
+  }
   auto root = sup::spawn_supervisor(sys, sup::node_root_supervisor("root", std::move(subtrees)));
   if (auto err = sup::await_ready(self, root, start_timeout)) {
     log::error("node failed to start", {{"node", config.node.name},
@@ -162,21 +211,25 @@ int run_node(const node::node_config& config, bool dev_keys) {
     sup::shutdown(self, root, std::chrono::seconds{30});
     return 1;
   }
-  auto sessions_sup = find_sessions_supervisor(self, root, start_timeout);
-  SUPERAPP_ASSERT(sessions_sup);
-  ws::ws_listener ws_listener{ws_config_from(config), sys, sessions_sup};
-  auto ws_endpoint = ws_listener.start();
-  if (!ws_endpoint) {
-    log::error("gateway failed to start",
-               {{"bind", config.gateway.bind}, {"port", static_cast<std::int64_t>(config.gateway.port)}});
-    listener.stop();
-    self->send_exit(bridge, caf::exit_reason::user_shutdown);
-    sup::shutdown(self, root, std::chrono::seconds{30});
-    return 1;
+  std::optional<ws::ws_listener> ws_listener;
+  std::string ws_url;
+  if (gateway) {
+    auto sessions_sup = find_sessions_supervisor(self, root, start_timeout);
+    SUPERAPP_ASSERT(sessions_sup);
+    ws_listener.emplace(ws_config_from(config), sys, sessions_sup, ws::http_handler{}, &registry);
+    auto ws_endpoint = ws_listener->start();
+    if (!ws_endpoint) {
+      log::error("gateway failed to start", {{"bind", config.gateway.bind},
+                                             {"port", static_cast<std::int64_t>(config.gateway.port)}});
+      listener.stop();
+      self->send_exit(bridge, caf::exit_reason::user_shutdown);
+      sup::shutdown(self, root, std::chrono::seconds{30});
+      return 1;
+    }
+    ws_url = std::string{config.gateway.tls_cert_file.empty() ? "ws://" : "wss://"} +
+             ws_endpoint->address + ":" + std::to_string(ws_endpoint->port) + "/ws";
   }
-  auto ws_url = std::string{config.gateway.tls_cert_file.empty() ? "ws://" : "wss://"} +
-                ws_endpoint->address + ":" + std::to_string(ws_endpoint->port) + "/ws";
-  write_node_file(config, *endpoint, ws_url);
+  write_node_file(config, *endpoint, ws_url, cluster_port.load());
   auto admin_url = "http://" + endpoint->address + ":" + std::to_string(endpoint->port);
   log::info("node up", {{"node", config.node.name},
                         {"domains", static_cast<std::int64_t>(config.node.roles.size())},
@@ -185,7 +238,10 @@ int run_node(const node::node_config& config, bool dev_keys) {
               config.node.roles.size());
   std::printf("  operator URL:  %s/api/tree  (also /healthz /readyz /metrics)\n",
               admin_url.c_str());
-  std::printf("  WebSocket URL: %s\n", ws_url.c_str());
+  if (!ws_url.empty()) std::printf("  WebSocket URL: %s\n", ws_url.c_str());
+  if (cluster_port.load() != 0)
+    std::printf("  cluster port:  %s:%u (this node's domains, for other nodes)\n",
+                config.cluster.bind.c_str(), static_cast<unsigned>(cluster_port.load()));
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);
 
@@ -206,7 +262,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     pthread_kill(signal_thread.native_handle(), SIGTERM);  // wakes the sigwait above
     signal_thread.join();
     log::error("the root supervisor died; the node stops", {{"node", config.node.name}});
-    ws_listener.stop();
+    if (ws_listener) ws_listener->stop();
     listener.stop();
     self->send_exit(bridge, caf::exit_reason::user_shutdown);
     std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
@@ -217,7 +273,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   // Reverse of start: clients are told 1001 "going away" and no new ones come in; no new
   // operator requests; then the trees (the gateway's first, then each domain's children in
   // reverse order, within their shutdown timeouts); then the actors that served the listener.
-  ws_listener.stop();
+  if (ws_listener) ws_listener->stop();
   listener.stop();
   auto err = sup::shutdown(self, root, std::chrono::seconds{60});
   directory->clear();

@@ -1,6 +1,7 @@
 // The one message every domain front door takes from the gateway: an op with its JSON body.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -33,12 +34,16 @@ struct op_request {
   std::string idempotency_key;  // required for transactional ops
   std::string traceparent;      // W3C trace context of this request
   caller who;
+  // The gateway's seal over all of the above (protocols/caller_seal.hpp); front doors refuse an
+  // op whose seal does not verify.
+  std::int64_t sealed_at_ms = 0;
+  std::string seal;  // HMAC-SHA256, 32 bytes
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, op_request& x) {
   return f(caf::meta::type_name("op_request"), x.op, x.body_json, x.idempotency_key,
-           x.traceparent, x.who);
+           x.traceparent, x.who, x.sealed_at_ms, x.seal);
 }
 
 struct op_reply {

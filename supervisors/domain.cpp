@@ -68,7 +68,8 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
 // domain's own behaviour for everything else.
 caf::behavior front_door_actor(caf::event_based_actor* self, domain_context_ptr ctx,
                                front_door_fn domain_behavior,
-                               std::shared_ptr<const std::map<std::string, op_handler>> ops) {
+                               std::shared_ptr<const std::map<std::string, op_handler>> ops,
+                               caller_seal_ptr seal) {
   // Domain names are SQL identifiers ([a-z][a-z0-9_]*), so they need no JSON escaping.
   auto pong = R"({"pong":true,"domain":")" + ctx->domain + "\"}";
   caf::message_handler basics{
@@ -76,8 +77,14 @@ caf::behavior front_door_actor(caf::event_based_actor* self, domain_context_ptr 
         return worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
       },
       [name = ctx->domain](ping_atom) { return name; },
-      [self, ctx, ops, ping_op = ctx->domain + ".ping", pong](
+      [self, ctx, ops, seal, ping_op = ctx->domain + ".ping", pong](
           op_atom, op_request& request) -> caf::result<op_reply> {
+        // The caller is whoever the gateway says under its seal, never what a message claims.
+        if (seal && !seal->verify(request)) {
+          log::warn("op refused: caller seal missing, forged, altered or stale",
+                    {{"domain", ctx->domain}, {"op", request.op}});
+          return make_error(platform_errc::unauthorized);
+        }
         if (request.op == ping_op) return op_reply{pong};
         auto handler = ops->find(request.op);
         if (handler == ops->end()) return make_error(platform_errc::unknown_op);
@@ -97,11 +104,11 @@ child_spec front_door_child(const domain_definition& def, const domain_settings&
   c.shutdown_timeout = settings.shutdown_timeout;
   c.start = [behavior = def.front_door,
              ops = std::make_shared<const std::map<std::string, op_handler>>(def.ops),
-             directory = settings.directory,
+             directory = settings.directory, seal = settings.caller_seal,
              slot](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
     auto ctx = *slot;
     SUPERAPP_ASSERT(ctx != nullptr);
-    auto door = parent.spawn(front_door_actor, ctx, behavior, ops);
+    auto door = parent.spawn(front_door_actor, ctx, behavior, ops, seal);
     if (directory) directory->publish(ctx->domain, door, ctx->gate);
     return door;
   };

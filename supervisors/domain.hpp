@@ -14,6 +14,7 @@
 
 #include "persistence/config.hpp"
 #include "persistence/migrations.hpp"
+#include "protocols/caller_seal.hpp"
 #include "protocols/front_door_messages.hpp"
 #include "supervisors/admission.hpp"
 #include "supervisors/front_door.hpp"
@@ -72,6 +73,9 @@ struct domain_settings {
   std::chrono::milliseconds shutdown_timeout{5000};
   front_door_directory_ptr directory;  // where the front door publishes itself
   metrics::registry* metrics = nullptr;  // the node's; per-domain front-door series go here
+  // Set (always, in a node): every op must carry the gateway's valid seal, else unauthorized.
+  // Unset: ops are taken as they come (unit tests that talk to a front door directly).
+  caller_seal_ptr caller_seal;
 };
 
 // The domain's supervisor, rest_for_one: a store restart restarts the front door and the

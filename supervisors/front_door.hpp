@@ -10,6 +10,7 @@
 #include <utility>
 
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <caf/atom.hpp>
 #include <caf/error.hpp>
 
@@ -42,6 +43,13 @@ class front_door_directory {
     auto i = entries_.find(domain);
     if (i == entries_.end()) return std::nullopt;
     return i->second;
+  }
+
+  // Removes the domain's entry only if it still names `front_door` (a newer one stays).
+  void withdraw(const std::string& domain, const caf::actor_addr& front_door) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto i = entries_.find(domain);
+    if (i != entries_.end() && i->second.front_door.address() == front_door) entries_.erase(i);
   }
 
   void clear() {

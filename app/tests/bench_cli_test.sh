@@ -22,7 +22,7 @@ duration_s = 2
 sessions = 24
 source_addresses = 4
 [users]
-count = 6
+count = 24
 [[op]]
 name = "system.echo"
 weight = 3

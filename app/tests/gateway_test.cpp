@@ -16,6 +16,7 @@
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 
+#include "tests/support/temp_dir.hpp"
 #include "app/cli_common.hpp"
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
@@ -30,14 +31,7 @@ using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-gw-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using superapp::testing::temp_dir;
 
 // A node with the banking domain and the gateway, as superapp run wires them, on free ports.
 struct gateway_node {
@@ -50,6 +44,7 @@ struct gateway_node {
   std::unique_ptr<ws::ws_listener> listener;
   std::uint16_t port = 0;
   std::optional<filters::signing_key> key;
+  std::shared_ptr<gateway::gateway_services> services;
 
   gateway_node() {
     config = node::embedded_defaults(dir.path.string());
@@ -61,9 +56,14 @@ struct gateway_node {
     settings.database = node::to_database_config(config);
     std::filesystem::create_directories(config.persistence.sqlite_directory);
     settings.directory = directory;
+    // As in a node: the gateway seals what it forwards and the front door takes only sealed ops.
+    auto seal = std::make_shared<const caller_seal>(caller_seal::generate(clock));
+    settings.caller_seal = seal;
     std::string failure;
     auto gateway = app::make_gateway(config, directory, clock, /*dev_keys=*/true, failure);
     REQUIRE(gateway);
+    gateway->services->caller_seal = seal;
+    services = gateway->services;
     root = sup::spawn_supervisor(
         *sys, sup::node_root_supervisor(
                   "root", {sup::domain_supervisor(app::domain_for(node::role::banking), settings),
@@ -270,4 +270,48 @@ TEST_CASE("the largest rate limits the config accepts are limits the gateway can
                           true, failure));
   env["SUPERAPP_GATEWAY_ADDRESS_BURST"] = "1000001";
   CHECK_FALSE(node::apply_environment(node::embedded_defaults(dir.path.string()), env));
+}
+
+TEST_CASE("a subscribed client gets its events pushed and, after reconnecting, the ones it missed") {
+  gateway_node node;
+  auto router = node.services->subscriptions();
+  REQUIRE(router);
+  auto publish = [&](const std::string& user, const std::string& body) {
+    caf::anon_send(router, gateway::client_event_atom::value,
+                   gateway::client_event{"banking.transfer.completed", {user}, body});
+  };
+  std::string resume_token;
+  {
+    client alice{node.port, node.token("alice")};
+    client bob{node.port, node.token("bob")};
+    auto subscribed = alice.call(R"({"id":1,"op":"session.subscribe","body":{"topic":"banking.*"}})");
+    REQUIRE(code_of(subscribed) == "ok");
+    resume_token = std::string{subscribed.at("body").as_object().at("resume_token").as_string()};
+    REQUIRE(code_of(bob.call(R"({"id":1,"op":"session.subscribe","body":{"topic":"banking.*"}})")) == "ok");
+    publish("alice", R"({"n":1})");
+    auto pushed = alice.read();
+    CHECK(pushed.at("type").as_string() == "event");
+    CHECK(pushed.at("seq").as_int64() == 1);
+    CHECK(pushed.at("body").as_object().at("n").as_int64() == 1);
+    // Bob is subscribed to the same topic but the event is not his: his next frame is his reply.
+    CHECK(code_of(bob.call(R"({"id":2,"op":"system.ping","body":{}})")) == "ok");
+  }
+  publish("alice", R"({"n":2})");
+  publish("alice", R"({"n":3})");
+  client again{node.port, node.token("alice")};
+  auto resumed = again.call(R"({"id":9,"op":"session.resume","body":{"resume_token":")" +
+                            resume_token + R"(","last_seq":1}})");
+  REQUIRE(code_of(resumed) == "ok");
+  CHECK_FALSE(resumed.at("body").as_object().at("resync").as_bool());
+  CHECK(resumed.at("body").as_object().at("replayed").as_int64() == 2);
+  CHECK(again.read().at("seq").as_int64() == 2);
+  CHECK(again.read().at("seq").as_int64() == 3);
+  publish("alice", R"({"n":4})");
+  CHECK(again.read().at("seq").as_int64() == 4);
+  // Someone else presenting alice's token learns nothing.
+  client mallory{node.port, node.token("mallory")};
+  auto stolen = mallory.call(R"({"id":1,"op":"session.resume","body":{"resume_token":")" +
+                             resume_token + R"(","last_seq":0}})");
+  REQUIRE(code_of(stolen) == "ok");
+  CHECK(stolen.at("body").as_object().at("resync").as_bool());
 }

@@ -38,6 +38,7 @@ grep -q '"name":"root"' <<<"$json" || fail "tree JSON"
 metrics=$("$bin" admin metrics --data-dir "$data")
 grep -q 'superapp_actor_restarts_total{path="root/banking/front_door"} 0' <<<"$metrics" || fail "metrics lack restarts"
 grep -q 'superapp_actor_mailbox_depth' <<<"$metrics" || fail "metrics lack mailbox depth"
+grep -q '^superapp_gateway_sessions_total [1-9]' <<<"$metrics" || fail "metrics lack the gateway's sessions"
 grep -Eq '^process_resident_memory_bytes [1-9][0-9]{5,}$' <<<"$metrics" || fail "metrics lack RSS"
 if "$bin" admin tree --data-dir "$data" --token wrong 2>"$work/err"; then fail "wrong token accepted"; fi
 grep -q "401" "$work/err" || fail "wrong token not reported as 401"

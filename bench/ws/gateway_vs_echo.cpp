@@ -91,6 +91,8 @@ void serve_pipeline(const options& o, const std::string& data_dir,
   config.gateway.io_threads = o.io_threads;
   config.gateway.user_burst = 1'000'000;
   config.gateway.user_rate_per_s = 1'000'000;
+  config.gateway.device_burst = 1'000'000;
+  config.gateway.device_rate_per_s = 1'000'000;
   config.gateway.address_burst = 1'000'000;
   config.gateway.address_rate_per_s = 1'000'000;
   superapp::system_clock clock;

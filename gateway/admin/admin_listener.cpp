@@ -7,27 +7,19 @@
 
 #include <algorithm>
 #include <array>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <cctype>
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <string_view>
-#include <thread>
-#include <unordered_map>
 #include <utility>
-#include <vector>
 
+#include "gateway/net/listener_core.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/metrics.hpp"
@@ -48,8 +40,6 @@ constexpr std::string_view prometheus_type = "text/plain; version=0.0.4; charset
 // so closing with unread bytes does not reset the connection before the client reads the reply.
 constexpr std::int64_t drain_timeout_ms = 1'000;
 constexpr std::size_t max_drain_bytes = 1024 * 1024;
-// A failing accept (EMFILE) would otherwise spin the acceptor's strand.
-constexpr std::int64_t accept_retry_ms = 100;
 
 enum class route : std::uint8_t { healthz, readyz, metrics, tree, unknown };
 constexpr std::size_t route_count = 5;
@@ -98,27 +88,6 @@ std::string error_body(std::string_view code, std::string_view message) {
 
 std::string error_body(const error_description& d) { return error_body(d.wire_code, d.message); }
 
-// Delivers answers from foreign threads onto the io_context while it exists. stop() closes it
-// before the io_context is destroyed, so a late answer from an actor is dropped, not a crash.
-class completion_gate {
- public:
-  explicit completion_gate(net::io_context::executor_type executor) : executor_(executor) {}
-  template <class Handler>
-  void post(Handler&& handler) {
-    std::lock_guard<std::mutex> guard{mutex_};
-    if (open_) net::post(executor_, std::forward<Handler>(handler));
-  }
-  void close() {
-    std::lock_guard<std::mutex> guard{mutex_};
-    open_ = false;
-  }
-
- private:
-  std::mutex mutex_;
-  bool open_ = true;
-  net::io_context::executor_type executor_;
-};
-
 }  // namespace
 
 class admin_listener::impl {
@@ -129,10 +98,18 @@ class admin_listener::impl {
       : config_(std::move(config)),
         callbacks_(std::move(callbacks)),
         registry_(registry),
-        token_(digest_of(config_.operator_token)) {
+        token_(digest_of(config_.operator_token)),
+        core_(listener::listener_options{.name = "admin listener",
+                                         .bind_address = config_.bind_address,
+                                         .port = config_.port,
+                                         .io_threads = config_.io_threads,
+                                         .max_connections = config_.max_connections,
+                                         .stop_grace_ms = config_.stop_grace_ms},
+              [this](std::uint64_t id, tcp::socket socket) {
+                return make_session(id, std::move(socket));
+              },
+              [this] { rejected_.increment(); }) {
     SUPERAPP_ASSERT(!config_.operator_token.empty());
-    SUPERAPP_ASSERT(config_.io_threads > 0);
-    SUPERAPP_ASSERT(config_.max_connections > 0);
     SUPERAPP_ASSERT(config_.callback_timeout_ms > 0);
     for (std::size_t i = 0; i < route_count; ++i)
       requests_[i] = registry_.add_counter("superapp_admin_requests_total",
@@ -152,12 +129,10 @@ class admin_listener::impl {
   ~impl() { stop(); }
 
   caf::expected<admin_endpoint> start();
-  void stop();
+  void stop() { core_.stop(); }
 
  private:
-  void accept_next();
-  void on_accept(beast::error_code ec, tcp::socket socket);
-  void forget_session(std::uint64_t id);
+  std::shared_ptr<listener::connection> make_session(std::uint64_t id, tcp::socket socket);
 
   void count_request(route r) { requests_[static_cast<std::size_t>(r)].increment(); }
   void count_response(unsigned status) {
@@ -181,26 +156,13 @@ class admin_listener::impl {
   metrics::gauge connections_;
   metrics::counter rejected_;
 
-  std::mutex lifecycle_mutex_;  // serialises start() and stop()
-  enum class lifecycle { created, running, stopped } lifecycle_ = lifecycle::created;
-
-  std::mutex sessions_mutex_;
-  std::condition_variable sessions_drained_;
-  std::unordered_map<std::uint64_t, std::weak_ptr<session>> sessions_;
-  std::uint64_t next_session_id_ = 0;
-  bool stopping_ = false;
-
-  std::shared_ptr<completion_gate> gate_;
-  // Declared after everything a session's destructor touches: resetting them destroys the
-  // sessions still queued in the io_context.
-  std::optional<net::io_context> io_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
-  std::optional<tcp::acceptor> acceptor_;
-  std::optional<net::steady_timer> accept_retry_;
-  std::vector<std::thread> threads_;
+  // Declared last: its stop() destroys the sessions still queued in its io_context, and their
+  // destructors touch the members above.
+  listener::listener_core core_;
 };
 
-class admin_listener::impl::session : public std::enable_shared_from_this<session> {
+class admin_listener::impl::session final : public listener::connection,
+                                             public std::enable_shared_from_this<session> {
  public:
   session(impl& owner, std::uint64_t id, tcp::socket&& socket)
       : owner_(owner),
@@ -211,19 +173,17 @@ class admin_listener::impl::session : public std::enable_shared_from_this<sessio
     owner_.connections_.add(1);
   }
 
-  ~session() {
+  ~session() override {
     owner_.connections_.sub(1);
-    owner_.forget_session(id_);
+    owner_.core_.forget(id_);
   }
 
-  auto executor() { return stream_.get_executor(); }
+  net::any_io_executor executor() override { return stream_.get_executor(); }
 
-  void start() {
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->read_request(); });
-  }
+  void start() override { read_request(); }
 
   // stop(): idle connections close now; a request in flight finishes with Connection: close.
-  void begin_shutdown() {
+  void begin_shutdown() override {
     closing_ = true;
     if (phase_ == phase::reading || phase_ == phase::draining) close_now();
   }
@@ -438,131 +398,31 @@ template <class T>
 std::function<void(caf::expected<T>)> admin_listener::impl::completion_for(
     std::weak_ptr<session> who, std::uint64_t request_id,
     void (session::*on_answer)(std::uint64_t, caf::expected<T>)) {
-  return [gate = gate_, who = std::move(who), request_id, on_answer](caf::expected<T> answer) {
-    // Two hops: onto the io_context (guarded by the gate), then onto the session's strand once
-    // it is known to be alive. Nothing here blocks the caller's (actor's) thread.
-    gate->post([who, request_id, on_answer, answer = std::move(answer)]() mutable {
+  return [gate = core_.gate(), who = std::move(who), request_id,
+          on_answer](caf::expected<T> answer) {
+    // Onto the session's strand while the io_context exists and the session is alive; nothing
+    // here blocks the caller's (actor's) thread.
+    gate->run([&] {
       auto target = who.lock();
       if (!target) return;
       auto executor = target->executor();
-      net::dispatch(executor, [target = std::move(target), request_id, on_answer,
-                               answer = std::move(answer)]() mutable {
+      net::post(executor, [target = std::move(target), request_id, on_answer,
+                           answer = std::move(answer)]() mutable {
         ((*target).*on_answer)(request_id, std::move(answer));
       });
     });
   };
 }
 
+std::shared_ptr<listener::connection> admin_listener::impl::make_session(std::uint64_t id,
+                                                                        tcp::socket socket) {
+  return std::make_shared<session>(*this, id, std::move(socket));
+}
+
 caf::expected<admin_endpoint> admin_listener::impl::start() {
-  std::lock_guard<std::mutex> lifecycle_guard{lifecycle_mutex_};
-  SUPERAPP_ASSERT(lifecycle_ == lifecycle::created);  // start() is called once
-  io_.emplace(static_cast<int>(config_.io_threads));
-  beast::error_code ec;
-  const auto address = net::ip::make_address(config_.bind_address, ec);
-  if (!ec) {
-    acceptor_.emplace(net::make_strand(*io_));
-    const tcp::endpoint endpoint{address, config_.port};
-    acceptor_->open(endpoint.protocol(), ec);
-    if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(endpoint, ec);
-    if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    spdlog::error("admin listener: cannot listen on {} port {}: {}", config_.bind_address,
-                  config_.port, ec.message());
-    acceptor_.reset();
-    io_.reset();
-    lifecycle_ = lifecycle::stopped;
-    return make_error(platform_errc::start_failed);
-  }
-  const auto bound = acceptor_->local_endpoint();
-  gate_ = std::make_shared<completion_gate>(io_->get_executor());
-  work_.emplace(io_->get_executor());
-  accept_retry_.emplace(acceptor_->get_executor());
-  net::post(acceptor_->get_executor(), [this] { accept_next(); });
-  threads_.reserve(config_.io_threads);
-  for (std::size_t i = 0; i < config_.io_threads; ++i)
-    threads_.emplace_back([this] { io_->run(); });
-  lifecycle_ = lifecycle::running;
-  spdlog::info("admin listener on {} port {}", bound.address().to_string(), bound.port());
-  return admin_endpoint{bound.address().to_string(), bound.port()};
-}
-
-void admin_listener::impl::accept_next() {
-  acceptor_->async_accept(net::make_strand(*io_),
-                          beast::bind_front_handler(&impl::on_accept, this));
-}
-
-void admin_listener::impl::on_accept(beast::error_code ec, tcp::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
-  if (ec) {
-    spdlog::warn("admin listener: accept failed: {}", ec.message());
-    accept_retry_->expires_after(std::chrono::milliseconds(accept_retry_ms));
-    accept_retry_->async_wait([this](beast::error_code wait_ec) {
-      if (!wait_ec && acceptor_->is_open()) accept_next();
-    });
-    return;
-  }
-  std::shared_ptr<session> accepted;
-  {
-    std::lock_guard<std::mutex> guard{sessions_mutex_};
-    if (stopping_) return;  // the socket closes as it goes out of scope
-    if (sessions_.size() >= config_.max_connections) {
-      rejected_.increment();
-    } else {
-      const auto id = next_session_id_++;
-      accepted = std::make_shared<session>(*this, id, std::move(socket));
-      sessions_.emplace(id, accepted);
-    }
-  }
-  if (accepted) accepted->start();
-  accept_next();
-}
-
-void admin_listener::impl::forget_session(std::uint64_t id) {
-  std::lock_guard<std::mutex> guard{sessions_mutex_};
-  sessions_.erase(id);
-  if (sessions_.empty()) sessions_drained_.notify_all();
-}
-
-void admin_listener::impl::stop() {
-  std::lock_guard<std::mutex> lifecycle_guard{lifecycle_mutex_};
-  if (lifecycle_ != lifecycle::running) {
-    lifecycle_ = lifecycle::stopped;
-    return;
-  }
-  for (const auto& t : threads_) SUPERAPP_ASSERT(t.get_id() != std::this_thread::get_id());
-  lifecycle_ = lifecycle::stopped;
-  net::post(acceptor_->get_executor(), [this] {
-    beast::error_code ignored;
-    acceptor_->close(ignored);
-    accept_retry_->cancel();
-  });
-  {
-    std::unique_lock<std::mutex> lock{sessions_mutex_};
-    stopping_ = true;
-    for (auto& [id, weak] : sessions_)
-      if (auto s = weak.lock()) {
-        auto executor = s->executor();
-        net::post(executor, [s = std::move(s)] { s->begin_shutdown(); });
-      }
-    const auto deadline =
-        std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.stop_grace_ms);
-    if (!sessions_drained_.wait_until(lock, deadline, [this] { return sessions_.empty(); }))
-      spdlog::warn("admin listener: {} connection(s) still busy after {} ms; cutting them",
-                   sessions_.size(), config_.stop_grace_ms);
-  }
-  gate_->close();
-  work_.reset();
-  io_->stop();
-  for (auto& t : threads_) t.join();
-  threads_.clear();
-  // Destroying the io_context destroys the handlers still queued, and with them the sessions
-  // they kept alive; no io thread runs any more, so this is single-threaded.
-  accept_retry_.reset();
-  acceptor_.reset();
-  io_.reset();
-  spdlog::info("admin listener stopped");
+  auto bound = core_.start();
+  if (!bound) return std::move(bound.error());
+  return admin_endpoint{bound->address().to_string(), bound->port()};
 }
 
 admin_listener::admin_listener(admin_config config, admin_callbacks callbacks,

@@ -40,6 +40,7 @@ void write_error(const session_pipeline::write_fn& write, const ws::request_id& 
 gateway_services::gateway_services(std::string node, const superapp::clock& clk,
                                    const ws::op_catalogue& catalogue, filters::jwt_policy policy, filters::route_table route_table,
                                    filters::rate_limit_config per_user,
+                                   filters::rate_limit_config per_device,
                                    filters::rate_limit_config per_address,
                                    std::array<std::uint32_t, filters::lane_count> node_lane_limits,
                                    sup::front_door_directory_ptr front_doors)
@@ -49,6 +50,7 @@ gateway_services::gateway_services(std::string node, const superapp::clock& clk,
       verifier(std::move(policy), keys, clk),
       routes(std::move(route_table)),
       user_limiter(per_user, clk),
+      device_limiter(per_device, clk),
       address_limiter(per_address, clk),
       lanes(node_lane_limits),
       directory(std::move(front_doors)) {}
@@ -76,12 +78,14 @@ session_pipeline::session_pipeline(std::shared_ptr<gateway_services> services, s
       lanes_(services_->session_lane_limits),
       authenticate_(*this),
       per_address_(filters::rate_key::source_address, services_->address_limiter),
+      per_device_(filters::rate_key::device, services_->device_limiter),
       per_user_(filters::rate_key::user, services_->user_limiter),
       route_(services_->routes, services_->lanes) {
   // Cheapest refusals first: a flood from one address is turned away before any crypto.
   chain_.append(trace_);
   chain_.append(per_address_);
   chain_.append(authenticate_);
+  chain_.append(per_device_);
   chain_.append(per_user_);
   chain_.append(route_);
 }
@@ -128,9 +132,7 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
     } else if (request.op == "system.echo") {
       ws::write_ok_reply(out, request.id, request.body);
     } else {
-      // session.* ops (subscribe, resume) are in the protocol but not served yet.
-      ws::write_error_reply(out, request.id, describe(platform_errc::unavailable),
-                            "this op is not served by this node yet");
+      return on_session_op(self, request, ctx.verified->subject, write);
     }
     write(std::move(out));
     return;
@@ -148,6 +150,7 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
   forwarded.who.subject = ctx.verified->subject;
   forwarded.who.device_id = ctx.verified->device_id.value_or("");
   forwarded.who.scopes = ctx.verified->scopes;
+  if (services_->caller_seal) services_->caller_seal->seal(forwarded);
   // The lane seat is held until the domain's answer (or the timeout) is written.
   auto seat = std::make_shared<filters::lane_ticket>(std::move(ctx.ticket));
   sup::admitted_request(
@@ -159,6 +162,69 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
       },
       [write, id = request.id, seat](caf::error& err) { write_error(write, id, err); },
       op_atom::value, std::move(forwarded));
+}
+
+void session_pipeline::on_session_op(caf::event_based_actor* self, const ws::request_envelope& request,
+                                     const std::string& subject, const write_fn& write) {
+  auto router = services_->subscriptions();
+  if (!router) {
+    write_error(write, request.id, make_error(platform_errc::unavailable));
+    return;
+  }
+  const auto me = caf::actor_cast<caf::actor>(self);
+  const auto timeout = services_->domain_timeout;
+  auto on_error = [write, id = request.id](caf::error& err) { write_error(write, id, err); };
+  if (request.op == "session.resume") {
+    auto body = ws::resume_request_schema().decode(request.body);
+    SUPERAPP_ASSERT(body.has_value());  // the catalogue admitted it
+    self->request(router, timeout, resume_atom::value, body->resume_token, subject, me,
+                  body->last_seq)
+        .then(
+            [write, id = request.id](resume_outcome& outcome) {
+              // The reply first, then the missed events in seq order, as the protocol says.
+              ws::resume_reply reply;
+              reply.resync = outcome.resync;
+              if (!outcome.resync) reply.replayed = static_cast<std::int64_t>(outcome.frames.size());
+              std::string out;
+              ws::write_ok_reply(out, id, ws::resume_reply_schema().encode(reply));
+              write(std::move(out));
+              for (auto& frame : outcome.frames) write(std::move(frame));
+            },
+            on_error);
+    return;
+  }
+  auto body = ws::topic_body_schema().decode(request.body);
+  SUPERAPP_ASSERT(body.has_value());
+  if (request.op == "session.subscribe") {
+    self->request(router, timeout, subscribe_atom::value, subject, me, body->topic)
+        .then(
+            [write, id = request.id, topic = body->topic](std::string& token) {
+              std::string out;
+              ws::write_ok_reply(out, id, ws::subscribe_reply_schema().encode({topic, token}));
+              write(std::move(out));
+            },
+            on_error);
+    return;
+  }
+  SUPERAPP_ASSERT(request.op == "session.unsubscribe");
+  self->request(router, timeout, unsubscribe_atom::value, me, body->topic)
+      .then(
+          [write, id = request.id, topic = body->topic](bool) {
+            std::string out;
+            ws::write_ok_reply(out, id, ws::topic_body_schema().encode({topic}));
+            write(std::move(out));
+          },
+          on_error);
+}
+
+void gateway_services::set_subscriptions(caf::actor router) {
+  std::lock_guard<std::mutex> guard{subscriptions_mutex_};
+  subscriptions_ = std::move(router);
+}
+
+caf::actor gateway_services::subscriptions() const {
+  std::lock_guard<std::mutex> guard{subscriptions_mutex_};
+  return subscriptions_;
 }
 
 }  // namespace superapp::gateway

@@ -3,6 +3,8 @@
 
 #include <chrono>
 #include <functional>
+#include <mutex>
+#include <caf/actor.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -14,6 +16,8 @@
 #include "gateway/filters/rate_limit.hpp"
 #include "gateway/filters/routes.hpp"
 #include "gateway/filters/standard_filters.hpp"
+#include "gateway/subscriptions/subscriptions.hpp"
+#include "protocols/caller_seal.hpp"
 #include "protocols/clock.hpp"
 #include "protocols/ws/ops.hpp"
 #include "supervisors/front_door.hpp"
@@ -30,7 +34,8 @@ struct gateway_services {
   // `ops`: the protocol's ops plus every domain op this node routes (outlives the services).
   gateway_services(std::string node_name, const superapp::clock& clock, const ws::op_catalogue& ops,
                    filters::jwt_policy policy, filters::route_table routes,
-                   filters::rate_limit_config per_user, filters::rate_limit_config per_address,
+                   filters::rate_limit_config per_user, filters::rate_limit_config per_device,
+                   filters::rate_limit_config per_address,
                    std::array<std::uint32_t, filters::lane_count> node_lane_limits,
                    sup::front_door_directory_ptr directory);
 
@@ -40,12 +45,24 @@ struct gateway_services {
   filters::jwt_key_store keys;  // replaced on key rotation; sessions see the new set at once
   filters::jwt_verifier verifier;
   filters::route_table routes;
+  // Seals every op forwarded to a front door (protocols/caller_seal.hpp); unset only in tests.
+  caller_seal_ptr caller_seal;
   filters::rate_limiter user_limiter;
+  filters::rate_limiter device_limiter;  // by the token's device, else the X-Device-Id header
   filters::rate_limiter address_limiter;
   filters::node_lanes lanes;
   sup::front_door_directory_ptr directory;
   std::chrono::milliseconds domain_timeout{5000};
   std::array<std::uint32_t, filters::lane_count> session_lane_limits{8, 32};
+
+  // The gateway's subscription router (gateway/subscriptions), published each time it starts;
+  // invalid until then, and session.* ops answer `unavailable`.
+  void set_subscriptions(caf::actor router);
+  caf::actor subscriptions() const;
+
+ private:
+  mutable std::mutex subscriptions_mutex_;
+  caf::actor subscriptions_;
 };
 
 // What the transport knows about the connection.
@@ -68,6 +85,9 @@ class session_pipeline {
   void on_frame(caf::event_based_actor* self, std::string_view frame, const write_fn& write);
 
  private:
+  void on_session_op(caf::event_based_actor* self, const ws::request_envelope& request,
+                     const std::string& subject, const write_fn& write);
+
   // Verifies the session's token once and then only checks its expiry per request: an ES256
   // verify costs ~140 us of CPU, far more than the rest of a request.
   class session_authenticate final : public filters::filter {
@@ -87,6 +107,7 @@ class session_pipeline {
   filters::trace_filter trace_;
   session_authenticate authenticate_;
   filters::rate_limit_filter per_address_;
+  filters::rate_limit_filter per_device_;
   filters::rate_limit_filter per_user_;
   filters::route_filter route_;
   filters::filter_chain chain_;

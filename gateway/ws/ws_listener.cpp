@@ -5,14 +5,10 @@
 #include <spdlog/spdlog.h>
 
 #include <atomic>
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
@@ -20,18 +16,16 @@
 #include <boost/beast/websocket/ssl.hpp>
 #include <caf/all.hpp>
 #include <chrono>
-#include <condition_variable>
 #include <deque>
 #include <mutex>
 #include <optional>
-#include <shared_mutex>
 #include <string_view>
-#include <thread>
 #include <type_traits>
-#include <unordered_map>
 
+#include "gateway/net/listener_core.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/metrics.hpp"
 
 namespace superapp::ws {
 class session_link;
@@ -59,8 +53,6 @@ using ws_start_atom = caf::atom_constant<caf::atom("ws_start")>;
 constexpr std::string_view ws_path = "/ws";
 constexpr std::string_view server_name = "superapp-gateway";
 constexpr std::size_t max_header_bytes = 8 * 1024;
-// A failing accept (EMFILE) would otherwise spin the acceptor's strand.
-constexpr std::int64_t accept_retry_ms = 100;
 // Plain HTTP connections (partner APIs, webhooks) beyond max_sessions before accept closes them.
 constexpr std::size_t extra_http_connections = 256;
 
@@ -84,38 +76,58 @@ http_response error_response(unsigned status, platform_errc code) {
   return r;
 }
 
-// Lets foreign threads reach the io_context only while it exists: stop() closes it before the
-// io_context is destroyed, so a late frame from an actor is dropped, not a use-after-free.
-class io_gate {
- public:
-  template <class F>
-  void run(F&& f) {
-    std::shared_lock<std::shared_mutex> guard{mutex_};
-    if (open_) f();
-  }
-  void close() {
-    std::unique_lock<std::shared_mutex> guard{mutex_};
-    open_ = false;
-  }
-
- private:
-  std::shared_mutex mutex_;
-  bool open_ = true;
-};
-
+// The transport's figures, kept as the node's metrics (Prometheus via the admin /metrics).
 struct shared_counters {
-  std::atomic<std::uint64_t> sessions_open{0};
-  std::atomic<std::uint64_t> sessions_total{0};
-  std::atomic<std::uint64_t> rejected{0};
-  std::atomic<std::uint64_t> closed_full{0};
-  std::atomic<std::uint64_t> closed_keepalive{0};
-  std::atomic<std::uint64_t> closed_crash{0};
-  std::atomic<std::uint64_t> high_water_bytes{0};
+  explicit shared_counters(metrics::registry& r)
+      : sessions_open_gauge(r.add_gauge("superapp_gateway_sessions_open",
+                                        "WebSocket sessions open on this node")),
+        sessions_total(r.add_counter("superapp_gateway_sessions_total",
+                                     "WebSocket sessions accepted since start")),
+        rejected(r.add_counter("superapp_gateway_sessions_rejected_total",
+                               "Upgrades answered 503 because max_sessions were open")),
+        closed_full(r.add_counter("superapp_gateway_sessions_closed_total", closed_help,
+                                  {{"reason", "outbound_full"}})),
+        closed_keepalive(r.add_counter("superapp_gateway_sessions_closed_total", closed_help,
+                                       {{"reason", "keepalive"}})),
+        closed_crash(r.add_counter("superapp_gateway_sessions_closed_total", closed_help,
+                                   {{"reason", "actor_crash"}})),
+        high_water_gauge(r.add_gauge("superapp_gateway_outbound_queue_high_water_bytes",
+                                     "The most bytes any one session had queued to send")) {}
 
+  static constexpr std::string_view closed_help =
+      "Sessions the gateway closed, by reason: outbound_full (1013, the client did not read), "
+      "keepalive (no pong), actor_crash (1011)";
+
+  // The exact count admits or refuses an upgrade; the gauge follows it for operators.
+  std::atomic<std::uint64_t> sessions_open{0};
+  metrics::gauge sessions_open_gauge;
+  metrics::counter sessions_total;
+  metrics::counter rejected;
+  metrics::counter closed_full;
+  metrics::counter closed_keepalive;
+  metrics::counter closed_crash;
+  std::atomic<std::uint64_t> high_water_bytes{0};
+  metrics::gauge high_water_gauge;
+
+  bool try_open(std::uint64_t max_sessions) {
+    if (sessions_open.fetch_add(1) >= max_sessions) {
+      sessions_open.fetch_sub(1);
+      rejected.increment();
+      return false;
+    }
+    sessions_open_gauge.add(1);
+    sessions_total.increment();
+    return true;
+  }
+  void closed() {
+    sessions_open.fetch_sub(1);
+    sessions_open_gauge.sub(1);
+  }
   void note_queued(std::uint64_t bytes) {
     auto seen = high_water_bytes.load(std::memory_order_relaxed);
     while (bytes > seen && !high_water_bytes.compare_exchange_weak(seen, bytes)) {
     }
+    if (bytes > seen) high_water_gauge.set(static_cast<std::int64_t>(bytes));
   }
 };
 
@@ -127,15 +139,13 @@ bool is_orderly_exit(const caf::error& reason) {
 }  // namespace
 
 // What a link may ask of its connection; every call runs on the connection's strand.
-class session_base : public std::enable_shared_from_this<session_base> {
+class session_base : public listener::connection,
+                     public std::enable_shared_from_this<session_base> {
  public:
-  virtual ~session_base() = default;
-  virtual net::any_io_executor executor() = 0;
   virtual void actor_attached(caf::actor actor) = 0;
   virtual void write_text(std::string frame) = 0;
   virtual void request_close(std::uint16_t code, std::string reason, bool drop_queue) = 0;
   virtual void resume_reading() = 0;
-  virtual void begin_shutdown() = 0;
 };
 
 // The thin, thread-safe bridge between one connection (io threads) and its session actor.
@@ -143,7 +153,7 @@ class session_base : public std::enable_shared_from_this<session_base> {
 // that is what bounds memory when the client stops reading.
 class session_link final : public outbound {
  public:
-  session_link(session_context context, const ws_config& config, std::shared_ptr<io_gate> gate,
+  session_link(session_context context, const ws_config& config, std::shared_ptr<listener::io_gate> gate,
                std::shared_ptr<shared_counters> counters)
       : context_(std::move(context)),
         max_bytes_(config.max_outbound_bytes),
@@ -165,7 +175,7 @@ class session_link final : public outbound {
       queued_bytes_.fetch_sub(size);
       queued_frames_.fetch_sub(1);
       if (!closing_.exchange(true)) {
-        counters_->closed_full.fetch_add(1);
+        counters_->closed_full.increment();
         post([](session_base& s) {
           s.request_close(close_code::try_again_later, "try again later", true);
         });
@@ -227,7 +237,7 @@ class session_link final : public outbound {
       });
       return;
     }
-    counters_->closed_crash.fetch_add(1);
+    counters_->closed_crash.increment();
     post([](session_base& s) { s.request_close(close_code::internal_error, "internal error", false); });
   }
   // sessions_sup did not start an actor (overloaded, shutting down, no answer in time).
@@ -253,7 +263,7 @@ class session_link final : public outbound {
   const std::size_t max_bytes_;
   const std::size_t max_frames_;
   const std::size_t max_inflight_;
-  std::shared_ptr<io_gate> gate_;
+  std::shared_ptr<listener::io_gate> gate_;
   std::shared_ptr<shared_counters> counters_;
   std::weak_ptr<session_base> session_;
   std::atomic<std::size_t> queued_bytes_{0};
@@ -334,13 +344,22 @@ class ws_listener::impl {
   template <bool Tls>
   class session;
 
-  impl(ws_config config, caf::actor_system& sys, caf::actor sessions_sup, http_handler on_http)
+  impl(ws_config config, caf::actor_system& sys, caf::actor sessions_sup, http_handler on_http,
+       metrics::registry* registry)
       : config_(std::move(config)),
         sys_(sys),
         sessions_sup_(std::move(sessions_sup)),
         on_http_(std::move(on_http)),
-        counters_(std::make_shared<shared_counters>()) {
-    SUPERAPP_ASSERT(config_.io_threads > 0);
+        own_metrics_(registry ? nullptr : std::make_unique<metrics::registry>()),
+        counters_(std::make_shared<shared_counters>(registry ? *registry : *own_metrics_)),
+        core_(listener::listener_options{.name = "ws listener",
+                                         .bind_address = config_.bind_address,
+                                         .port = config_.port,
+                                         .io_threads = config_.io_threads,
+                                         .max_connections =
+                                             config_.max_sessions + extra_http_connections,
+                                         .stop_grace_ms = config_.stop_grace_ms},
+              [this](std::uint64_t id, tcp::socket socket) { return make_session(id, std::move(socket)); }) {
     SUPERAPP_ASSERT(config_.max_frame_bytes > 0);
     SUPERAPP_ASSERT(config_.max_outbound_frames > 0 && config_.max_outbound_bytes > 0);
     SUPERAPP_ASSERT(config_.max_inbound_frames_in_flight > 0);
@@ -356,45 +375,31 @@ class ws_listener::impl {
   ws_stats stats() const {
     ws_stats s;
     s.sessions_open = counters_->sessions_open.load();
-    s.sessions_total = counters_->sessions_total.load();
-    s.rejected_over_max_sessions = counters_->rejected.load();
-    s.closed_outbound_full = counters_->closed_full.load();
-    s.closed_keepalive = counters_->closed_keepalive.load();
-    s.closed_actor_crash = counters_->closed_crash.load();
+    s.sessions_total = counters_->sessions_total.value();
+    s.rejected_over_max_sessions = counters_->rejected.value();
+    s.closed_outbound_full = counters_->closed_full.value();
+    s.closed_keepalive = counters_->closed_keepalive.value();
+    s.closed_actor_crash = counters_->closed_crash.value();
     s.outbound_queue_high_water_bytes = counters_->high_water_bytes.load();
     return s;
   }
 
  private:
-  void accept_next();
-  void on_accept(beast::error_code ec, tcp::socket socket);
-  void forget_session(std::uint64_t id);
+  std::shared_ptr<listener::connection> make_session(std::uint64_t id, tcp::socket socket);
 
   ws_config config_;
   caf::actor_system& sys_;
   caf::actor sessions_sup_;
   http_handler on_http_;
+  std::unique_ptr<metrics::registry> own_metrics_;  // when the node gave none
   std::shared_ptr<shared_counters> counters_;
   caf::actor starter_;
 
-  std::mutex lifecycle_mutex_;  // serialises start() and stop()
-  enum class lifecycle { created, running, stopped } lifecycle_ = lifecycle::created;
-
-  std::mutex sessions_mutex_;
-  std::condition_variable sessions_drained_;
-  std::unordered_map<std::uint64_t, std::weak_ptr<session_base>> sessions_;
-  std::uint64_t next_session_id_ = 1;
-  bool stopping_ = false;
-
-  std::shared_ptr<io_gate> gate_;
   std::optional<ssl::context> tls_;
-  // Declared after everything a session's destructor touches: resetting them destroys the
-  // sessions still queued in the io_context.
-  std::optional<net::io_context> io_;
-  std::optional<net::executor_work_guard<net::io_context::executor_type>> work_;
-  std::optional<tcp::acceptor> acceptor_;
-  std::optional<net::steady_timer> accept_retry_;
-  std::vector<std::thread> threads_;
+  bool start_called_ = false;
+  // Declared last: its stop() destroys the sessions still queued in its io_context, and their
+  // destructors touch the members above.
+  listener::listener_core core_;
 };
 
 template <bool Tls>
@@ -412,26 +417,24 @@ class ws_listener::impl::session final : public session_base {
         pong_timer_(ws_.get_executor()) {}
 
   ~session() override {
-    if (counted_) owner_.counters_->sessions_open.fetch_sub(1);
+    if (counted_) owner_.counters_->closed();
     if (link_) link_->session_gone();
-    owner_.forget_session(id_);
+    owner_.core_.forget(id_);
   }
 
   net::any_io_executor executor() override { return ws_.get_executor(); }
 
-  void start() {
-    net::dispatch(ws_.get_executor(), [self = me()] {
-      beast::get_lowest_layer(self->ws_).expires_after(self->ms(self->owner_.config_.handshake_timeout_ms));
-      if constexpr (Tls) {
-        self->ws_.next_layer().async_handshake(
-            ssl::stream_base::server, [self](beast::error_code ec) {
-              if (ec) return self->finish();
-              self->read_http();
-            });
-      } else {
-        self->read_http();
-      }
-    });
+  void start() override {
+    beast::get_lowest_layer(ws_).expires_after(ms(owner_.config_.handshake_timeout_ms));
+    if constexpr (Tls) {
+      ws_.next_layer().async_handshake(ssl::stream_base::server,
+                                       [self = me()](beast::error_code ec) {
+                                         if (ec) return self->finish();
+                                         self->read_http();
+                                       });
+    } else {
+      read_http();
+    }
   }
 
   void begin_shutdown() override {
@@ -526,13 +529,9 @@ class ws_listener::impl::session final : public session_base {
     const auto path = target.substr(0, target.find('?'));
     if (websocket::is_upgrade(request_)) {
       if (path != ws_path) return respond(error_response(404, platform_errc::not_found), false);
-      if (owner_.counters_->sessions_open.fetch_add(1) >= owner_.config_.max_sessions) {
-        owner_.counters_->sessions_open.fetch_sub(1);
-        owner_.counters_->rejected.fetch_add(1);
+      if (!owner_.counters_->try_open(owner_.config_.max_sessions))
         return respond(error_response(503, platform_errc::overloaded), false);
-      }
       counted_ = true;
-      owner_.counters_->sessions_total.fetch_add(1);
       return accept_upgrade();
     }
     if (!owner_.on_http_) return respond(error_response(404, platform_errc::not_found), true);
@@ -565,7 +564,7 @@ class ws_listener::impl::session final : public session_base {
       if (!ec) self->on_http_answer(request_id, error_response(504, platform_errc::timeout));
     });
     std::weak_ptr<session> who = me();
-    auto gate = owner_.gate_;
+    auto gate = owner_.core_.gate();
     owner_.on_http_(to_request(), [who, gate, request_id](http_response response) {
       gate->run([&] {
         if (auto s = who.lock()) {
@@ -642,7 +641,7 @@ class ws_listener::impl::session final : public session_base {
     for (const auto& field : request_)
       context.headers.emplace_back(std::string{field.name_string()}, std::string{field.value()});
     request_ = {};  // an idle session keeps nothing of its upgrade request
-    link_ = std::make_shared<session_link>(std::move(context), owner_.config_, owner_.gate_,
+    link_ = std::make_shared<session_link>(std::move(context), owner_.config_, owner_.core_.gate(),
                                            owner_.counters_);
     link_->bind(weak_from_this());
     if (shutting_down_) return request_close(close_code::going_away, "going away", false);
@@ -751,7 +750,7 @@ class ws_listener::impl::session final : public session_base {
       awaiting_pong_ = false;
       return;
     }
-    owner_.counters_->closed_keepalive.fetch_add(1);
+    owner_.counters_->closed_keepalive.increment();
     finish();  // a dead peer cannot take part in a close handshake
   }
 
@@ -796,8 +795,8 @@ class ws_listener::impl::session final : public session_base {
 };
 
 caf::expected<ws_endpoint> ws_listener::impl::start() {
-  std::lock_guard<std::mutex> lifecycle_guard{lifecycle_mutex_};
-  SUPERAPP_ASSERT(lifecycle_ == lifecycle::created);  // start() is called once
+  SUPERAPP_ASSERT(!start_called_);  // start() is called once
+  start_called_ = true;
   beast::error_code ec;
   if (!config_.tls_cert_path.empty()) {
     tls_.emplace(ssl::context::tls_server);
@@ -810,130 +809,38 @@ caf::expected<ws_endpoint> ws_listener::impl::start() {
       spdlog::error("ws listener: cannot load TLS certificate {} / key {}: {}",
                     config_.tls_cert_path, config_.tls_key_path, ec.message());
       tls_.reset();
-      lifecycle_ = lifecycle::stopped;
       return make_error(platform_errc::start_failed);
     }
   }
-  io_.emplace(static_cast<int>(config_.io_threads));
-  const auto address = net::ip::make_address(config_.bind_address, ec);
-  if (!ec) {
-    acceptor_.emplace(net::make_strand(*io_));
-    const tcp::endpoint endpoint{address, config_.port};
-    acceptor_->open(endpoint.protocol(), ec);
-    if (!ec) acceptor_->set_option(net::socket_base::reuse_address(true), ec);
-    if (!ec) acceptor_->bind(endpoint, ec);
-    if (!ec) acceptor_->listen(net::socket_base::max_listen_connections, ec);
-  }
-  if (ec) {
-    spdlog::error("ws listener: cannot listen on {} port {}: {}", config_.bind_address,
-                  config_.port, ec.message());
-    acceptor_.reset();
-    io_.reset();
-    lifecycle_ = lifecycle::stopped;
-    return make_error(platform_errc::start_failed);
-  }
-  const auto bound = acceptor_->local_endpoint();
+  // The starter exists before the first accept can need it.
   starter_ = sys_.spawn(session_starter, sessions_sup_, config_.actor_start_timeout_ms);
-  gate_ = std::make_shared<io_gate>();
-  work_.emplace(io_->get_executor());
-  accept_retry_.emplace(acceptor_->get_executor());
-  net::post(acceptor_->get_executor(), [this] { accept_next(); });
-  threads_.reserve(config_.io_threads);
-  for (std::size_t i = 0; i < config_.io_threads; ++i)
-    threads_.emplace_back([this] { io_->run(); });
-  lifecycle_ = lifecycle::running;
-  spdlog::info("ws listener on {} port {} ({})", bound.address().to_string(), bound.port(),
-               tls_ ? "TLS" : "plain");
-  return ws_endpoint{bound.address().to_string(), bound.port()};
-}
-
-void ws_listener::impl::accept_next() {
-  acceptor_->async_accept(net::make_strand(*io_),
-                          beast::bind_front_handler(&impl::on_accept, this));
-}
-
-void ws_listener::impl::on_accept(beast::error_code ec, tcp::socket socket) {
-  if (ec == net::error::operation_aborted || !acceptor_->is_open()) return;
-  if (ec) {
-    spdlog::warn("ws listener: accept failed: {}", ec.message());
-    accept_retry_->expires_after(std::chrono::milliseconds(accept_retry_ms));
-    accept_retry_->async_wait([this](beast::error_code wait_ec) {
-      if (!wait_ec && acceptor_->is_open()) accept_next();
-    });
-    return;
+  auto bound = core_.start();
+  if (!bound) {
+    caf::anon_send_exit(starter_, caf::exit_reason::user_shutdown);
+    starter_ = nullptr;
+    return std::move(bound.error());
   }
-  std::shared_ptr<session<true>> tls_session;
-  std::shared_ptr<session<false>> plain_session;
-  {
-    std::lock_guard<std::mutex> guard{sessions_mutex_};
-    if (stopping_) return;  // the socket closes as it goes out of scope
-    if (sessions_.size() < config_.max_sessions + extra_http_connections) {
-      const auto id = next_session_id_++;
-      if (tls_) {
-        tls_session = std::make_shared<session<true>>(*this, id, std::move(socket), *tls_);
-        sessions_.emplace(id, tls_session);
-      } else {
-        plain_session = std::make_shared<session<false>>(*this, id, std::move(socket));
-        sessions_.emplace(id, plain_session);
-      }
-    }
-  }
-  if (tls_session) tls_session->start();
-  if (plain_session) plain_session->start();
-  accept_next();
+  if (tls_) spdlog::info("ws listener on port {} speaks TLS only", bound->port());
+  return ws_endpoint{bound->address().to_string(), bound->port()};
 }
 
-void ws_listener::impl::forget_session(std::uint64_t id) {
-  std::lock_guard<std::mutex> guard{sessions_mutex_};
-  sessions_.erase(id);
-  if (sessions_.empty()) sessions_drained_.notify_all();
+std::shared_ptr<listener::connection> ws_listener::impl::make_session(std::uint64_t id,
+                                                                      tcp::socket socket) {
+  if (tls_) return std::make_shared<session<true>>(*this, id, std::move(socket), *tls_);
+  return std::make_shared<session<false>>(*this, id, std::move(socket));
 }
 
 void ws_listener::impl::stop() {
-  std::lock_guard<std::mutex> lifecycle_guard{lifecycle_mutex_};
-  if (lifecycle_ != lifecycle::running) {
-    lifecycle_ = lifecycle::stopped;
-    return;
-  }
-  for (const auto& t : threads_) SUPERAPP_ASSERT(t.get_id() != std::this_thread::get_id());
-  lifecycle_ = lifecycle::stopped;
-  net::post(acceptor_->get_executor(), [this] {
-    beast::error_code ignored;
-    acceptor_->close(ignored);
-    accept_retry_->cancel();
-  });
-  {
-    std::unique_lock<std::mutex> lock{sessions_mutex_};
-    stopping_ = true;
-    for (auto& [id, weak] : sessions_)
-      if (auto s = weak.lock()) {
-        auto executor = s->executor();
-        net::post(executor, [s = std::move(s)] { s->begin_shutdown(); });
-      }
-    const auto deadline = steady::now() + std::chrono::milliseconds(config_.stop_grace_ms);
-    if (!sessions_drained_.wait_until(lock, deadline, [this] { return sessions_.empty(); }))
-      spdlog::warn("ws listener: {} session(s) still open after {} ms; cutting them",
-                   sessions_.size(), config_.stop_grace_ms);
-  }
-  gate_->close();
-  work_.reset();
-  io_->stop();
-  for (auto& t : threads_) t.join();
-  threads_.clear();
-  // Destroying the io_context destroys the handlers still queued and the sessions they kept;
-  // each session tells its actor it is gone. No io thread runs any more.
-  accept_retry_.reset();
-  acceptor_.reset();
-  io_.reset();
-  caf::anon_send_exit(starter_, caf::exit_reason::user_shutdown);
+  // Sessions tell their actors they are gone as the core destroys them; the starter goes last.
+  core_.stop();
+  if (starter_) caf::anon_send_exit(starter_, caf::exit_reason::user_shutdown);
   starter_ = nullptr;
-  spdlog::info("ws listener stopped");
 }
 
 ws_listener::ws_listener(ws_config config, caf::actor_system& sys, caf::actor sessions_sup,
-                         http_handler on_http)
+                         http_handler on_http, metrics::registry* registry)
     : impl_(std::make_unique<impl>(std::move(config), sys, std::move(sessions_sup),
-                                   std::move(on_http))) {}
+                                   std::move(on_http), registry)) {}
 
 ws_listener::~ws_listener() = default;
 

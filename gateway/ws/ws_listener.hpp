@@ -19,6 +19,10 @@ namespace caf {
 class actor_system;
 }
 
+namespace superapp::metrics {
+class registry;
+}
+
 namespace superapp::ws {
 
 struct ws_config {
@@ -83,10 +87,12 @@ struct ws_stats {
 
 // Lifetime: construct, start() once, stop() (also done by the destructor). `sessions_sup` is a
 // supervisor built from sessions_supervisor_spec(); it and `sys` must outlive the listener.
+// The figures of stats() also go to `registry` (superapp_gateway_sessions_*), when given; it
+// must outlive the listener.
 class ws_listener {
  public:
   ws_listener(ws_config config, caf::actor_system& sys, caf::actor sessions_sup,
-              http_handler on_http = {});
+              http_handler on_http = {}, metrics::registry* registry = nullptr);
   ~ws_listener();
   ws_listener(const ws_listener&) = delete;
   ws_listener& operator=(const ws_listener&) = delete;

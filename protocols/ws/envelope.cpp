@@ -297,6 +297,18 @@ void write_event(std::string& out, std::string_view topic, std::uint64_t seq,
   out.push_back('}');
 }
 
+void write_event_raw(std::string& out, std::string_view topic, std::uint64_t seq,
+                     std::string_view body_json) {
+  SUPERAPP_ASSERT(!body_json.empty() && body_json.front() == '{' && body_json.back() == '}');
+  out.append("{\"type\":\"event\",\"topic\":");
+  append_json_string(out, topic);
+  out.append(",\"seq\":");
+  append_uint(out, seq);
+  out.append(",\"body\":");
+  out.append(body_json);
+  out.push_back('}');
+}
+
 expected<server_frame, std::string> decode_server_frame(std::string_view frame) {
   boost::json::error_code ec;
   boost::json::parse_options options;

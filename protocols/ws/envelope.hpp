@@ -70,6 +70,9 @@ void write_error_reply(std::string& out, const decode_error& error);
 // {"type": "event", "topic", "seq", "body": {...}}
 void write_event(std::string& out, std::string_view topic, std::uint64_t seq,
                  const boost::json::object& body);
+// The same with a body that is already a serialized JSON object.
+void write_event_raw(std::string& out, std::string_view topic, std::uint64_t seq,
+                     std::string_view body_json);
 
 // The client's side: what the server sends, decoded (for clients, the benchmark and tests).
 struct wire_error {

@@ -127,6 +127,16 @@ std::variant<std::size_t, problem> read_choice(const raw_value& value,
   return problem{"expected one of " + join_quoted(names) + ", got " + quote(chosen)};
 }
 
+// A TOML boolean, or in the environment "true" / "false".
+std::variant<bool, problem> read_boolean(const raw_value& value) {
+  if (value.toml != nullptr) {
+    if (const auto* b = value.toml->as_boolean()) return b->get();
+  } else if (value.env_text == "true" || value.env_text == "false") {
+    return value.env_text == "true";
+  }
+  return problem{"expected true or false, got " + describe(value, false)};
+}
+
 std::string_view trim(std::string_view text) {
   while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) {
     text.remove_prefix(1);
@@ -143,10 +153,9 @@ std::vector<std::string_view> role_names() {
   return names;
 }
 
-// A TOML array of role names, or in the environment a comma-separated list ("banking,kyc").
-std::variant<std::vector<role>, problem> read_roles(const raw_value& value) {
-  const std::vector<std::string_view> names = role_names();
-  const std::string expected = "expected a list of roles from " + join_quoted(names);
+// A TOML array of strings, or in the environment a comma-separated list ("banking,kyc").
+std::variant<std::vector<std::string>, problem> read_string_list(const raw_value& value,
+                                                                 const std::string& expected) {
   std::vector<std::string> items;
   if (value.toml != nullptr) {
     const auto* array = value.toml->as_array();
@@ -167,6 +176,15 @@ std::variant<std::vector<role>, problem> read_roles(const raw_value& value) {
       rest.remove_prefix(comma + 1);
     }
   }
+  return items;
+}
+
+std::variant<std::vector<role>, problem> read_roles(const raw_value& value) {
+  const std::vector<std::string_view> names = role_names();
+  const std::string expected = "expected a list of roles from " + join_quoted(names);
+  auto read = read_string_list(value, expected);
+  if (auto* p = std::get_if<problem>(&read)) return *p;
+  const auto& items = std::get<std::vector<std::string>>(read);
   std::vector<role> roles;
   for (const std::string& item : items) {
     const auto found = std::find(names.begin(), names.end(), item);
@@ -270,6 +288,44 @@ const std::vector<setting>& schema() {
     s.push_back(integer_setting("node", "scheduler_threads", 0, 1024, [](node_config& c, auto v) {
       c.node.scheduler_threads = static_cast<std::size_t>(v);
     }));
+    s.push_back(text_setting("node", "internal_key_file", true, [](node_config& c, const std::string& v) {
+      c.node.internal_key_file = v;
+    }));
+    s.push_back(text_setting("cluster", "bind", false,
+                             [](node_config& c, const std::string& v) { c.cluster.bind = v; }));
+    s.push_back({"cluster", "publish", [](node_config& c, const raw_value& value) {
+                   auto read = read_boolean(value);
+                   if (auto* p = std::get_if<problem>(&read))
+                     return std::optional<std::string>{p->text};
+                   c.cluster.publish = std::get<bool>(read);
+                   return std::optional<std::string>{};
+                 }});
+    s.push_back(integer_setting("cluster", "port", 0, 65535, [](node_config& c, auto v) {
+      c.cluster.port = static_cast<std::uint16_t>(v);
+    }));
+    s.push_back({"cluster", "peers", [](node_config& c, const raw_value& value) {
+                   const std::string expected =
+                       "expected a list of \"host:port\" peers (port 1..65535)";
+                   auto read = read_string_list(value, expected);
+                   if (auto* p = std::get_if<problem>(&read))
+                     return std::optional<std::string>{p->text};
+                   std::vector<cluster_peer> peers;
+                   for (const auto& item : std::get<std::vector<std::string>>(read)) {
+                     const auto colon = item.rfind(':');
+                     std::int64_t port = 0;
+                     if (colon != std::string::npos && colon > 0) {
+                       const auto digits = std::string_view{item}.substr(colon + 1);
+                       const auto [end, ec] =
+                           std::from_chars(digits.data(), digits.data() + digits.size(), port);
+                       if (ec != std::errc{} || end != digits.data() + digits.size()) port = 0;
+                     }
+                     if (port < 1 || port > 65535)
+                       return std::optional<std::string>{expected + ", got " + quote(item)};
+                     peers.push_back({item.substr(0, colon), static_cast<std::uint16_t>(port)});
+                   }
+                   c.cluster.peers = std::move(peers);
+                   return std::optional<std::string>{};
+                 }});
 
     s.push_back(choice_setting(
         "log", "level", {"trace", "debug", "info", "warn", "error"},
@@ -291,6 +347,13 @@ const std::vector<setting>& schema() {
       c.admin.io_threads = static_cast<std::size_t>(v);
     }));
 
+    s.push_back({"gateway", "enabled", [](node_config& c, const raw_value& value) {
+                   auto read = read_boolean(value);
+                   if (auto* p = std::get_if<problem>(&read))
+                     return std::optional<std::string>{p->text};
+                   c.gateway.enabled = std::get<bool>(read);
+                   return std::optional<std::string>{};
+                 }});
     s.push_back(text_setting("gateway", "bind", false,
                              [](node_config& c, const std::string& v) { c.gateway.bind = v; }));
     s.push_back(integer_setting("gateway", "port", 0, 65535, [](node_config& c, auto v) {
@@ -317,6 +380,10 @@ const std::vector<setting>& schema() {
                                 [](node_config& c, auto v) { c.gateway.user_burst = v; }));
     s.push_back(integer_setting("gateway", "user_rate_per_s", 1, 1'000'000,
                                 [](node_config& c, auto v) { c.gateway.user_rate_per_s = v; }));
+    s.push_back(integer_setting("gateway", "device_burst", 1, 1'000'000,
+                                [](node_config& c, auto v) { c.gateway.device_burst = v; }));
+    s.push_back(integer_setting("gateway", "device_rate_per_s", 1, 1'000'000,
+                                [](node_config& c, auto v) { c.gateway.device_rate_per_s = v; }));
     s.push_back(integer_setting("gateway", "address_burst", 1, 1'000'000,
                                 [](node_config& c, auto v) { c.gateway.address_burst = v; }));
     s.push_back(integer_setting("gateway", "address_rate_per_s", 1, 1'000'000,

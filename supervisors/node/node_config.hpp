@@ -45,6 +45,10 @@ struct node_settings {
   std::vector<role> roles{all_roles.begin(), all_roles.end()};
   std::string data_dir = "./data";
   std::size_t scheduler_threads = 0;  // 0: one per core (see effective_scheduler_threads)
+  // 64 hex digits every node of a deployment shares: the gateway seals each op it forwards and
+  // front doors verify the seal (protocols/caller_seal.hpp). Empty: a key made for this process,
+  // enough for a single node.
+  std::string internal_key_file;
 };
 
 struct admin_settings {
@@ -55,6 +59,7 @@ struct admin_settings {
 };
 
 struct gateway_settings {
+  bool enabled = true;  // false: no WebSocket listener (a node hosting only domains)
   std::string bind = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: any free port
   std::size_t io_threads = 1;
@@ -67,12 +72,31 @@ struct gateway_settings {
   // Both set: the gateway speaks TLS (PEM files); both empty: plain WebSocket.
   std::string tls_cert_file;
   std::string tls_key_file;
-  // Token buckets: per user (a burst, then a sustained rate) and per source address (NAT puts
-  // many users behind one address, hence the larger default).
+  // Token buckets: per user (a burst, then a sustained rate), per device (the token's, else the
+  // X-Device-Id header; one misbehaving phone cannot spend its user's budget for every other
+  // device) and per source address (NAT puts many users behind one address, hence the larger
+  // default).
   std::int64_t user_burst = 200;
   std::int64_t user_rate_per_s = 100;
+  std::int64_t device_burst = 100;
+  std::int64_t device_rate_per_s = 50;
   std::int64_t address_burst = 2000;
   std::int64_t address_rate_per_s = 1000;
+};
+
+// Other nodes of a multi-node deployment (supervisors/cluster): `publish` offers this node's
+// domains on bind:port (0: any free port, written to <data_dir>/node.json); `peers` are the
+// nodes whose domains this node reaches.
+struct cluster_peer {
+  std::string host;
+  std::uint16_t port = 0;
+};
+
+struct cluster_settings {
+  std::string bind = "127.0.0.1";
+  bool publish = false;
+  std::uint16_t port = 7100;
+  std::vector<cluster_peer> peers;
 };
 
 struct persistence_settings {
@@ -113,6 +137,7 @@ struct node_config {
   supervision_settings supervision;
   admission_settings admission;
   bus_settings bus;
+  cluster_settings cluster;
 };
 
 // A process's environment variables, passed in so that tests never touch the real environment.

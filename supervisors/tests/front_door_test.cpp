@@ -9,6 +9,7 @@
 
 #include <caf/all.hpp>
 
+#include "tests/support/temp_dir.hpp"
 #include "persistence/connection.hpp"
 #include "persistence/migrations.hpp"
 #include "protocols/error_catalogue.hpp"
@@ -69,14 +70,7 @@ caf::behavior admitted_client(caf::event_based_actor* self, admission_gate_ptr g
   return {[](caf::unit_t) {}};
 }
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using superapp::testing::temp_dir;
 
 domain_settings sqlite_settings(const std::filesystem::path& dir) {
   domain_settings s;
@@ -169,7 +163,7 @@ TEST_CASE("a domain tree opens its database, migrates it and answers at its fron
   CHECK(answer == "banking");
   auto call = [&](std::string op) {
     caf::expected<op_reply> reply = caf::make_error(caf::sec::request_timeout);
-    self->request(door->front_door, 5s, op_atom::value, op_request{op, "{}", "", "", {}})
+    self->request(door->front_door, 5s, op_atom::value, op_request{op, "{}", "", "", {}, 0, ""})
         .receive([&](op_reply& r) { reply = std::move(r); },
                  [&](caf::error& err) { reply = std::move(err); });
     return reply;
@@ -191,6 +185,52 @@ TEST_CASE("a domain tree opens its database, migrates it and answers at its fron
   CHECK(report.children[0].name == "store");
   CHECK(report.children[1].name == "front_door");
   CHECK(report.children[1].mailbox_depth == 0);
+  CHECK_FALSE(shutdown(self, sup, 10s));
+}
+
+TEST_CASE("a front door with the node's key takes only ops under the gateway's valid seal") {
+  temp_dir dir;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  superapp::system_clock clock;
+  auto settings = sqlite_settings(dir.path);
+  const auto key = std::make_shared<const caller_seal>(caller_seal::generate(clock));
+  settings.caller_seal = key;
+  domain_definition def;
+  def.name = "banking";
+  def.ops["banking.whoami"] = [](caf::event_based_actor*, const domain_context_ptr&,
+                                  op_request& r) -> caf::result<op_reply> {
+    return op_reply{"{\"subject\":\"" + r.who.subject + "\"}"};
+  };
+  auto sup = spawn_supervisor(sys, domain_supervisor(def, settings));
+  REQUIRE_FALSE(await_ready(self, sup, 10s));
+  auto door = settings.directory->lookup("banking");
+  REQUIRE(door);
+  auto call = [&](const op_request& request) {
+    caf::expected<op_reply> reply = caf::make_error(caf::sec::request_timeout);
+    self->request(door->front_door, 5s, op_atom::value, request)
+        .receive([&](op_reply& r) { reply = std::move(r); },
+                 [&](caf::error& err) { reply = std::move(err); });
+    return reply;
+  };
+  op_request request{"banking.whoami", "{}", "", "", {"user-1", "", {"banking:read"}}, 0, ""};
+  auto unsealed = call(request);
+  REQUIRE_FALSE(unsealed);
+  CHECK(unsealed.error() == platform_errc::unauthorized);
+  key->seal(request);
+  auto sealed = call(request);
+  REQUIRE(sealed);
+  CHECK(sealed->body_json == R"({"subject":"user-1"})");
+  // Another caller under the first caller's seal: refused.
+  request.who.subject = "user-2";
+  auto impostor = call(request);
+  REQUIRE_FALSE(impostor);
+  CHECK(impostor.error() == platform_errc::unauthorized);
+  // A seal from another deployment's key: refused.
+  auto foreign = caller_seal::generate(clock);
+  foreign.seal(request);
+  CHECK_FALSE(call(request));
   CHECK_FALSE(shutdown(self, sup, 10s));
 }
 

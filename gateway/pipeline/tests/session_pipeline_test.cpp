@@ -41,8 +41,10 @@ filters::route_table node_routes() {
 caf::behavior session_actor(caf::event_based_actor* self, std::shared_ptr<session_pipeline> p,
                             std::shared_ptr<std::vector<std::string>> written) {
   return {[self, p, written](frame_atom, const std::string& frame) {
-    p->on_frame(self, frame, [written](std::string out) { written->push_back(std::move(out)); });
-  }};
+            p->on_frame(self, frame,
+                        [written](std::string out) { written->push_back(std::move(out)); });
+          },
+          [written](push_atom, std::string& frame) { written->push_back(std::move(frame)); }};
 }
 
 // The banking front door: answers ping, holds `banking.hold` for ever.
@@ -72,7 +74,8 @@ struct fixture : test_coordinator_fixture<> {
   fixture() {
     services = std::make_shared<gateway_services>(
         "node-1", clock, ops, filters::jwt_policy{"superapp-identity", "superapp-mobile"},
-        node_routes(), filters::rate_limit_config{5, 1.0}, filters::rate_limit_config{1000, 1000.0},
+        node_routes(), filters::rate_limit_config{5, 1.0}, filters::rate_limit_config{3, 1.0},
+        filters::rate_limit_config{1000, 1000.0},
         std::array<std::uint32_t, filters::lane_count>{64, 64},
         std::make_shared<sup::front_door_directory>());
     filters::jwk_set set;
@@ -98,9 +101,9 @@ struct fixture : test_coordinator_fixture<> {
     return filters::sign_es256(c, {"superapp-identity", "superapp-mobile", clock.now()}, key);
   }
 
-  void open(std::optional<std::string> bearer) {
+  void open(std::optional<std::string> bearer, std::optional<std::string> device = {}) {
     auto p = std::make_shared<session_pipeline>(
-        services, session_info{"s-1", "127.0.0.1", std::move(bearer), std::nullopt});
+        services, session_info{"s-1", "127.0.0.1", std::move(bearer), std::move(device)});
     session = sys.spawn(session_actor, p, written);
   }
 
@@ -193,6 +196,19 @@ TEST_CASE_FIXTURE(fixture, "a flood beyond the user's rate is refused with retry
   CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
 }
 
+TEST_CASE_FIXTURE(fixture, "a flood from one device is refused before the user's own limit") {
+  open(token(), "phone-1");
+  for (int i = 0; i < 3; ++i) CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+  auto refused = send(R"({"id":1,"op":"system.ping","body":{}})");
+  CHECK(code_of(refused) == "rate_limited");
+  CHECK(refused.at("error").as_object().at("retry_after_ms").as_int64() == 1000);
+  // The same user on another device still has the rest of the user's budget.
+  self->send_exit(session, caf::exit_reason::kill);
+  run();
+  open(token(), "phone-2");
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+}
+
 TEST_CASE_FIXTURE(fixture, "a front door out of credits answers overloaded at once") {
   open(token());
   written->clear();
@@ -209,4 +225,57 @@ TEST_CASE_FIXTURE(fixture, "a domain that is not running answers unavailable") {
   open(token());
   services->directory->clear();
   CHECK(code_of(send(R"({"id":1,"op":"banking.ping","body":{}})")) == "unavailable");
+}
+
+TEST_CASE_FIXTURE(fixture, "session ops answer unavailable while the gateway has no subscription router") {
+  open(token());
+  CHECK(code_of(send(R"({"id":1,"op":"session.subscribe","body":{"topic":"banking.*"}})")) ==
+        "unavailable");
+}
+
+TEST_CASE_FIXTURE(fixture, "a session subscribes, gets its events pushed, and resumes after a reconnect") {
+  auto router = sys.spawn(subscription_router, subscription_limits{});
+  services->set_subscriptions(router);
+  open(token());
+  auto subscribed = send(R"({"id":1,"op":"session.subscribe","body":{"topic":"banking.*"}})");
+  REQUIRE(code_of(subscribed) == "ok");
+  const auto& body = subscribed.at("body").as_object();
+  CHECK(body.at("topic").as_string() == "banking.*");
+  const std::string resume_token{body.at("resume_token").as_string()};
+  CHECK(resume_token.size() == 32);
+  CHECK(code_of(send(R"({"id":2,"op":"session.subscribe","body":{"topic":"Not a topic"}})")) ==
+        "bad_request");
+
+  written->clear();
+  self->send(router, client_event_atom::value,
+             client_event{"banking.transfer.completed", {"user-42"}, R"({"id":"t-1"})"});
+  consume_messages();
+  REQUIRE(written->size() == 1);
+  CHECK(written->front() ==
+        R"({"type":"event","topic":"banking.transfer.completed","seq":1,"body":{"id":"t-1"}})");
+
+  // The connection drops; an event arrives meanwhile; a new session resumes from seq 1.
+  self->send_exit(session, caf::exit_reason::kill);
+  consume_messages();
+  self->send(router, client_event_atom::value,
+             client_event{"banking.transfer.completed", {"user-42"}, R"({"id":"t-2"})"});
+  consume_messages();
+  open(token());
+  written->clear();
+  self->send(session, frame_atom::value,
+             R"({"id":3,"op":"session.resume","body":{"resume_token":")" + resume_token +
+                 R"(","last_seq":1}})");
+  consume_messages();
+  REQUIRE(written->size() == 2);
+  CHECK(written->at(0) == R"({"id":3,"ok":true,"body":{"resync":false,"replayed":1}})");
+  CHECK(written->at(1) ==
+        R"({"type":"event","topic":"banking.transfer.completed","seq":2,"body":{"id":"t-2"}})");
+  auto unsubscribed = send(R"({"id":4,"op":"session.unsubscribe","body":{"topic":"banking.*"}})");
+  CHECK(code_of(unsubscribed) == "ok");
+  written->clear();
+  self->send(router, client_event_atom::value,
+             client_event{"banking.transfer.completed", {"user-42"}, "{}"});
+  consume_messages();
+  CHECK(written->empty());
+  self->send_exit(router, caf::exit_reason::kill);
 }

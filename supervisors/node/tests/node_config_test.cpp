@@ -356,3 +356,26 @@ TEST_CASE("control characters in a bad value stay escaped on the one error line"
   check_one_line(message);
   CHECK(message.find("got \"info\\x0aforged\"") != std::string::npos);
 }
+
+TEST_CASE("cluster peers are host:port pairs; anything else is one line naming the entry") {
+  const auto result = parse(minimal_file +
+                            "[cluster]\npublish = true\nport = 7101\npeers = [\"127.0.0.1:7102\", \"core.internal:7103\"]\n");
+  REQUIRE(result.ok());
+  const auto& c = result.value().cluster;
+  CHECK(c.publish);
+  CHECK(c.port == 7101);
+  REQUIRE(c.peers.size() == 2);
+  CHECK(c.peers[0].host == "127.0.0.1");
+  CHECK(c.peers[0].port == 7102);
+  CHECK(c.peers[1].host == "core.internal");
+  CHECK(c.peers[1].port == 7103);
+  for (const char* bad : {"127.0.0.1", ":7102", "h:0", "h:70000", "h:12x"}) {
+    const auto message = error_of(minimal_file + "[cluster]\npeers = [\"" + bad + "\"]\n");
+    check_one_line(message);
+    CHECK(message.find("cluster.peers: expected a list of \"host:port\" peers") != std::string::npos);
+    CHECK(message.find(std::string{"got \""} + bad + "\"") != std::string::npos);
+  }
+  const auto env = parse(minimal_file, {{"SUPERAPP_CLUSTER_PEERS", "a:1, b:2"}});
+  REQUIRE(env.ok());
+  CHECK(env.value().cluster.peers.size() == 2);
+}
