@@ -11,52 +11,10 @@
 #include <string>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
 namespace superapp::app {
 namespace {
-
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = boost::asio::ip::tcp;
-
-constexpr auto request_timeout = std::chrono::seconds{5};
-
-
-struct http_answer {
-  int status = 0;
-  std::string body;
-};
-
-bool get(const endpoint_url& target, const std::string& token, const std::string& path, http_answer& answer,
-         std::string& failure) {
-  try {
-    boost::asio::io_context io;
-    tcp::resolver resolver{io};
-    beast::tcp_stream stream{io};
-    stream.expires_after(request_timeout);
-    stream.connect(resolver.resolve(target.host, target.port));
-    http::request<http::empty_body> req{http::verb::get, path, 11};
-    req.set(http::field::host, target.host);
-    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
-    http::write(stream, req);
-    beast::flat_buffer buffer;
-    http::response<http::string_body> res;
-    http::read(stream, buffer, res);
-    answer.status = static_cast<int>(res.result_int());
-    answer.body = res.body();
-    beast::error_code ignored;
-    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    return true;
-  } catch (const std::exception& e) {
-    failure = e.what();
-    return false;
-  }
-}
 
 void print_tree(const boost::json::value& node, const std::string& indent, bool last,
                 bool is_root) {
@@ -123,8 +81,7 @@ int run_admin_command(const std::vector<std::string>& args) {
     return 2;
   }
   if (token.empty()) {
-    token = read_text_file((std::filesystem::path{data_dir} / "operator-token").string());
-    while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+    token = operator_token(data_dir);
   }
   auto target = parse_url(url, "http://", "/");
   if (!target) {
@@ -145,7 +102,7 @@ int run_admin_command(const std::vector<std::string>& args) {
   }
   http_answer answer;
   std::string failure;
-  if (!get(*target, token, path, answer, failure)) {
+  if (!http_get(*target, token, path, answer, failure)) {
     std::fprintf(stderr, "superapp admin: cannot reach %s: %s\n", url.c_str(), failure.c_str());
     return 1;
   }

@@ -5,6 +5,10 @@
 #include <fstream>
 #include <sstream>
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 
 namespace superapp::app {
@@ -27,6 +31,35 @@ std::optional<endpoint_url> parse_url(std::string_view url, std::string_view sch
   return out;
 }
 
+bool http_get(const endpoint_url& target, const std::string& token, const std::string& path,
+              http_answer& answer, std::string& failure) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  using tcp = boost::asio::ip::tcp;
+  try {
+    boost::asio::io_context io;
+    tcp::resolver resolver{io};
+    beast::tcp_stream stream{io};
+    stream.expires_after(std::chrono::seconds{5});
+    stream.connect(resolver.resolve(target.host, target.port));
+    http::request<http::empty_body> req{http::verb::get, path, 11};
+    req.set(http::field::host, target.host);
+    if (!token.empty()) req.set(http::field::authorization, "Bearer " + token);
+    http::write(stream, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(stream, buffer, res);
+    answer.status = static_cast<int>(res.result_int());
+    answer.body = res.body();
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return true;
+  } catch (const std::exception& e) {
+    failure = e.what();
+    return false;
+  }
+}
+
 std::string read_text_file(const std::string& path) {
   std::ifstream in{path};
   std::stringstream text;
@@ -41,6 +74,16 @@ std::string node_file_field(const std::string& data_dir, const char* field) {
   if (ec || !info.is_object()) return {};
   auto* value = info.as_object().if_contains(field);
   return value != nullptr && value->is_string() ? std::string{value->as_string()} : std::string{};
+}
+
+}  // namespace superapp::app
+
+namespace superapp::app {
+
+std::string operator_token(const std::string& data_dir) {
+  auto token = read_text_file((std::filesystem::path{data_dir} / "operator-token").string());
+  while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
+  return token;
 }
 
 }  // namespace superapp::app

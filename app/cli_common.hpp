@@ -21,6 +21,19 @@ std::optional<endpoint_url> parse_url(std::string_view url, std::string_view sch
 // machine; empty when the file or the field is missing.
 std::string node_file_field(const std::string& data_dir, const char* field);
 
+struct http_answer {
+  int status = 0;
+  std::string body;
+};
+
+// GET `path` from `target` (5 s at most), with `Authorization: Bearer token` when a token is
+// given. False with `failure` set when there is no answer.
+bool http_get(const endpoint_url& target, const std::string& token, const std::string& path,
+              http_answer& answer, std::string& failure);
+
+// The operator token `superapp run` keeps in DIR/operator-token; empty when there is none.
+std::string operator_token(const std::string& data_dir);
+
 // The whole text of a file; empty when it cannot be read.
 std::string read_text_file(const std::string& path);
 

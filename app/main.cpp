@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "app/admin_cli.hpp"
+#include "app/bench_cli.hpp"
 #include "app/client_cli.hpp"
 #include "app/gateway_wiring.hpp"
 #include "app/node_runtime.hpp"
@@ -31,6 +32,8 @@ int usage(FILE* out, int status) {
                "  sim sms [--bind ADDR] [--port N]   the SMS provider simulator (port 0: any free)\n"
                "  dev-keys [--data-dir DIR]  prints the JWKS of DIR's development signing key (made\n"
                "                            if missing), for gateway.jwks_file of a `superapp node`\n"
+               "  bench run SCENARIO.toml [--target ws://HOST:PORT/ws] [--out OUT]\n"
+               "  bench compare A.json B.json\n"
                "  version\n"
                "Environment: SUPERAPP_<SECTION>_<KEY> overrides any config key, e.g. SUPERAPP_ADMIN_PORT=0.\n");
   return status;
@@ -142,6 +145,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", jwks.c_str());
       return 0;
     }
+    if (command == "bench") return superapp::app::run_bench_command(rest);
     if (command == "version") {
       std::printf("superapp %s\n", SUPERAPP_VERSION);
       return 0;

@@ -139,6 +139,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
   metrics::registry registry;
+  registry.add_sampled_gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
+                             metrics::process_resident_memory_bytes);
   auto directory = std::make_shared<sup::front_door_directory>();
 
   superapp::system_clock clock;

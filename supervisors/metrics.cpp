@@ -1,7 +1,10 @@
 // Metric registration, the lock-free update path and Prometheus text rendering.
 #include "supervisors/metrics.hpp"
 
+#include <unistd.h>
+
 #include <algorithm>
+#include <cstdio>
 
 #include "protocols/assert.hpp"
 #include "supervisors/tree.hpp"
@@ -96,6 +99,7 @@ struct registry::series {
   std::string pairs;  // rendered once at registration, not per scrape
   std::atomic<std::uint64_t> counter_cell{0};
   std::atomic<std::int64_t> gauge_cell{0};
+  std::function<std::int64_t()> sample;  // set: a sampled gauge, read at render time
   std::unique_ptr<detail::histogram_cells> histogram_cells;
 };
 
@@ -189,6 +193,28 @@ gauge registry::add_gauge(std::string_view name, std::string_view help, label_se
   return gauge{&s.gauge_cell};
 }
 
+void registry::add_sampled_gauge(std::string_view name, std::string_view help,
+                                 std::function<std::int64_t()> sample, label_set labels) {
+  SUPERAPP_ASSERT(sample);
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto& s = series_for(family_for(name, help, type_gauge, {}), std::move(labels));
+  SUPERAPP_ASSERT(!s.sample);  // one sampler per series
+  s.sample = std::move(sample);
+}
+
+std::int64_t process_resident_memory_bytes() {
+  // statm: size resident shared text lib data dt, in pages.
+  std::FILE* file = std::fopen("/proc/self/statm", "r");
+  if (file == nullptr) return -1;
+  long long size_pages = 0;
+  long long resident_pages = 0;
+  const int read = std::fscanf(file, "%lld %lld", &size_pages, &resident_pages);
+  std::fclose(file);
+  const long page_bytes = ::sysconf(_SC_PAGESIZE);
+  if (read != 2 || page_bytes <= 0) return -1;
+  return resident_pages * page_bytes;
+}
+
 histogram registry::add_histogram(std::string_view name, std::string_view help, label_set labels,
                                   std::span<const std::int64_t> bounds_us) {
   SUPERAPP_ASSERT(name.ends_with("_seconds"));  // rendered in seconds; see histogram
@@ -214,7 +240,8 @@ std::string registry::render() const {
           break;
         case type_gauge:
           append_sample(out, f->name, s->pairs,
-                        std::to_string(s->gauge_cell.load(std::memory_order_relaxed)));
+                        std::to_string(s->sample ? s->sample()
+                                                 : s->gauge_cell.load(std::memory_order_relaxed)));
           break;
         default: {
           const auto& cells = *s->histogram_cells;

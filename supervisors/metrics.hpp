@@ -4,6 +4,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <mutex>
@@ -102,6 +103,11 @@ class registry {
   gauge add_gauge(std::string_view name, std::string_view help, label_set labels = {});
   histogram add_histogram(std::string_view name, std::string_view help, label_set labels = {},
                           std::span<const std::int64_t> bounds_us = default_latency_bounds_us);
+  // A gauge whose value `sample` computes at each scrape (under the registry's mutex, so it
+  // must be quick and must not touch the registry), for figures the process does not push,
+  // such as its resident memory.
+  void add_sampled_gauge(std::string_view name, std::string_view help,
+                         std::function<std::int64_t()> sample, label_set labels = {});
 
   // The Prometheus text exposition format (version 0.0.4), families in registration order.
   std::string render() const;
@@ -116,6 +122,9 @@ class registry {
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<family>> families_;
 };
+
+// The process' resident set size in bytes from /proc/self/statm; -1 when it cannot be read.
+std::int64_t process_resident_memory_bytes();
 
 // Appends the supervision tree as metric families: each node's path is its ancestors' names
 // joined by '/', e.g. superapp_actor_mailbox_depth{path="root/banking/store"}. Called at scrape

@@ -28,3 +28,11 @@ stop_node() {
   pid=""
   [[ $status -eq 0 ]] || fail "exit status $status after SIGTERM"
 }
+# start_embedded_node: `superapp run` ($bin) on a fresh $work/data with any free ports; waits
+# for its node.json.
+start_embedded_node() {
+  data="$work/data"
+  SUPERAPP_ADMIN_PORT=0 SUPERAPP_GATEWAY_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
+  pid=$!
+  wait_for 60 test -s "$data/node.json" || fail "node.json did not appear"
+}

@@ -5,10 +5,7 @@ set -euo pipefail
 bin=$1
 source "$(dirname "$0")/lib.sh"
 
-data="$work/data"
-SUPERAPP_ADMIN_PORT=0 SUPERAPP_GATEWAY_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
-pid=$!
-wait_for 60 test -s "$data/node.json" || fail "node.json did not appear"
+start_embedded_node
 grep -q "operator URL:  http://127.0.0.1:" "$work/out" || fail "no operator URL printed"
 grep -q "WebSocket URL: ws://127.0.0.1:" "$work/out" || fail "no WebSocket URL printed"
 
@@ -62,6 +59,7 @@ metrics=$("$bin" admin metrics --data-dir "$data")
 grep -q 'superapp_actor_restarts_total{path="root/banking/front_door"} 0' <<<"$metrics" || fail "metrics lack restarts"
 grep -q 'superapp_actor_mailbox_depth' <<<"$metrics" || fail "metrics lack mailbox depth"
 grep -q '^superapp_gateway_sessions_total [1-9]' <<<"$metrics" || fail "metrics lack the gateway's sessions"
+grep -Eq '^process_resident_memory_bytes [1-9][0-9]{5,}$' <<<"$metrics" || fail "metrics lack RSS"
 if "$bin" admin tree --data-dir "$data" --token wrong 2>"$work/err"; then fail "wrong token accepted"; fi
 grep -q "401" "$work/err" || fail "wrong token not reported as 401"
 

@@ -18,7 +18,9 @@
 #include <string>
 #include <string_view>
 
-#include "bench/ws_echo/echo_server.hpp"
+#include "bench/harness/child_server.hpp"
+#include "bench/harness/echo_server.hpp"
+#include "bench/harness/load_engine.hpp"
 #include "bench/ws_load/load_client.hpp"
 #include "app/gateway_wiring.hpp"
 #include "gateway/ws/ws_listener.hpp"
@@ -39,60 +41,6 @@ struct options {
   std::size_t caf_threads = 2;
   std::string caf_policy = "stealing";
 };
-
-struct server_process {
-  pid_t pid = -1;
-  std::uint16_t port = 0;
-  int stop_fd = -1;  // closing it tells the child to stop
-};
-
-// The child: starts its server, reports the port, and serves until its stop pipe closes.
-// `inherited`: the parent's ends of earlier children's pipes; the child closes them so that an
-// earlier child still sees EOF on its stop pipe when the parent closes it.
-template <class Serve>
-server_process fork_server(Serve serve, std::initializer_list<int> inherited = {}) {
-  int port_pipe[2];
-  int stop_pipe[2];
-  if (pipe(port_pipe) != 0 || pipe(stop_pipe) != 0) std::exit(1);
-  const pid_t pid = fork();
-  if (pid < 0) std::exit(1);
-  if (pid == 0) {
-    close(port_pipe[0]);
-    close(stop_pipe[1]);
-    for (int fd : inherited) close(fd);
-    bench::raise_open_file_limit();
-    serve([&](std::uint16_t port) {
-      if (write(port_pipe[1], &port, sizeof port) != sizeof port) std::_Exit(1);
-      close(port_pipe[1]);
-      char byte;
-      while (read(stop_pipe[0], &byte, 1) > 0) {
-      }
-    });
-    std::_Exit(0);
-  }
-  close(port_pipe[1]);
-  close(stop_pipe[0]);
-  server_process out;
-  out.pid = pid;
-  out.stop_fd = stop_pipe[1];
-  if (read(port_pipe[0], &out.port, sizeof out.port) != sizeof out.port) std::exit(1);
-  close(port_pipe[0]);
-  return out;
-}
-
-void stop_server(server_process& p) {
-  close(p.stop_fd);
-  int status = 0;
-  waitpid(p.pid, &status, 0);
-}
-
-double rss_kib(pid_t pid) {
-  std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
-  std::string line;
-  while (std::getline(status, line))
-    if (line.rfind("VmRSS:", 0) == 0) return std::strtod(line.c_str() + 6, nullptr);
-  return 0;
-}
 
 void serve_echo(const options& o, const std::function<void(std::uint16_t)>& until_stopped) {
   bench::echo_server server{"127.0.0.1", o.io_threads};
@@ -195,8 +143,18 @@ options parse(int argc, char** argv) {
   return o;
 }
 
+// The figures this bench prints, from the harness's load engine.
+struct load_result {
+  std::size_t connected = 0;
+  std::uint64_t errors = 0;
+  double throughput_per_s = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  double max_us = 0;
+};
+
 struct figures {
-  bench::load_result load;
+  load_result load;
   std::size_t idle_open = 0;
   double rss_before_kib = 0;
   double rss_after_kib = 0;
@@ -208,21 +166,32 @@ std::string echo_request(std::size_t payload_bytes) {
          R"("}})";
 }
 
-figures measure(server_process& server, const options& o, const std::string& token = {}) {
+figures measure(bench::child_server& server, const options& o, const std::string& token = {}) {
   figures f;
-  bench::load_config load;
-  load.port = server.port;
-  load.connections = o.connections;
-  load.duration_ms = o.duration_ms;
-  load.rate_per_s = o.rate_per_s;
-  load.frame = echo_request(o.payload_bytes);
-  load.bearer_token = token;
-  f.load = bench::run_load(load);
+  bench::load_plan plan;
+  plan.target = bench::ws_target{"127.0.0.1", server.port, "/ws"};
+  plan.sessions = static_cast<std::uint32_t>(o.connections);
+  plan.duration = std::chrono::milliseconds{o.duration_ms};
+  plan.mode = o.rate_per_s > 0 ? bench::load_mode::open_loop : bench::load_mode::closed_loop;
+  plan.rate_per_s = o.rate_per_s;
+  plan.ops = {bench::op_mix_entry{"system.echo", 1,
+                                  R"({"text":")" + std::string(o.payload_bytes, 'p') + R"("})"}};
+  plan.headers = [token](std::size_t) { return bench::upgrade_headers{token, {}}; };
+  const auto run = bench::run_load(plan);
+  const auto& latency = run.book.latency_ns();
+  f.load.connected = run.connected;
+  f.load.errors = run.book.error_count() + run.connect_failures;
+  f.load.throughput_per_s =
+      run.elapsed_s > 0 ? static_cast<double>(run.book.ok_count()) / run.elapsed_s : 0;
+  f.load.p50_us = static_cast<double>(latency.value_at(0.50)) / 1e3;
+  f.load.p99_us = static_cast<double>(latency.value_at(0.99)) / 1e3;
+  f.load.max_us = static_cast<double>(latency.max()) / 1e3;
   if (o.idle_connections > 0) {
-    f.rss_before_kib = rss_kib(server.pid);
-    bench::idle_connections idle{server.port, o.idle_connections, 8, load.frame, token};
+    f.rss_before_kib = bench::rss_kib(server.pid);
+    bench::idle_connections idle{server.port, o.idle_connections, 8, echo_request(o.payload_bytes),
+                                 token};
     f.idle_open = idle.open();
-    f.rss_after_kib = rss_kib(server.pid);
+    f.rss_after_kib = bench::rss_kib(server.pid);
   }
   return f;
 }
@@ -235,9 +204,9 @@ int main(int argc, char** argv) {
   // Fork before this process starts any thread.
   std::string pattern = (std::filesystem::temp_directory_path() / "superapp-bench-XXXXXX").string();
   const std::string data_dir = ::mkdtemp(pattern.data());
-  auto echo = fork_server([&](auto until) { serve_echo(o, until); });
-  auto gateway = fork_server([&](auto until) { serve_gateway(o, until); }, {echo.stop_fd});
-  auto pipeline = fork_server([&](auto until) { serve_pipeline(o, data_dir, until); },
+  auto echo = bench::fork_server([&](auto until) { serve_echo(o, until); });
+  auto gateway = bench::fork_server([&](auto until) { serve_gateway(o, until); }, {echo.stop_fd});
+  auto pipeline = bench::fork_server([&](auto until) { serve_pipeline(o, data_dir, until); },
                               {echo.stop_fd, gateway.stop_fd});
   const auto files = bench::raise_open_file_limit();
   superapp::system_clock clock;
@@ -259,9 +228,9 @@ int main(int argc, char** argv) {
   const auto e = measure(echo, o);
   const auto g = measure(gateway, o);
   const auto p = measure(pipeline, o, token);
-  stop_server(echo);
-  stop_server(gateway);
-  stop_server(pipeline);
+  bench::stop_server(echo);
+  bench::stop_server(gateway);
+  bench::stop_server(pipeline);
   std::filesystem::remove_all(data_dir);
   auto per_conn = [](const figures& f) {
     return f.idle_open ? (f.rss_after_kib - f.rss_before_kib) / static_cast<double>(f.idle_open)

@@ -116,6 +116,26 @@ TEST_CASE("registering the same name and labels twice shares one series") {
   CHECK(text.find("superapp_shared_total{op=\"y\"} 0\n") != std::string::npos);
 }
 
+TEST_CASE("a sampled gauge renders the value its sampler returns at each scrape") {
+  metrics::registry registry;
+  std::int64_t value = 7;
+  registry.add_sampled_gauge("superapp_sampled", "sampled", [&value] { return value; });
+  CHECK(registry.render().find("superapp_sampled 7\n") != std::string::npos);
+  value = 9;
+  CHECK(registry.render().find("superapp_sampled 9\n") != std::string::npos);
+  CHECK_THROWS_AS(registry.add_sampled_gauge("superapp_sampled", "sampled", [] { return 1; }),
+                  assertion_failure);
+}
+
+TEST_CASE("the process' resident memory is read from /proc and grows when pages are touched") {
+  const auto before = metrics::process_resident_memory_bytes();
+  REQUIRE(before > 0);
+  std::vector<char> block(64 * 1024 * 1024, 1);  // 64 MiB, every page written
+  const auto after = metrics::process_resident_memory_bytes();
+  CHECK(after - before >= 32 * 1024 * 1024);
+  CHECK(block[block.size() - 1] == 1);
+}
+
 TEST_CASE("a name reused with another type, a bad name or a reserved label is a bug") {
   metrics::registry registry;
   registry.add_counter("superapp_things_total", "things");

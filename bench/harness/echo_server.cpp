@@ -1,5 +1,5 @@
 // A bare Beast WebSocket echo server: the baseline the gateway is measured against.
-#include "bench/ws_echo/echo_server.hpp"
+#include "bench/harness/echo_server.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
