@@ -330,12 +330,15 @@ TEST_CASE_FIXTURE(fixture, "the gateway picks up the identity domain's new signi
   settings.interval = 30s;
   auto refresher_spec = key_refresher_child(services, settings);
   caf::actor refresher;
-  auto parent = sys.spawn([&](caf::event_based_actor* self) -> caf::behavior {
-    auto child = refresher_spec.start(*self, caf::make_message());
-    REQUIRE(child);
-    refresher = *child;
-    return {[](caf::unit_t) {}};
-  });
+  // A function actor with no arguments trips UBSan in CAF 0.17's init_fun_factory: pass one.
+  auto parent = sys.spawn(
+      [&](caf::event_based_actor* self, int) -> caf::behavior {
+        auto child = refresher_spec.start(*self, caf::make_message());
+        REQUIRE(child);
+        refresher = *child;
+        return {[](caf::unit_t) {}};
+      },
+      0);
   consume_messages();
   REQUIRE(refresher);
   auto token_from = [&](const filters::signing_key& k) {
