@@ -181,6 +181,25 @@ std::string code_from_simulator(const std::string& data_dir, const std::string& 
   return ec || !doc.is_object() ? std::string{} : text_of(doc.as_object(), "code");
 }
 
+// Connects to `url`, or to the node of `data_dir/node.json` when it is empty: 0, or the exit
+// status after saying why on stderr (2: no URL, 1: cannot connect).
+int connect_to_node(client_session& session, std::string url, const std::string& data_dir,
+                    const std::string& token) {
+  if (url.empty()) url = node_file_field(data_dir, "ws_url");
+  auto target = parse_url(url, "ws://", "/ws");
+  if (!target) {
+    std::fprintf(stderr, "superapp client: no WebSocket URL (pass --url ws://HOST:PORT/ws)\n");
+    return 2;
+  }
+  std::string failure;
+  if (!session.connect(*target, token, failure)) {
+    std::fprintf(stderr, "superapp client: cannot connect to %s: %s\n", url.c_str(),
+                 failure.c_str());
+    return 1;
+  }
+  return 0;
+}
+
 int identity_command(const std::vector<std::string>& args) {
   if (args.empty()) return usage();
   std::string url, data_dir = "./data", mpin, device_name = "superapp client";
@@ -203,19 +222,9 @@ int identity_command(const std::vector<std::string>& args) {
     std::printf("%s\n", read_text_file(state.path()).c_str());
     return 0;
   }
-  if (url.empty()) url = node_file_field(data_dir, "ws_url");
-  auto target = parse_url(url, "ws://", "/ws");
-  if (!target) {
-    std::fprintf(stderr, "superapp client: no WebSocket URL (pass --url ws://HOST:PORT/ws)\n");
-    return 2;
-  }
   client_session session;
+  if (int status = connect_to_node(session, url, data_dir, "")) return status;
   std::string failure, reply;
-  if (!session.connect(*target, "", failure)) {
-    std::fprintf(stderr, "superapp client: cannot connect to %s: %s\n", url.c_str(),
-                 failure.c_str());
-    return 1;
-  }
   auto call = [&](const std::string& op, const boost::json::object& body)
       -> std::optional<boost::json::object> {
     if (!session.call(op, boost::json::serialize(body), "", reply, failure)) {
@@ -357,19 +366,9 @@ int run_client_command(const std::vector<std::string>& args) {
     }
   }
   if (token.empty()) token = identity_state{data_dir}.get("access_token");  // after `identity login`
-  if (url.empty()) url = node_file_field(data_dir, "ws_url");
-  auto target = parse_url(url, "ws://", "/ws");
-  if (!target) {
-    std::fprintf(stderr, "superapp client: no WebSocket URL (pass --url ws://HOST:PORT/ws)\n");
-    return 2;
-  }
   client_session session;
+  if (int status = connect_to_node(session, url, data_dir, token)) return status;
   std::string failure, reply;
-  if (!session.connect(*target, token, failure)) {
-    std::fprintf(stderr, "superapp client: cannot connect to %s: %s\n", url.c_str(),
-                 failure.c_str());
-    return 1;
-  }
   if (one_shot) {
     if (!session.call(op, body, key, reply, failure)) {
       std::fprintf(stderr, "superapp client: %s\n", failure.c_str());
