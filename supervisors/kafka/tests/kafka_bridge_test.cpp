@@ -225,6 +225,27 @@ sup::supervisor_spec consumer_tree(kafka::consumer_settings s) {
   return spec;
 }
 
+// A bridge_sup with only the Kafka producer: the tree and the producer it started.
+std::pair<caf::actor, caf::actor> start_producer(caf::actor_system& sys, caf::scoped_actor& self) {
+  auto kafka_dir = std::make_shared<bus::bus_directory>();
+  auto producers = sup::spawn_supervisor(
+      sys, bus::bridge_supervisor(bus::bus_config{}, std::make_shared<bus::bus_directory>(),
+                                  {kafka::producer_child(settings(), kafka_dir)}));
+  REQUIRE_FALSE(sup::await_ready(self, producers, 20s));
+  return {producers, kafka_dir->current()};
+}
+
+kafka::consumer_settings consumer_settings_for(const std::string& group, const std::string& topic,
+                                               const caf::actor& handler) {
+  kafka::consumer_settings cs;
+  cs.kafka = settings();
+  cs.group = group;
+  cs.topics = {topic};
+  cs.handler = [handler] { return handler; };
+  cs.clock = std::make_shared<system_clock>();
+  return cs;
+}
+
 bus::bus_published publish(caf::scoped_actor& self, const caf::actor& producer, const std::string& topic,
                            const events::event& e) {
   bus::bus_published out{{0, -1}};
@@ -326,19 +347,9 @@ TEST_CASE("a consumer applies each event once, commits after the effect, and res
   auto topic = unique("superapp.consume") + ".events";
   auto group = unique("rewards");
   consuming_domain rewards{sys};
-  auto kafka_dir = std::make_shared<bus::bus_directory>();
-  auto producers = sup::spawn_supervisor(
-      sys, bus::bridge_supervisor(bus::bus_config{}, std::make_shared<bus::bus_directory>(),
-                                  {kafka::producer_child(settings(), kafka_dir)}));
-  REQUIRE_FALSE(sup::await_ready(self, producers, 20s));
-  auto producer = kafka_dir->current();
+  auto [producers, producer] = start_producer(sys, self);
 
-  kafka::consumer_settings cs;
-  cs.kafka = settings();
-  cs.group = group;
-  cs.topics = {topic};
-  cs.handler = [h = rewards.handler] { return h; };
-  cs.clock = std::make_shared<system_clock>();
+  auto cs = consumer_settings_for(group, topic, rewards.handler);
   auto consumers = sup::spawn_supervisor(sys, consumer_tree(cs));
   REQUIRE_FALSE(sup::await_ready(self, consumers, 20s));
 
@@ -376,18 +387,8 @@ TEST_CASE("a poison event is retried with backoff, then dead-lettered, and never
   auto topic = unique("superapp.poison") + ".events";
   auto group = unique("rewards");
   consuming_domain rewards{sys, "poison"};
-  auto kafka_dir = std::make_shared<bus::bus_directory>();
-  auto producers = sup::spawn_supervisor(
-      sys, bus::bridge_supervisor(bus::bus_config{}, std::make_shared<bus::bus_directory>(),
-                                  {kafka::producer_child(settings(), kafka_dir)}));
-  REQUIRE_FALSE(sup::await_ready(self, producers, 20s));
-  auto producer = kafka_dir->current();
-  kafka::consumer_settings cs;
-  cs.kafka = settings();
-  cs.group = group;
-  cs.topics = {topic};
-  cs.handler = [h = rewards.handler] { return h; };
-  cs.clock = std::make_shared<system_clock>();
+  auto [producers, producer] = start_producer(sys, self);
+  auto cs = consumer_settings_for(group, topic, rewards.handler);
   cs.max_attempts = 3;
   cs.retry_backoff = 300ms;
   auto consumers = sup::spawn_supervisor(sys, consumer_tree(cs));
