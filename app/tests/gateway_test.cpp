@@ -21,6 +21,7 @@
 #include "app/cli_common.hpp"
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
+#include "app/tests/ws_test_client.hpp"
 #include "gateway/filters/jwt.hpp"
 #include "supervisors/domain.hpp"
 
@@ -102,55 +103,8 @@ struct gateway_node {
   }
 };
 
-class client {
- public:
-  client(std::uint16_t port, const std::string& token) : ws_(io_) {
-    tcp::resolver resolver{io_};
-    beast::get_lowest_layer(ws_).expires_after(10s);
-    beast::get_lowest_layer(ws_).connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-    ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
-      if (!token.empty()) req.set(beast::http::field::authorization, "Bearer " + token);
-    }));
-    ws_.handshake("127.0.0.1", "/ws");
-  }
-
-  void send(const std::string& frame) {
-    beast::get_lowest_layer(ws_).expires_after(10s);
-    ws_.write(boost::asio::buffer(frame));
-  }
-
-  boost::json::object read() {
-    beast::flat_buffer buffer;
-    beast::get_lowest_layer(ws_).expires_after(10s);
-    ws_.read(buffer);
-    return boost::json::parse(beast::buffers_to_string(buffer.data())).as_object();
-  }
-
-  boost::json::object call(const std::string& frame) {
-    send(frame);
-    return read();
-  }
-
-  // The close code the server sent, once a read fails because the server closed.
-  std::uint16_t close_code_after_read() {
-    try {
-      beast::flat_buffer buffer;
-      beast::get_lowest_layer(ws_).expires_after(10s);
-      ws_.read(buffer);
-    } catch (const boost::system::system_error&) {
-    }
-    return ws_.reason().code;
-  }
-
- private:
-  boost::asio::io_context io_;
-  websocket::stream<beast::tcp_stream> ws_;
-};
-
-std::string code_of(const boost::json::object& reply) {
-  if (reply.at("ok").as_bool()) return "ok";
-  return std::string{reply.at("error").as_object().at("code").as_string()};
-}
+using client = testing::ws_test_client;
+using testing::code_of;
 
 const std::string ping = R"({"id":1,"op":"banking.ping","body":{}})";
 

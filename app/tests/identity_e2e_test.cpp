@@ -7,38 +7,26 @@
 #include <memory>
 #include <string>
 
-#include <boost/asio/connect.hpp>
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 #include <doctest/doctest.h>
 
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
+#include "app/tests/ws_test_client.hpp"
 #include "protocols/caller_seal.hpp"
 #include "protocols/tokens/device_key.hpp"
 #include "simulators/sms/sms_simulator.hpp"
 #include "supervisors/domain.hpp"
+#include "tests/support/temp_dir.hpp"
 
 using namespace superapp;
 using namespace std::chrono_literals;
-namespace beast = boost::beast;
-namespace websocket = beast::websocket;
 namespace json = boost::json;
-using tcp = boost::asio::ip::tcp;
 
 namespace {
 
-struct temp_dir {
-  std::filesystem::path path;
-  temp_dir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-ide2e-XXXXXX").string();
-    path = ::mkdtemp(pattern.data());
-  }
-  ~temp_dir() { std::filesystem::remove_all(path); }
-};
+using superapp::testing::temp_dir;
 
 // The identity domain and the gateway wired as `superapp run` wires them, on free ports.
 struct identity_gateway_node {
@@ -99,38 +87,8 @@ struct identity_gateway_node {
   }
 };
 
-class client {
- public:
-  client(std::uint16_t port, const std::string& token = "") : ws_(io_) {
-    tcp::resolver resolver{io_};
-    beast::get_lowest_layer(ws_).expires_after(10s);
-    beast::get_lowest_layer(ws_).connect(resolver.resolve("127.0.0.1", std::to_string(port)));
-    ws_.set_option(websocket::stream_base::decorator([token](websocket::request_type& req) {
-      if (!token.empty()) req.set(beast::http::field::authorization, "Bearer " + token);
-    }));
-    ws_.handshake("127.0.0.1", "/ws");
-  }
-
-  json::object call(const std::string& op, json::object body, bool with_key = true) {
-    json::object frame{{"id", ++id_}, {"op", op}, {"body", std::move(body)}};
-    if (with_key) frame["idempotency_key"] = "e2e-key-" + std::to_string(id_);
-    beast::get_lowest_layer(ws_).expires_after(20s);
-    ws_.write(boost::asio::buffer(json::serialize(frame)));
-    beast::flat_buffer buffer;
-    ws_.read(buffer);
-    return json::parse(beast::buffers_to_string(buffer.data())).as_object();
-  }
-
- private:
-  boost::asio::io_context io_;
-  websocket::stream<beast::tcp_stream> ws_;
-  std::int64_t id_ = 0;
-};
-
-std::string code_of(const json::object& reply) {
-  if (reply.at("ok").as_bool()) return "ok";
-  return std::string{reply.at("error").as_object().at("code").as_string()};
-}
+using client = testing::ws_test_client;
+using testing::code_of;
 
 std::string field(const json::object& reply, const char* name) {
   return std::string{reply.at("body").as_object().at(name).as_string()};
