@@ -117,6 +117,7 @@ struct router_state {
   struct entry {
     std::string subject;
     std::string token;
+    caf::actor_addr session;  // the one session by_session maps to this subscription
   };
   std::unordered_map<caf::actor_addr, entry> subscriptions;  // by the subscription's address
   std::set<caf::actor_addr> watched_sessions;
@@ -132,8 +133,9 @@ void forget_subscription(router_state& st, const caf::actor_addr& sub) {
       st.by_subject.erase(it);
       break;
     }
-  for (auto it = st.by_session.begin(); it != st.by_session.end();)
-    it = it->second.address() == sub ? st.by_session.erase(it) : std::next(it);
+  if (auto s = st.by_session.find(found->second.session);
+      s != st.by_session.end() && s->second.address() == sub)
+    st.by_session.erase(s);
   st.subscriptions.erase(found);
 }
 
@@ -164,10 +166,10 @@ caf::behavior subscription_router(caf::event_based_actor* self, subscription_lim
                             session);
           self->monitor(sub);
           watch_session(session);
-          st->subscriptions[sub.address()] = {subject, token};
+          st->subscriptions[sub.address()] = {subject, token, session.address()};
           st->by_token.emplace(token, sub);
           st->by_subject.emplace(std::move(subject), sub);
-        } else if (st->subscriptions[sub.address()].subject != subject) {
+        } else if (st->subscriptions.at(sub.address()).subject != subject) {
           return make_error(platform_errc::forbidden);  // a session's user never changes
         }
         self->delegate(sub, subscribe_atom::value, std::move(topic));
@@ -186,15 +188,22 @@ caf::behavior subscription_router(caf::event_based_actor* self, subscription_lim
         auto found = st->by_token.find(token);
         // Another user's token answers exactly like an unknown one.
         if (found == st->by_token.end() ||
-            st->subscriptions[found->second.address()].subject != subject)
+            st->subscriptions.at(found->second.address()).subject != subject)
           return resume_outcome{true, {}};
         auto sub = found->second;
-        auto& current = st->by_session[session.address()];
-        if (current && current != sub) {
+        if (auto current = st->by_session.find(session.address());
+            current != st->by_session.end() && current->second != sub) {
           // The session subscribed afresh before resuming: the resumed state replaces it.
-          self->send_exit(current, caf::exit_reason::normal);
-          forget_subscription(*st, current.address());
+          auto replaced = current->second;
+          self->send_exit(replaced, caf::exit_reason::normal);
+          forget_subscription(*st, replaced.address());
         }
+        // One session per subscription: a connection it was attached to no longer gets it.
+        auto& entry = st->subscriptions.at(sub.address());
+        if (auto previous = st->by_session.find(entry.session);
+            previous != st->by_session.end() && previous->second == sub)
+          st->by_session.erase(previous);
+        entry.session = session.address();
         st->by_session[session.address()] = sub;
         watch_session(session);
         self->delegate(sub, resume_atom::value, std::move(session), last_seq);
