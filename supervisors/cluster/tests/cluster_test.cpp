@@ -37,6 +37,9 @@ std::unique_ptr<caf::actor_system> make_system() {
   return std::make_unique<caf::actor_system>(*configs.back());
 }
 
+// How many `banking.hold` ops core's front door holds, unanswered.
+std::atomic<int> ops_held{0};
+
 // "core": a banking domain whose `banking.hold` op is never answered; its domains published.
 struct core_node {
   temp_dir dir;
@@ -58,6 +61,7 @@ struct core_node {
       auto promise = self->make_response_promise<op_reply>();
       static std::vector<caf::typed_response_promise<op_reply>> held;  // never answered
       held.push_back(promise);
+      ++ops_held;
       return promise;
     };
     cluster::cluster_settings cs;
@@ -152,7 +156,11 @@ TEST_CASE("an op in flight fails with unavailable at once when the peer's domain
     held = edge.call("banking.hold");
     answered = true;
   }};
-  std::this_thread::sleep_for(300ms);  // the op is now held by core's front door
+  // Wait (bounded) until core's front door holds the op.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (ops_held.load() == 0 && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE(ops_held.load() == 1);
   CHECK_FALSE(answered.load());
   const auto started = std::chrono::steady_clock::now();
   core.stop_tree();  // the front door and the registry go: the edge notices through monitors
