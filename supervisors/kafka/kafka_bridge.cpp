@@ -7,7 +7,9 @@
 #include <atomic>
 #include <caf/all.hpp>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -473,6 +475,60 @@ caf::behavior consumer_behavior(caf::event_based_actor* self, std::shared_ptr<co
   };
 }
 
+// ---------------------------------------------------------------------------------------------
+// Mirror: a consumer whose handler republishes on the node's local bus.
+
+struct mirror_state {
+  std::set<events::event_id> seen;
+  std::deque<events::event_id> order;  // oldest first, for the window's eviction
+  static inline const char* name = "kafka_mirror_handler";
+};
+
+caf::behavior mirror_handler(caf::stateful_actor<mirror_state>* self, bus::bus_directory_ptr local,
+                             std::size_t window) {
+  return {
+      [self, local, window](event_apply_atom, const std::string& topic,
+                            const events::event& e) -> caf::result<bool> {
+        // The consumer loop asks one event at a time: no second copy can be in flight here.
+        if (self->state.seen.count(e.id) != 0) return true;
+        auto bus = local->current();
+        if (!bus) return make_error(platform_errc::unavailable);
+        auto rp = self->make_response_promise<bool>();
+        self->request(bus, std::chrono::seconds{5}, bus::bus_publish_atom::value, topic, e)
+            .then(
+                [self, rp, window, id = e.id](bus::bus_published&) mutable {
+                  auto& st = self->state;
+                  st.seen.insert(id);
+                  st.order.push_back(id);
+                  while (st.order.size() > window) {
+                    st.seen.erase(st.order.front());
+                    st.order.pop_front();
+                  }
+                  rp.deliver(true);
+                },
+                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+        return rp;
+      },
+  };
+}
+
+caf::behavior mirror_behavior(caf::event_based_actor* self, mirror_settings ms) {
+  // Linked: the handler never outlives its consumer, and a handler crash restarts both.
+  auto handler = self->spawn<caf::linked>(mirror_handler, ms.local, ms.dedup_window);
+  consumer_settings cs;
+  cs.kafka = ms.kafka;
+  cs.group = "mirror." + ms.node;
+  cs.topics = ms.topics;
+  cs.handler = [handler] { return handler; };
+  cs.clock = ms.clock;
+  cs.retry_backoff = std::chrono::milliseconds{500};
+  auto core = std::make_shared<consumer_core>(self->system(), std::move(cs));
+  self->attach_functor([handler](const caf::error&) {
+    caf::anon_send_exit(handler, caf::exit_reason::user_shutdown);
+  });
+  return consumer_behavior(self, core);
+}
+
 }  // namespace
 
 std::string retry_topic(const std::string& source, const std::string& group) {
@@ -561,6 +617,19 @@ sup::child_spec consumer_child(consumer_settings settings) {
   c.start = [settings](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
     auto core = std::make_shared<consumer_core>(parent.system(), settings);
     return parent.spawn(consumer_behavior, core);
+  };
+  return c;
+}
+
+sup::child_spec mirror_child(mirror_settings settings) {
+  SUPERAPP_ASSERT(!settings.node.empty() && !settings.topics.empty());
+  SUPERAPP_ASSERT(settings.local != nullptr && settings.clock != nullptr);
+  SUPERAPP_ASSERT(settings.dedup_window >= 1);
+  sup::child_spec c;
+  c.id = "kafka_mirror";
+  c.answers_probe = true;
+  c.start = [settings](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+    return parent.spawn(mirror_behavior, settings);
   };
   return c;
 }

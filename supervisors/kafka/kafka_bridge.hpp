@@ -63,6 +63,23 @@ sup::child_spec producer_child(kafka_settings settings, bus::bus_directory_ptr d
 // "kafka_consumer.<group>": a consumer group member over settings.topics and their retry topic.
 sup::child_spec consumer_child(consumer_settings settings);
 
+// "kafka_mirror": the node's view of the mesh. A consumer group member of its own
+// (`superapp.mirror.<node>`) over `topics` that republishes every event on the node's local bus
+// (found in `local`), so the node's subscribers (the gateway's event feed, dashboards, `admin
+// events tail`) see every node's events in one place. At least once from Kafka; the last
+// `dedup_window` event ids are remembered so a redelivery (a relay that published a row again
+// after a crash, a rebalance) is not shown twice. A publish the bus refuses is retried like any
+// failed handler (retry topic, then dead-letter).
+struct mirror_settings {
+  kafka_settings kafka;
+  std::string node;                 // the group is superapp.mirror.<node>
+  std::vector<std::string> topics;  // usually topic_for_domain() of every domain
+  bus::bus_directory_ptr local;
+  std::size_t dedup_window = 65536;
+  std::shared_ptr<const superapp::clock> clock;
+};
+sup::child_spec mirror_child(mirror_settings settings);
+
 // Creates the topics that do not exist yet (admin API); blocks up to `timeout`.
 caf::error ensure_topics(const kafka_settings& settings, const std::vector<std::string>& topics,
                          std::chrono::milliseconds timeout);
