@@ -11,6 +11,7 @@
 #include "persistence/db_errc.hpp"
 #include "persistence/writer.hpp"
 #include "protocols/assert.hpp"
+#include "protocols/events/event.hpp"
 #include "protocols/tokens/device_key.hpp"
 #include "protocols/ws/identity_ops.hpp"
 #include "protocols/ws/ops.hpp"
@@ -105,6 +106,32 @@ void hash_job(self_ptr self, promise rp, OnReply on_reply, Ts&&... xs) {
             log::error("identity: hashing failed", {{"code", superapp::describe(err).wire_code}});
             rp.deliver(make_error(platform_errc::internal));
           });
+}
+
+// ---- events ----
+
+// An event about `user_id` for its devices to see (audience), caused by `req`. Written by
+// add_event in the same unit as the state change it records.
+events::event user_event(self_ptr self, const op_request& req, std::string type, const std::string& user_id,
+                         json::object body) {
+  auto trace = req.traceparent.size() <= events::max_traceparent_chars ? req.traceparent : std::string{};
+  auto e = events::make_event(*self->state.cfg.clock, std::move(type), 1, user_id, 1,
+                              json::serialize(body), std::move(trace));
+  e.audience = {user_id};
+  return e;
+}
+
+// Adds `e` to `unit` with the user's next sequence. Call it right before commit(), which awaits
+// the writer, so no other op of this service moves the sequence in between.
+caf::error add_event(self_ptr self, persistence::unit_of_work& unit, events::event e) {
+  auto conn = reader(self);
+  if (!conn) return conn.error();
+  auto seq = store::user_event_seq(**conn, e.aggregate_id);
+  if (!seq) return seq.error();
+  auto user_id = e.aggregate_id;
+  auto at = e.occurred_at_ms;
+  store::add_user_event(unit, user_id, *seq, std::move(e), at);
+  return {};
 }
 
 // ---- tokens ----
@@ -303,11 +330,20 @@ caf::result<op_reply> do_bind_device(self_ptr self, const op_request& req) {
   if (devices->size() >= self->state.cfg.max_devices_per_user)
     return make_error(identity_errc::device_limit_reached);
   store::device_row device{new_id("d-"), user_id, body->device_name, body->public_key, now, false};
+  // The user's other devices are told (identity.device.bound reaches their subscribed sessions).
+  auto bound = user_event(self, req, "identity.device.bound", user_id,
+                          {{"device_id", device.device_id},
+                           {"device_name", device.device_name},
+                           {"first_device", devices->empty()}});
   auto rp = self->make_response_promise<op_reply>();
   // Binding is the last step, after the mPIN is set or checked; the enrolment is used once.
-  auto bind = [self, rp, device, digest](persistence::unit_of_work unit) mutable {
+  auto bind = [self, rp, device, digest, bound](persistence::unit_of_work unit) mutable {
     store::use_enrolment(unit, digest);
     store::add_device(unit, device);
+    if (auto err = add_event(self, unit, bound)) {
+      rp.deliver(storage_error(err, "bind read"));
+      return;
+    }
     commit(
         self, std::move(unit),
         [rp, device]() mutable {
@@ -545,6 +581,10 @@ caf::result<op_reply> do_revoke_device(self_ptr self, const op_request& req) {
   persistence::unit_of_work unit;
   store::revoke_device(unit, body->device_id, now);
   store::revoke_device_families(unit, body->device_id, now);
+  if (auto err = add_event(self, unit,
+                           user_event(self, req, "identity.device.revoked", req.who.subject,
+                                      {{"device_id", body->device_id}})))
+    return storage_error(err, "revoke read");
   auto rp = self->make_response_promise<op_reply>();
   commit(self, std::move(unit), rp, "revoke device",
          [rp, user = req.who.subject, device_id = body->device_id]() mutable {

@@ -1,6 +1,8 @@
 // The identity domain's tables and statements (the same SQL on SQLite and PostgreSQL).
 #include "actors/identity/identity_store.hpp"
 
+#include "persistence/outbox.hpp"
+
 namespace superapp::identity::store {
 namespace {
 
@@ -98,7 +100,27 @@ std::int64_t int_at(const persistence::row& r, std::size_t i) { return as_int(r[
 
 std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "identity: users, otp, devices, credentials, tokens, keys",
-                                 schema_v1}};
+                                 schema_v1},
+          persistence::migration{2, "identity: per-user event sequence",
+                                 "ALTER TABLE users ADD COLUMN event_seq BIGINT NOT NULL DEFAULT 0"},
+          persistence::outbox_migration(3)};
+}
+
+caf::expected<std::int64_t> user_event_seq(conn& c, const std::string& user_id) {
+  auto r = run(c, st("SELECT event_seq FROM users WHERE user_id = $1", {user_id}));
+  if (!r) return r.error();
+  if (r->rows.empty()) return std::int64_t{0};
+  return int_at(r->rows[0], 0);
+}
+
+void add_user_event(unit_of_work& u, const std::string& user_id, std::int64_t seq_before,
+                    events::event e, std::int64_t now_ms) {
+  e.aggregate_id = user_id;
+  e.sequence = seq_before + 1;
+  u.add(st("UPDATE users SET event_seq = $2 WHERE user_id = $1 AND event_seq = $3",
+           {user_id, e.sequence, seq_before}),
+        1);
+  persistence::append_to_outbox(u, e, events::topic_for_domain("identity"), now_ms);
 }
 
 caf::expected<std::optional<std::string>> user_by_phone(conn& c, const std::string& phone) {

@@ -11,6 +11,7 @@
 #include "actors/identity/identity_rules.hpp"
 #include "persistence/connection.hpp"
 #include "persistence/migrations.hpp"
+#include "protocols/events/event.hpp"
 
 namespace superapp::identity::store {
 
@@ -77,6 +78,13 @@ void use_otp(unit_of_work& u, const std::string& phone);  // expects 1 row: stil
 void add_enrolment(unit_of_work& u, const std::string& digest, const std::string& user_id,
                    time_point expires_at);
 void use_enrolment(unit_of_work& u, const std::string& digest);  // expects 1 row
+// Identity's events (topic superapp.identity.events) are about a user: aggregate = user id,
+// sequence = the user's event_seq + 1. The unit also moves event_seq from `seq_before` (read
+// with user_event_seq) and fails with unexpected_rows_affected if another write moved it first.
+caf::expected<std::int64_t> user_event_seq(conn& c, const std::string& user_id);
+void add_user_event(unit_of_work& u, const std::string& user_id, std::int64_t seq_before,
+                    events::event e, std::int64_t now_ms);
+
 void add_device(unit_of_work& u, const device_row& d);
 void revoke_device(unit_of_work& u, const std::string& device_id, time_point now);
 void put_credential(unit_of_work& u, const std::string& user_id, credential_kind kind,

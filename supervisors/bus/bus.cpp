@@ -1,6 +1,7 @@
 // The in-process event bus: per-topic sequence, bounded replay ring, monitored subscribers.
 #include "supervisors/bus/bus.hpp"
 
+#include <algorithm>
 #include <caf/all.hpp>
 #include <map>
 #include <random>
@@ -123,6 +124,19 @@ caf::behavior bus_behavior(bus_pointer self, bus_config config) {
         out.deliveries.reserve(replay->size());
         for (const auto& entry : *replay)
           out.deliveries.push_back({topic, {self->state.epoch, entry.seq}, *entry.event});
+        out.head = {self->state.epoch, t->log.head()};
+        return out;
+      },
+      [self](bus_recent_atom, const std::string& topic,
+             std::int64_t count) -> caf::result<bus_replayed> {
+        auto* t = find_or_add(self, topic);
+        if (t == nullptr || count < 0) return make_error(platform_errc::invalid_argument);
+        auto from = std::max(t->log.head() - count, t->log.oldest_seq() - 1);
+        auto entries = std::get<std::vector<topic_log::entry>>(t->log.after(from));
+        bus_replayed out;
+        for (const auto& entry : entries)
+          out.deliveries.push_back({topic, {self->state.epoch, entry.seq}, *entry.event});
+        out.head = {self->state.epoch, t->log.head()};
         return out;
       },
       [self](bus_stats_atom) {

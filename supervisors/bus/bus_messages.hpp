@@ -28,6 +28,9 @@ namespace superapp::bus {
 //       True when it was subscribed.
 //   (bus_replay_atom, std::string topic, bus_position after)         -> bus_replayed
 //       The events after `after` without subscribing (same resync_required rule).
+//   (bus_recent_atom, std::string topic, std::int64_t count)       -> bus_replayed
+//       The last `count` events the ring holds (fewer if it holds fewer), for people looking
+//       in (`superapp admin events tail`); `head` tells where to go on from.
 //   (bus_stats_atom)                                                -> bus_stats
 //
 // To each subscriber, in publish order per topic:
@@ -41,6 +44,7 @@ using bus_publish_atom = caf::atom_constant<caf::atom("bus_pub")>;
 using bus_subscribe_atom = caf::atom_constant<caf::atom("bus_sub")>;
 using bus_unsubscribe_atom = caf::atom_constant<caf::atom("bus_unsub")>;
 using bus_replay_atom = caf::atom_constant<caf::atom("bus_replay")>;
+using bus_recent_atom = caf::atom_constant<caf::atom("bus_recent")>;
 using bus_stats_atom = caf::atom_constant<caf::atom("bus_stats")>;
 using bus_event_atom = caf::atom_constant<caf::atom("bus_event")>;
 
@@ -71,6 +75,7 @@ struct bus_subscribed {
 
 struct bus_replayed {
   std::vector<bus_delivery> deliveries;
+  bus_position head;  // the topic's last position when the reply was made (seq 0: none yet)
 };
 
 struct bus_stats {
@@ -98,7 +103,7 @@ typename Inspector::result_type inspect(Inspector& f, bus_subscribed& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_replayed& x) {
-  return f(caf::meta::type_name("bus_replayed"), x.deliveries);
+  return f(caf::meta::type_name("bus_replayed"), x.deliveries, x.head);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_stats& x) {

@@ -18,6 +18,9 @@
 #include "actors/identity/identity_domain.hpp"
 #include "actors/identity/identity_errc.hpp"
 #include "actors/identity/identity_messages.hpp"
+#include "persistence/connection.hpp"
+#include "persistence/outbox.hpp"
+#include "protocols/events/event.hpp"
 #include "protocols/tokens/device_key.hpp"
 #include "protocols/tokens/jwt.hpp"
 #include "simulators/sms/sms_simulator.hpp"
@@ -88,15 +91,39 @@ struct identity_node {
     std::filesystem::remove_all(dir);
   }
 
+  persistence::database_config database() const {
+    persistence::database_config db;
+    if (on_postgres()) {
+      db.engine_kind = persistence::engine::postgres;
+      db.pg_conninfo = pg_conninfo();
+    } else {
+      db.sqlite_directory = dir.string();
+    }
+    return db;
+  }
+
+  // The events in the domain's outbox (no relay runs in these tests), in commit order.
+  std::vector<events::event> outbox() {
+    auto db = persistence::open_database(database(), name);
+    REQUIRE(db);
+    auto conn = (*db)->connect(persistence::connection_role::reader);
+    REQUIRE(conn);
+    auto rows = persistence::read_unpublished(**conn, 1000);
+    REQUIRE(rows);
+    std::vector<events::event> out;
+    for (const auto& r : *rows) {
+      CHECK(r.topic == "superapp.identity.events");
+      auto e = events::decode(r.payload);
+      REQUIRE(e);
+      out.push_back(std::move(*e));
+    }
+    return out;
+  }
+
   void start() {
     directory = std::make_shared<sup::front_door_directory>();
     sup::domain_settings ds;
-    if (on_postgres()) {
-      ds.database.engine_kind = persistence::engine::postgres;
-      ds.database.pg_conninfo = pg_conninfo();
-    } else {
-      ds.database.sqlite_directory = dir.string();
-    }
+    ds.database = database();
     ds.directory = directory;
     root = sup::spawn_supervisor(*sys, sup::domain_supervisor(identity::identity_domain(settings, name), ds));
     caf::scoped_actor self{*sys};
@@ -387,6 +414,30 @@ TEST_CASE("a second device needs a fresh OTP and the user's existing mPIN") {
   CHECK(n.call("identity.bind_device", bind).code == "invalid_public_key");
   caller me{first.user_id, first.device_id, {"user"}};
   CHECK(n.call("identity.devices", {}, me).body.at("devices").as_array().size() == 2);
+
+  // Each binding and revocation is an event for the user's devices, written with the change.
+  auto tablet = str(ok.body, "device_id");
+  REQUIRE(n.call("identity.revoke_device", {{"device_id", tablet}}, me).ok);
+  auto events = n.outbox();
+  REQUIRE(events.size() == 3);
+  std::vector<std::string> types;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    types.push_back(events[i].type);
+    CHECK(events[i].aggregate_id == first.user_id);
+    CHECK(events[i].sequence == static_cast<std::int64_t>(i + 1));
+    CHECK(events[i].audience == std::vector<std::string>{first.user_id});
+  }
+  CHECK(types == std::vector<std::string>{"identity.device.bound", "identity.device.bound",
+                                          "identity.device.revoked"});
+  auto first_body = json::parse(events[0].body_json).as_object();
+  CHECK(str(first_body, "device_id") == first.device_id);
+  CHECK(first_body.at("first_device").as_bool());
+  auto second_body = json::parse(events[1].body_json).as_object();
+  CHECK(str(second_body, "device_id") == tablet);
+  CHECK(str(second_body, "device_name") == "tablet");
+  CHECK_FALSE(second_body.at("first_device").as_bool());
+  CHECK(str(json::parse(events[2].body_json).as_object(), "device_id") == tablet);
+  // Refused attempts (wrong mPIN, used enrolment) left no event behind.
 }
 
 TEST_CASE("signing keys rotate: the new key signs, the previous one still verifies") {

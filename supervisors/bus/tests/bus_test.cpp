@@ -154,6 +154,27 @@ TEST_CASE_FIXTURE(bus_fixture, "a resume from before the ring or from another ep
   run();
 }
 
+TEST_CASE_FIXTURE(bus_fixture, "the recent events of a topic are the newest the ring holds, with where to go on") {
+  auto none = request<bus_replayed>(bus, bus_recent_atom::value, banking, std::int64_t{10});
+  CHECK(none.deliveries.empty());
+  CHECK(none.head == bus_position{test_epoch, 0});
+  for (int i = 1; i <= 6; ++i) publish(i);  // the ring (4) holds 3..6
+  auto two = request<bus_replayed>(bus, bus_recent_atom::value, banking, std::int64_t{2});
+  REQUIRE(two.deliveries.size() == 2);
+  CHECK(two.deliveries[0].position.seq == 5);
+  CHECK(two.deliveries[1].event.sequence == 6);
+  CHECK(two.head == bus_position{test_epoch, 6});
+  auto all = request<bus_replayed>(bus, bus_recent_atom::value, banking, std::int64_t{100});
+  REQUIRE(all.deliveries.size() == 4);
+  CHECK(all.deliveries[0].position.seq == 3);
+  // Going on from the head gives only what came after it.
+  publish(7);
+  auto next = request<bus_replayed>(bus, bus_replay_atom::value, banking, all.head);
+  REQUIRE(next.deliveries.size() == 1);
+  CHECK(next.deliveries[0].position.seq == 7);
+  CHECK(next.head.seq == 7);
+}
+
 TEST_CASE_FIXTURE(bus_fixture, "a dead subscriber is dropped and an unsubscribed one gets nothing more") {
   auto [a, box_a] = subscriber();
   auto [b, box_b] = subscriber();
