@@ -14,6 +14,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <cctype>
+#include <charconv>
 #include <chrono>
 #include <optional>
 #include <string_view>
@@ -41,10 +42,10 @@ constexpr std::string_view prometheus_type = "text/plain; version=0.0.4; charset
 constexpr std::int64_t drain_timeout_ms = 1'000;
 constexpr std::size_t max_drain_bytes = 1024 * 1024;
 
-enum class route : std::uint8_t { healthz, readyz, metrics, tree, unknown };
-constexpr std::size_t route_count = 5;
-constexpr std::array<std::string_view, route_count> route_labels = {"healthz", "readyz", "metrics",
-                                                                    "tree", "unknown"};
+enum class route : std::uint8_t { healthz, readyz, metrics, tree, events, unknown };
+constexpr std::size_t route_count = 6;
+constexpr std::array<std::string_view, route_count> route_labels = {
+    "healthz", "readyz", "metrics", "tree", "events", "unknown"};
 
 constexpr std::array<unsigned, 9> counted_statuses = {200, 400, 401, 404, 405, 413, 500, 503, 504};
 
@@ -54,7 +55,43 @@ route route_of(std::string_view target) {
   if (target == "/readyz") return route::readyz;
   if (target == "/metrics") return route::metrics;
   if (target == "/api/tree") return route::tree;
+  if (target == "/api/events") return route::events;
   return route::unknown;
+}
+
+std::string_view query_of(std::string_view target) {
+  auto q = target.find('?');
+  return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
+
+// %XX escapes only (no '+'); nullopt for a broken escape.
+std::optional<std::string> percent_decoded(std::string_view text) {
+  std::string out;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (text[i] != '%') {
+      out += text[i];
+      continue;
+    }
+    if (i + 2 >= text.size()) return std::nullopt;
+    auto hex = [](char c) -> int {
+      if (c >= '0' && c <= '9') return c - '0';
+      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+      return -1;
+    };
+    int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out += static_cast<char>(hi * 16 + lo);
+    i += 2;
+  }
+  return out;
+}
+
+template <class T>
+bool parse_number(std::string_view text, T& out) {
+  if (text.empty() || text.size() > 20) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc{} && end == text.data() + text.size();
 }
 
 using token_digest = std::array<unsigned char, 32>;
@@ -200,6 +237,12 @@ class admin_listener::impl::session final : public listener::connection,
     respond(http::status::ok, json_type, boost::json::serialize(to_json(*answer)));
   }
 
+  void on_events(std::uint64_t request_id, caf::expected<std::string> answer) {
+    if (!take_answer(request_id)) return;
+    if (!answer) return respond_error(http::status::service_unavailable, answer.error());
+    respond(http::status::ok, json_type, std::move(*answer));
+  }
+
   void on_readiness(std::uint64_t request_id, caf::expected<readiness_report> answer) {
     if (!take_answer(request_id)) return;
     if (!answer) return respond_error(http::status::service_unavailable, answer.error());
@@ -259,6 +302,17 @@ class admin_listener::impl::session final : public listener::connection,
     if (!bearer_matches(request[http::field::authorization], owner_.token_))
       return respond(http::status::unauthorized, json_type,
                      error_body(describe(platform_errc::unauthorized)));
+    if (current_route_ == route::events) {
+      std::string error;
+      auto query = parse_events_query(query_of(request.target()), error);
+      if (!query)
+        return respond(http::status::bad_request, json_type, error_body("invalid_argument", error));
+      if (!owner_.callbacks_.fetch_events) return respond_unavailable();
+      const auto request_id = await_answer();
+      return owner_.callbacks_.fetch_events(
+          std::move(*query),
+          owner_.completion_for<std::string>(weak_from_this(), request_id, &session::on_events));
+    }
     if (current_route_ == route::readyz) {
       if (!owner_.callbacks_.fetch_readiness) return respond_unavailable();
       const auto request_id = await_answer();
@@ -412,6 +466,47 @@ std::function<void(caf::expected<T>)> admin_listener::impl::completion_for(
       });
     });
   };
+}
+
+std::optional<events_query> parse_events_query(std::string_view query, std::string& error) {
+  events_query out;
+  bool has_topic = false;
+  while (!query.empty()) {
+    auto amp = query.find('&');
+    auto pair = query.substr(0, amp);
+    query = amp == std::string_view::npos ? std::string_view{} : query.substr(amp + 1);
+    if (pair.empty()) continue;
+    auto eq = pair.find('=');
+    auto key = pair.substr(0, eq);
+    auto raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    auto value = percent_decoded(raw);
+    if (!value) return error = "a query parameter has a broken %-escape", std::nullopt;
+    if (key == "topic") {
+      bool ok = !value->empty() && value->size() <= 249 &&
+                std::all_of(value->begin(), value->end(), [](char c) {
+                  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+                         c == '_' || c == '-';
+                });
+      if (!ok) return error = "topic: 1 to 249 of a-z 0-9 . _ -", std::nullopt;
+      out.topic = std::move(*value);
+      has_topic = true;
+    } else if (key == "after") {
+      auto colon = value->find(':');
+      if (colon == std::string::npos ||
+          !parse_number(std::string_view{*value}.substr(0, colon), out.after_epoch) ||
+          !parse_number(std::string_view{*value}.substr(colon + 1), out.after_seq) ||
+          out.after_seq < 0)
+        return error = "after: EPOCH:SEQ as given in `next`", std::nullopt;
+      out.has_after = true;
+    } else if (key == "limit") {
+      if (!parse_number(std::string_view{*value}, out.limit) || out.limit < 1 || out.limit > 1000)
+        return error = "limit: 1 to 1000", std::nullopt;
+    } else {
+      return error = "unknown query parameter: " + std::string{key}, std::nullopt;
+    }
+  }
+  if (!has_topic) return error = "topic is required", std::nullopt;
+  return out;
 }
 
 std::shared_ptr<listener::connection> admin_listener::impl::make_session(std::uint64_t id,

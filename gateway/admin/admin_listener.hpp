@@ -1,4 +1,4 @@
-// The operators' HTTP endpoint of a node: /healthz, /readyz, /metrics and /api/tree.
+// The operators' HTTP endpoint of a node: /healthz, /readyz, /metrics, /api/tree, /api/events.
 #pragma once
 
 #include <caf/expected.hpp>
@@ -6,7 +6,9 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "gateway/admin/tree_json.hpp"
 #include "supervisors/tree.hpp"
@@ -36,11 +38,28 @@ struct admin_config {
 // thread, typically an actor's; the session posts the answer back onto its strand. Only the
 // first answer before callback_timeout_ms counts; late, repeated or post-stop() answers are
 // dropped, so a completion that is never invoked costs nothing but a 504.
+// GET /api/events?topic=T[&after=EPOCH:SEQ][&limit=N]: a page of a topic on the node's event
+// bus, for `superapp admin events tail`. Without `after`, the newest `limit` events; with it,
+// up to `limit` events after that position.
+struct events_query {
+  std::string topic;  // 1..249 of [a-z0-9._-] (a Kafka topic name)
+  bool has_after = false;
+  std::uint64_t after_epoch = 0;
+  std::int64_t after_seq = 0;
+  std::int64_t limit = 20;  // 1..1000
+};
+
+// The query string of /api/events (without '?'); nullopt and `error` naming the parameter when
+// it is malformed.
+std::optional<events_query> parse_events_query(std::string_view query, std::string& error);
+
 struct admin_callbacks {
   using tree_completion = std::function<void(caf::expected<sup::tree_node>)>;
   using readiness_completion = std::function<void(caf::expected<readiness_report>)>;
+  using events_completion = std::function<void(caf::expected<std::string>)>;  // a JSON body
   std::function<void(tree_completion)> fetch_tree;
   std::function<void(readiness_completion)> fetch_readiness;
+  std::function<void(events_query, events_completion)> fetch_events;
 };
 
 struct admin_endpoint {

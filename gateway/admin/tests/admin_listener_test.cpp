@@ -485,3 +485,61 @@ TEST_CASE_FIXTURE(listener_fixture, "start() on a port already in use reports st
   REQUIRE(!endpoint);
   CHECK(endpoint.error() == platform_errc::start_failed);
 }
+
+TEST_CASE("the events query takes a topic, an optional position and a limit, and names what is wrong") {
+  std::string error;
+  auto q = admin::parse_events_query("topic=superapp.identity.events", error);
+  REQUIRE(q);
+  CHECK(q->topic == "superapp.identity.events");
+  CHECK_FALSE(q->has_after);
+  CHECK(q->limit == 20);
+  q = admin::parse_events_query("limit=5&after=18446744073709551615%3A42&topic=a.b", error);
+  REQUIRE(q);
+  CHECK(q->has_after);
+  CHECK(q->after_epoch == 18446744073709551615ull);
+  CHECK(q->after_seq == 42);
+  CHECK(q->limit == 5);
+  for (auto [bad, named] : std::vector<std::pair<std::string, std::string>>{
+           {"", "topic"},
+           {"topic=Upper", "topic"},
+           {"topic=a%2", "escape"},
+           {"topic=a&after=12", "after"},
+           {"topic=a&after=1:-2", "after"},
+           {"topic=a&limit=0", "limit"},
+           {"topic=a&limit=1001", "limit"},
+           {"topic=a&colour=red", "colour"}}) {
+    error.clear();
+    CHECK_MESSAGE(!admin::parse_events_query(bad, error), bad);
+    CHECK_MESSAGE(error.find(named) != std::string::npos, bad << ": " << error);
+  }
+}
+
+TEST_CASE_FIXTURE(listener_fixture, "events are served from the node's answer; a bad query is a 400") {
+  std::optional<admin::events_query> asked;
+  admin::admin_callbacks callbacks = node.callbacks();
+  callbacks.fetch_events = [&asked](admin::events_query q, admin::admin_callbacks::events_completion done) {
+    asked = q;
+    done(std::string{R"({"topic":"t","next":"7:3","events":[]})"});
+  };
+  admin::admin_listener events_listener{config, callbacks, registry};
+  auto endpoint = events_listener.start();
+  REQUIRE(endpoint);
+  test_client client{endpoint->port};
+  auto r = client.get("/api/events?topic=superapp.banking.events&after=7:2&limit=3");
+  REQUIRE(!r.error);
+  CHECK(r.status() == 200);
+  CHECK(r.json().at("next") == "7:3");
+  REQUIRE(asked);
+  CHECK(asked->topic == "superapp.banking.events");
+  CHECK(asked->after_epoch == 7);
+  CHECK(asked->after_seq == 2);
+  CHECK(asked->limit == 3);
+  auto bad = client.get("/api/events?topic=NOPE");
+  CHECK(bad.status() == 400);
+  CHECK(error_code_of(bad) == "invalid_argument");
+  CHECK(client.get("/api/events?topic=a", std::nullopt).status() == 401);
+  // A node without the callback answers unavailable.
+  start();
+  test_client plain{port};
+  CHECK(plain.get("/api/events?topic=a").status() == 503);
+}
