@@ -3,15 +3,22 @@
 
 #include "app/cli_common.hpp"
 
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/json.hpp>
+
+#include "protocols/events/event.hpp"
+#include "supervisors/node/node_config.hpp"
 
 namespace superapp::app {
 namespace {
@@ -49,8 +56,79 @@ int usage() {
   std::fprintf(stderr,
                "usage: superapp admin <tree|health|ready|metrics> [--json] [--url http://HOST:PORT]\n"
                "                      [--token TOKEN] [--data-dir DIR]\n"
-               "Without --url/--token it reads DIR/node.json and DIR/operator-token (DIR: ./data).\n");
+               "       superapp admin events tail [--topic TOPIC]... [--last N] [--once]\n"
+               "                      [--poll-ms MS] [--url ...] [--token ...] [--data-dir DIR]\n"
+               "Without --url/--token it reads DIR/node.json and DIR/operator-token (DIR: ./data).\n"
+               "events tail prints the node's bus as one JSON object per line: the last N events\n"
+               "(default 10) of each topic (default: every domain's), then new ones until Ctrl-C.\n");
   return 2;
+}
+
+struct tail_options {
+  std::vector<std::string> topics;
+  std::int64_t last = 10;
+  bool once = false;
+  std::int64_t poll_ms = 500;
+};
+
+// One page of GET /api/events; false (with a line on stderr) when the node cannot be asked.
+bool fetch_page(const endpoint_url& target, const std::string& token, const std::string& topic,
+                const std::string& after, std::int64_t limit, boost::json::object& page) {
+  auto path = "/api/events?topic=" + topic + "&limit=" + std::to_string(limit);
+  if (!after.empty()) path += "&after=" + after;
+  http_answer answer;
+  std::string failure;
+  if (!http_get(target, token, path, answer, failure)) {
+    std::fprintf(stderr, "superapp admin: cannot reach the node: %s\n", failure.c_str());
+    return false;
+  }
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(answer.body, ec);
+  if (answer.status != 200 || ec || !doc.is_object()) {
+    std::fprintf(stderr, "superapp admin: the node answered %d: %s\n", answer.status,
+                 answer.body.c_str());
+    return false;
+  }
+  page = std::move(doc.as_object());
+  return true;
+}
+
+int tail_events(const endpoint_url& target, const std::string& token, const tail_options& o) {
+  std::map<std::string, std::string> next;  // topic -> position to go on from
+  auto print_page = [](const std::string& topic, const boost::json::object& page) {
+    for (const auto& item : page.at("events").as_array()) {
+      boost::json::object line{{"topic", topic},
+                               {"seq", item.at("seq")},
+                               {"event", item.at("event")}};
+      std::printf("%s\n", boost::json::serialize(line).c_str());
+    }
+    std::fflush(stdout);
+  };
+  for (const auto& topic : o.topics) {
+    boost::json::object page;
+    if (!fetch_page(target, token, topic, "", std::max<std::int64_t>(o.last, 1), page)) return 1;
+    if (o.last > 0) print_page(topic, page);
+    next[topic] = std::string{page.at("next").as_string()};
+  }
+  if (o.once) return 0;
+  for (;;) {
+    std::this_thread::sleep_for(std::chrono::milliseconds{o.poll_ms});
+    for (const auto& topic : o.topics) {
+      for (bool more = true; more;) {
+        boost::json::object page;
+        if (!fetch_page(target, token, topic, next[topic], 1000, page)) return 1;
+        if (page.at("resync").as_bool()) {
+          // The bus restarted (or we fell behind its ring): go on from what it holds now.
+          std::fprintf(stderr, "superapp admin: %s: events may have been missed (bus restarted); "
+                               "going on from what the node holds\n", topic.c_str());
+          if (!fetch_page(target, token, topic, "", 1000, page)) return 1;
+        }
+        print_page(topic, page);
+        more = page.at("events").as_array().size() == 1000;
+        next[topic] = std::string{page.at("next").as_string()};
+      }
+    }
+  }
 }
 
 }  // namespace
@@ -58,18 +136,39 @@ int usage() {
 int run_admin_command(const std::vector<std::string>& args) {
   if (args.empty()) return usage();
   auto command = args[0];
+  std::size_t first_option = 1;
+  if (command == "events") {
+    if (args.size() < 2 || args[1] != "tail") return usage();
+    command = "events tail";
+    first_option = 2;
+  }
   std::string url, token, data_dir = "./data";
   bool json = false;
-  for (std::size_t i = 1; i < args.size(); ++i) {
+  tail_options tail;
+  for (std::size_t i = first_option; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
       if (i + 1 >= args.size()) return false;
       out = args[++i];
       return true;
     };
+    auto number = [&](std::int64_t& out, std::int64_t min, std::int64_t max) {
+      std::string text;
+      if (!value(text)) return false;
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+      return ec == std::errc{} && end == text.data() + text.size() && out >= min && out <= max;
+    };
+    std::string topic;
     if (args[i] == "--json") {
       json = true;
     } else if ((args[i] == "--url" && value(url)) || (args[i] == "--token" && value(token)) ||
                (args[i] == "--data-dir" && value(data_dir))) {
+    } else if (command == "events tail" && args[i] == "--topic" && value(topic)) {
+      tail.topics.push_back(topic);
+    } else if (command == "events tail" && args[i] == "--once") {
+      tail.once = true;
+    } else if (command == "events tail" &&
+               ((args[i] == "--last" && number(tail.last, 0, 1000)) ||
+                (args[i] == "--poll-ms" && number(tail.poll_ms, 10, 60'000)))) {
     } else {
       return usage();
     }
@@ -87,6 +186,12 @@ int run_admin_command(const std::vector<std::string>& args) {
   if (!target) {
     std::fprintf(stderr, "superapp admin: --url must look like http://127.0.0.1:9090\n");
     return 2;
+  }
+  if (command == "events tail") {
+    if (tail.topics.empty())
+      for (auto role : node::all_roles)
+        tail.topics.push_back(events::topic_for_domain(node::to_string(role)));
+    return tail_events(*target, token, tail);
   }
   std::string path;
   if (command == "tree") {

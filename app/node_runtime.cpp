@@ -23,10 +23,12 @@
 #include "simulators/sms/sms_simulator.hpp"
 #include "protocols/caller_seal.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "protocols/events/event.hpp"
 #include "supervisors/bus/bus.hpp"
 #include "supervisors/bus/outbox_relay.hpp"
 #include "supervisors/cluster/cluster.hpp"
 #include "supervisors/domain.hpp"
+#include "supervisors/kafka/kafka_bridge.hpp"
 #include "supervisors/metrics.hpp"
 #include "supervisors/node/logging.hpp"
 #include "supervisors/supervisor.hpp"
@@ -35,13 +37,17 @@ namespace superapp::app {
 namespace {
 
 using tree_completion = std::function<void(caf::expected<sup::tree_node>)>;
+using events_completion = admin::admin_callbacks::events_completion;
 using fetch_tree_atom = caf::atom_constant<caf::atom("fetch_tree")>;
+using fetch_events_atom = caf::atom_constant<caf::atom("fetch_evts")>;
 using stop_atom = caf::atom_constant<caf::atom("stop")>;
 
 }  // namespace
 }  // namespace superapp::app
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::app::tree_completion)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::app::events_completion)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::admin::events_query)
 
 namespace superapp::app {
 namespace {
@@ -49,14 +55,61 @@ namespace {
 constexpr auto start_timeout = std::chrono::seconds{60};
 constexpr auto report_timeout = std::chrono::seconds{2};
 
+std::string position_text(const bus::bus_position& p) {
+  return std::to_string(p.epoch) + ":" + std::to_string(p.seq);
+}
+
+// The body of GET /api/events: at most `limit` events and where the next page starts.
+std::string events_page(const std::string& topic, const bus::bus_replayed& r, std::int64_t limit) {
+  boost::json::object out;
+  out["topic"] = topic;
+  out["resync"] = false;
+  boost::json::array list;
+  auto next = r.head;
+  auto n = std::min(r.deliveries.size(), static_cast<std::size_t>(limit));
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& d = r.deliveries[i];
+    boost::json::object item;
+    item["seq"] = d.position.seq;
+    item["event"] = boost::json::parse(events::to_json(d.event));
+    list.push_back(std::move(item));
+  }
+  if (n < r.deliveries.size()) next = r.deliveries[n - 1].position;
+  out["events"] = std::move(list);
+  out["next"] = position_text(next);
+  return boost::json::serialize(out);
+}
+
 // The admin listener's io threads must never wait on an actor, so they hand a completion to
-// this actor, which asks the root and calls the completion from an actor thread.
-caf::behavior admin_bridge(caf::event_based_actor* self, caf::actor root) {
+// this actor, which asks the root (or the bus) and calls the completion from an actor thread.
+caf::behavior admin_bridge(caf::event_based_actor* self, caf::actor root,
+                           bus::bus_directory_ptr buses) {
   return {
       [self, root](fetch_tree_atom, tree_completion& done) {
         self->request(root, report_timeout, sup::report_atom::value)
             .then([done](sup::tree_node& tree) { done(std::move(tree)); },
                   [done](caf::error& err) { done(std::move(err)); });
+      },
+      [self, buses](fetch_events_atom, admin::events_query& q, events_completion& done) {
+        auto bus = buses->current();
+        if (!bus) return done(make_error(platform_errc::unavailable));
+        auto on_page = [done, topic = q.topic, limit = q.limit](bus::bus_replayed& r) {
+          done(events_page(topic, r, limit));
+        };
+        auto on_error = [done, topic = q.topic](caf::error& err) {
+          if (err != events::events_errc::resync_required) return done(std::move(err));
+          // The position is from an earlier bus (a restart) or has left the ring.
+          boost::json::object out{{"topic", topic}, {"resync", true},
+                                  {"events", boost::json::array{}}, {"next", nullptr}};
+          done(boost::json::serialize(out));
+        };
+        if (q.has_after)
+          self->request(bus, report_timeout, bus::bus_replay_atom::value, q.topic,
+                        bus::bus_position{q.after_epoch, q.after_seq})
+              .then(on_page, on_error);
+        else
+          self->request(bus, report_timeout, bus::bus_recent_atom::value, q.topic, q.limit)
+              .then(on_page, on_error);
       },
   };
 }
@@ -171,9 +224,30 @@ int run_node(const node::node_config& config, bool dev_keys) {
   // bus_directory. Every domain whose migrations include the outbox gets a relay to it.
   auto bus_directory = std::make_shared<bus::bus_directory>();
   std::vector<sup::supervisor_spec> subtrees;
-  subtrees.push_back(bus::bridge_supervisor(bus::bus_config{}, bus_directory));
   bus::outbox_relay_settings relay_settings;
   relay_settings.publisher = bus_directory;
+  if (config.bus.kind == node::bus_kind::kafka) {
+    // Events cross nodes through Kafka: relays publish to the producer, and the mirror puts
+    // every domain's topic (this node's and the others') on the local bus for subscribers.
+    kafka::kafka_settings ks;
+    ks.bootstrap_servers = config.bus.kafka_brokers;
+    ks.client_id = "superapp-" + config.node.name;
+    ks.topic_partitions = static_cast<std::int32_t>(config.bus.kafka_partitions);
+    ks.replication_factor = static_cast<std::int16_t>(config.bus.kafka_replication_factor);
+    auto kafka_directory = std::make_shared<bus::bus_directory>();
+    kafka::mirror_settings ms;
+    ms.kafka = ks;
+    ms.node = config.node.name;
+    for (auto role : node::all_roles) ms.topics.push_back(events::topic_for_domain(node::to_string(role)));
+    ms.local = bus_directory;
+    ms.clock = std::make_shared<superapp::system_clock>();
+    subtrees.push_back(bus::bridge_supervisor(
+        bus::bus_config{}, bus_directory,
+        {kafka::producer_child(ks, kafka_directory), kafka::mirror_child(std::move(ms))}));
+    relay_settings.publisher = kafka_directory;
+  } else {
+    subtrees.push_back(bus::bridge_supervisor(bus::bus_config{}, bus_directory));
+  }
   relay_settings.clock = std::make_shared<superapp::system_clock>();
   relay_settings.metrics = &registry;
   for (auto role : config.node.roles) {
@@ -221,7 +295,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     return 1;
   }
 
-  auto bridge = sys.spawn(admin_bridge, root);
+  auto bridge = sys.spawn(admin_bridge, root, bus_directory);
   admin::admin_config admin_cfg;
   admin_cfg.bind_address = config.admin.bind;
   admin_cfg.port = config.admin.port;
@@ -240,6 +314,9 @@ int run_node(const node::node_config& config, bool dev_keys) {
       done(admin::readiness_from_tree(*tree));
     };
     caf::anon_send(bridge, fetch_tree_atom::value, std::move(from_tree));
+  };
+  callbacks.fetch_events = [bridge](admin::events_query q, events_completion done) {
+    caf::anon_send(bridge, fetch_events_atom::value, std::move(q), std::move(done));
   };
   admin::admin_listener listener{admin_cfg, callbacks, registry};
   auto endpoint = listener.start();
@@ -281,6 +358,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
   if (cluster_port.load() != 0)
     std::printf("  cluster port:  %s:%u (this node's domains, for other nodes)\n",
                 config.cluster.bind.c_str(), static_cast<unsigned>(cluster_port.load()));
+  if (config.bus.kind == node::bus_kind::kafka)
+    std::printf("  event bus:     Kafka at %s\n", config.bus.kafka_brokers.c_str());
   if (!wiring.sms_url.empty()) std::printf("  SMS provider:  %s\n", wiring.sms_url.c_str());
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);

@@ -444,6 +444,11 @@ const std::vector<setting>& schema() {
     s.push_back(
         text_setting("bus", "kafka_brokers", true,
                      [](node_config& c, const std::string& v) { c.bus.kafka_brokers = v; }));
+    s.push_back(integer_setting("bus", "kafka_partitions", 1, 1024,
+                                [](node_config& c, auto v) { c.bus.kafka_partitions = v; }));
+    s.push_back(
+        integer_setting("bus", "kafka_replication_factor", 1, 32,
+                        [](node_config& c, auto v) { c.bus.kafka_replication_factor = v; }));
     return s;
   }();
   return all;

@@ -125,6 +125,8 @@ struct admission_settings {
 struct bus_settings {
   bus_kind kind = bus_kind::local;
   std::string kafka_brokers;  // required when kind is kafka
+  std::int64_t kafka_partitions = 4;          // of the topics the bridge creates
+  std::int64_t kafka_replication_factor = 1;  // of the topics the bridge creates
 };
 
 // Member defaults are the documented defaults of every key (README.md).
