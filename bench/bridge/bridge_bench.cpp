@@ -97,8 +97,9 @@ bool wait_until(std::chrono::seconds limit, const std::function<bool()>& done) {
   return true;
 }
 
-// librdkafka alone: idempotent acks=all producer (linger 5 ms), group consumer with manual async
-// commits after decoding each record: the bridge's settings without the bridge.
+// librdkafka alone: idempotent acks=all producer (linger 5 ms), group consumer storing each
+// record's offset after decoding it and committing stored offsets every second: the bridge's
+// settings without the bridge.
 result run_raw(const std::string& bootstrap, std::size_t n, std::size_t body_bytes) {
   auto topic = "bench.raw." + std::to_string(::getpid());
   kafka::kafka_settings ks;
@@ -107,7 +108,8 @@ result run_raw(const std::string& bootstrap, std::size_t n, std::size_t body_byt
   char err[512];
   auto* consumer = rd_kafka_new(
       RD_KAFKA_CONSUMER,
-      conf(bootstrap, {{"group.id", topic + ".g"}, {"enable.auto.commit", "false"},
+      conf(bootstrap, {{"group.id", topic + ".g"}, {"enable.auto.commit", "true"},
+                       {"auto.commit.interval.ms", "1000"}, {"enable.auto.offset.store", "false"},
                        {"auto.offset.reset", "earliest"}, {"session.timeout.ms", "6000"}}),
       err, sizeof err);
   rd_kafka_poll_set_consumer(consumer);
@@ -132,7 +134,7 @@ result run_raw(const std::string& bootstrap, std::size_t n, std::size_t body_byt
       if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
         auto e = events::decode(std::span<const std::uint8_t>{static_cast<const std::uint8_t*>(m->payload), m->len});
         if (e) lat.add(sent_ns(e->body_json));
-        rd_kafka_commit_message(consumer, m, 1);
+        rd_kafka_offset_store(m->rkt, m->partition, m->offset);
       }
       rd_kafka_message_destroy(m);
     }
