@@ -56,12 +56,13 @@ void append_to_outbox(unit_of_work& unit, const events::event& e, std::string_vi
            1);
 }
 
-caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit) {
+caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit,
+                                                        std::int64_t after_position) {
   SUPERAPP_ASSERT(limit > 0);
   auto r = conn.execute({"SELECT position, topic, aggregate_id, payload, created_at_ms"
-                         " FROM event_outbox WHERE published_at_ms IS NULL"
+                         " FROM event_outbox WHERE published_at_ms IS NULL AND position > $2"
                          " ORDER BY position LIMIT $1",
-                         {static_cast<std::int64_t>(limit)}});
+                         {static_cast<std::int64_t>(limit), after_position}});
   if (!r) return std::move(r.error());
   std::vector<outbox_row> rows;
   rows.reserve(r->rows.size());

@@ -40,8 +40,10 @@ struct outbox_row {
   std::int64_t created_at_ms = 0;
 };
 
-// The oldest `limit` committed rows not yet marked published, by position.
-caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit);
+// The oldest `limit` committed rows not yet marked published, by position, after
+// `after_position` (a relay with batches in flight reads on from the last row it sent).
+caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit,
+                                                        std::int64_t after_position = 0);
 
 // Marks these rows published (one UPDATE each; the relay submits it as one unit).
 unit_of_work mark_published(const std::vector<std::int64_t>& positions, std::int64_t now_ms);

@@ -25,8 +25,12 @@ struct relay_state {
   outbox_relay_settings settings;
   relay_metrics series;
   relay_stats stats;
-  bool busy = false;  // a batch is in flight: ticks are ignored until it is marked
+  std::size_t in_flight = 0;  // batches sent and not yet marked
+  std::int64_t cursor = 0;     // the last position sent while batches are in flight
+  bool halted = false;         // a batch failed: send nothing new until the others are done
   std::int64_t last_purge_ms = 0;
+  std::int64_t last_backlog_ms = 0;
+  std::uint64_t timer_generation = 0;
   static inline const char* name = "outbox_relay";
 };
 
@@ -38,11 +42,14 @@ std::int64_t now_ms(relay_pointer self) {
       .count();
 }
 
+// The relay's own timer: only the tick scheduled last counts (each schedule() supersedes the
+// one before), so the ticks that finished batches ask for never pile up into parallel chains.
 void schedule(relay_pointer self, std::chrono::milliseconds delay) {
+  auto generation = ++self->state.timer_generation;
   if (delay.count() == 0)
-    self->send(self, relay_tick_atom::value);
+    self->send(self, relay_tick_atom::value, generation);
   else
-    self->delayed_send(self, delay, relay_tick_atom::value);
+    self->delayed_send(self, delay, relay_tick_atom::value, generation);
 }
 
 void record_backlog(relay_pointer self, const persistence::outbox_backlog& backlog) {
@@ -75,13 +82,22 @@ struct batch {
   bool failed = false;
 };
 
+// Batches run in read order and are marked as each completes. After a failure no new batch is
+// sent; once the ones in flight are done the relay backs off and reads again from the oldest
+// unpublished row, so the failed rows go out again (after later rows of theirs that succeeded:
+// consumers see the aggregate's sequence and deduplicate by event id).
 void finish_batch(relay_pointer self, std::shared_ptr<batch> b) {
   auto& st = self->state;
-  auto next = [self, full = b->rows == st.settings.batch_rows, failed = b->failed] {
-    self->state.busy = false;
-    // A full batch means more rows wait: read again at once. After a failure, back off.
-    schedule(self, failed ? self->state.settings.retry_backoff
-                          : (full ? std::chrono::milliseconds{0} : self->state.settings.poll_interval));
+  if (b->failed) st.halted = true;
+  auto next = [self, full = b->rows == st.settings.batch_rows] {
+    auto& st = self->state;
+    --st.in_flight;
+    if (st.halted) {
+      if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
+      return;
+    }
+    // A full batch means more rows wait: read again at once.
+    schedule(self, full ? std::chrono::milliseconds{0} : st.settings.poll_interval);
   };
   if (b->acknowledged.empty()) {
     next();
@@ -101,31 +117,47 @@ void finish_batch(relay_pointer self, std::shared_ptr<batch> b) {
             log::warn("outbox relay could not mark rows published",
                       {{"domain", self->state.ctx->domain},
                        {"reason", std::string{describe(err).wire_code}}});
-            self->state.busy = false;
-            schedule(self, self->state.settings.retry_backoff);
+            self->state.halted = true;
+            next();
           });
 }
 
 void tick(relay_pointer self) {
   auto& st = self->state;
-  if (st.busy) return;
+  // Ticks come from the timer and from each finished batch; beyond the bound (or while halted)
+  // the batch that finishes next reads on.
+  if (st.in_flight >= st.settings.max_batches_in_flight || (st.halted && st.in_flight > 0)) return;
+  if (st.in_flight == 0) {
+    st.halted = false;
+    st.cursor = 0;  // nothing in flight: start from the oldest unpublished row
+  }
   std::vector<persistence::outbox_row> rows;
   {
     auto lease = st.ctx->readers->borrow();
     if (!lease) {
-      schedule(self, st.settings.retry_backoff);
+      if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
       return;
     }
-    auto backlog = persistence::read_backlog(**lease);
-    auto read = persistence::read_unpublished(**lease, st.settings.batch_rows);
-    if (!backlog || !read) {
-      log::warn("outbox relay could not read the outbox", {{"domain", st.ctx->domain}});
-      schedule(self, st.settings.retry_backoff);
-      return;
-    }
-    record_backlog(self, *backlog);
-    rows = std::move(*read);
+    // The backlog (a count) is measured on every read from idle, and at most every 250 ms
+    // while batches follow each other.
     auto now = now_ms(self);
+    if (st.in_flight == 0 || now - st.last_backlog_ms >= 250) {
+      auto backlog = persistence::read_backlog(**lease);
+      if (!backlog) {
+        log::warn("outbox relay could not read the outbox", {{"domain", st.ctx->domain}});
+        if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
+        return;
+      }
+      st.last_backlog_ms = now;
+      record_backlog(self, *backlog);
+    }
+    auto read = persistence::read_unpublished(**lease, st.settings.batch_rows, st.cursor);
+    if (!read) {
+      log::warn("outbox relay could not read the outbox", {{"domain", st.ctx->domain}});
+      if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
+      return;
+    }
+    rows = std::move(*read);
     if (rows.empty() && now - st.last_purge_ms > 60'000) {
       st.last_purge_ms = now;
       persistence::unit_of_work purge;
@@ -136,15 +168,19 @@ void tick(relay_pointer self) {
     }
   }
   if (rows.empty()) {
-    schedule(self, st.settings.poll_interval);
+    if (st.in_flight == 0) schedule(self, st.settings.poll_interval);
     return;
   }
   auto publisher = st.settings.publisher->current();
   if (!publisher) {
-    schedule(self, st.settings.retry_backoff);
+    if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
     return;
   }
-  st.busy = true;
+  ++st.in_flight;
+  st.cursor = rows.back().position;
+  // Read the next batch while this one is in flight, when this one was full.
+  if (rows.size() == st.settings.batch_rows && st.in_flight < st.settings.max_batches_in_flight)
+    schedule(self, std::chrono::milliseconds{0});
   auto b = std::make_shared<batch>();
   b->rows = rows.size();
   // Requests to one actor arrive in the order sent: the publisher sees the rows in order.
@@ -202,7 +238,10 @@ caf::behavior relay_behavior(relay_pointer self, sup::domain_context_ptr ctx,
   }
   schedule(self, std::chrono::milliseconds{0});
   return {
-      [self](relay_tick_atom) { tick(self); },
+      [self](relay_tick_atom) { tick(self); },  // a nudge from outside: read now
+      [self](relay_tick_atom, std::uint64_t generation) {
+        if (generation == self->state.timer_generation) tick(self);
+      },
       [self](relay_stats_atom) { return self->state.stats; },
       [self](sup::probe_atom) {
         return sup::worker_stats{static_cast<std::int64_t>(self->mailbox().size())};

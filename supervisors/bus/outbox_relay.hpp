@@ -24,7 +24,8 @@ struct outbox_relay_settings {
   bus_directory_ptr publisher;
   std::shared_ptr<const superapp::clock> clock;  // created_at / published_at / backlog age
   metrics::registry* metrics = nullptr;          // backlog gauges and counters, per domain
-  std::size_t batch_rows = 1024;                 // rows read and in flight at once (the bound)
+  std::size_t batch_rows = 1024;                 // rows read and published at once
+  std::size_t max_batches_in_flight = 4;         // read on while earlier batches await acks
   std::chrono::milliseconds poll_interval{50};   // idle wait between outbox reads
   std::chrono::milliseconds retry_backoff{500};  // after a failed publish or mark
   std::chrono::milliseconds publish_timeout{10000};

@@ -212,8 +212,6 @@ class consumer_core {
   }
 
  private:
-  enum class outcome { applied, failed };
-
   std::int64_t now_ms() const {
     return std::chrono::duration_cast<std::chrono::milliseconds>(
                settings_.clock->now().time_since_epoch())
@@ -296,18 +294,20 @@ class consumer_core {
 
   void run() {
     if (open()) {
+      std::vector<rd_kafka_message_t*> batch;
       while (!stop_) {
         resume_due();
         auto* m = rd_kafka_consumer_poll(consumer_, poll_timeout_ms);
         if (m == nullptr) continue;
-        if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
-            log::warn("kafka consumer", {{"group", settings_.group}, {"error", rd_kafka_err2name(m->err)}});
-          rd_kafka_message_destroy(m);
-          continue;
+        batch.push_back(m);
+        while (batch.size() < settings_.max_in_flight) {
+          auto* more = rd_kafka_consumer_poll(consumer_, 0);
+          if (more == nullptr) break;
+          batch.push_back(more);
         }
-        handle(m);
-        rd_kafka_message_destroy(m);
+        handle(batch);
+        for (auto* x : batch) rd_kafka_message_destroy(x);
+        batch.clear();
       }
     }
     close();
@@ -340,60 +340,97 @@ class consumer_core {
     paused_.push_back({topic, m->partition, due_ms});
   }
 
-  void handle(rd_kafka_message_t* m) {
-    std::string topic = rd_kafka_topic_name(m->rkt);
-    rd_kafka_headers_t* headers = nullptr;
-    rd_kafka_message_headers(m, &headers);
-    auto source = topic;
-    std::int64_t attempt = 1;
-    if (auto r = retry_source_.find(topic); r != retry_source_.end()) {
-      source = r->second;
-      attempt = header_int(headers, "attempt", 2);
-      auto due = header_int(headers, "not-before-ms", 0);
-      if (due > now_ms()) {
-        defer(m, due);
-        return;
-      }
-    }
-    auto decoded = events::decode(
-        std::span<const std::uint8_t>{static_cast<const std::uint8_t*>(m->payload), m->len});
-    if (!decoded) {
-      // Undecodable bytes will never succeed: straight to the dead-letter topic.
-      forward(m, headers, dead_letter_topic(source), attempt,
-              std::string{describe(decoded.error()).wire_code});
-      return;
-    }
-    std::string why;
-    if (apply(source, *decoded, why) == outcome::applied) {
-      commit(m);
-      return;
-    }
-    if (attempt < settings_.max_attempts)
-      forward(m, headers, retry_topic(source, settings_.group), attempt + 1, why);
-    else
-      forward(m, headers, dead_letter_topic(source), attempt, why);
+  using where = std::pair<std::string, std::int32_t>;  // topic, partition
+  static where where_of(const rd_kafka_message_t* m) {
+    return {rd_kafka_topic_name(m->rkt), m->partition};
   }
 
-  outcome apply(const std::string& topic, const events::event& e, std::string& why) {
+  // One polled batch. First every record that can go to the handler is sent (in order, without
+  // waiting); then each record's outcome is taken in order: commit, or a copy to the retry or
+  // dead-letter topic. A partition rewound in this batch (a deferred retry, a copy that could not
+  // be written) is left alone from that record on: its later records come again after the seek.
+  void handle(const std::vector<rd_kafka_message_t*>& batch) {
+    struct item {
+      rd_kafka_message_t* m = nullptr;
+      std::string source;
+      std::int64_t attempt = 1;
+      bool sent = false;
+      std::string why;  // set when it failed before reaching the handler
+    };
     auto handler = settings_.handler ? settings_.handler() : caf::actor{};
-    if (!handler) {
-      why = "no handler";
-      return outcome::failed;
-    }
     if (!self_) self_ = std::make_unique<caf::scoped_actor>(sys_);
     auto& self = *self_;
-    auto result = outcome::failed;
-    self->request(handler, settings_.handler_timeout, event_apply_atom::value, topic, e)
-        .receive([&](bool) { result = outcome::applied; },
-                 [&](caf::error& err) { why = std::string{describe(err).wire_code}; });
-    return result;
+    using handle_type = decltype(self->request(handler, settings_.handler_timeout,
+                                               event_apply_atom::value, std::string{},
+                                               events::event{}));
+    std::vector<item> items;
+    std::vector<handle_type> asked;
+    std::set<where> rewound;
+    auto now = now_ms();
+    for (auto* m : batch) {
+      if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+          log::warn("kafka consumer", {{"group", settings_.group}, {"error", rd_kafka_err2name(m->err)}});
+        continue;
+      }
+      if (rewound.count(where_of(m)) != 0) continue;
+      item it;
+      it.m = m;
+      it.source = rd_kafka_topic_name(m->rkt);
+      if (auto r = retry_source_.find(it.source); r != retry_source_.end()) {
+        rd_kafka_headers_t* headers = nullptr;
+        rd_kafka_message_headers(m, &headers);
+        it.source = r->second;
+        it.attempt = header_int(headers, "attempt", 2);
+        auto due = header_int(headers, "not-before-ms", 0);
+        if (due > now) {
+          defer(m, due);
+          rewound.insert(where_of(m));
+          continue;
+        }
+      }
+      auto decoded = events::decode(
+          std::span<const std::uint8_t>{static_cast<const std::uint8_t*>(m->payload), m->len});
+      if (!decoded) {
+        // Undecodable bytes will never succeed: straight to the dead-letter topic.
+        it.why = std::string{describe(decoded.error()).wire_code};
+        it.attempt = settings_.max_attempts;
+      } else if (!handler) {
+        it.why = "no handler";
+      } else {
+        asked.push_back(self->request(handler, settings_.handler_timeout, event_apply_atom::value,
+                                      it.source, std::move(*decoded)));
+        it.sent = true;
+      }
+      items.push_back(std::move(it));
+    }
+    std::size_t next_answer = 0;
+    for (auto& it : items) {
+      bool applied = false;
+      if (it.sent) {
+        asked[next_answer++].receive(
+            [&](bool) { applied = true; },
+            [&](caf::error& err) { it.why = std::string{describe(err).wire_code}; });
+      }
+      if (rewound.count(where_of(it.m)) != 0) continue;  // its outcome is taken, nothing stored
+      if (applied) {
+        commit(it.m);
+        continue;
+      }
+      rd_kafka_headers_t* headers = nullptr;
+      rd_kafka_message_headers(it.m, &headers);
+      bool copied = it.attempt < settings_.max_attempts
+                        ? forward(it.m, headers, retry_topic(it.source, settings_.group), it.attempt + 1, it.why)
+                        : forward(it.m, headers, dead_letter_topic(it.source), it.attempt, it.why);
+      if (!copied) rewound.insert(where_of(it.m));
+    }
   }
 
   // Copies the record to the retry or dead-letter topic (same key and value, headers saying
   // which attempt is next and when), waits for the broker's ack, then commits the original:
   // the source partition moves on. If the copy cannot be written, nothing is committed and the
   // partition is rewound to this record.
-  void forward(rd_kafka_message_t* m, rd_kafka_headers_t* headers, const std::string& to,
+  bool forward(rd_kafka_message_t* m, rd_kafka_headers_t* headers, const std::string& to,
                std::int64_t attempt, const std::string& why) {
     auto backoff = settings_.retry_backoff.count() * (std::int64_t{1} << std::min<std::int64_t>(attempt - 2, 16));
     auto due = std::to_string(now_ms() + std::max<std::int64_t>(0, backoff));
@@ -423,12 +460,13 @@ class consumer_core {
       log::warn("kafka consumer could not forward a failed event; will retry it",
                 {{"group", settings_.group}, {"to", to}});
       rd_kafka_seek(m->rkt, m->partition, m->offset, 1000);
-      return;
+      return false;
     }
     log::warn(to.ends_with(".dlq") ? "event dead-lettered" : "event scheduled for retry",
               {{"group", settings_.group}, {"event_id", id}, {"attempt", attempt}, {"to", to},
                {"reason", why}});
     commit(m);
+    return true;
   }
 
   // Stores the record's offset (+1) for the next periodic commit: the effect is durable
@@ -494,24 +532,25 @@ caf::behavior mirror_handler(caf::stateful_actor<mirror_state>* self, bus::bus_d
   return {
       [self, local, window](event_apply_atom, const std::string& topic,
                             const events::event& e) -> caf::result<bool> {
-        // The consumer loop asks one event at a time: no second copy can be in flight here.
-        if (self->state.seen.count(e.id) != 0) return true;
+        auto& st = self->state;
+        if (st.seen.count(e.id) != 0) return true;
         auto bus = local->current();
         if (!bus) return make_error(platform_errc::unavailable);
+        // Remembered when sent: a second copy can arrive while the first is in flight (the
+        // consumer asks several events before it awaits the answers).
+        st.seen.insert(e.id);
+        st.order.push_back(e.id);
+        while (st.order.size() > window) {
+          st.seen.erase(st.order.front());
+          st.order.pop_front();
+        }
         auto rp = self->make_response_promise<bool>();
         self->request(bus, std::chrono::seconds{5}, bus::bus_publish_atom::value, topic, e)
-            .then(
-                [self, rp, window, id = e.id](bus::bus_published&) mutable {
-                  auto& st = self->state;
-                  st.seen.insert(id);
-                  st.order.push_back(id);
-                  while (st.order.size() > window) {
-                    st.seen.erase(st.order.front());
-                    st.order.pop_front();
-                  }
-                  rp.deliver(true);
-                },
-                [rp](caf::error& err) mutable { rp.deliver(std::move(err)); });
+            .then([rp](bus::bus_published&) mutable { rp.deliver(true); },
+                  [self, rp, id = e.id](caf::error& err) mutable {
+                    self->state.seen.erase(id);  // not shown: its retry must go through
+                    rp.deliver(std::move(err));
+                  });
         return rp;
       },
   };

@@ -31,7 +31,8 @@ struct kafka_settings {
 
 // A consumer's handler is an actor answering
 //   (event_apply_atom, std::string topic, events::event) -> bool
-// with true once the event's effect is durable (or was applied before: the handler dedups by
+// with true once the event's effect is durable. It receives a partition's events in order, up
+// to max_in_flight of them before its first answer is awaited (or was applied before: the handler dedups by
 // event id in its inbox, persistence::inbox_claim). An error reply or a timeout counts as a
 // failure: the event goes to the retry topic, and after max_attempts to the dead-letter topic.
 using event_apply_atom = caf::atom_constant<caf::atom("ev_apply")>;
@@ -44,6 +45,9 @@ struct consumer_settings {
   int max_attempts = 3;                           // deliveries before the dead-letter topic
   std::chrono::milliseconds retry_backoff{1000};  // attempt n waits backoff * 2^(n-1)
   std::chrono::milliseconds handler_timeout{10000};
+  // Records polled at once and asked of the handler without waiting for each answer (they reach
+  // it in order); their outcomes are then taken, and offsets stored, in order.
+  std::size_t max_in_flight = 256;
   std::shared_ptr<const superapp::clock> clock;   // retry due times
 };
 
