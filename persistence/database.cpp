@@ -59,6 +59,33 @@ caf::expected<std::vector<result>> run_unit(connection& conn, const unit_of_work
   return results;
 }
 
+batch_outcome commit_batch_optimistic(connection& conn, const std::vector<const unit_of_work*>& units) {
+  auto fallback = [&] {
+    auto out = commit_batch_with_savepoints(conn, units);
+    out.used_fallback = true;
+    return out;
+  };
+  if (units.size() <= 1) return commit_batch_with_savepoints(conn, units);
+  if (conn.begin()) return commit_batch_with_savepoints(conn, units);
+  batch_outcome out;
+  for (const auto* unit : units) {
+    SUPERAPP_ASSERT(unit != nullptr);
+    auto results = run_unit(conn, *unit);
+    if (!results) {
+      // Undo everything and let the portable path isolate the failing unit.
+      conn.rollback();
+      return fallback();
+    }
+    out.units.push_back(std::move(results));
+  }
+  if (conn.commit()) {
+    conn.rollback();
+    return fallback();
+  }
+  out.commits = 1;
+  return out;
+}
+
 batch_outcome commit_batch_with_savepoints(connection& conn,
                                            const std::vector<const unit_of_work*>& units) {
   batch_outcome out;

@@ -1,6 +1,8 @@
 // The outbox and inbox tables and the statements domains, relays and consumers run on them.
 #include "persistence/outbox.hpp"
 
+#include <algorithm>
+
 #include "protocols/assert.hpp"
 
 namespace superapp::persistence {
@@ -79,11 +81,20 @@ caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::s
 }
 
 unit_of_work mark_published(const std::vector<std::int64_t>& positions, std::int64_t now_ms) {
+  // One UPDATE per run of consecutive positions: a relay's batch is usually one run, and a
+  // statement per row made marking cost as much as writing the events.
+  auto sorted = positions;
+  std::sort(sorted.begin(), sorted.end());
+  sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
   unit_of_work unit;
-  for (auto position : positions)
+  for (std::size_t i = 0; i < sorted.size();) {
+    auto j = i;
+    while (j + 1 < sorted.size() && sorted[j + 1] == sorted[j] + 1) ++j;
     unit.add({"UPDATE event_outbox SET published_at_ms = $1"
-              " WHERE position = $2 AND published_at_ms IS NULL",
-              {now_ms, position}});
+              " WHERE position BETWEEN $2 AND $3 AND published_at_ms IS NULL",
+              {now_ms, sorted[i], sorted[j]}});
+    i = j + 1;
+  }
   return unit;
 }
 

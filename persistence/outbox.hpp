@@ -45,7 +45,8 @@ struct outbox_row {
 caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit,
                                                         std::int64_t after_position = 0);
 
-// Marks these rows published (one UPDATE each; the relay submits it as one unit).
+// Marks these rows published (one UPDATE per run of consecutive positions; the relay submits
+// it as one unit).
 unit_of_work mark_published(const std::vector<std::int64_t>& positions, std::int64_t now_ms);
 
 struct outbox_backlog {

@@ -112,6 +112,10 @@ class sqlite_connection final : public connection {
     return {};
   }
 
+  batch_outcome commit_batch(const std::vector<const unit_of_work*>& units) override {
+    return commit_batch_optimistic(*this, units);
+  }
+
   caf::error begin() override { return simple("BEGIN IMMEDIATE"); }
   caf::error commit() override { return simple("COMMIT"); }
   caf::error rollback() override {

@@ -125,11 +125,27 @@ TEST_CASE("unpublished rows come in commit order and marked rows leave the backl
   CHECK(backlog->events == 3);
   CHECK(backlog->oldest_created_at_ms == 1002);
 
+  // Reading on after a position skips what a relay already has in flight.
+  auto after = read_unpublished(*conn, 10, rest->at(0).position);
+  REQUIRE(after);
+  REQUIRE(after->size() == 2);
+  CHECK(after->at(0).position == rest->at(1).position);
+
   // Retention removes published rows only.
   REQUIRE(conn->execute(purge_published(2001)));
   auto all = conn->execute({"SELECT COUNT(*) FROM event_outbox", {}});
   REQUIRE(all);
   CHECK(as_int(all->rows.at(0).at(0)) == 3);
+
+  // A run of consecutive positions is one statement, and only the listed rows are marked.
+  auto tail = positions(*rest);
+  auto unit = mark_published({tail[2], tail[1]}, 3000);
+  CHECK(unit.steps.size() == (tail[2] == tail[1] + 1 ? 1u : 2u));
+  REQUIRE(commit_one(*conn, std::move(unit)));
+  auto left = read_unpublished(*conn, 10);
+  REQUIRE(left);
+  REQUIRE(left->size() == 1);
+  CHECK(left->at(0).position == tail[0]);
 }
 
 TEST_CASE("two events of one aggregate under the same sequence are refused") {

@@ -121,9 +121,9 @@ TEST_CASE_FIXTURE(stepped_writer,
   CHECK(s.commits == 1);
   CHECK(s.committed_units == 2);
   CHECK(s.failed_units == 2);
-  // PostgreSQL tries the whole batch pipelined first and reruns it under savepoints on failure;
-  // SQLite uses savepoints from the start.
-  CHECK(s.fallback_batches == (t.cfg.engine_kind == engine::postgres ? 1 : 0));
+  // Both engines try the whole batch without savepoints first (PostgreSQL pipelined) and rerun
+  // it under savepoints when a unit fails.
+  CHECK(s.fallback_batches == 1);
 }
 
 TEST_CASE_FIXTURE(stepped_writer, "an orderly stop commits and answers the units already accepted") {

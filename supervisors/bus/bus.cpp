@@ -61,6 +61,20 @@ caf::expected<std::vector<topic_log::entry>> entries_after(bus_pointer self, top
   return std::get<std::vector<topic_log::entry>>(std::move(r));
 }
 
+// Appends `e` to `topic`, sends it to the topic's subscribers; its position.
+caf::expected<bus_position> publish_one(bus_pointer self, const std::string& topic,
+                                        const events::event& e) {
+  if (auto err = events::validate(e)) return err;
+  auto* t = find_or_add(self, topic);
+  if (t == nullptr) return make_error(platform_errc::invalid_argument);
+  bus_position pos{self->state.epoch, 0};
+  pos.seq = t->log.append(e);
+  ++self->state.published;
+  for (const auto& sub : t->subscribers)
+    self->send(sub, bus_event_atom::value, bus_delivery{topic, pos, e});
+  return pos;
+}
+
 caf::behavior bus_behavior(bus_pointer self, bus_config config) {
   SUPERAPP_ASSERT(config.ring_capacity > 0 && config.max_topics > 0);
   self->state.config = config;
@@ -81,15 +95,18 @@ caf::behavior bus_behavior(bus_pointer self, bus_config config) {
   return {
       [self](bus_publish_atom, std::string& topic,
              events::event& e) -> caf::result<bus_published> {
-        if (auto err = events::validate(e)) return err;
-        auto* t = find_or_add(self, topic);
-        if (t == nullptr) return make_error(platform_errc::invalid_argument);
-        bus_position pos{self->state.epoch, 0};
-        pos.seq = t->log.append(e);
-        ++self->state.published;
-        for (const auto& sub : t->subscribers)
-          self->send(sub, bus_event_atom::value, bus_delivery{topic, pos, e});
-        return bus_published{pos};
+        auto pos = publish_one(self, topic, e);
+        if (!pos) return std::move(pos.error());
+        return bus_published{*pos};
+      },
+      [self](bus_publish_batch_atom, bus_batch& batch) -> caf::result<bus_batch_published> {
+        if (batch.topics.size() != batch.events.size())
+          return make_error(platform_errc::invalid_argument);
+        bus_batch_published out;
+        out.ok.reserve(batch.events.size());
+        for (std::size_t i = 0; i < batch.events.size(); ++i)
+          out.ok.push_back(publish_one(self, batch.topics[i], batch.events[i]) ? 1 : 0);
+        return out;
       },
       [self](bus_subscribe_atom, std::string& topic, caf::actor& subscriber,
              bus_position after) -> caf::result<bus_subscribed> {

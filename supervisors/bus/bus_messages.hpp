@@ -17,6 +17,10 @@ namespace superapp::bus {
 //   (bus_publish_atom, std::string topic, events::event)            -> bus_published
 //       Appends the event to the topic; the reply means it is sequenced and sent to every
 //       subscriber. The outbox relay marks its row published on this reply.
+//   (bus_publish_batch_atom, bus_batch)                             -> bus_batch_published
+//       The same for several events at once, in order (the outbox relay sends its batches so:
+//       one message instead of one per event). ok[i] tells whether event i is safe; the reply
+//       comes once every event has its outcome.
 //   (bus_subscribe_atom, std::string topic, caf::actor subscriber, bus_position after)
 //                                                                    -> bus_subscribed
 //       Live delivery from now on (after = bus_position::live()), or first the events after
@@ -41,6 +45,7 @@ namespace superapp::bus {
 // handle (bus_directory::current()) and subscribe again from their last position, getting
 // resync_required if that position is gone.
 using bus_publish_atom = caf::atom_constant<caf::atom("bus_pub")>;
+using bus_publish_batch_atom = caf::atom_constant<caf::atom("bus_pubs")>;
 using bus_subscribe_atom = caf::atom_constant<caf::atom("bus_sub")>;
 using bus_unsubscribe_atom = caf::atom_constant<caf::atom("bus_unsub")>;
 using bus_replay_atom = caf::atom_constant<caf::atom("bus_replay")>;
@@ -66,6 +71,15 @@ struct bus_delivery {
 
 struct bus_published {
   bus_position position;
+};
+
+struct bus_batch {
+  std::vector<std::string> topics;  // topics[i] is events[i]'s
+  std::vector<events::event> events;
+};
+
+struct bus_batch_published {
+  std::vector<std::uint8_t> ok;  // 1: event i is safe (sequenced / acknowledged), 0: failed
 };
 
 struct bus_subscribed {
@@ -96,6 +110,14 @@ typename Inspector::result_type inspect(Inspector& f, bus_delivery& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_published& x) {
   return f(caf::meta::type_name("bus_published"), x.position);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bus_batch& x) {
+  return f(caf::meta::type_name("bus_batch"), x.topics, x.events);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, bus_batch_published& x) {
+  return f(caf::meta::type_name("bus_batch_published"), x.ok);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_subscribed& x) {

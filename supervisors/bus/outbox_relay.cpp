@@ -74,10 +74,9 @@ void record_backlog(relay_pointer self, const persistence::outbox_backlog& backl
   }
 }
 
-// Progress of one batch: replies counted, acknowledged positions kept in read order.
+// One batch: how many rows were read, and the positions the publisher acknowledged.
 struct batch {
   std::size_t rows = 0;
-  std::size_t answered = 0;
   std::vector<std::int64_t> acknowledged;
   bool failed = false;
 };
@@ -183,7 +182,10 @@ void tick(relay_pointer self) {
     schedule(self, std::chrono::milliseconds{0});
   auto b = std::make_shared<batch>();
   b->rows = rows.size();
-  // Requests to one actor arrive in the order sent: the publisher sees the rows in order.
+  // One request per batch, events in position order (requests to one actor also arrive in the
+  // order sent, so batches in flight reach the publisher in order too).
+  bus_batch request;
+  std::vector<std::int64_t> positions;
   for (auto& row : rows) {
     auto decoded = events::decode(row.payload);
     if (!decoded) {
@@ -194,27 +196,43 @@ void tick(relay_pointer self) {
                   {"reason", std::string{describe(decoded.error()).wire_code}}});
       ++st.stats.skipped_corrupt;
       b->acknowledged.push_back(row.position);
-      if (++b->answered == b->rows) finish_batch(self, b);
       continue;
     }
-    self->request(publisher, st.settings.publish_timeout, bus_publish_atom::value, row.topic,
-                  std::move(*decoded))
-        .then(
-            [self, b, position = row.position](bus_published&) {
-              b->acknowledged.push_back(position);
-              if (++b->answered == b->rows) finish_batch(self, b);
-            },
-            [self, b](caf::error& err) {
-              if (!b->failed)
-                log::warn("outbox relay publish failed",
-                          {{"domain", self->state.ctx->domain},
-                           {"reason", std::string{describe(err).wire_code}}});
-              b->failed = true;
-              ++self->state.stats.publish_failures;
-              if (self->state.series.failures) self->state.series.failures.increment();
-              if (++b->answered == b->rows) finish_batch(self, b);
-            });
+    request.topics.push_back(std::move(row.topic));
+    request.events.push_back(std::move(*decoded));
+    positions.push_back(row.position);
   }
+  if (positions.empty()) {
+    finish_batch(self, b);
+    return;
+  }
+  auto failed = [self, b](std::int64_t count, const caf::error& err) {
+    if (!b->failed)
+      log::warn("outbox relay publish failed",
+                {{"domain", self->state.ctx->domain}, {"reason", std::string{describe(err).wire_code}},
+                 {"events", count}});
+    b->failed = true;
+    self->state.stats.publish_failures += count;
+    if (self->state.series.failures)
+      self->state.series.failures.increment(static_cast<std::uint64_t>(count));
+  };
+  self->request(publisher, st.settings.publish_timeout, bus_publish_batch_atom::value, std::move(request))
+      .then(
+          [self, b, positions, failed](bus_batch_published& reply) {
+            std::int64_t refused = 0;
+            for (std::size_t i = 0; i < positions.size(); ++i) {
+              if (i < reply.ok.size() && reply.ok[i] != 0)
+                b->acknowledged.push_back(positions[i]);
+              else
+                ++refused;
+            }
+            if (refused > 0) failed(refused, make_error(platform_errc::unavailable));
+            finish_batch(self, b);
+          },
+          [self, b, count = static_cast<std::int64_t>(positions.size()), failed](caf::error& err) {
+            failed(count, err);
+            finish_batch(self, b);
+          });
 }
 
 caf::behavior relay_behavior(relay_pointer self, sup::domain_context_ptr ctx,

@@ -21,6 +21,19 @@ namespace superapp::kafka {
 namespace {
 
 using delivered_atom = caf::atom_constant<caf::atom("kf_dr")>;
+
+// One delivery report, as the poll thread hands them to the producer actor (a vector per poll).
+struct delivery_report {
+  std::uint64_t token = 0;
+  std::int32_t err = 0;
+  std::int64_t partition = 0;
+  std::int64_t offset = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, delivery_report& x) {
+  return f(caf::meta::type_name("delivery_report"), x.token, x.err, x.partition, x.offset);
+}
 using fatal_atom = caf::atom_constant<caf::atom("kf_fatal")>;
 
 constexpr auto poll_timeout_ms = 100;
@@ -80,6 +93,18 @@ struct producer_core {
   caf::actor_addr owner;
   std::atomic<bool> stop{false};
   std::thread poller;
+  std::vector<delivery_report> reports;  // filled by on_delivery during one rd_kafka_poll
+
+  // The poll thread: serve callbacks, then hand the reports of that poll over in one message.
+  void poll_loop() {
+    while (!stop) {
+      rd_kafka_poll(rk, poll_timeout_ms);
+      if (reports.empty()) continue;
+      if (auto to = caf::actor_cast<caf::actor>(owner))
+        caf::anon_send(to, delivered_atom::value, std::move(reports));
+      reports.clear();
+    }
+  }
 
   void shutdown() {
     stop = true;
@@ -93,13 +118,13 @@ struct producer_core {
   ~producer_core() { shutdown(); }
 };
 
+// Runs inside rd_kafka_poll on the poll thread (or inside the final flush, after that thread
+// is gone: those reports are dropped with the actor).
 void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto* core = static_cast<producer_core*>(opaque);
-  auto owner = caf::actor_cast<caf::actor>(core->owner);
-  if (!owner) return;
   auto token = static_cast<std::uint64_t>(reinterpret_cast<std::uintptr_t>(m->_private));
-  caf::anon_send(owner, delivered_atom::value, token, static_cast<std::int32_t>(m->err),
-                 static_cast<std::int64_t>(m->partition), static_cast<std::int64_t>(m->offset));
+  core->reports.push_back({token, static_cast<std::int32_t>(m->err),
+                           static_cast<std::int64_t>(m->partition), static_cast<std::int64_t>(m->offset)});
 }
 
 void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
@@ -116,14 +141,59 @@ void on_error(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
     caf::anon_send(owner, fatal_atom::value, std::string{text});
 }
 
+// A batch request in flight: its reply goes out when every event has its outcome.
+struct batch_in_flight {
+  caf::typed_response_promise<bus::bus_batch_published> promise;
+  bus::bus_batch_published out;
+  std::size_t remaining = 0;
+
+  void settle(std::size_t index, bool ok) {
+    out.ok[index] = ok ? 1 : 0;
+    if (--remaining == 0) promise.deliver(std::move(out));
+  }
+};
+
+// What a delivery report answers: one event's request, or one event of a batch.
+struct pending_delivery {
+  caf::typed_response_promise<bus::bus_published> single;
+  std::shared_ptr<batch_in_flight> batch;
+  std::size_t index = 0;
+};
+
 struct producer_state {
   std::shared_ptr<producer_core> core;
   std::uint64_t next_token = 1;
-  std::unordered_map<std::uint64_t, caf::typed_response_promise<bus::bus_published>> pending;
+  std::unordered_map<std::uint64_t, pending_delivery> pending;
   static inline const char* name = "kafka_producer";
 };
 
 using producer_pointer = caf::stateful_actor<producer_state>*;
+
+// Hands one event to librdkafka (never blocks); the delivery report comes back with `token`.
+rd_kafka_resp_err_t produce(producer_pointer self, const std::string& topic,
+                            const events::event& e, std::uint64_t token) {
+  auto bytes = events::encode(e);
+  auto id = events::to_string(e.id);
+  auto err = rd_kafka_producev(
+      self->state.core->rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_KEY(e.aggregate_id.data(), e.aggregate_id.size()),
+      RD_KAFKA_V_VALUE(bytes.data(), bytes.size()),
+      RD_KAFKA_V_HEADER("event-id", id.data(), static_cast<ssize_t>(id.size())),
+      RD_KAFKA_V_HEADER("event-type", e.type.data(), static_cast<ssize_t>(e.type.size())),
+      RD_KAFKA_V_HEADER("traceparent", e.traceparent.data(), static_cast<ssize_t>(e.traceparent.size())),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(token))), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR && err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+    log::warn("kafka produce refused", {{"topic", topic}, {"error", rd_kafka_err2name(err)}});
+  return err;
+}
+
+void settle(pending_delivery& p, bool ok, const delivery_report& r) {
+  if (p.batch) return p.batch->settle(p.index, ok);
+  if (ok)
+    p.single.deliver(bus::bus_published{{static_cast<std::uint64_t>(r.partition), r.offset}});
+  else
+    p.single.deliver(make_error(platform_errc::unavailable));
+}
 
 caf::behavior producer_behavior(producer_pointer self, std::shared_ptr<producer_core> core) {
   self->state.core = core;
@@ -132,48 +202,49 @@ caf::behavior producer_behavior(producer_pointer self, std::shared_ptr<producer_
   return {
       [self](bus::bus_publish_atom, const std::string& topic,
              const events::event& e) -> caf::result<bus::bus_published> {
-        auto bytes = events::encode(e);
-        auto id = events::to_string(e.id);
         auto token = self->state.next_token++;
-        auto err = rd_kafka_producev(
-            self->state.core->rk, RD_KAFKA_V_TOPIC(topic.c_str()),
-            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_KEY(e.aggregate_id.data(), e.aggregate_id.size()),
-            RD_KAFKA_V_VALUE(bytes.data(), bytes.size()),
-            RD_KAFKA_V_HEADER("event-id", id.data(), static_cast<ssize_t>(id.size())),
-            RD_KAFKA_V_HEADER("event-type", e.type.data(), static_cast<ssize_t>(e.type.size())),
-            RD_KAFKA_V_HEADER("traceparent", e.traceparent.data(),
-                              static_cast<ssize_t>(e.traceparent.size())),
-            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<std::uintptr_t>(token))),
-            RD_KAFKA_V_END);
+        auto err = produce(self, topic, e, token);
         if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return make_error(platform_errc::overloaded);
-        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-          log::warn("kafka produce refused", {{"topic", topic}, {"error", rd_kafka_err2name(err)}});
-          return make_error(platform_errc::unavailable);
-        }
+        if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return make_error(platform_errc::unavailable);
         auto promise = self->make_response_promise<bus::bus_published>();
-        self->state.pending.emplace(token, promise);
+        self->state.pending.emplace(token, pending_delivery{promise, nullptr, 0});
         return promise;
       },
-      [self](delivered_atom, std::uint64_t token, std::int32_t err, std::int64_t partition,
-             std::int64_t offset) {
-        auto i = self->state.pending.find(token);
-        if (i == self->state.pending.end()) return;
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          i->second.deliver(bus::bus_published{{static_cast<std::uint64_t>(partition), offset}});
-        } else {
-          // Possibly persisted all the same (KAFKA-NOTES surprise 3): the row is sent again
-          // later and consumers deduplicate by event id.
-          log::warn("kafka delivery failed",
-                    {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(err))}});
-          i->second.deliver(make_error(platform_errc::unavailable));
+      [self](bus::bus_publish_batch_atom, const bus::bus_batch& b) -> caf::result<bus::bus_batch_published> {
+        if (b.topics.size() != b.events.size()) return make_error(platform_errc::invalid_argument);
+        auto batch = std::make_shared<batch_in_flight>();
+        batch->out.ok.assign(b.events.size(), 0);
+        batch->remaining = b.events.size() + 1;  // +1: settled below, once all are handed over
+        batch->promise = self->make_response_promise<bus::bus_batch_published>();
+        auto promise = batch->promise;
+        for (std::size_t i = 0; i < b.events.size(); ++i) {
+          auto token = self->state.next_token++;
+          if (produce(self, b.topics[i], b.events[i], token) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+            --batch->remaining;  // refused at once (queue full): failed, the relay sends it again
+            continue;
+          }
+          self->state.pending.emplace(token, pending_delivery{{}, batch, i});
         }
-        self->state.pending.erase(i);
+        if (--batch->remaining == 0) batch->promise.deliver(std::move(batch->out));
+        return promise;
+      },
+      [self](delivered_atom, const std::vector<delivery_report>& reports) {
+        for (const auto& r : reports) {
+          auto i = self->state.pending.find(r.token);
+          if (i == self->state.pending.end()) continue;
+          bool ok = r.err == RD_KAFKA_RESP_ERR_NO_ERROR;
+          // A failed report may be persisted all the same (KAFKA-NOTES surprise 3): the row is
+          // sent again later and consumers deduplicate by event id.
+          if (!ok)
+            log::warn("kafka delivery failed",
+                      {{"error", rd_kafka_err2name(static_cast<rd_kafka_resp_err_t>(r.err))}});
+          settle(i->second, ok, r);
+          self->state.pending.erase(i);
+        }
       },
       [self](fatal_atom, const std::string& reason) {
         log::error("kafka producer fatal error; restarting it", {{"reason", reason}});
-        for (auto& [token, promise] : self->state.pending)
-          promise.deliver(make_error(platform_errc::unavailable));
+        for (auto& [token, p] : self->state.pending) settle(p, false, delivery_report{});
         self->state.pending.clear();
         self->quit(make_error(platform_errc::unavailable));
       },
@@ -643,9 +714,7 @@ sup::child_spec producer_child(kafka_settings settings, bus::bus_directory_ptr d
     }
     auto producer = parent.spawn(producer_behavior, core);
     core->owner = producer.address();
-    core->poller = std::thread{[core = core.get()] {
-      while (!core->stop) rd_kafka_poll(core->rk, poll_timeout_ms);
-    }};
+    core->poller = std::thread{[core = core.get()] { core->poll_loop(); }};
     directory->publish(producer);
     return producer;
   };

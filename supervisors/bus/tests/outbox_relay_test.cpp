@@ -60,10 +60,14 @@ struct publisher_script {
 };
 
 caf::behavior scripted_publisher(caf::event_based_actor*, std::shared_ptr<publisher_script> s) {
-  return {[s](bus_publish_atom, std::string&, events::event& e) -> caf::result<bus_published> {
+  return {[s](bus_publish_batch_atom, bus_batch& b) -> caf::result<bus_batch_published> {
     if (s->refuse) return make_error(platform_errc::unavailable);
-    s->got.push_back(e);
-    return bus_published{{1, static_cast<std::int64_t>(s->got.size())}};
+    bus_batch_published out;
+    for (auto& e : b.events) {
+      s->got.push_back(e);
+      out.ok.push_back(1);
+    }
+    return out;
   }};
 }
 
