@@ -148,12 +148,20 @@ result run_raw(const std::string& bootstrap, std::size_t n, std::size_t body_byt
   auto start = now_ns();
   for (std::size_t i = 0; i < n; ++i) {
     auto key = "acct-" + std::to_string(i % 64);
-    auto bytes = events::encode(events::make_event(c, "bench.account.touched", 1, key,
-                                                   static_cast<std::int64_t>(i + 1), body_with_time(body_bytes)));
+    auto e = events::make_event(c, "bench.account.touched", 1, key, static_cast<std::int64_t>(i + 1),
+                                body_with_time(body_bytes));
+    auto bytes = events::encode(e);
+    auto id = events::to_string(e.id);
+    // The same record as the bridge's: key, value and its three headers.
     while (rd_kafka_producev(producer, RD_KAFKA_V_TOPIC(topic.c_str()),
                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                              RD_KAFKA_V_KEY(key.data(), key.size()),
-                             RD_KAFKA_V_VALUE(bytes.data(), bytes.size()), RD_KAFKA_V_END) ==
+                             RD_KAFKA_V_VALUE(bytes.data(), bytes.size()),
+                             RD_KAFKA_V_HEADER("event-id", id.data(), static_cast<ssize_t>(id.size())),
+                             RD_KAFKA_V_HEADER("event-type", e.type.data(), static_cast<ssize_t>(e.type.size())),
+                             RD_KAFKA_V_HEADER("traceparent", e.traceparent.data(),
+                                               static_cast<ssize_t>(e.traceparent.size())),
+                             RD_KAFKA_V_END) ==
            RD_KAFKA_RESP_ERR__QUEUE_FULL)
       rd_kafka_poll(producer, 1);
     rd_kafka_poll(producer, 0);
@@ -179,7 +187,12 @@ caf::behavior timing_handler(caf::event_based_actor*, std::shared_ptr<latencies>
 // The bridge: each event committed to a domain's SQLite outbox (group commit) by its own unit,
 // relayed in order to the Kafka producer, consumed by a bridge consumer and handed to a handler
 // actor that records the latency and acknowledges.
-result run_bridge(const std::string& bootstrap, std::size_t n, std::size_t body_bytes) {
+struct relay_knobs {
+  std::size_t batch_rows = bus::outbox_relay_settings{}.batch_rows;
+  std::size_t in_flight = bus::outbox_relay_settings{}.max_batches_in_flight;
+};
+
+result run_bridge(const std::string& bootstrap, std::size_t n, std::size_t body_bytes, relay_knobs knobs) {
   auto topic = "bench.bridge." + std::to_string(::getpid()) + ".events";
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 2);
@@ -208,6 +221,8 @@ result run_bridge(const std::string& bootstrap, std::size_t n, std::size_t body_
   bus::outbox_relay_settings rs;
   rs.publisher = kafka_dir;
   rs.clock = std::make_shared<system_clock>();
+  rs.batch_rows = knobs.batch_rows;
+  rs.max_batches_in_flight = knobs.in_flight;
   bus::add_outbox_relay(def, rs);
   sup::domain_settings ds;
   ds.database.sqlite_directory = dir.string();
@@ -281,11 +296,14 @@ int main(int argc, char** argv) {
   std::string bootstrap;
   std::size_t n = 20000;
   std::size_t body_bytes = 200;
+  relay_knobs knobs;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string k = argv[i];
     if (k == "--bootstrap") bootstrap = argv[i + 1];
     else if (k == "--events") n = std::stoul(argv[i + 1]);
     else if (k == "--body-bytes") body_bytes = std::stoul(argv[i + 1]);
+    else if (k == "--relay-batch") knobs.batch_rows = std::stoul(argv[i + 1]);
+    else if (k == "--relay-in-flight") knobs.in_flight = std::stoul(argv[i + 1]);
   }
   spdlog::set_level(spdlog::level::warn);
   std::filesystem::path server_dir;
@@ -297,7 +315,7 @@ int main(int argc, char** argv) {
   }
   std::printf("bench_bridge: %zu events of %zu B bodies, broker %s\n", n, body_bytes, bootstrap.c_str());
   auto raw = run_raw(bootstrap, n, body_bytes);
-  auto bridge = run_bridge(bootstrap, n, body_bytes);
+  auto bridge = run_bridge(bootstrap, n, body_bytes, knobs);
   std::printf("| path | events/s | p50 ms | p99 ms | max ms |\n|---|---|---|---|---|\n");
   auto row = [](const char* name, const result& r) {
     std::printf("| %s | %.0f | %.1f | %.1f | %.1f |\n", name, r.events_per_s, r.p50_us / 1000.0,
