@@ -5,6 +5,8 @@
 #include "app/gateway_wiring.hpp"
 #include "protocols/clock.hpp"
 
+#include <charconv>
+#include <chrono>
 #include <cstdio>
 #include <random>
 #include <cstdlib>
@@ -42,6 +44,11 @@ int usage() {
                "it reads `OP BODY_JSON` lines from stdin and prints each reply.\n"
                "The token may also come from SUPERAPP_CLIENT_TOKEN; --dev-token signs one with the\n"
                "development key `superapp run` keeps in DIR (until the identity domain issues them).\n"
+               "\n"
+               "       superapp client [...] watch TOPIC... [--count N] [--timeout-s S]\n"
+               "With `watch` it subscribes to each TOPIC (an event type or `prefix.*`, e.g.\n"
+               "identity.*) and prints every event pushed to this user as one JSON line; it stops\n"
+               "after N events (exit 0) or S seconds (exit 1 if fewer than N came).\n"
                "\n"
                "usage: superapp client identity register PHONE\n"
                "       superapp client identity verify [CODE] --mpin PIN [--device-name NAME]\n"
@@ -108,6 +115,21 @@ class client_session {
         }
         std::printf("%s\n", text.c_str());  // a server push while we wait
       }
+    } catch (const std::exception& e) {
+      failure = e.what();
+      return false;
+    }
+  }
+
+  // The next frame from the server (a push, when no request is pending); false when `wait`
+  // passes or the connection ends.
+  bool next_frame(std::chrono::milliseconds wait, std::string& text, std::string& failure) {
+    try {
+      beast::get_lowest_layer(ws_).expires_after(wait);
+      beast::flat_buffer buffer;
+      ws_.read(buffer);
+      text = beast::buffers_to_string(buffer.data());
+      return true;
     } catch (const std::exception& e) {
       failure = e.what();
       return false;
@@ -196,6 +218,40 @@ int connect_to_node(client_session& session, std::string url, const std::string&
     std::fprintf(stderr, "superapp client: cannot connect to %s: %s\n", url.c_str(),
                  failure.c_str());
     return 1;
+  }
+  return 0;
+}
+
+// `client watch`: subscribe, then print pushed events until `count` (0: no limit) or the
+// deadline (0: none).
+int watch_events(client_session& session, const std::vector<std::string>& topics, long count,
+                 long timeout_s) {
+  std::string failure, reply;
+  for (const auto& topic : topics) {
+    if (!session.call("session.subscribe", boost::json::serialize(boost::json::object{{"topic", topic}}),
+                      "", reply, failure)) {
+      std::fprintf(stderr, "superapp client: %s\n", failure.c_str());
+      return 1;
+    }
+    if (!reply_ok(reply)) {
+      std::printf("%s\n", reply.c_str());
+      return 1;
+    }
+    std::fprintf(stderr, "superapp client: subscribed to %s\n", topic.c_str());
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{timeout_s > 0 ? timeout_s : 86400L * 365};
+  long seen = 0;
+  while (count == 0 || seen < count) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    std::string frame;
+    if (left.count() <= 0 || !session.next_frame(left, frame, failure)) {
+      std::fprintf(stderr, "superapp client: %ld events, then %s\n", seen,
+                   left.count() <= 0 ? "the timeout" : failure.c_str());
+      return count == 0 ? 0 : 1;
+    }
+    std::printf("%s\n", frame.c_str());
+    std::fflush(stdout);
+    if (frame.find("\"type\":\"event\"") != std::string::npos) ++seen;
   }
   return 0;
 }
@@ -334,7 +390,27 @@ int run_client_command(const std::vector<std::string>& args) {
   std::string token = std::getenv("SUPERAPP_CLIENT_TOKEN") ? std::getenv("SUPERAPP_CLIENT_TOKEN") : "";
   bool one_shot = false;
   bool use_dev_token = false;
+  bool watch = false;
+  std::vector<std::string> topics;
+  long count = 0, timeout_s = 0;
   for (std::size_t i = 0; i < args.size(); ++i) {
+    auto number = [&](long& out) {
+      std::string text;
+      if (i + 1 >= args.size()) return false;
+      text = args[++i];
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+      return ec == std::errc{} && end == text.data() + text.size() && out >= 0;
+    };
+    if (watch && args[i].rfind("--", 0) != 0) {
+      topics.push_back(args[i]);
+      continue;
+    }
+    if (watch && ((args[i] == "--count" && number(count)) || (args[i] == "--timeout-s" && number(timeout_s))))
+      continue;
+    if (args[i] == "watch" && !one_shot) {
+      watch = true;
+      continue;
+    }
     auto value = [&](std::string& out) {
       if (i + 1 >= args.size()) return false;
       out = args[++i];
@@ -356,6 +432,7 @@ int run_client_command(const std::vector<std::string>& args) {
     }
     return usage();
   }
+  if (watch && topics.empty()) return usage();
   if (use_dev_token) {
     std::string failure;
     superapp::system_clock clock;
@@ -369,6 +446,7 @@ int run_client_command(const std::vector<std::string>& args) {
   client_session session;
   if (int status = connect_to_node(session, url, data_dir, token)) return status;
   std::string failure, reply;
+  if (watch) return watch_events(session, topics, count, timeout_s);
   if (one_shot) {
     if (!session.call(op, body, key, reply, failure)) {
       std::fprintf(stderr, "superapp client: %s\n", failure.c_str());

@@ -3,7 +3,8 @@
 # (scripts/three-nodes) with bus.kind = "kafka". Users sign up through the edge; the core's
 # identity domain writes identity.device.bound to its outbox with the device; the relay ships it
 # to Kafka; every node's mirror puts it on that node's bus, where `superapp admin events tail`
-# reads it. Then the core is killed with SIGKILL in the middle of sign-ups: the edge keeps
+# reads it, and a session on the edge subscribed to identity.* is pushed its user's events.
+# Then the core is killed with SIGKILL in the middle of sign-ups: the edge keeps
 # serving what does not need the core, identity answers `unavailable` at once, and after the
 # core's restart every bound device's event shows on the edge exactly once (no loss, no double).
 set -euo pipefail
@@ -54,6 +55,20 @@ wait_for 60 all_shown edge || fail "the edge did not see the core's events: $(ca
 wait_for 30 all_shown commerce || fail "commerce did not see the core's events"
 [[ $(wc -l <"$work/shown.edge") -eq 3 ]] || fail "expected 3 events on the edge: $(cat "$work/shown.edge")"
 
+# A push across nodes: user 1 logs in on the edge and watches identity.*; revoking its device
+# (core writes identity.device.revoked, audience user 1) reaches that session on the edge.
+user1="$work/user1"
+"$bin" client identity login --mpin 2468 --data-dir "$user1" >"$user1/reply" 2>&1 || fail "login: $(cat "$user1/reply")"
+device1=$(head -1 "$work/bound")
+"$bin" client --data-dir "$user1" watch 'identity.*' --count 1 --timeout-s 60 >"$work/watch.out" 2>"$work/watch.err" &
+watch_pid=$!
+wait_for 30 grep -q "subscribed to identity" "$work/watch.err" || fail "watch did not subscribe: $(cat "$work/watch.err" "$work/watch.out")"
+"$bin" client --data-dir "$user1" op identity.revoke_device "{\"device_id\":\"$device1\"}" >"$work/reply" ||
+  fail "revoke: $(cat "$work/reply")"
+wait "$watch_pid" || fail "no push reached the watching session: $(cat "$work/watch.err" "$work/watch.out")"
+grep -q '"type":"event"' "$work/watch.out" && grep -q "identity.device.revoked" "$work/watch.out" &&
+  grep -q "$device1" "$work/watch.out" || fail "the push is not the revocation: $(cat "$work/watch.out")"
+
 # Sign-ups keep coming while the core dies and comes back.
 (
   for n in $(seq 4 40); do enrol "$n" || echo "$n" >>"$work/failed"; sleep 0.05; done
@@ -89,4 +104,4 @@ three stop "$work/three"
 for node in edge commerce core; do
   grep -q '"msg":"stopped"' "$work/three/$node.log" || fail "$node did not stop in order"
 done
-echo "1 passed, 0 failed ($bound sign-ups succeeded, $failed failed during the kill; $shown events on the edge, each once; identity unavailable and rewards served in $elapsed_ms ms)"
+echo "1 passed, 0 failed (a revocation on core pushed to a session on edge; $bound sign-ups succeeded, $failed failed during the kill; $shown events on the edge, each once; identity unavailable and rewards served in $elapsed_ms ms)"
