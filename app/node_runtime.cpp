@@ -210,8 +210,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
   wiring.token_issuer = config.gateway.token_issuer;
   wiring.token_audience = config.gateway.token_audience;
   sim::sms_simulator sms;
-  if (const char* url = std::getenv("SUPERAPP_IDENTITY_SMS_URL"); url != nullptr && *url != 0) {
-    wiring.sms_url = url;
+  if (!config.identity.sms_url.empty()) {
+    wiring.sms_url = config.identity.sms_url;
   } else if (dev_keys) {
     std::string sms_failure;
     if (!sms.start("127.0.0.1", 0, sms_failure)) {

@@ -438,6 +438,9 @@ const std::vector<setting>& schema() {
         integer_setting("admission", "front_door_credits", 1, 1'000'000,
                         [](node_config& c, auto v) { c.admission.front_door_credits = v; }));
 
+    s.push_back(text_setting("identity", "sms_url", true,
+                             [](node_config& c, const std::string& v) { c.identity.sms_url = v; }));
+
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},
         [](node_config& c, std::size_t i) { c.bus.kind = static_cast<bus_kind>(i); }));

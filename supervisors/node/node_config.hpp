@@ -122,6 +122,12 @@ struct admission_settings {
   std::int64_t front_door_credits = 1024;  // per domain front door
 };
 
+struct identity_settings {
+  // The SMS provider identity sends sign-up codes to (POST <sms_url>/v1/messages); empty: none
+  // (sign-up answers sms_unavailable). `superapp run` starts a simulator and uses it instead.
+  std::string sms_url;
+};
+
 struct bus_settings {
   bus_kind kind = bus_kind::local;
   std::string kafka_brokers;  // required when kind is kafka
@@ -138,6 +144,7 @@ struct node_config {
   persistence_settings persistence;
   supervision_settings supervision;
   admission_settings admission;
+  identity_settings identity;
   bus_settings bus;
   cluster_settings cluster;
 };
