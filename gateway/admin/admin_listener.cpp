@@ -21,6 +21,7 @@
 #include <utility>
 
 #include "gateway/net/listener_core.hpp"
+#include "protocols/http/http_client.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/metrics.hpp"
@@ -62,29 +63,6 @@ route route_of(std::string_view target) {
 std::string_view query_of(std::string_view target) {
   auto q = target.find('?');
   return q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
-}
-
-// %XX escapes only (no '+'); nullopt for a broken escape.
-std::optional<std::string> percent_decoded(std::string_view text) {
-  std::string out;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '%') {
-      out += text[i];
-      continue;
-    }
-    if (i + 2 >= text.size()) return std::nullopt;
-    auto hex = [](char c) -> int {
-      if (c >= '0' && c <= '9') return c - '0';
-      if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-      if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-      return -1;
-    };
-    int hi = hex(text[i + 1]), lo = hex(text[i + 2]);
-    if (hi < 0 || lo < 0) return std::nullopt;
-    out += static_cast<char>(hi * 16 + lo);
-    i += 2;
-  }
-  return out;
 }
 
 template <class T>
@@ -479,7 +457,7 @@ std::optional<events_query> parse_events_query(std::string_view query, std::stri
     auto eq = pair.find('=');
     auto key = pair.substr(0, eq);
     auto raw = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
-    auto value = percent_decoded(raw);
+    auto value = superapp::http::url_decode(raw);
     if (!value) return error = "a query parameter has a broken %-escape", std::nullopt;
     if (key == "topic") {
       bool ok = !value->empty() && value->size() <= 249 &&

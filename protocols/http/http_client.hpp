@@ -42,4 +42,8 @@ outcome get(const endpoint& at, std::string_view path_and_query,
 // Percent-encodes a query value (RFC 3986 unreserved characters pass).
 std::string url_encode(std::string_view text);
 
+// Decodes a query value: %XX escapes, and '+' as a space (form encoding); nullopt for a broken
+// escape ('%' not followed by two hex digits).
+std::optional<std::string> url_decode(std::string_view text);
+
 }  // namespace superapp::http

@@ -1,6 +1,8 @@
 // The SMS provider simulator on Beast: one io thread, one async session per connection.
 #include "simulators/sms/sms_simulator.hpp"
 
+#include "protocols/http/http_client.hpp"
+
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
@@ -14,28 +16,6 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 namespace json = boost::json;
 using tcp = boost::asio::ip::tcp;
-
-std::string url_decode(std::string_view in) {
-  std::string out;
-  for (std::size_t i = 0; i < in.size(); ++i) {
-    if (in[i] == '%' && i + 2 < in.size()) {
-      auto hex = [](char c) -> int {
-        if (c >= '0' && c <= '9') return c - '0';
-        if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-        if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-        return -1;
-      };
-      int hi = hex(in[i + 1]), lo = hex(in[i + 2]);
-      if (hi >= 0 && lo >= 0) {
-        out += static_cast<char>(hi * 16 + lo);
-        i += 2;
-        continue;
-      }
-    }
-    out += in[i] == '+' ? ' ' : in[i];
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -107,7 +87,7 @@ struct sms_simulator::state : std::enable_shared_from_this<sms_simulator::state>
         while (!query.empty()) {
           auto amp = query.find('&');
           auto pair = query.substr(0, amp);
-          if (pair.substr(0, 3) == "to=") to = url_decode(pair.substr(3));
+          if (pair.substr(0, 3) == "to=") to = http::url_decode(pair.substr(3)).value_or("");
           if (amp == std::string_view::npos) break;
           query.remove_prefix(amp + 1);
         }
