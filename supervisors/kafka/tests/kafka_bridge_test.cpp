@@ -317,12 +317,16 @@ pid_t broker_pid() {
   return pid;
 }
 
-}  // namespace
-
-TEST_CASE("outbox events reach Kafka keyed by aggregate with their headers, and a producer crash loses none") {
+// One actor system per test case, and the test's own actor in it.
+struct actor_test {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(actor_test, "outbox events reach Kafka keyed by aggregate with their headers, and a producer crash loses none") {
   auto topic = unique("superapp.relay") + ".events";
   auto bus_dir = std::make_shared<bus::bus_directory>();
   auto kafka_dir = std::make_shared<bus::bus_directory>();
@@ -378,10 +382,7 @@ TEST_CASE("outbox events reach Kafka keyed by aggregate with their headers, and 
   CHECK_FALSE(sup::shutdown(self, bridge, 20s));
 }
 
-TEST_CASE("a consumer applies each event once, commits after the effect, and resumes after its last commit") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+TEST_CASE_FIXTURE(actor_test, "a consumer applies each event once, commits after the effect, and resumes after its last commit") {
   auto topic = unique("superapp.consume") + ".events";
   auto group = unique("rewards");
   consuming_domain rewards{sys};
@@ -418,10 +419,7 @@ TEST_CASE("a consumer applies each event once, commits after the effect, and res
   CHECK_FALSE(sup::shutdown(self, producers, 20s));
 }
 
-TEST_CASE("a poison event is retried with backoff, then dead-lettered, and never blocks the events behind it") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+TEST_CASE_FIXTURE(actor_test, "a poison event is retried with backoff, then dead-lettered, and never blocks the events behind it") {
   auto topic = unique("superapp.poison") + ".events";
   auto group = unique("rewards");
   consuming_domain rewards{sys, "poison"};
@@ -460,10 +458,7 @@ TEST_CASE("a poison event is retried with backoff, then dead-lettered, and never
   CHECK_FALSE(sup::shutdown(self, producers, 20s));
 }
 
-TEST_CASE("the mirror shows every event on the node's local bus once, in each aggregate's order") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+TEST_CASE_FIXTURE(actor_test, "the mirror shows every event on the node's local bus once, in each aggregate's order") {
   auto topic = unique("superapp.mirror") + ".events";
   auto [producers, producer] = start_producer(sys, self);
   auto local = std::make_shared<bus::bus_directory>();
@@ -534,10 +529,7 @@ TEST_CASE("the mirror shows every event on the node's local bus once, in each ag
   CHECK_FALSE(sup::shutdown(self, producers, 20s));
 }
 
-TEST_CASE("a broker outage backs up in the outbox with the alarm on, loses nothing, and drains after") {
-  caf::actor_system_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scoped_actor self{sys};
+TEST_CASE_FIXTURE(actor_test, "a broker outage backs up in the outbox with the alarm on, loses nothing, and drains after") {
   auto topic = unique("superapp.outage") + ".events";
   REQUIRE_FALSE(kafka::ensure_topics(settings(), {topic}, 20s));
   auto ks = settings();
