@@ -130,6 +130,13 @@ class client_session {
       ws_.read(buffer);
       text = beast::buffers_to_string(buffer.data());
       return true;
+    } catch (const boost::system::system_error& e) {
+      if (e.code() == websocket::error::closed)
+        failure = "closed by the server: " + std::to_string(ws_.reason().code) + " " +
+                  std::string{ws_.reason().reason.c_str()};
+      else
+        failure = e.what();
+      return false;
     } catch (const std::exception& e) {
       failure = e.what();
       return false;

@@ -128,7 +128,12 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
     };
     // Events of the session's subscriptions, already framed and numbered by the router.
     handler.extra = caf::message_handler{
-        [out](gateway::push_atom, std::string& frame) { out->send_text(std::move(frame)); }};
+        [out](gateway::push_atom, std::string& frame) { out->send_text(std::move(frame)); },
+        // The user logged out or this device was revoked: the session ends now, not when its
+        // access token expires.
+        [out](gateway::end_session_atom, std::string& reason) {
+          out->close(ws::close_code::policy_violation, std::move(reason));
+        }};
     return handler;
   };
   parts.supervisor.name = "gateway";

@@ -501,6 +501,11 @@ caf::result<op_reply> do_logout(self_ptr self, const op_request& req) {
   if (!*row) return make_error(identity_errc::refresh_token_invalid);
   persistence::unit_of_work unit;
   store::revoke_family(unit, (*row)->family_id, now_of(self));
+  // The gateway closes this device's sessions of the user when it sees the event.
+  if (auto err = add_event(self, unit,
+                           user_event(self, req, "identity.user.logged_out", (*row)->user_id,
+                                      {{"device_id", (*row)->device_id}, {"everywhere", false}})))
+    return storage_error(err, "logout read");
   auto rp = self->make_response_promise<op_reply>();
   commit(self, std::move(unit), rp, "logout", [rp]() mutable {
     rp.deliver(reply_of(ws::revoked_reply_schema(), ws::revoked_reply{true}));
@@ -512,6 +517,10 @@ caf::result<op_reply> do_logout_all(self_ptr self, const op_request& req) {
   if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
   persistence::unit_of_work unit;
   store::revoke_user_families(unit, req.who.subject, now_of(self));
+  if (auto err = add_event(self, unit,
+                           user_event(self, req, "identity.user.logged_out", req.who.subject,
+                                      {{"everywhere", true}})))
+    return storage_error(err, "logout all read");
   auto rp = self->make_response_promise<op_reply>();
   self->request(self->state.ctx->store, self->state.cfg.store_timeout,
                 persistence::write_atom::value, std::move(unit))

@@ -3,7 +3,8 @@
 # (scripts/three-nodes) with bus.kind = "kafka". Users sign up through the edge; the core's
 # identity domain writes identity.device.bound to its outbox with the device; the relay ships it
 # to Kafka; every node's mirror puts it on that node's bus, where `superapp admin events tail`
-# reads it, and a session on the edge subscribed to identity.* is pushed its user's events.
+# reads it, and a session on the edge subscribed to identity.* is pushed its user's events (and
+# closed with 1008 when its own device is revoked).
 # Then the core is killed with SIGKILL in the middle of sign-ups: the edge keeps
 # serving what does not need the core, identity answers `unavailable` at once, and after the
 # core's restart every bound device's event shows on the edge exactly once (no loss, no double).
@@ -60,14 +61,17 @@ wait_for 30 all_shown commerce || fail "commerce did not see the core's events"
 user1="$work/user1"
 "$bin" client identity login --mpin 2468 --data-dir "$user1" >"$user1/reply" 2>&1 || fail "login: $(cat "$user1/reply")"
 device1=$(head -1 "$work/bound")
-"$bin" client --data-dir "$user1" watch 'identity.*' --count 1 --timeout-s 60 >"$work/watch.out" 2>"$work/watch.err" &
+# The revoked device's own session gets the push, then the edge closes it (1008).
+"$bin" client --data-dir "$user1" watch 'identity.*' --count 2 --timeout-s 60 >"$work/watch.out" 2>"$work/watch.err" &
 watch_pid=$!
 wait_for 30 grep -q "subscribed to identity" "$work/watch.err" || fail "watch did not subscribe: $(cat "$work/watch.err" "$work/watch.out")"
 "$bin" client --data-dir "$user1" op identity.revoke_device "{\"device_id\":\"$device1\"}" >"$work/reply" ||
   fail "revoke: $(cat "$work/reply")"
-wait "$watch_pid" || fail "no push reached the watching session: $(cat "$work/watch.err" "$work/watch.out")"
+wait "$watch_pid" && fail "the revoked device's session stayed open: $(cat "$work/watch.err" "$work/watch.out")"
 grep -q '"type":"event"' "$work/watch.out" && grep -q "identity.device.revoked" "$work/watch.out" &&
-  grep -q "$device1" "$work/watch.out" || fail "the push is not the revocation: $(cat "$work/watch.out")"
+  grep -q "$device1" "$work/watch.out" || fail "no push of the revocation: $(cat "$work/watch.err" "$work/watch.out")"
+grep -q "closed by the server: 1008 device revoked" "$work/watch.err" ||
+  fail "the session was not closed for the revocation: $(cat "$work/watch.err")"
 
 # Sign-ups keep coming while the core dies and comes back.
 (

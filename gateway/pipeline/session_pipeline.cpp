@@ -127,6 +127,7 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
     return;
   }
   SUPERAPP_ASSERT(ctx.target.has_value());
+  if (ctx.verified) register_user(self);
   if (ctx.target->domain == system_domain) {
     std::string out;
     if (request.op == "system.ping") {
@@ -167,6 +168,16 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
       },
       [write, id = request.id, seat](caf::error& err) { write_error(write, id, err); },
       op_atom::value, std::move(forwarded));
+}
+
+// The router closes this session when its user logs out or its device is revoked, so it is
+// told who is here once the token is verified (and again after a router restart).
+void session_pipeline::register_user(caf::event_based_actor* self) {
+  auto router = services_->subscriptions();
+  if (!router || !claims_ || router.address() == registered_with_) return;
+  registered_with_ = router.address();
+  self->send(router, session_user_atom::value, claims_->subject, claims_->device_id.value_or(""),
+             caf::actor_cast<caf::actor>(self));
 }
 
 void session_pipeline::on_session_op(caf::event_based_actor* self, const ws::request_envelope& request,

@@ -5,6 +5,7 @@
 #include <functional>
 #include <mutex>
 #include <caf/actor.hpp>
+#include <caf/actor_addr.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -98,6 +99,7 @@ class session_pipeline {
  private:
   void on_session_op(caf::event_based_actor* self, const ws::request_envelope& request,
                      const std::string& subject, const write_fn& write);
+  void register_user(caf::event_based_actor* self);
 
   // Verifies the session's token once and then only checks its expiry per request: an ES256
   // verify costs ~140 us of CPU, far more than the rest of a request.
@@ -115,6 +117,7 @@ class session_pipeline {
   session_info info_;
   filters::session_lanes lanes_;
   std::optional<filters::claims> claims_;
+  caf::actor_addr registered_with_;  // the router this session told who it is
   filters::trace_filter trace_;
   session_authenticate authenticate_;
   filters::rate_limit_filter per_address_;

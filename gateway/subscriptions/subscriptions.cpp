@@ -103,6 +103,10 @@ caf::behavior subscription_actor(caf::event_based_actor* self, caf::actor router
         attach(std::move(next));
         return outcome;
       },
+      [self, state](end_session_atom, std::string& reason) {
+        // Through here, so the session gets the ending event's push before it is closed.
+        if (state->session) self->send(state->session, end_session_atom::value, std::move(reason));
+      },
       [self, state](expire_atom, std::uint64_t generation) {
         if (!state->session && generation == state->generation) self->quit();
       },
@@ -121,7 +125,26 @@ struct router_state {
   };
   std::unordered_map<caf::actor_addr, entry> subscriptions;  // by the subscription's address
   std::set<caf::actor_addr> watched_sessions;
+  // Every authenticated session, subscribed or not, so an ending event can close it.
+  struct known_session {
+    std::string subject;
+    std::string device_id;
+  };
+  std::unordered_map<caf::actor_addr, known_session> known;
+  std::unordered_multimap<std::string, caf::actor> sessions_by_subject;
 };
+
+void forget_session(router_state& st, const caf::actor_addr& session) {
+  auto found = st.known.find(session);
+  if (found == st.known.end()) return;
+  auto [first, last] = st.sessions_by_subject.equal_range(found->second.subject);
+  for (auto it = first; it != last; ++it)
+    if (it->second.address() == session) {
+      st.sessions_by_subject.erase(it);
+      break;
+    }
+  st.known.erase(found);
+}
 
 void forget_subscription(router_state& st, const caf::actor_addr& sub) {
   auto found = st.subscriptions.find(sub);
@@ -150,6 +173,7 @@ caf::behavior subscription_router(caf::event_based_actor* self, subscription_lim
   self->set_down_handler([st](caf::down_msg& down) {
     if (st->watched_sessions.erase(down.source) > 0) {
       st->by_session.erase(down.source);  // the subscription lives on until its TTL
+      forget_session(*st, down.source);
       return;
     }
     forget_subscription(*st, down.source);
@@ -209,6 +233,13 @@ caf::behavior subscription_router(caf::event_based_actor* self, subscription_lim
         self->delegate(sub, resume_atom::value, std::move(session), last_seq);
         return caf::delegated<resume_outcome>{};
       },
+      [st, watch_session](session_user_atom, std::string& subject, std::string& device_id,
+                          caf::actor& session) {
+        if (!session || st->known.count(session.address()) != 0) return;
+        watch_session(session);
+        st->sessions_by_subject.emplace(subject, session);
+        st->known.emplace(session.address(), router_state::known_session{std::move(subject), std::move(device_id)});
+      },
       [self, st](client_event_atom, client_event& event) {
         if (event.audience.empty()) return;
         boost::json::error_code ec;
@@ -217,14 +248,49 @@ caf::behavior subscription_router(caf::event_based_actor* self, subscription_lim
           log::warn("event dropped: its body is not a JSON object", {{"type", event.type}});
           return;
         }
+        auto ending = session_ending_for(event.type, body.as_object());
         auto message = caf::make_message(client_event_atom::value, std::move(event));
         const auto& audience = message.get_as<client_event>(1).audience;
         for (const auto& user : audience) {
           auto [first, last] = st->by_subject.equal_range(user);
           for (auto it = first; it != last; ++it) self->send(it->second, message);
         }
+        if (!ending) return;
+        for (const auto& user : audience) {
+          auto [first, last] = st->sessions_by_subject.equal_range(user);
+          for (auto it = first; it != last; ++it) {
+            const auto& who = st->known.at(it->second.address());
+            if (!ending->every_device && who.device_id != ending->device_id) continue;
+            // A subscribed session is told through its subscription actor, behind the push.
+            auto sub = st->by_session.find(it->second.address());
+            self->send(sub != st->by_session.end() ? sub->second : it->second,
+                       end_session_atom::value, ending->reason);
+          }
+        }
       },
   };
+}
+
+std::optional<session_ending> session_ending_for(const std::string& type,
+                                                 const boost::json::object& body) {
+  auto text = [&](const char* key) {
+    auto* v = body.if_contains(key);
+    return v != nullptr && v->is_string() ? std::string{v->as_string()} : std::string{};
+  };
+  if (type == "identity.device.revoked") {
+    auto device = text("device_id");
+    if (device.empty()) return std::nullopt;
+    return session_ending{false, std::move(device), "device revoked"};
+  }
+  if (type == "identity.user.logged_out") {
+    auto* everywhere = body.if_contains("everywhere");
+    if (everywhere != nullptr && everywhere->is_bool() && everywhere->as_bool())
+      return session_ending{true, {}, "logged out"};
+    auto device = text("device_id");
+    if (device.empty()) return std::nullopt;
+    return session_ending{false, std::move(device), "logged out"};
+  }
+  return std::nullopt;
 }
 
 sup::child_spec subscription_router_child(subscription_limits limits,

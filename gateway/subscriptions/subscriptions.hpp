@@ -4,9 +4,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include <boost/json/object.hpp>
 #include <caf/atom.hpp>
 #include <caf/behavior.hpp>
 #include <caf/fwd.hpp>
@@ -44,12 +46,28 @@ typename Inspector::result_type inspect(Inspector& f, resume_outcome& x) {
 //   (subscribe_atom, subject, session actor, topic)   -> std::string resume token
 //   (unsubscribe_atom, session actor, topic)          -> bool (false: was not subscribed)
 //   (resume_atom, token, subject, session actor, last_seq) -> resume_outcome
-// and to a session actor: (push_atom, std::string frame), one event frame to send.
+//   (session_user_atom, subject, device_id, session actor)         a session says who it is
+// and to a session actor: (push_atom, std::string frame), one event frame to send, and
+// (end_session_atom, std::string reason): close the connection (1008), its user logged out or
+// its device was revoked. The router sends it for every registered session an ending event
+// names (see session_ending below), after the event's own push to that session.
 using client_event_atom = caf::atom_constant<caf::atom("cl_event")>;
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>;
 using unsubscribe_atom = caf::atom_constant<caf::atom("unsubscr")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using push_atom = caf::atom_constant<caf::atom("ws_push")>;
+using session_user_atom = caf::atom_constant<caf::atom("sess_user")>;
+using end_session_atom = caf::atom_constant<caf::atom("sess_end")>;
+
+// Which sessions an identity event ends: the user's sessions on one device, or all of them.
+//   identity.device.revoked  {device_id}                 -> that device's sessions
+//   identity.user.logged_out {device_id, everywhere}     -> that device's, or every session
+struct session_ending {
+  bool every_device = false;
+  std::string device_id;
+  std::string reason;  // the close frame's reason text
+};
+std::optional<session_ending> session_ending_for(const std::string& type, const boost::json::object& body);
 
 struct subscription_limits {
   std::size_t max_events = 256;            // kept per session for replay

@@ -25,6 +25,7 @@ namespace close_code {
 inline constexpr std::uint16_t normal = 1000;
 inline constexpr std::uint16_t going_away = 1001;
 inline constexpr std::uint16_t unsupported_data = 1003;  // a binary frame
+inline constexpr std::uint16_t policy_violation = 1008;  // the user logged out / device revoked
 inline constexpr std::uint16_t too_big = 1009;           // a frame over max_frame_bytes
 inline constexpr std::uint16_t internal_error = 1011;    // the session actor crashed
 inline constexpr std::uint16_t try_again_later = 1013;   // outbound queue full, or no actor

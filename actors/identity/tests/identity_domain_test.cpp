@@ -353,9 +353,11 @@ TEST_CASE("a refresh token rotates on use, and reusing one revokes its whole fam
 TEST_CASE("log out everywhere revokes every login of the user") {
   identity_node n;
   auto e = enrol(n, "+447700900008");
-  auto a = login(n, e), b = login(n, e);
+  auto a = login(n, e), b = login(n, e), c = login(n, e);
   REQUIRE(a.ok);
   REQUIRE(b.ok);
+  REQUIRE(c.ok);
+  REQUIRE(n.call("identity.logout", {{"refresh_token", str(c.body, "refresh_token")}}).ok);
   caller me{e.user_id, e.device_id, {"user"}};
   auto out = n.call("identity.logout_all", {}, me);
   REQUIRE(out.ok);
@@ -363,6 +365,17 @@ TEST_CASE("log out everywhere revokes every login of the user") {
   CHECK(n.call("identity.refresh", {{"refresh_token", str(a.body, "refresh_token")}}).code ==
         "refresh_token_invalid");
   CHECK(n.call("identity.logout_all", {}).code == "unauthorized");
+  // Each logout is an event for the gateway to close the sessions it ended.
+  auto events = n.outbox();
+  REQUIRE(events.size() == 3);  // bound, logged out (one device), logged out everywhere
+  CHECK(events[1].type == "identity.user.logged_out");
+  auto one = json::parse(events[1].body_json).as_object();
+  CHECK(str(one, "device_id") == e.device_id);
+  CHECK_FALSE(one.at("everywhere").as_bool());
+  CHECK(events[2].type == "identity.user.logged_out");
+  CHECK(json::parse(events[2].body_json).as_object().at("everywhere").as_bool());
+  CHECK(events[2].audience == std::vector<std::string>{e.user_id});
+  CHECK(events[2].sequence == 3);
 }
 
 TEST_CASE("devices are listed and revoked by their owner only; a revoked device cannot log in") {

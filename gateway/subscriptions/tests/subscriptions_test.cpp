@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include <boost/json.hpp>
 #include <caf/all.hpp>
 
 #include "gateway/subscriptions/subscriptions.hpp"
@@ -16,9 +17,11 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// A session actor in miniature: collects the frames pushed to it.
+// A session actor in miniature: collects the frames pushed to it, and "end: <reason>" when the
+// router ends it.
 caf::behavior session_actor(caf::event_based_actor*, std::shared_ptr<std::vector<std::string>> got) {
-  return {[got](push_atom, const std::string& frame) { got->push_back(frame); }};
+  return {[got](push_atom, const std::string& frame) { got->push_back(frame); },
+          [got](end_session_atom, const std::string& reason) { got->push_back("end: " + reason); }};
 }
 
 struct fixture : test_coordinator_fixture<> {
@@ -74,6 +77,12 @@ struct fixture : test_coordinator_fixture<> {
   void publish(std::string type, std::vector<std::string> audience, std::string body = "{}") {
     self->send(router, client_event_atom::value,
                client_event{std::move(type), std::move(audience), std::move(body)});
+    consume_messages();
+  }
+
+  // What the session pipeline sends once its token is verified.
+  void authenticated(const std::string& subject, const std::string& device, const session& s) {
+    self->send(router, session_user_atom::value, subject, device, s.actor);
     consume_messages();
   }
 
@@ -187,4 +196,46 @@ TEST_CASE_FIXTURE(fixture, "a disconnected session's events are kept for the TTL
   CHECK(resume(token, "alice", second, 0).resync);  // the token no longer exists
   publish("banking.transfer.completed", {"alice"});
   CHECK(second.got->empty());  // and nothing was re-attached
+}
+
+TEST_CASE_FIXTURE(fixture, "a logout or a revoked device ends the sessions it names, after their push") {
+  auto phone = open(), tablet = open(), laptop = open(), bobs = open();
+  authenticated("alice", "d-phone", phone);
+  authenticated("alice", "d-tablet", tablet);
+  authenticated("alice", "d-laptop", laptop);
+  authenticated("bob", "d-phone", bobs);  // same device id, another user: never touched
+  REQUIRE(subscribe("alice", tablet, "identity.*"));
+  publish("identity.user.logged_out", {"alice"}, R"({"device_id":"d-phone","everywhere":false})");
+  CHECK(*phone.got == std::vector<std::string>{"end: logged out"});
+  CHECK(tablet.got->size() == 1);  // the push, but not the end: another device
+  CHECK(laptop.got->empty());
+  publish("identity.device.revoked", {"alice"}, R"({"device_id":"d-tablet"})");
+  REQUIRE(tablet.got->size() == 3);
+  CHECK(tablet.got->at(1).find(R"("topic":"identity.device.revoked")") != std::string::npos);
+  CHECK(tablet.got->at(2) == "end: device revoked");  // the subscribed session got its push first
+  publish("identity.user.logged_out", {"alice"}, R"({"everywhere":true})");
+  CHECK(laptop.got->back() == "end: logged out");
+  CHECK(bobs.got->empty());
+  // Other events end nothing, and a session that is gone is forgotten.
+  end(laptop);
+  publish("identity.device.bound", {"alice"}, R"({"device_id":"d-new"})");
+  publish("identity.user.logged_out", {"alice"}, R"({"everywhere":true})");
+  CHECK(phone.got->size() == 3);
+}
+
+TEST_CASE("which identity events end which sessions") {
+  auto ending = [](const char* type, const char* body) {
+    return session_ending_for(type, boost::json::parse(body).as_object());
+  };
+  auto one = ending("identity.user.logged_out", R"({"device_id":"d-1","everywhere":false})");
+  REQUIRE(one);
+  CHECK_FALSE(one->every_device);
+  CHECK(one->device_id == "d-1");
+  auto all = ending("identity.user.logged_out", R"({"everywhere":true})");
+  REQUIRE(all);
+  CHECK(all->every_device);
+  CHECK(ending("identity.device.revoked", R"({"device_id":"d-2"})")->reason == "device revoked");
+  CHECK_FALSE(ending("identity.device.revoked", R"({})"));
+  CHECK_FALSE(ending("identity.user.logged_out", R"({"everywhere":false})"));
+  CHECK_FALSE(ending("identity.device.bound", R"({"device_id":"d-3"})"));
 }
