@@ -7,7 +7,9 @@
 #include <atomic>
 #include <caf/all.hpp>
 #include <condition_variable>
+#include <algorithm>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <set>
 #include <thread>
@@ -426,7 +428,8 @@ class consumer_core {
       std::string source;
       std::int64_t attempt = 1;
       bool sent = false;
-      std::string why;  // set when it failed before reaching the handler
+      bool undecodable = false;  // straight to the dead-letter topic
+      std::string why;           // set when it failed before reaching the handler
     };
     auto handler = settings_.handler ? settings_.handler() : caf::actor{};
     if (!self_) self_ = std::make_unique<caf::scoped_actor>(sys_);
@@ -436,7 +439,17 @@ class consumer_core {
                                                events::event{}));
     std::vector<item> items;
     std::vector<handle_type> asked;
-    std::set<where> rewound;
+    // Partitions seeked back in this batch, and to which offset: their records from there on
+    // come again, so nothing is stored or forwarded for them now.
+    std::map<where, std::int64_t> rewound;
+    auto rewound_past = [&](const rd_kafka_message_t* m) {
+      auto r = rewound.find(where_of(m));
+      return r != rewound.end() && m->offset >= r->second;
+    };
+    auto rewind_mark = [&](const rd_kafka_message_t* m) {
+      auto [r, added] = rewound.emplace(where_of(m), m->offset);
+      if (!added) r->second = std::min(r->second, m->offset);
+    };
     auto now = now_ms();
     for (auto* m : batch) {
       if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -444,7 +457,7 @@ class consumer_core {
           log::warn("kafka consumer", {{"group", settings_.group}, {"error", rd_kafka_err2name(m->err)}});
         continue;
       }
-      if (rewound.count(where_of(m)) != 0) continue;
+      if (rewound_past(m)) continue;
       item it;
       it.m = m;
       it.source = rd_kafka_topic_name(m->rkt);
@@ -456,7 +469,7 @@ class consumer_core {
         auto due = header_int(headers, "not-before-ms", 0);
         if (due > now) {
           defer(m, due);
-          rewound.insert(where_of(m));
+          rewind_mark(m);
           continue;
         }
       }
@@ -465,7 +478,7 @@ class consumer_core {
       if (!decoded) {
         // Undecodable bytes will never succeed: straight to the dead-letter topic.
         it.why = std::string{describe(decoded.error()).wire_code};
-        it.attempt = settings_.max_attempts;
+        it.undecodable = true;
       } else if (!handler) {
         it.why = "no handler";
       } else {
@@ -483,17 +496,17 @@ class consumer_core {
             [&](bool) { applied = true; },
             [&](caf::error& err) { it.why = std::string{describe(err).wire_code}; });
       }
-      if (rewound.count(where_of(it.m)) != 0) continue;  // its outcome is taken, nothing stored
+      if (rewound_past(it.m)) continue;  // its outcome is taken; it comes again after the seek
       if (applied) {
         commit(it.m);
         continue;
       }
       rd_kafka_headers_t* headers = nullptr;
       rd_kafka_message_headers(it.m, &headers);
-      bool copied = it.attempt < settings_.max_attempts
+      bool copied = !it.undecodable && it.attempt < settings_.max_attempts
                         ? forward(it.m, headers, retry_topic(it.source, settings_.group), it.attempt + 1, it.why)
                         : forward(it.m, headers, dead_letter_topic(it.source), it.attempt, it.why);
-      if (!copied) rewound.insert(where_of(it.m));
+      if (!copied) rewind_mark(it.m);
     }
   }
 

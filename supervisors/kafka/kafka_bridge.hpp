@@ -46,7 +46,10 @@ struct consumer_settings {
   std::chrono::milliseconds retry_backoff{1000};  // attempt n waits backoff * 2^(n-1)
   std::chrono::milliseconds handler_timeout{10000};
   // Records polled at once and asked of the handler without waiting for each answer (they reach
-  // it in order); their outcomes are then taken, and offsets stored, in order.
+  // it in order); their outcomes are then taken, and offsets stored, in order. handler_timeout
+  // runs from the ask, so a handler needs less than handler_timeout / max_in_flight per record
+  // (40 ms by default) or the last of a full batch time out and go to the retry topic (harmless:
+  // the inbox absorbs a late effect).
   std::size_t max_in_flight = 256;
   std::shared_ptr<const superapp::clock> clock;   // retry due times
 };
