@@ -8,7 +8,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$(dirname "$0")/lib.sh"
 three() { SUPERAPP_BIN=$bin "$root/scripts/three-nodes" "$@"; }
 cluster_cleanup() {
-  for node in edge commerce core; do
+  for node in edge commerce core sms; do
     [[ -s "$work/three/$node.pid" ]] && kill -KILL "$(cat "$work/three/$node.pid")" 2>/dev/null
   done
   cleanup
