@@ -2,7 +2,10 @@
 // refresh-token families, device challenges, and the secrets helpers.
 #include <doctest/doctest.h>
 
+#include <boost/json.hpp>
+#include <fstream>
 #include <set>
+#include <string>
 
 #include "actors/identity/identity_errc.hpp"
 #include "actors/identity/identity_rules.hpp"
@@ -162,4 +165,25 @@ TEST_CASE("every identity error has a distinct wire code in the error catalogue"
     codes.insert(d.wire_code);
   }
   CHECK(codes.size() == static_cast<std::size_t>(last_identity_errc));
+}
+
+TEST_CASE("the protocol document lists exactly identity's error codes") {
+  register_identity_errors();
+  std::ifstream in{SUPERAPP_WS_ASYNCAPI_PATH};
+  REQUIRE(in.good());
+  std::string text, line;
+  while (std::getline(in, line)) {  // JSON-compatible YAML: drop the comment lines
+    auto first = line.find_first_not_of(" \t");
+    if (first != std::string::npos && line[first] == '#') continue;
+    text.append(line).push_back('\n');
+  }
+  auto doc = boost::json::parse(text);
+  std::set<std::string> documented;
+  for (const auto& c : doc.at_pointer("/info/x-domain-error-codes/identity").as_array())
+    documented.emplace(c.as_string());
+  std::set<std::string> code;
+  for (int c = 1; c <= static_cast<int>(last_identity_errc); ++c)
+    code.emplace(superapp::describe(make_error(static_cast<identity_errc>(c))).wire_code);
+  for (const auto& c : code) CHECK_MESSAGE(documented.contains(c), "undocumented: " << c);
+  for (const auto& c : documented) CHECK_MESSAGE(code.contains(c), "not an identity code: " << c);
 }
