@@ -173,9 +173,12 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
 // The router closes this session when its user logs out or its device is revoked, so it is
 // told who is here once the token is verified (and again after a router restart).
 void session_pipeline::register_user(caf::event_based_actor* self) {
+  // Every authenticated request passes here: an atomic load, not the router's mutex, decides.
+  auto generation = services_->subscriptions_generation();
+  if (!claims_ || generation == registered_generation_) return;
   auto router = services_->subscriptions();
-  if (!router || !claims_ || router.address() == registered_with_) return;
-  registered_with_ = router.address();
+  if (!router) return;
+  registered_generation_ = generation;
   self->send(router, session_user_atom::value, claims_->subject, claims_->device_id.value_or(""),
              caf::actor_cast<caf::actor>(self));
 }
@@ -236,6 +239,11 @@ void session_pipeline::on_session_op(caf::event_based_actor* self, const ws::req
 void gateway_services::set_subscriptions(caf::actor router) {
   std::lock_guard<std::mutex> guard{subscriptions_mutex_};
   subscriptions_ = std::move(router);
+  subscriptions_generation_.fetch_add(1, std::memory_order_release);
+}
+
+std::uint64_t gateway_services::subscriptions_generation() const {
+  return subscriptions_generation_.load(std::memory_order_acquire);
 }
 
 caf::actor gateway_services::subscriptions() const {

@@ -1,11 +1,11 @@
 // What a WebSocket session does with one text frame: decode, filter chain, route, reply.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <mutex>
 #include <caf/actor.hpp>
-#include <caf/actor_addr.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -60,6 +60,8 @@ struct gateway_services {
   // invalid until then, and session.* ops answer `unavailable`.
   void set_subscriptions(caf::actor router);
   caf::actor subscriptions() const;
+  // Counts set_subscriptions() calls: a session re-registers with a router it has not told yet.
+  std::uint64_t subscriptions_generation() const;
 
   // The keys the node was configured with (gateway.jwks_file, or the development key), as a
   // JWKS document; the key refresher adds the identity domain's to them.
@@ -72,6 +74,7 @@ struct gateway_services {
  private:
   mutable std::mutex subscriptions_mutex_;
   caf::actor subscriptions_;
+  std::atomic<std::uint64_t> subscriptions_generation_{0};
   mutable std::mutex jwks_mutex_;
   std::string configured_jwks_;
   std::string served_jwks_;
@@ -117,7 +120,7 @@ class session_pipeline {
   session_info info_;
   filters::session_lanes lanes_;
   std::optional<filters::claims> claims_;
-  caf::actor_addr registered_with_;  // the router this session told who it is
+  std::uint64_t registered_generation_ = 0;  // the router (by generation) told who this is
   filters::trace_filter trace_;
   session_authenticate authenticate_;
   filters::rate_limit_filter per_address_;
