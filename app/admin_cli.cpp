@@ -3,7 +3,6 @@
 
 #include "app/cli_common.hpp"
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -153,9 +152,7 @@ int run_admin_command(const std::vector<std::string>& args) {
     };
     auto number = [&](std::int64_t& out, std::int64_t min, std::int64_t max) {
       std::string text;
-      if (!value(text)) return false;
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-      return ec == std::errc{} && end == text.data() + text.size() && out >= min && out <= max;
+      return value(text) && parse_integer(text, min, max, out);
     };
     std::string topic;
     if (args[i] == "--json") {

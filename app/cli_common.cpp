@@ -1,6 +1,8 @@
 // URL parsing and the node file, for the command-line clients.
 #include "app/cli_common.hpp"
 
+#include <charconv>
+
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -84,6 +86,15 @@ std::string operator_token(const std::string& data_dir) {
   auto token = read_text_file((std::filesystem::path{data_dir} / "operator-token").string());
   while (!token.empty() && (token.back() == '\n' || token.back() == '\r')) token.pop_back();
   return token;
+}
+
+bool parse_integer(std::string_view text, std::int64_t min, std::int64_t max, std::int64_t& out) {
+  std::int64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc{} || end != text.data() + text.size() || value < min || value > max)
+    return false;
+  out = value;
+  return true;
 }
 
 }  // namespace superapp::app

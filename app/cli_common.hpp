@@ -1,6 +1,7 @@
 // What the command-line clients (`superapp admin`, `superapp client`) share.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,6 +34,9 @@ bool http_get(const endpoint_url& target, const std::string& token, const std::s
 
 // The operator token `superapp run` keeps in DIR/operator-token; empty when there is none.
 std::string operator_token(const std::string& data_dir);
+
+// A whole decimal integer within [min, max] (command-line option values); false otherwise.
+bool parse_integer(std::string_view text, std::int64_t min, std::int64_t max, std::int64_t& out);
 
 // The whole text of a file; empty when it cannot be read.
 std::string read_text_file(const std::string& path);

@@ -5,9 +5,9 @@
 #include "app/gateway_wiring.hpp"
 #include "protocols/clock.hpp"
 
-#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <limits>
 #include <random>
 #include <cstdlib>
 #include <iostream>
@@ -231,8 +231,8 @@ int connect_to_node(client_session& session, std::string url, const std::string&
 
 // `client watch`: subscribe, then print pushed events until `count` (0: no limit) or the
 // deadline (0: none).
-int watch_events(client_session& session, const std::vector<std::string>& topics, long count,
-                 long timeout_s) {
+int watch_events(client_session& session, const std::vector<std::string>& topics,
+                 std::int64_t count, std::int64_t timeout_s) {
   std::string failure, reply;
   for (const auto& topic : topics) {
     if (!session.call("session.subscribe", boost::json::serialize(boost::json::object{{"topic", topic}}),
@@ -246,13 +246,13 @@ int watch_events(client_session& session, const std::vector<std::string>& topics
     }
     std::fprintf(stderr, "superapp client: subscribed to %s\n", topic.c_str());
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{timeout_s > 0 ? timeout_s : 86400L * 365};
-  long seen = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds{timeout_s > 0 ? timeout_s : std::int64_t{86400} * 365};
+  std::int64_t seen = 0;
   while (count == 0 || seen < count) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     std::string frame;
     if (left.count() <= 0 || !session.next_frame(left, frame, failure)) {
-      std::fprintf(stderr, "superapp client: %ld events, then %s\n", seen,
+      std::fprintf(stderr, "superapp client: %lld events, then %s\n", static_cast<long long>(seen),
                    left.count() <= 0 ? "the timeout" : failure.c_str());
       return count == 0 ? 0 : 1;
     }
@@ -399,14 +399,11 @@ int run_client_command(const std::vector<std::string>& args) {
   bool use_dev_token = false;
   bool watch = false;
   std::vector<std::string> topics;
-  long count = 0, timeout_s = 0;
+  std::int64_t count = 0, timeout_s = 0;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    auto number = [&](long& out) {
-      std::string text;
-      if (i + 1 >= args.size()) return false;
-      text = args[++i];
-      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-      return ec == std::errc{} && end == text.data() + text.size() && out >= 0;
+    auto number = [&](std::int64_t& out) {
+      return i + 1 < args.size() &&
+             parse_integer(args[++i], 0, std::numeric_limits<std::int64_t>::max(), out);
     };
     if (watch && args[i].rfind("--", 0) != 0) {
       topics.push_back(args[i]);
