@@ -6,11 +6,8 @@ set -euo pipefail
 bin=$1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$(dirname "$0")/lib.sh"
-three() { SUPERAPP_BIN=$bin "$root/scripts/three-nodes" "$@"; }
 cluster_cleanup() {
-  for node in edge commerce core sms; do
-    [[ -s "$work/three/$node.pid" ]] && kill -KILL "$(cat "$work/three/$node.pid")" 2>/dev/null
-  done
+  kill_three
   cleanup
 }
 trap cluster_cleanup EXIT
@@ -43,9 +40,5 @@ three start-node "$work/three" commerce || fail "commerce restart"
 wait_for 15 sh -c "\"$bin\" client --data-dir \"$work/three/edge\" --dev-token op rewards.ping | grep -q '\"domain\":\"rewards\"'" \
   || fail "rewards did not come back"
 
-three stop "$work/three"
-for node in edge commerce core; do
-  [[ ! -e "$work/three/$node.pid" ]] || fail "$node did not stop"
-  grep -q '"msg":"stopped"' "$work/three/$node.log" || fail "$node did not stop in order"
-done
+stop_three
 echo "1 passed, 0 failed (the burst with commerce down took $elapsed_ms ms)"

@@ -13,12 +13,9 @@ bin=$1
 brokers=$(cat "$2")
 root=$(cd "$(dirname "$0")/../.." && pwd)
 source "$(dirname "$0")/lib.sh"
-three() { SUPERAPP_BIN=$bin "$root/scripts/three-nodes" "$@"; }
 mesh_cleanup() {
   [[ -n "${load_pid:-}" ]] && kill -KILL "$load_pid" 2>/dev/null
-  for node in edge commerce core sms; do
-    [[ -s "$work/three/$node.pid" ]] && kill -KILL "$(cat "$work/three/$node.pid")" 2>/dev/null
-  done
+  kill_three
   cleanup
 }
 trap mesh_cleanup EXIT
@@ -104,8 +101,5 @@ shown=$(wc -l <"$work/shown.edge")
 [[ $shown -ge $bound && $shown -le $((bound + failed)) ]] || fail "$shown events for $bound bound devices and $failed unknown outcomes"
 wait_for 30 all_shown commerce || fail "commerce misses events after the restart"
 
-three stop "$work/three"
-for node in edge commerce core; do
-  grep -q '"msg":"stopped"' "$work/three/$node.log" || fail "$node did not stop in order"
-done
+stop_three
 echo "1 passed, 0 failed (a revocation on core pushed to a session on edge; $bound sign-ups succeeded, $failed failed during the kill; $shown events on the edge, each once; identity unavailable and rewards served in $elapsed_ms ms)"

@@ -36,3 +36,23 @@ start_embedded_node() {
   pid=$!
   wait_for 60 test -s "$data/node.json" || fail "node.json did not appear"
 }
+# The three-node sample (scripts/three-nodes) under $work/three, for the multi-node tests ($bin
+# and $root are the caller's).
+three() { SUPERAPP_BIN=$bin "$root/scripts/three-nodes" "$@"; }
+# kill_three: SIGKILL whatever the sample still runs (a failed test's cleanup).
+kill_three() {
+  local node
+  for node in edge commerce core sms; do
+    [[ -s "$work/three/$node.pid" ]] && kill -KILL "$(cat "$work/three/$node.pid")" 2>/dev/null
+  done
+  return 0
+}
+# stop_three: the orderly stop; every node must be gone and have logged that it stopped.
+stop_three() {
+  three stop "$work/three"
+  local node
+  for node in edge commerce core; do
+    [[ ! -e "$work/three/$node.pid" ]] || fail "$node did not stop"
+    grep -q '"msg":"stopped"' "$work/three/$node.log" || fail "$node did not stop in order"
+  done
+}
