@@ -130,11 +130,16 @@ void tick(relay_pointer self) {
     st.halted = false;
     st.cursor = 0;  // nothing in flight: start from the oldest unpublished row
   }
+  // Nothing could be sent now: try again after the backoff, unless a batch in flight will
+  // read on when it finishes.
+  auto retry_later = [self] {
+    if (self->state.in_flight == 0) schedule(self, self->state.settings.retry_backoff);
+  };
   std::vector<persistence::outbox_row> rows;
   {
     auto lease = st.ctx->readers->borrow();
     if (!lease) {
-      if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
+      retry_later();
       return;
     }
     // The backlog (a count) is measured on every read from idle, and at most every 250 ms
@@ -144,7 +149,7 @@ void tick(relay_pointer self) {
       auto backlog = persistence::read_backlog(**lease);
       if (!backlog) {
         log::warn("outbox relay could not read the outbox", {{"domain", st.ctx->domain}});
-        if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
+        retry_later();
         return;
       }
       st.last_backlog_ms = now;
@@ -153,7 +158,7 @@ void tick(relay_pointer self) {
     auto read = persistence::read_unpublished(**lease, st.settings.batch_rows, st.cursor);
     if (!read) {
       log::warn("outbox relay could not read the outbox", {{"domain", st.ctx->domain}});
-      if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
+      retry_later();
       return;
     }
     rows = std::move(*read);
@@ -172,7 +177,7 @@ void tick(relay_pointer self) {
   }
   auto publisher = st.settings.publisher->current();
   if (!publisher) {
-    if (st.in_flight == 0) schedule(self, st.settings.retry_backoff);
+    retry_later();
     return;
   }
   ++st.in_flight;
