@@ -140,7 +140,7 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
   parts.supervisor.strategy_kind = sup::strategy::one_for_one;
   // The router first: sessions find it in the services as soon as they can subscribe.
   parts.supervisor.children.push_back(gateway::subscription_router_child(
-      {}, [services](const caf::actor& router) { services->set_subscriptions(router); }));
+      {}, [services](const caf::actor& router) { services->subscriptions.set(router); }));
   // The identity domain's signing keys, fetched at start and every 30 s (local or on a peer).
   parts.supervisor.children.push_back(gateway::key_refresher_child(services));
   parts.supervisor.children.push_back(sup::supervisor_child(ws::sessions_supervisor_spec(factory)));

@@ -283,7 +283,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     for (auto role : node::all_roles) event_domains.emplace_back(node::to_string(role));
     gateway->supervisor.children.push_back(gateway::event_feed_child(
         bus_directory, std::move(event_domains),
-        [services = gateway->services] { return services->subscriptions(); }));
+        [services = gateway->services] { return services->subscriptions.get(); }));
     // The gateway's subtree starts last and stops first: no session outlives the domains.
     subtrees.push_back(gateway->supervisor);
   }

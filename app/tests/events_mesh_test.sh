@@ -19,6 +19,14 @@ mesh_cleanup() {
   cleanup
 }
 trap mesh_cleanup EXIT
+# A failure also shows what the edge refused and why (the node logs are in the scratch dir).
+fail() {
+  echo "FAIL: $*" >&2
+  echo "--- edge log (refusals, key updates, the last lines):" >&2
+  grep -E '"request refused"|verification keys|keys were not usable' "$work/three/edge.log" 2>/dev/null | tail -10 >&2 || true
+  tail -15 "$work/three/edge.log" >&2 2>/dev/null || true
+  exit 1
+}
 
 three start "$work/three" --any-ports --kafka-brokers "$brokers" >"$work/out" 2>&1 || fail "three-nodes start: $(tail -5 "$work/out")"
 grep -q "event bus:     Kafka at $brokers" "$work/three/core.out" || fail "core is not on Kafka"

@@ -230,7 +230,7 @@ TEST_CASE("the largest rate limits the config accepts are limits the gateway can
 
 TEST_CASE("a subscribed client gets its events pushed and, after reconnecting, the ones it missed") {
   gateway_node node;
-  auto router = node.services->subscriptions();
+  auto router = node.services->subscriptions.get();
   REQUIRE(router);
   auto publish = [&](const std::string& user, const std::string& body) {
     caf::anon_send(router, gateway::client_event_atom::value,

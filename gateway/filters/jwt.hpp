@@ -22,5 +22,6 @@ using tokens::sign_es256;
 using tokens::sign_es256_raw;
 using tokens::signing_key;
 using tokens::token_issue;
+using tokens::unknown_kid_failure;
 
 }  // namespace superapp::filters

@@ -21,6 +21,9 @@ struct key_refresh_settings {
   std::string jwks_op = "identity.jwks";
   std::chrono::milliseconds interval{30'000};   // how stale the keys may get after a rotation
   std::chrono::milliseconds retry{1'000};       // while identity is not reachable yet
+  // A session holding a token with an unknown kid asks for the keys at once, but identity is
+  // asked at most once per gap however many sessions (or forged tokens) ask.
+  std::chrono::milliseconds on_demand_gap{1'000};
   std::chrono::milliseconds timeout{5'000};
 };
 
@@ -28,7 +31,9 @@ struct key_refresh_settings {
 // door (local or through a cluster link) for `identity.jwks`, merges the answer with the keys
 // the node was configured with (services->configured_jwks()), and swaps the key store and the
 // served document when they changed. Sessions see new keys at once; no restart. When identity
-// cannot be asked, the keys in use stay as they are and it retries every `retry`.
+// cannot be asked, the keys in use stay as they are and it retries every `retry`. It publishes
+// itself as services->key_refresher, and answers `refresh_keys_atom` (session_pipeline.hpp):
+// true after asking identity, false when it did not ask (too soon, or identity unreachable).
 sup::child_spec key_refresher_child(std::shared_ptr<gateway_services> services,
                                     key_refresh_settings settings = {});
 

@@ -93,6 +93,11 @@ session_pipeline::session_pipeline(std::shared_ptr<gateway_services> services, s
 
 void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view frame,
                                 const write_fn& write) {
+  handle_frame(self, frame, write, false);
+}
+
+void session_pipeline::handle_frame(caf::event_based_actor* self, std::string_view frame,
+                                    const write_fn& write, bool keys_refreshed) {
   auto decoded = ws::decode_request(frame);
   if (!decoded) {
     std::string out;
@@ -118,6 +123,18 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
   ctx.session = &lanes_;
   ctx.public_op = (*admitted)->is_public;
   if (auto refused = chain_.run(ctx)) {
+    // A key this gateway has not seen yet (identity rotated, or this node started moments ago
+    // and its refresher has not reached identity): fetch the keys once, then run the frame
+    // again. The refresher bounds how often that reaches identity, whatever sessions ask.
+    auto refresher = services_->key_refresher.get();
+    if (!keys_refreshed && refresher && refused->log_reason == filters::unknown_kid_failure) {
+      auto again = [me = shared_from_this(), self, frame = std::string{frame}, write](auto&&...) {
+        me->handle_frame(self, frame, write, true);
+      };
+      self->request(refresher, services_->domain_timeout, refresh_keys_atom::value)
+          .then([again](bool) { again(); }, [again](caf::error&) { again(); });
+      return;
+    }
     log::info("request refused", {{"session", info_.session_id},
                                   {"op", request.op},
                                   {"code", refused->describe().wire_code},
@@ -174,9 +191,9 @@ void session_pipeline::on_frame(caf::event_based_actor* self, std::string_view f
 // told who is here once the token is verified (and again after a router restart).
 void session_pipeline::register_user(caf::event_based_actor* self) {
   // Every authenticated request passes here: an atomic load, not the router's mutex, decides.
-  auto generation = services_->subscriptions_generation();
+  auto generation = services_->subscriptions.generation();
   if (!claims_ || generation == registered_generation_) return;
-  auto router = services_->subscriptions();
+  auto router = services_->subscriptions.get();
   if (!router) return;
   registered_generation_ = generation;
   self->send(router, session_user_atom::value, claims_->subject, claims_->device_id.value_or(""),
@@ -185,7 +202,7 @@ void session_pipeline::register_user(caf::event_based_actor* self) {
 
 void session_pipeline::on_session_op(caf::event_based_actor* self, const ws::request_envelope& request,
                                      const std::string& subject, const write_fn& write) {
-  auto router = services_->subscriptions();
+  auto router = services_->subscriptions.get();
   if (!router) {
     write_error(write, request.id, make_error(platform_errc::unavailable));
     return;
@@ -236,19 +253,15 @@ void session_pipeline::on_session_op(caf::event_based_actor* self, const ws::req
           on_error);
 }
 
-void gateway_services::set_subscriptions(caf::actor router) {
-  std::lock_guard<std::mutex> guard{subscriptions_mutex_};
-  subscriptions_ = std::move(router);
-  subscriptions_generation_.fetch_add(1, std::memory_order_release);
+void published_actor::set(caf::actor handle) {
+  std::lock_guard<std::mutex> guard{mutex_};
+  handle_ = std::move(handle);
+  generation_.fetch_add(1, std::memory_order_release);
 }
 
-std::uint64_t gateway_services::subscriptions_generation() const {
-  return subscriptions_generation_.load(std::memory_order_acquire);
-}
-
-caf::actor gateway_services::subscriptions() const {
-  std::lock_guard<std::mutex> guard{subscriptions_mutex_};
-  return subscriptions_;
+caf::actor published_actor::get() const {
+  std::lock_guard<std::mutex> guard{mutex_};
+  return handle_;
 }
 
 void gateway_services::set_configured_jwks(std::string json) {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <mutex>
 #include <caf/actor.hpp>
+#include <caf/atom.hpp>
 #include <memory>
 #include <optional>
 #include <string>
@@ -28,6 +29,25 @@ class event_based_actor;
 }
 
 namespace superapp::gateway {
+
+// Asks the key refresher for the identity domain's keys now; it answers `true` once the key
+// store holds them, `false` when it could not or may not ask yet (key_refresher.hpp).
+using refresh_keys_atom = caf::atom_constant<caf::atom("keys_now")>;
+
+// A worker's handle, published by the worker each time it starts and read by any session
+// thread: invalid until the first start. `generation` counts the publications, so a reader can
+// tell with one atomic load whether it has seen the current worker.
+class published_actor {
+ public:
+  void set(caf::actor handle);
+  caf::actor get() const;
+  std::uint64_t generation() const { return generation_.load(std::memory_order_acquire); }
+
+ private:
+  mutable std::mutex mutex_;
+  caf::actor handle_;
+  std::atomic<std::uint64_t> generation_{0};
+};
 
 // Everything the sessions of one node share: the op catalogue, the verifier and limiters, the
 // route table, and where the domains' front doors are. Thread-safe; outlives every session.
@@ -56,12 +76,12 @@ struct gateway_services {
   std::chrono::milliseconds domain_timeout{5000};
   std::array<std::uint32_t, filters::lane_count> session_lane_limits{8, 32};
 
-  // The gateway's subscription router (gateway/subscriptions), published each time it starts;
-  // invalid until then, and session.* ops answer `unavailable`.
-  void set_subscriptions(caf::actor router);
-  caf::actor subscriptions() const;
-  // Counts set_subscriptions() calls: a session re-registers with a router it has not told yet.
-  std::uint64_t subscriptions_generation() const;
+  // The gateway's subscription router (gateway/subscriptions); while it is invalid, session.*
+  // ops answer `unavailable`. A session re-registers with a router generation it has not told.
+  published_actor subscriptions;
+  // The key refresher (key_refresher.hpp): a token signed with a key the store does not hold
+  // asks it for the identity domain's keys once before the request is refused.
+  published_actor key_refresher;
 
   // The keys the node was configured with (gateway.jwks_file, or the development key), as a
   // JWKS document; the key refresher adds the identity domain's to them.
@@ -72,9 +92,6 @@ struct gateway_services {
   std::string served_jwks() const;
 
  private:
-  mutable std::mutex subscriptions_mutex_;
-  caf::actor subscriptions_;
-  std::atomic<std::uint64_t> subscriptions_generation_{0};
   mutable std::mutex jwks_mutex_;
   std::string configured_jwks_;
   std::string served_jwks_;
@@ -91,15 +108,19 @@ struct session_info {
 // One per session, owned by (and only used inside) the session's actor. `on_frame` answers
 // every frame with exactly one reply frame through `write`: at once for refusals and the
 // gateway's own ops, later (from the same actor) for ops a domain answers.
-class session_pipeline {
+class session_pipeline : public std::enable_shared_from_this<session_pipeline> {
  public:
   using write_fn = std::function<void(std::string frame)>;
 
+  // Always owned by a shared_ptr (a frame held for a key refresh keeps its pipeline alive).
   session_pipeline(std::shared_ptr<gateway_services> services, session_info info);
 
   void on_frame(caf::event_based_actor* self, std::string_view frame, const write_fn& write);
 
  private:
+  // `keys_refreshed`: this frame already waited for a key refresh; refuse, do not ask again.
+  void handle_frame(caf::event_based_actor* self, std::string_view frame, const write_fn& write,
+                    bool keys_refreshed);
   void on_session_op(caf::event_based_actor* self, const ws::request_envelope& request,
                      const std::string& subject, const write_fn& write);
   void register_user(caf::event_based_actor* self);

@@ -370,7 +370,7 @@ jwt_outcome jwt_verifier::verify(std::string_view token) const {
 
   auto keys = keys_.current();
   EVP_PKEY* key = keys->find(*kid);
-  if (key == nullptr) return refuse("unknown kid");
+  if (key == nullptr) return refuse(unknown_kid_failure);
 
   std::array<unsigned char, jose_signature_bytes> jose{};
   if (decode_into(signature_b64, jose.data(), jose.size()) != jose_signature_bytes)

@@ -89,6 +89,10 @@ struct jwt_outcome {
   explicit operator bool() const { return accepted.has_value(); }
 };
 
+// The refusal for a well-formed token whose `kid` the key store does not hold: the one refusal
+// that fetching the issuer's keys again may cure (a rotation the verifier has not seen yet).
+inline constexpr std::string_view unknown_kid_failure = "unknown kid";
+
 class jwt_verifier {
  public:
   jwt_verifier(jwt_policy policy, const jwt_key_store& keys, const superapp::clock& clock);

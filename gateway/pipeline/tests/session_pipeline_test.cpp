@@ -253,7 +253,7 @@ TEST_CASE_FIXTURE(fixture, "session ops answer unavailable while the gateway has
 
 TEST_CASE_FIXTURE(fixture, "a session subscribes, gets its events pushed, and resumes after a reconnect") {
   auto router = sys.spawn(subscription_router, subscription_limits{});
-  services->set_subscriptions(router);
+  services->subscriptions.set(router);
   open(token());
   auto subscribed = send(R"({"id":1,"op":"session.subscribe","body":{"topic":"banking.*"}})");
   REQUIRE(code_of(subscribed) == "ok");
@@ -311,60 +311,108 @@ TEST_CASE("two JWKS documents merge into one; anything else is refused with a re
 
 namespace {
 
-// The identity front door in miniature: answers identity.jwks with whatever `jwks` holds.
-caf::behavior identity_door(caf::event_based_actor*, std::shared_ptr<std::string> jwks) {
-  return {[jwks](op_atom, const op_request& r) -> caf::result<op_reply> {
+// The identity front door in miniature: answers identity.jwks with whatever `jwks` holds and
+// counts how often it was asked.
+caf::behavior identity_door(caf::event_based_actor*, std::shared_ptr<std::string> jwks,
+                            std::shared_ptr<int> asked) {
+  return {[jwks, asked](op_atom, const op_request& r) -> caf::result<op_reply> {
     if (r.op != "identity.jwks") return make_error(platform_errc::unknown_op);
+    ++*asked;
     return op_reply{*jwks};
   }};
 }
 
-}  // namespace
-
-TEST_CASE_FIXTURE(fixture, "the gateway picks up the identity domain's new signing key without a restart") {
-  auto rotated = filters::signing_key::generate("identity-2");
-  auto jwks = std::make_shared<std::string>(R"({"keys":[]})");
-  auto identity = sys.spawn(identity_door, jwks);
-  services->directory->publish("identity", identity, std::make_shared<sup::admission_gate>(4));
-  key_refresh_settings settings;
-  settings.interval = 30s;
-  auto refresher_spec = key_refresher_child(services, settings);
+// The session fixture plus an identity door and a key refresher started as a gateway child.
+struct refresher_fixture : fixture {
+  std::shared_ptr<std::string> jwks = std::make_shared<std::string>(R"({"keys":[]})");
+  std::shared_ptr<int> asked = std::make_shared<int>(0);
+  caf::actor identity;
   caf::actor refresher;
-  // A function actor with no arguments trips UBSan in CAF 0.17's init_fun_factory: pass one.
-  auto parent = sys.spawn(
-      [&](caf::event_based_actor* self, int) -> caf::behavior {
-        auto child = refresher_spec.start(*self, caf::make_message());
-        REQUIRE(child);
-        refresher = *child;
-        return {[](caf::unit_t) {}};
-      },
-      0);
-  consume_messages();
-  REQUIRE(refresher);
-  auto token_from = [&](const filters::signing_key& k) {
+  caf::actor parent;
+
+  refresher_fixture() {
+    identity = sys.spawn(identity_door, jwks, asked);
+    services->directory->publish("identity", identity, std::make_shared<sup::admission_gate>(4));
+    key_refresh_settings settings;
+    settings.interval = 30s;
+    settings.on_demand_gap = 1s;
+    auto spec = key_refresher_child(services, settings);
+    // A function actor with no arguments trips UBSan in CAF 0.17's init_fun_factory: pass one.
+    parent = sys.spawn(
+        [&](caf::event_based_actor* self, int) -> caf::behavior {
+          auto child = spec.start(*self, caf::make_message());
+          REQUIRE(child);
+          refresher = *child;
+          return {[](caf::unit_t) {}};
+        },
+        0);
+    consume_messages();
+    REQUIRE(refresher);
+    CHECK(services->key_refresher.get() == refresher);
+  }
+
+  // It refreshes for ever: stop it, or the fixture's final run() never ends.
+  ~refresher_fixture() override {
+    for (auto& a : {refresher, parent, identity}) self->send_exit(a, caf::exit_reason::kill);
+    consume_messages();
+  }
+
+  std::string token_from(const filters::signing_key& k) {
     filters::claims c;
     c.subject = "user-7";
     c.token_id = "t-7";
     c.expires_at = clock.now() + 900s;
     return filters::sign_es256(c, {"superapp-identity", "superapp-mobile", clock.now()}, k);
-  };
-  open(token_from(rotated));
-  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "unauthorized");
+  }
+
+  // A new session holding `bearer` sends one ping; the reply's code.
+  std::string ping_with(const std::string& bearer) {
+    if (session) self->send_exit(session, caf::exit_reason::kill);
+    consume_messages();
+    open(bearer);
+    return code_of(send(R"({"id":1,"op":"system.ping","body":{}})"));
+  }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(refresher_fixture, "the gateway picks up the identity domain's new signing key without a restart") {
+  CHECK(*asked == 1);  // at start
+  auto rotated = filters::signing_key::generate("identity-2");
+  // Asked less than a second ago: the unknown kid does not make it ask again.
+  CHECK(ping_with(token_from(rotated)) == "unauthorized");
+  CHECK(*asked == 1);
   // Identity rotates: its JWKS now names the new key; the next refresh brings it in.
   *jwks = filters::jwks_json(std::span<const filters::signing_key>{&rotated, 1});
   advance_time(30s);
   consume_messages();
-  self->send_exit(session, caf::exit_reason::kill);
-  consume_messages();
-  open(token_from(rotated));
-  CHECK(code_of(send(R"({"id":2,"op":"system.ping","body":{}})")) == "ok");
+  CHECK(*asked == 2);
+  CHECK(ping_with(token_from(rotated)) == "ok");
   CHECK(services->served_jwks().find("identity-2") != std::string::npos);
   // A broken answer leaves the keys in use alone.
   *jwks = "not json";
   advance_time(30s);
   consume_messages();
   CHECK(services->served_jwks().find("identity-2") != std::string::npos);
-  // It refreshes for ever: stop it, or the fixture's final run() never ends.
-  for (auto& a : {refresher, parent, identity}) self->send_exit(a, caf::exit_reason::kill);
+}
+
+TEST_CASE_FIXTURE(refresher_fixture, "a token signed with a key not seen yet makes the gateway fetch the keys once, then serve it") {
+  auto rotated = filters::signing_key::generate("identity-3");
+  *jwks = filters::jwks_json(std::span<const filters::signing_key>{&rotated, 1});
+  advance_time(2s);  // past the on-demand gap, well before the 30 s refresh
   consume_messages();
+  REQUIRE(*asked == 1);
+  // The session holds the frame, the refresher asks identity, the frame runs again: ok.
+  CHECK(ping_with(token_from(rotated)) == "ok");
+  CHECK(*asked == 2);
+  CHECK(services->served_jwks().find("identity-3") != std::string::npos);
+  // Forged kids: refused; identity is asked at most once per gap however many sessions try.
+  auto stranger = filters::signing_key::generate("nobody");
+  CHECK(ping_with(token_from(stranger)) == "unauthorized");
+  CHECK(*asked == 2);
+  advance_time(2s);
+  consume_messages();
+  CHECK(ping_with(token_from(stranger)) == "unauthorized");
+  CHECK(ping_with(token_from(stranger)) == "unauthorized");
+  CHECK(*asked == 3);
 }
