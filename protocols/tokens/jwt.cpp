@@ -365,6 +365,10 @@ jwt_outcome jwt_verifier::verify(std::string_view token) const {
   if (*alg != "ES256") return refuse("alg is not ES256");
   // We understand no JWS extensions, so a critical one must make us refuse (RFC 7515 §4.1.11).
   if (h.contains("crit")) return refuse("unsupported crit header");
+  if (!policy_.type.empty()) {
+    auto* typ = string_member(h, "typ");
+    if (typ == nullptr || *typ != policy_.type) return refuse("wrong token type");
+  }
   auto* kid = string_member(h, "kid");
   if (kid == nullptr) return refuse("header has no kid");
 
@@ -440,6 +444,7 @@ jwt_outcome jwt_verifier::verify(std::string_view token) const {
       rest.remove_prefix(space + 1);
     }
   }
+  if (policy_.keep_payload) out.payload_json = json::serialize(p);
   return jwt_outcome{std::move(out), {}};
 }
 

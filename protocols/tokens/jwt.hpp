@@ -10,6 +10,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "protocols/clock.hpp"
@@ -31,6 +32,9 @@ struct claims {
   std::vector<std::string> scopes;
   clock::time_point expires_at;
   std::string token_id;
+  // The whole verified payload as JSON, only when the policy asks (jwt_policy::keep_payload):
+  // for tokens with claims of their own, such as approvals (approval.hpp).
+  std::string payload_json;
 
   bool has_scope(std::string_view scope) const;
 };
@@ -76,9 +80,14 @@ class jwt_key_store {
 };
 
 struct jwt_policy {
+  jwt_policy() = default;
+  jwt_policy(std::string iss, std::string aud) : issuer(std::move(iss)), audience(std::move(aud)) {}
+
   std::string issuer;    // `iss` must equal this
   std::string audience;  // `aud` (string or array) must contain this
   std::chrono::seconds clock_skew = jwt_clock_skew_allowance;
+  std::string type;           // when set, the header's `typ` must equal it (explicit typing)
+  bool keep_payload = false;  // fill claims::payload_json
 };
 
 // Either claims or, on refusal, a reason for the log (a static string; never token content).
