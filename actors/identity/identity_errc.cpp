@@ -63,6 +63,24 @@ error_description describe(identity_errc code) {
               "the refresh token was already used; every session of this login is revoked", false};
     case identity_errc::device_limit_reached:
       return {"device_limit_reached", "too many devices; revoke one first", false};
+    case identity_errc::invalid_operation:
+      return {"invalid_operation",
+              "the operation, amount (minor units > 0), currency (ISO 4217) or payee is malformed",
+              false};
+    case identity_errc::operation_not_authorisable:
+      return {"operation_not_authorisable", "no approval can be given for this operation", false};
+    case identity_errc::credential_required:
+      return {"credential_required", "this operation needs your mPIN or password", false};
+    case identity_errc::step_up_required:
+      return {"step_up_required",
+              "this operation needs a step-up: a code by SMS or your device's biometric key",
+              false};
+    case identity_errc::step_up_invalid:
+      return {"step_up_invalid", "the step-up is unknown, used, expired or for another operation",
+              false};
+    case identity_errc::step_up_method_not_allowed:
+      return {"step_up_method_not_allowed", "this step-up method is not accepted for the operation",
+              false};
   }
   return {"internal", "internal error", false};
 }

@@ -30,9 +30,15 @@ enum class identity_errc : std::uint8_t {
   refresh_token_invalid = 14,    // unknown, expired or revoked refresh token
   refresh_token_reused = 15,     // a rotated-out refresh token came back: its family is revoked
   device_limit_reached = 16,     // too many active devices: revoke one first
+  invalid_operation = 17,        // the operation, amount, currency or payee is malformed
+  operation_not_authorisable = 18,  // the tier policy does not list the operation
+  credential_required = 19,      // the operation needs the mPIN or password: give one
+  step_up_required = 20,         // the operation needs a step-up (OTP or biometric): identity.step_up
+  step_up_invalid = 21,          // unknown, used or expired step-up, or one for another operation
+  step_up_method_not_allowed = 22,  // the policy does not accept this step-up for the operation
 };
 
-inline constexpr identity_errc last_identity_errc = identity_errc::device_limit_reached;
+inline constexpr identity_errc last_identity_errc = identity_errc::step_up_method_not_allowed;
 inline constexpr caf::atom_value identity_category = caf::atom("identity");
 
 caf::error make_error(identity_errc code);

@@ -156,6 +156,54 @@ const body_schema<jwks_reply>& jwks_reply_schema() {
   return s;
 }
 
+const body_schema<step_up_request>& step_up_request_schema() {
+  static const auto s =
+      body_schema<step_up_request>{}
+          .required("operation", &step_up_request::operation, max_length{max_operation_chars},
+                    non_empty)
+          .required("amount", &step_up_request::amount, money_schema())
+          .required("payee", &step_up_request::payee, max_length{max_payee_chars}, non_empty)
+          .required("method", &step_up_request::method, max_length{16}, non_empty);
+  return s;
+}
+const body_schema<step_up_reply>& step_up_reply_schema() {
+  static const auto s =
+      body_schema<step_up_reply>{}
+          .required("step_up_id", &step_up_reply::step_up_id, max_length{max_identity_id_chars})
+          .required("method", &step_up_reply::method, max_length{16})
+          .optional("challenge", &step_up_reply::challenge, max_length{512})
+          .required("expires_at", &step_up_reply::expires_at, non_negative);
+  return s;
+}
+const body_schema<authorise_request>& authorise_request_schema() {
+  static const auto proof =
+      body_schema<step_up_proof>{}
+          .required("step_up_id", &step_up_proof::step_up_id, max_length{max_identity_id_chars},
+                    non_empty)
+          .optional("otp", &step_up_proof::otp, max_length{6}, min_length{6})
+          .optional("signature", &step_up_proof::signature, max_length{128}, non_empty);
+  static const auto s =
+      body_schema<authorise_request>{}
+          .required("operation", &authorise_request::operation, max_length{max_operation_chars},
+                    non_empty)
+          .required("amount", &authorise_request::amount, money_schema())
+          .required("payee", &authorise_request::payee, max_length{max_payee_chars}, non_empty)
+          .optional("mpin", &authorise_request::mpin, max_length{6}, min_length{4})
+          .optional("password", &authorise_request::password, max_length{max_password_chars},
+                    min_length{min_password_chars})
+          .optional("step_up", &authorise_request::step_up, proof);
+  return s;
+}
+const body_schema<approval_reply>& approval_reply_schema() {
+  static const auto s =
+      body_schema<approval_reply>{}
+          .required("approval", &approval_reply::approval, max_length{max_access_token_chars})
+          .required("approval_id", &approval_reply::approval_id, max_length{max_identity_id_chars})
+          .required("tier", &approval_reply::tier, max_length{64})
+          .required("expires_in_s", &approval_reply::expires_in_s, non_negative);
+  return s;
+}
+
 void add_identity_ops(op_catalogue& c) {
   const auto tx = lane::transactional;
   c.add(public_op(make_op("identity.register", tx,
@@ -193,6 +241,14 @@ void add_identity_ops(op_catalogue& c) {
   c.add(make_op("identity.revoke_device", tx,
                 "Revokes one of the caller's devices and every login made from it.",
                 device_ref_schema(), revoked_reply_schema()));
+  c.add(make_op("identity.step_up", tx,
+                "Starts a step-up for one operation (amount, payee): an SMS code that names it, "
+                "or a challenge naming it for the device's biometric key to sign.",
+                step_up_request_schema(), step_up_reply_schema()));
+  c.add(make_op("identity.authorise", tx,
+                "Proves what the tier policy asks for one operation (mPIN or password, and a "
+                "step-up when needed); answers a signed, single-use, 2-minute approval for it.",
+                authorise_request_schema(), approval_reply_schema()));
   c.add(public_op(make_op("identity.jwks", lane::query,
                           "The public keys access tokens are signed with, as a JWK set.",
                           empty_body_schema(), jwks_reply_schema())));

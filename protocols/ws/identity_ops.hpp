@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "protocols/ws/body.hpp"
+#include "protocols/ws/money.hpp"
 
 namespace superapp::ws {
 
@@ -104,6 +105,40 @@ struct jwk_entry {
 struct jwks_reply {
   std::vector<jwk_entry> keys;
 };
+// Tiered authorisation (actors/identity/README.md, "Tiers and approvals").
+inline constexpr std::size_t max_operation_chars = 64;
+inline constexpr std::size_t max_payee_chars = 64;
+struct step_up_request {
+  std::string operation;  // e.g. "banking.transfer"
+  money amount;
+  std::string payee;
+  std::string method;  // "otp" or "biometric"
+};
+struct step_up_reply {
+  std::string step_up_id;
+  std::string method;
+  std::optional<std::string> challenge;  // biometric: the exact text the device key signs
+  std::int64_t expires_at = 0;           // unix seconds
+};
+struct step_up_proof {
+  std::string step_up_id;
+  std::optional<std::string> otp;        // the code from the SMS, or
+  std::optional<std::string> signature;  // base64url JOSE r||s over the step-up challenge
+};
+struct authorise_request {
+  std::string operation;
+  money amount;
+  std::string payee;
+  std::optional<std::string> mpin;  // at most one of mpin and password
+  std::optional<std::string> password;
+  std::optional<step_up_proof> step_up;
+};
+struct approval_reply {
+  std::string approval;     // the signed approval (protocols/tokens/approval.hpp)
+  std::string approval_id;
+  std::string tier;         // e.g. "mpin+biometric"
+  std::int64_t expires_in_s = 0;
+};
 
 const body_schema<register_request>& register_request_schema();
 const body_schema<register_reply>& register_reply_schema();
@@ -123,6 +158,10 @@ const body_schema<logout_all_reply>& logout_all_reply_schema();
 const body_schema<devices_reply>& devices_reply_schema();
 const body_schema<device_ref>& device_ref_schema();
 const body_schema<jwks_reply>& jwks_reply_schema();
+const body_schema<step_up_request>& step_up_request_schema();
+const body_schema<step_up_reply>& step_up_reply_schema();
+const body_schema<authorise_request>& authorise_request_schema();
+const body_schema<approval_reply>& approval_reply_schema();
 
 class op_catalogue;
 // Adds every identity.* op (called by protocol_ops()).

@@ -42,7 +42,7 @@ TEST_CASE("the protocol knows ping, echo, subscribe, unsubscribe, resume and eve
     CHECK(op->lane == lane::query);
     CHECK_FALSE(op->idempotency_key_required);
   }
-  CHECK(protocol_ops().all().size() == 13 + 12);  // and the 12 identity ops below
+  CHECK(protocol_ops().all().size() == 13 + 14);  // and the 14 identity ops below
 }
 
 TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own ops are not") {
@@ -54,12 +54,31 @@ TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own
     CHECK(protocol_ops().find(name)->is_public);
   }
   for (auto name : {"identity.logout_all", "identity.devices", "identity.revoke_device",
-                    "identity.set_password",
+                    "identity.set_password", "identity.step_up", "identity.authorise",
                     "identity.ping", "system.echo"}) {
     CAPTURE(name);
     REQUIRE(protocol_ops().find(name) != nullptr);
     CHECK_FALSE(protocol_ops().find(name)->is_public);
   }
+}
+
+TEST_CASE("an authorise body: money is integer minor units with a currency, never a float") {
+  const auto& schema = authorise_request_schema();
+  auto good = schema.decode(boost::json::parse(
+      R"({"operation":"banking.transfer","amount":{"minor":60000,"currency":"GBP"},"payee":"p-1",)"
+      R"("mpin":"2468","step_up":{"step_up_id":"su-1","otp":"123456"}})"));
+  REQUIRE(good);
+  CHECK(good->amount.minor == 60000);
+  CHECK(good->amount.currency == "GBP");
+  REQUIRE(good->step_up);
+  CHECK(good->step_up->otp == std::optional<std::string>{"123456"});
+  auto with_float = schema.decode(boost::json::parse(
+      R"({"operation":"banking.transfer","amount":{"minor":600.5,"currency":"GBP"},"payee":"p"})"));
+  REQUIRE_FALSE(with_float);
+  CHECK(with_float.error().field == "amount.minor");
+  auto negative = schema.decode(boost::json::parse(
+      R"({"operation":"banking.transfer","amount":{"minor":-1,"currency":"GBP"},"payee":"p"})"));
+  CHECK_FALSE(negative);
 }
 
 TEST_CASE("a list body decodes item by item and names the item at fault") {
