@@ -134,6 +134,9 @@ error_description describe(platform_errc code) {
       return {"quota_exceeded", "the quota for this period is used up", false};
     case platform_errc::payload_too_large:
       return {"payload_too_large", "the message is too large", false};
+    case platform_errc::idempotency_key_reused:
+      return {"idempotency_key_reused",
+              "this idempotency key was used for a different request; use a new key", false};
   }
   return {"internal", "internal error", false};
 }

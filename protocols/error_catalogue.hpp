@@ -52,10 +52,11 @@ enum class platform_errc : std::uint8_t {
   rate_limited = 17,              // too many requests from this client just now: retry after
   quota_exceeded = 18,            // the client's allowance for the period is spent
   payload_too_large = 19,         // the frame is over the protocol's size limit
+  idempotency_key_reused = 20,    // the key came before with a different request
 };
 
 // The highest platform code: lets code and tests walk every platform code (1..last).
-inline constexpr platform_errc last_platform_errc = platform_errc::payload_too_large;
+inline constexpr platform_errc last_platform_errc = platform_errc::idempotency_key_reused;
 
 inline constexpr caf::atom_value platform_category = caf::atom("platform");
 

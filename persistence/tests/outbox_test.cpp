@@ -43,12 +43,6 @@ unit_of_work insert_with_event(std::int64_t id, const events::event& e, std::int
   return unit;
 }
 
-caf::expected<std::vector<result>> commit_one(connection& conn, const unit_of_work& unit) {
-  auto outcome = conn.commit_batch({&unit});
-  REQUIRE(outcome.units.size() == 1);
-  return std::move(outcome.units[0]);
-}
-
 std::vector<std::int64_t> positions(const std::vector<outbox_row>& rows) {
   std::vector<std::int64_t> out;
   for (const auto& r : rows) out.push_back(r.position);

@@ -101,6 +101,13 @@ inline std::vector<migration> item_migrations() {
   };
 }
 
+// Commits one unit in its own transaction, as the writer would.
+inline caf::expected<std::vector<result>> commit_one(connection& conn, const unit_of_work& unit) {
+  auto outcome = conn.commit_batch({&unit});
+  REQUIRE(outcome.units.size() == 1);
+  return std::move(outcome.units[0]);
+}
+
 inline std::int64_t count_items(connection& conn) {
   auto r = conn.execute({"SELECT COUNT(*) FROM items", {}});
   REQUIRE(r);
