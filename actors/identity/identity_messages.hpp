@@ -13,6 +13,7 @@
 
 #include "actors/identity/identity_rules.hpp"
 #include "actors/identity/secrets.hpp"
+#include "actors/identity/tiers.hpp"
 #include "protocols/clock.hpp"
 #include "protocols/front_door_messages.hpp"
 
@@ -37,6 +38,14 @@ struct identity_settings {
   std::size_t hashing_workers = 2;          // detached actors, one thread each
   std::size_t max_hashing_in_flight = 256;  // beyond this, `overloaded` at once
   std::size_t max_devices_per_user = 10;
+  // Tiered authorisation (tiers.hpp): the policy (null: tier_policy::defaults()), how long an
+  // approval lives, how long a step-up may be answered, and the SMS budget for step-up codes.
+  std::shared_ptr<const tier_policy> tiers;
+  seconds approval_ttl{120};  // at most tokens::approval_max_lifetime (asserted)
+  seconds step_up_otp_ttl{5 * 60};
+  seconds step_up_challenge_ttl{120};
+  int step_up_max_tries = 5;
+  int otp_step_ups_per_hour = 10;
   std::chrono::milliseconds store_timeout{10'000};
 };
 

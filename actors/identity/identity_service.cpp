@@ -9,9 +9,11 @@
 #include "actors/identity/identity_errc.hpp"
 #include "actors/identity/identity_store.hpp"
 #include "persistence/db_errc.hpp"
+#include "persistence/idempotency.hpp"
 #include "persistence/writer.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/events/event.hpp"
+#include "protocols/tokens/approval.hpp"
 #include "protocols/tokens/device_key.hpp"
 #include "protocols/ws/identity_ops.hpp"
 #include "protocols/ws/ops.hpp"
@@ -603,6 +605,274 @@ caf::result<op_reply> do_revoke_device(self_ptr self, const op_request& req) {
   return rp;
 }
 
+// ---- tiered authorisation: step-up and approvals (tiers.hpp, ADR 0013) ----
+
+const tier_policy& tiers_of(self_ptr self) {
+  const auto& p = self->state.cfg.tiers;
+  return p ? *p : tier_policy::defaults();
+}
+
+operation_binding binding_of(const std::string& operation, const ws::money& amount,
+                             const std::string& payee) {
+  return {operation, amount.minor, amount.currency, payee};
+}
+
+// The step-up's reply for a request retried with the same idempotency key, if any.
+caf::expected<std::optional<op_reply>> replayed(self_ptr self, const op_request& req,
+                                                const std::string& scope) {
+  if (req.idempotency_key.empty()) return std::optional<op_reply>{};
+  auto conn = reader(self);
+  if (!conn) return conn.error();
+  auto stored = persistence::find_reply(**conn, scope, req.idempotency_key);
+  if (!stored) return stored.error();
+  switch (persistence::judge_replay(*stored, token_digest(req.body_json))) {
+    case persistence::replay_verdict::fresh:
+      return std::optional<op_reply>{};
+    case persistence::replay_verdict::replay:
+      return std::optional<op_reply>{op_reply{(*stored)->reply_json}};
+    case persistence::replay_verdict::key_conflict:
+      break;
+  }
+  return make_error(platform_errc::idempotency_key_reused);
+}
+
+// Commits the new step-up with its reply remembered under the request's idempotency key.
+void commit_step_up(self_ptr self, promise rp, const op_request& req, const std::string& scope,
+                    const store::step_up_row& row, const ws::step_up_reply& reply) {
+  auto body = reply_of(ws::step_up_reply_schema(), reply);
+  persistence::unit_of_work unit;
+  store::add_step_up(unit, row);
+  if (!req.idempotency_key.empty())
+    persistence::record_reply(unit, scope, req.idempotency_key, token_digest(req.body_json),
+                              body.body_json, to_unix_s(now_of(self)) * 1000);
+  commit(self, std::move(unit), rp, "step-up write", [rp, body, row]() mutable {
+    log::info("identity: step-up started",
+              {{"user_id", row.user_id}, {"step_up_id", row.step_up_id},
+               {"method", to_string(row.method)}, {"operation", row.operation.operation}});
+    rp.deliver(std::move(body));
+  });
+}
+
+caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
+  if (req.who.subject.empty() || req.who.device_id.empty())
+    return make_error(platform_errc::unauthorized);
+  auto body = decode(ws::step_up_request_schema(), req);
+  if (!body) return body.error();
+  auto op = binding_of(body->operation, body->amount, body->payee);
+  auto method = factor_from(body->method);
+  if (!valid_binding(op) || !method) return make_error(identity_errc::invalid_operation);
+  auto rule = tiers_of(self).operations.find(op.operation);
+  if (rule == tiers_of(self).operations.end())
+    return make_error(identity_errc::operation_not_authorisable);
+  const auto& allowed = rule->second.step_up;
+  if (std::find(allowed.begin(), allowed.end(), *method) == allowed.end())
+    return make_error(identity_errc::step_up_method_not_allowed);
+  const auto scope = persistence::idempotency_scope(req.who.subject, req.op);
+  auto again = replayed(self, req, scope);
+  if (!again) return again.error() == platform_errc::idempotency_key_reused
+                         ? again.error()
+                         : storage_error(again.error(), "step-up read");
+  if (*again) return std::move(**again);
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "step-up read");
+  auto device = store::device(**conn, req.who.device_id);
+  if (!device) return storage_error(device.error(), "step-up read");
+  if (!*device || (*device)->revoked || (*device)->user_id != req.who.subject)
+    return make_error(platform_errc::not_found);
+  const auto& cfg = self->state.cfg;
+  auto now = now_of(self);
+  store::step_up_row row;
+  row.step_up_id = new_id("su-");
+  row.user_id = req.who.subject;
+  row.device_id = req.who.device_id;
+  row.method = *method;
+  row.operation = op;
+  row.nonce = random_token(16);
+  row.created_at = now;
+  ws::step_up_reply reply;
+  reply.step_up_id = row.step_up_id;
+  reply.method = body->method;
+  auto rp = self->make_response_promise<op_reply>();
+  if (*method == factor::biometric) {
+    row.expires_at = now + cfg.step_up_challenge_ttl;
+    reply.challenge = step_up_message(row.step_up_id, row.nonce, row.device_id, op, row.expires_at);
+    reply.expires_at = to_unix_s(row.expires_at);
+    commit_step_up(self, rp, req, scope, row, reply);
+    return rp;
+  }
+  // A code by SMS that names what it approves; at most otp_step_ups_per_hour per user.
+  auto phone = store::phone_of_user(**conn, req.who.subject);
+  auto sent = store::otp_step_ups_since(**conn, req.who.subject, now - std::chrono::hours{1});
+  if (!phone || !sent) {
+    rp.deliver(storage_error(phone ? sent.error() : phone.error(), "step-up read"));
+    return rp;
+  }
+  if (!*phone) {
+    rp.deliver(make_error(platform_errc::not_found));
+    return rp;
+  }
+  if (*sent >= cfg.otp_step_ups_per_hour) {
+    rp.deliver(make_error(identity_errc::otp_resend_too_soon));
+    return rp;
+  }
+  auto code = random_digits(cfg.otp.code_digits);
+  row.code_digest = keyed_digest(row.nonce, code);
+  row.expires_at = now + cfg.step_up_otp_ttl;
+  reply.expires_at = to_unix_s(row.expires_at);
+  auto text = step_up_sms_text(code, op);
+  sodium_wipe(code);
+  // Send first: a code the user never received is not stored.
+  self->request(self->state.sms, cfg.sms_timeout + std::chrono::seconds{1}, send_sms_atom::value,
+                **phone, std::move(text))
+      .then([self, rp, req, scope, row, reply](bool) mutable {
+              commit_step_up(self, rp, req, scope, row, reply);
+            },
+            [rp](caf::error&) mutable { rp.deliver(make_error(identity_errc::sms_unavailable)); });
+  return rp;
+}
+
+// Signs the approval for `op` and commits it (audit row, known payee, step-up spent).
+void issue_approval(self_ptr self, promise rp, const std::string& user_id,
+                    const std::string& device_id, const operation_binding& op, std::string tier,
+                    std::optional<std::string> step_up_id) {
+  auto& st = self->state;
+  auto now = now_of(self);
+  tokens::approval a;
+  a.approval_id = new_id("ap-");
+  a.user_id = user_id;
+  a.device_id = device_id;
+  a.operation = op;
+  a.tier = std::move(tier);
+  a.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(now) + st.cfg.approval_ttl;
+  auto token = tokens::sign_approval(a, now, st.keys[0]);
+  persistence::unit_of_work unit;
+  if (step_up_id) store::use_step_up(unit, *step_up_id);
+  store::add_known_payee(unit, user_id, op.operation, op.payee, now);
+  store::add_approval(unit, a, now);
+  ws::approval_reply reply{std::move(token), a.approval_id, a.tier,
+                           std::chrono::duration_cast<seconds>(a.expires_at - now).count()};
+  commit(
+      self, std::move(unit),
+      [rp, a, reply = std::move(reply)]() mutable {
+        log::info("identity: approval issued",
+                  {{"user_id", a.user_id}, {"approval_id", a.approval_id},
+                   {"operation", a.operation.operation}, {"tier", a.tier}});
+        rp.deliver(reply_of(ws::approval_reply_schema(), reply));
+      },
+      [rp](caf::error& err) mutable {
+        // Another request spent the step-up between our read and write.
+        rp.deliver(err == persistence::db_errc::unexpected_rows_affected
+                       ? make_error(identity_errc::step_up_invalid)
+                       : storage_error(err, "approval write"));
+      });
+}
+
+// What a step-up proof says, judged before any hashing: the cheap checks first.
+enum class proof_verdict { good, wrong, unusable };
+
+proof_verdict judge_step_up(self_ptr self, const store::step_up_row& row,
+                            const ws::step_up_proof& proof, const operation_binding& op,
+                            const op_request& req) {
+  auto now = now_of(self);
+  if (row.used || now >= row.expires_at || row.user_id != req.who.subject ||
+      row.device_id != req.who.device_id || !(row.operation == op) ||
+      row.tries >= self->state.cfg.step_up_max_tries)
+    return proof_verdict::unusable;
+  if (row.method == factor::otp) {
+    if (!proof.otp || proof.signature) return proof_verdict::unusable;
+    return digests_equal(keyed_digest(row.nonce, *proof.otp), row.code_digest)
+               ? proof_verdict::good
+               : proof_verdict::wrong;
+  }
+  if (!proof.signature || proof.otp) return proof_verdict::unusable;
+  auto conn = reader(self);
+  if (!conn) return proof_verdict::unusable;
+  auto device = store::device(**conn, row.device_id);
+  if (!device || !*device || (*device)->revoked) return proof_verdict::unusable;
+  std::string key_error;
+  auto key = tokens::parse_device_public_key((*device)->public_key, key_error);
+  SUPERAPP_ASSERT(key.has_value());  // checked when the device was bound
+  auto message = step_up_message(row.step_up_id, row.nonce, row.device_id, row.operation,
+                                 row.expires_at);
+  return tokens::verify_message_es256(key->get(), message, *proof.signature) ? proof_verdict::good
+                                                                            : proof_verdict::wrong;
+}
+
+caf::result<op_reply> do_authorise(self_ptr self, const op_request& req) {
+  if (req.who.subject.empty() || req.who.device_id.empty())
+    return make_error(platform_errc::unauthorized);
+  auto body = decode(ws::authorise_request_schema(), req);
+  if (!body) return body.error();
+  auto op = binding_of(body->operation, body->amount, body->payee);
+  if (!valid_binding(op)) return make_error(identity_errc::invalid_operation);
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "authorise read");
+  auto known = store::payee_known(**conn, req.who.subject, op.operation, op.payee);
+  if (!known) return storage_error(known.error(), "authorise read");
+  auto need = requirement_for(tiers_of(self), op, *known);
+  if (!need) return make_error(identity_errc::operation_not_authorisable);
+
+  // The knowledge factor the policy asks for (one of), given as mpin or password.
+  std::optional<credential_kind> kind;
+  std::string secret;
+  if (!need->knowledge_one_of.empty()) {
+    if (body->mpin.has_value() && body->password.has_value())
+      return make_error(identity_errc::invalid_credential_format);
+    auto given = body->mpin ? factor::mpin : factor::password;
+    const auto& allowed = need->knowledge_one_of;
+    if ((!body->mpin && !body->password) ||
+        std::find(allowed.begin(), allowed.end(), given) == allowed.end())
+      return make_error(identity_errc::credential_required);
+    kind = body->mpin ? credential_kind::mpin : credential_kind::password;
+    secret = body->mpin ? std::move(*body->mpin) : std::move(*body->password);
+    if (!valid_credential_format(*kind, secret))
+      return make_error(identity_errc::invalid_credential_format);
+  }
+
+  // The step-up, when the policy asks for one (or the client gave one anyway).
+  std::optional<factor> stepped_up;
+  std::optional<std::string> step_up_id;
+  if (!need->step_up_one_of.empty() && !body->step_up)
+    return make_error(identity_errc::step_up_required);
+  if (body->step_up) {
+    auto row = store::step_up(**conn, body->step_up->step_up_id);
+    if (!row) return storage_error(row.error(), "authorise read");
+    if (!*row) return make_error(identity_errc::step_up_invalid);
+    const auto& allowed = need->step_up_one_of;
+    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), (*row)->method) == allowed.end())
+      return make_error(identity_errc::step_up_method_not_allowed);
+    auto verdict = judge_step_up(self, **row, *body->step_up, op, req);
+    if (verdict == proof_verdict::unusable) return make_error(identity_errc::step_up_invalid);
+    if (verdict == proof_verdict::wrong) {
+      log::warn("identity: wrong step-up proof",
+                {{"user_id", req.who.subject}, {"step_up_id", (*row)->step_up_id}});
+      auto rp = self->make_response_promise<op_reply>();
+      persistence::unit_of_work unit;
+      store::count_step_up_try(unit, (*row)->step_up_id);
+      auto code = (*row)->method == factor::otp ? identity_errc::otp_wrong
+                                                : identity_errc::signature_invalid;
+      commit(self, std::move(unit), rp, "step-up try",
+             [rp, code]() mutable { rp.deliver(make_error(code)); });
+      return rp;
+    }
+    stepped_up = (*row)->method;
+    step_up_id = (*row)->step_up_id;
+  }
+
+  auto rp = self->make_response_promise<op_reply>();
+  std::optional<factor> proven;
+  if (kind) proven = *kind == credential_kind::mpin ? factor::mpin : factor::password;
+  auto issue = [self, rp, user = req.who.subject, device = req.who.device_id, op,
+                tier = tier_name(proven, stepped_up), step_up_id]() mutable {
+    issue_approval(self, rp, user, device, op, tier, step_up_id);
+  };
+  if (kind)
+    check_credential(self, rp, req.who.subject, *kind, std::move(secret), issue);
+  else
+    issue();
+  return rp;
+}
+
 caf::result<op_reply> do_jwks(self_ptr self) {
   ws::jwks_reply reply;
   for (const auto& k : self->state.keys) {
@@ -630,6 +900,8 @@ const std::map<std::string, op_fn, std::less<>>& op_table() {
       {"identity.set_password", do_set_password},
       {"identity.revoke_device", do_revoke_device},
       {"identity.jwks", [](self_ptr self, const op_request&) { return do_jwks(self); }},
+      {"identity.step_up", do_step_up},
+      {"identity.authorise", do_authorise},
   };
   return table;
 }
@@ -679,6 +951,8 @@ service_actor::behavior_type identity_service(service_actor::stateful_pointer<se
                                               sup::domain_context_ptr ctx,
                                               std::vector<tokens::signing_key> keys) {
   SUPERAPP_ASSERT(settings.access_token_ttl <= seconds{15 * 60});
+  SUPERAPP_ASSERT(settings.approval_ttl > seconds{0} &&
+                  settings.approval_ttl <= tokens::approval_max_lifetime);
   SUPERAPP_ASSERT(settings.hashing_workers > 0 && !keys.empty());
   ensure_sodium();
   register_identity_errors();

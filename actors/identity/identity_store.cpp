@@ -1,6 +1,7 @@
 // The identity domain's tables and statements (the same SQL on SQLite and PostgreSQL).
 #include "actors/identity/identity_store.hpp"
 
+#include "persistence/idempotency.hpp"
 #include "persistence/outbox.hpp"
 
 namespace superapp::identity::store {
@@ -83,6 +84,46 @@ CREATE TABLE signing_keys (
 );
 )sql";
 
+constexpr auto schema_v4 = R"sql(
+CREATE TABLE step_ups (
+  step_up_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  method TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  amount_minor BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  payee TEXT NOT NULL,
+  nonce TEXT NOT NULL,
+  code_digest TEXT NOT NULL,
+  tries BIGINT NOT NULL,
+  created_at_s BIGINT NOT NULL,
+  expires_at_s BIGINT NOT NULL,
+  used BIGINT NOT NULL
+);
+CREATE INDEX step_ups_by_user ON step_ups (user_id, created_at_s);
+CREATE TABLE known_payees (
+  user_id TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  payee TEXT NOT NULL,
+  first_approved_at_s BIGINT NOT NULL,
+  PRIMARY KEY (user_id, operation, payee)
+);
+CREATE TABLE approvals (
+  approval_id TEXT PRIMARY KEY,
+  user_id TEXT NOT NULL,
+  device_id TEXT NOT NULL,
+  operation TEXT NOT NULL,
+  amount_minor BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  payee TEXT NOT NULL,
+  tier TEXT NOT NULL,
+  issued_at_s BIGINT NOT NULL,
+  expires_at_s BIGINT NOT NULL
+);
+CREATE INDEX approvals_by_user ON approvals (user_id, issued_at_s);
+)sql";
+
 statement st(std::string sql, std::vector<value> params = {}) {
   return statement{std::move(sql), std::move(params)};
 }
@@ -103,7 +144,9 @@ std::vector<persistence::migration> migrations() {
                                  schema_v1},
           persistence::migration{2, "identity: per-user event sequence",
                                  "ALTER TABLE users ADD COLUMN event_seq BIGINT NOT NULL DEFAULT 0"},
-          persistence::outbox_migration(3)};
+          persistence::outbox_migration(3),
+          persistence::migration{4, "identity: step-ups, known payees, approvals", schema_v4},
+          persistence::idempotency_migration(5)};
 }
 
 caf::expected<std::int64_t> user_event_seq(conn& c, const std::string& user_id) {
@@ -381,6 +424,91 @@ void retire_keys_except(unit_of_work& u, const std::string& keep_a, const std::s
   u.add(st("UPDATE signing_keys SET retired_at_s = $3 "
            "WHERE retired_at_s IS NULL AND kid <> $1 AND kid <> $2",
            {keep_a, keep_b, s(now)}));
+}
+
+// ---- tiers ----
+
+caf::expected<std::optional<std::string>> phone_of_user(conn& c, const std::string& user_id) {
+  auto r = run(c, st("SELECT phone FROM users WHERE user_id = $1", {user_id}));
+  if (!r) return r.error();
+  if (r->rows.empty()) return std::optional<std::string>{};
+  return std::optional<std::string>{text_at(r->rows[0], 0)};
+}
+
+caf::expected<std::optional<step_up_row>> step_up(conn& c, const std::string& step_up_id) {
+  auto r = run(c, st("SELECT user_id, device_id, method, operation, amount_minor, currency, payee,"
+                     " nonce, code_digest, tries, created_at_s, expires_at_s, used"
+                     " FROM step_ups WHERE step_up_id = $1",
+                     {step_up_id}));
+  if (!r) return r.error();
+  if (r->rows.empty()) return std::optional<step_up_row>{};
+  const auto& row = r->rows[0];
+  step_up_row out;
+  out.step_up_id = step_up_id;
+  out.user_id = text_at(row, 0);
+  out.device_id = text_at(row, 1);
+  out.method = factor_from(text_at(row, 2)).value_or(factor::otp);
+  out.operation = {text_at(row, 3), int_at(row, 4), text_at(row, 5), text_at(row, 6)};
+  out.nonce = text_at(row, 7);
+  out.code_digest = text_at(row, 8);
+  out.tries = static_cast<int>(int_at(row, 9));
+  out.created_at = from_unix_s(int_at(row, 10));
+  out.expires_at = from_unix_s(int_at(row, 11));
+  out.used = int_at(row, 12) != 0;
+  return std::optional<step_up_row>{std::move(out)};
+}
+
+caf::expected<std::int64_t> otp_step_ups_since(conn& c, const std::string& user_id,
+                                               time_point since) {
+  auto r = run(c, st("SELECT COUNT(*) FROM step_ups WHERE user_id = $1 AND method = 'otp'"
+                     " AND created_at_s >= $2",
+                     {user_id, s(since)}));
+  if (!r) return r.error();
+  return r->rows.empty() ? std::int64_t{0} : int_at(r->rows[0], 0);
+}
+
+caf::expected<bool> payee_known(conn& c, const std::string& user_id, const std::string& operation,
+                                const std::string& payee) {
+  auto r = run(c, st("SELECT 1 FROM known_payees WHERE user_id = $1 AND operation = $2"
+                     " AND payee = $3",
+                     {user_id, operation, payee}));
+  if (!r) return r.error();
+  return !r->rows.empty();
+}
+
+void add_step_up(unit_of_work& u, const step_up_row& x) {
+  u.add(st("INSERT INTO step_ups (step_up_id, user_id, device_id, method, operation, amount_minor,"
+           " currency, payee, nonce, code_digest, tries, created_at_s, expires_at_s, used)"
+           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)",
+           {x.step_up_id, x.user_id, x.device_id, std::string{to_string(x.method)},
+            x.operation.operation, x.operation.amount_minor, x.operation.currency,
+            x.operation.payee, x.nonce, x.code_digest, std::int64_t{x.tries}, s(x.created_at),
+            s(x.expires_at)}),
+        1);
+}
+
+void count_step_up_try(unit_of_work& u, const std::string& step_up_id) {
+  u.add(st("UPDATE step_ups SET tries = tries + 1 WHERE step_up_id = $1", {step_up_id}), 1);
+}
+
+void use_step_up(unit_of_work& u, const std::string& step_up_id) {
+  u.add(st("UPDATE step_ups SET used = 1 WHERE step_up_id = $1 AND used = 0", {step_up_id}), 1);
+}
+
+void add_known_payee(unit_of_work& u, const std::string& user_id, const std::string& operation,
+                     const std::string& payee, time_point now) {
+  u.add(st("INSERT INTO known_payees (user_id, operation, payee, first_approved_at_s)"
+           " VALUES ($1, $2, $3, $4) ON CONFLICT (user_id, operation, payee) DO NOTHING",
+           {user_id, operation, payee, s(now)}));
+}
+
+void add_approval(unit_of_work& u, const tokens::approval& a, time_point issued_at) {
+  u.add(st("INSERT INTO approvals (approval_id, user_id, device_id, operation, amount_minor,"
+           " currency, payee, tier, issued_at_s, expires_at_s)"
+           " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+           {a.approval_id, a.user_id, a.device_id, a.operation.operation, a.operation.amount_minor,
+            a.operation.currency, a.operation.payee, a.tier, s(issued_at), s(a.expires_at)}),
+        1);
 }
 
 }  // namespace superapp::identity::store

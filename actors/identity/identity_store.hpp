@@ -9,6 +9,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/identity/identity_rules.hpp"
+#include "actors/identity/tiers.hpp"
 #include "persistence/connection.hpp"
 #include "persistence/migrations.hpp"
 #include "protocols/events/event.hpp"
@@ -53,6 +54,21 @@ struct key_row {
   std::string kid;
   std::string private_pem;
 };
+// One step-up: what it approves, for whom, on which device, and its one-time secret (an OTP's
+// salted digest, or the nonce in the text the device key signs).
+struct step_up_row {
+  std::string step_up_id;
+  std::string user_id;
+  std::string device_id;
+  factor method = factor::otp;
+  operation_binding operation;
+  std::string nonce;        // biometric: in the signed text; otp: the digest's salt
+  std::string code_digest;  // otp only
+  int tries = 0;            // wrong codes or signatures so far
+  time_point created_at;
+  time_point expires_at;
+  bool used = false;
+};
 
 using conn = persistence::connection;
 
@@ -67,6 +83,13 @@ caf::expected<std::optional<challenge_row>> challenge(conn& c, const std::string
 caf::expected<std::optional<refresh_row>> refresh_token(conn& c, const std::string& digest);
 // Published keys, newest first (the first one signs).
 caf::expected<std::vector<key_row>> published_keys(conn& c);
+caf::expected<std::optional<std::string>> phone_of_user(conn& c, const std::string& user_id);
+caf::expected<std::optional<step_up_row>> step_up(conn& c, const std::string& step_up_id);
+// OTP step-ups sent to the user since `since` (the SMS budget per user).
+caf::expected<std::int64_t> otp_step_ups_since(conn& c, const std::string& user_id, time_point since);
+// Whether the user was approved for `operation` to `payee` before.
+caf::expected<bool> payee_known(conn& c, const std::string& user_id, const std::string& operation,
+                                const std::string& payee);
 
 using persistence::unit_of_work;
 
@@ -103,6 +126,13 @@ void revoke_family(unit_of_work& u, const std::string& family_id, time_point now
 void revoke_user_families(unit_of_work& u, const std::string& user_id, time_point now);
 void revoke_device_families(unit_of_work& u, const std::string& device_id, time_point now);
 void add_key(unit_of_work& u, const key_row& k, time_point now);
+void add_step_up(unit_of_work& u, const step_up_row& s);
+void count_step_up_try(unit_of_work& u, const std::string& step_up_id);
+void use_step_up(unit_of_work& u, const std::string& step_up_id);  // expects 1 row: unused
+void add_known_payee(unit_of_work& u, const std::string& user_id, const std::string& operation,
+                     const std::string& payee, time_point now);  // no-op when known
+// The audit trail of approvals issued (never the token itself: it is a bearer credential).
+void add_approval(unit_of_work& u, const tokens::approval& a, time_point issued_at);
 void retire_keys_except(unit_of_work& u, const std::string& keep_a, const std::string& keep_b,
                         time_point now);
 
