@@ -54,10 +54,16 @@ int usage() {
                "       superapp client identity verify [CODE] --mpin PIN [--device-name NAME]\n"
                "       superapp client identity login --mpin PIN\n"
                "       superapp client identity refresh | logout | show\n"
+               "       superapp client identity authorise OP AMOUNT_MINOR CURRENCY PAYEE\n"
+               "                [--mpin PIN | --password PW] [--step-up otp|biometric [--otp CODE]]\n"
                "       (each also takes --url and --data-dir)\n"
                "Sign-up and login from the command line. The device key, ids and tokens are kept in\n"
                "DIR/client-identity.json (mode 0600); later `op` calls use its access token. Without\n"
-               "CODE, verify reads the code from the SMS simulator of `superapp run` (node.json).\n");
+               "CODE, verify reads the code from the SMS simulator of `superapp run` (node.json).\n"
+               "`authorise` asks identity for a signed approval of one operation (e.g.\n"
+               "banking.transfer 60000 GBP acct-1: GBP 600.00 to acct-1) as the logged-in user;\n"
+               "--step-up biometric signs the step-up challenge with the device key, --step-up otp\n"
+               "answers the code sent by SMS (from --otp, else from the simulator of `run`).\n");
   return 2;
 }
 
@@ -265,7 +271,8 @@ int watch_events(client_session& session, const std::vector<std::string>& topics
 
 int identity_command(const std::vector<std::string>& args) {
   if (args.empty()) return usage();
-  std::string url, data_dir = "./data", mpin, device_name = "superapp client";
+  std::string url, data_dir = "./data", mpin, password, step_up, otp,
+      device_name = "superapp client";
   std::vector<std::string> positional;
   for (std::size_t i = 1; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
@@ -274,7 +281,9 @@ int identity_command(const std::vector<std::string>& args) {
       return true;
     };
     if ((args[i] == "--url" && value(url)) || (args[i] == "--data-dir" && value(data_dir)) ||
-        (args[i] == "--mpin" && value(mpin)) || (args[i] == "--device-name" && value(device_name)))
+        (args[i] == "--mpin" && value(mpin)) || (args[i] == "--device-name" && value(device_name)) ||
+        (args[i] == "--password" && value(password)) || (args[i] == "--step-up" && value(step_up)) ||
+        (args[i] == "--otp" && value(otp)))
       continue;
     if (args[i].rfind("--", 0) == 0) return usage();
     positional.push_back(args[i]);
@@ -285,8 +294,15 @@ int identity_command(const std::vector<std::string>& args) {
     std::printf("%s\n", read_text_file(state.path()).c_str());
     return 0;
   }
+  // Sign-up and login are public; authorising is done as the logged-in user.
+  const bool as_user = what == "authorise";
+  if (as_user && state.get("access_token").empty()) {
+    std::fprintf(stderr, "superapp client: not logged in (superapp client identity login)\n");
+    return 1;
+  }
   client_session session;
-  if (int status = connect_to_node(session, url, data_dir, "")) return status;
+  if (int status = connect_to_node(session, url, data_dir, as_user ? state.get("access_token") : ""))
+    return status;
   std::string failure, reply;
   auto call = [&](const std::string& op, const boost::json::object& body)
       -> std::optional<boost::json::object> {
@@ -355,6 +371,44 @@ int identity_command(const std::vector<std::string>& args) {
                         {"mpin", mpin}});
     if (!pair) return 1;
     keep_tokens(*pair);
+    return 0;
+  }
+  if (what == "authorise") {
+    std::int64_t minor = 0;
+    if (positional.size() != 4 ||
+        !parse_integer(positional[1], 1, std::numeric_limits<std::int64_t>::max(), minor) ||
+        (!step_up.empty() && step_up != "otp" && step_up != "biometric"))
+      return usage();
+    boost::json::object amount{{"minor", minor}, {"currency", positional[2]}};
+    boost::json::object body{{"operation", positional[0]}, {"amount", amount}, {"payee", positional[3]}};
+    if (!mpin.empty()) body["mpin"] = mpin;
+    if (!password.empty()) body["password"] = password;
+    if (!step_up.empty()) {
+      auto started = call("identity.step_up", {{"operation", positional[0]},
+                                               {"amount", amount},
+                                               {"payee", positional[3]},
+                                               {"method", step_up}});
+      if (!started) return 1;
+      boost::json::object proof{{"step_up_id", text_of(*started, "step_up_id")}};
+      if (step_up == "biometric") {
+        // A phone asks for the fingerprint here; the key it unlocks is the device key.
+        std::string err;
+        auto key = tokens::signing_key::from_pem("device", state.get("device_key_pem"), err);
+        if (!key) return usage();
+        proof["signature"] = tokens::sign_message_es256(*key, text_of(*started, "challenge"));
+      } else {
+        auto code = otp.empty() ? code_from_simulator(data_dir, state.get("phone")) : otp;
+        if (code.empty()) {
+          std::fprintf(stderr, "superapp client: no --otp given and none found at the simulator\n");
+          return 1;
+        }
+        proof["otp"] = code;
+      }
+      body["step_up"] = proof;
+    }
+    auto approved = call("identity.authorise", body);
+    if (!approved) return 1;
+    std::printf("%s\n", boost::json::serialize(*approved).c_str());
     return 0;
   }
   if ((what == "refresh" || what == "logout") && state.get("refresh_token").empty()) {

@@ -16,7 +16,13 @@ struct domain_wiring {
   std::string token_issuer = "superapp-identity";
   std::string token_audience = "superapp-mobile";
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
+  // identity.tiers_file's text, already checked by load_domain_files (empty: the built-in policy)
+  std::string tiers_toml;
 };
+
+// Reads and checks the domain files the config names (identity.tiers_file) into `wiring`;
+// false with `failure` ("config error: identity.tiers_file: ...") when one is missing or wrong.
+bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure);
 
 // The definition of a role's domain. Identity is its own domain (actors/identity); the others,
 // until their issues land, are the common skeleton: a store (its database, migrated) and a

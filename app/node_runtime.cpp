@@ -207,6 +207,11 @@ int run_node(const node::node_config& config, bool dev_keys) {
   settings.caller_seal = seal;
   // `superapp run` ships its own SMS provider: the simulator, on a free loopback port.
   domain_wiring wiring;
+  std::string files_failure;
+  if (!load_domain_files(config, wiring, files_failure)) {
+    std::fprintf(stderr, "%s\n", files_failure.c_str());
+    return 2;
+  }
   wiring.token_issuer = config.gateway.token_issuer;
   wiring.token_audience = config.gateway.token_audience;
   sim::sms_simulator sms;

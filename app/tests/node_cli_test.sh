@@ -37,6 +37,21 @@ grep -q '"code":"wrong_credential"' "$work/reply" || fail "wrong mPIN: $(cat "$w
 wait_for 40 sh -c "\"$bin\" client --data-dir \"$data\" op identity.devices >\"$work/reply\"" \
   || fail "identity.devices with identity's token: $(cat "$work/reply")"
 grep -q '"current":true' "$work/reply" || fail "identity.devices: $(cat "$work/reply")"
+# Step-up and approvals: a first transfer to a payee needs a step-up (the built-in policy);
+# by SMS code (read from the simulator), then by the device key; each earns a signed approval.
+if client identity authorise banking.transfer 60000 GBP acct-1 --mpin 579135 >"$work/reply"; then
+  fail "a new payee was approved without a step-up"
+fi
+grep -q '"code":"step_up_required"' "$work/reply" || fail "no step-up asked: $(cat "$work/reply")"
+client identity authorise banking.transfer 60000 GBP acct-1 --mpin 579135 --step-up otp >"$work/reply" \
+  || fail "authorise with an SMS code: $(cat "$work/reply")"
+grep -q '"tier":"mpin+otp"' "$work/reply" || fail "otp tier: $(cat "$work/reply")"
+client identity authorise banking.transfer 70000 GBP acct-1 --mpin 579135 --step-up biometric >"$work/reply" \
+  || fail "authorise with the device key: $(cat "$work/reply")"
+grep -q '"tier":"mpin+biometric"' "$work/reply" || fail "biometric tier: $(cat "$work/reply")"
+client identity authorise banking.transfer 100 GBP acct-1 --mpin 579135 >"$work/reply" \
+  || fail "a small transfer to a known payee: $(cat "$work/reply")"
+grep -q '"tier":"mpin"' "$work/reply" || fail "mpin tier: $(cat "$work/reply")"
 client identity refresh >"$work/reply" || fail "refresh: $(cat "$work/reply")"
 client identity logout >"$work/reply" || fail "logout: $(cat "$work/reply")"
 [[ $(stat -c %a "$data/client-identity.json") == 600 ]] || fail "client state is not 0600"
@@ -80,5 +95,11 @@ status=0
 [[ $status -eq 2 ]] || fail "bad config gave status $status"
 [[ $(wc -l <"$work/err") -eq 1 ]] || fail "bad config gave more than one line"
 grep -q "bad.toml" "$work/err" && grep -q "admin.port" "$work/err" || fail "bad config line: $(cat "$work/err")"
+# A tier policy with a typo stops the node before it starts: a misspelt rule must not weaken it.
+printf '[operations."banking.transfer"]\nknowlege = ["mpin"]\n' >"$work/tiers.toml"
+status=0
+SUPERAPP_IDENTITY_TIERS_FILE="$work/tiers.toml" "$bin" run --data-dir "$work/tiers-data" >"$work/out" 2>"$work/err" || status=$?
+[[ $status -eq 2 ]] || fail "a bad tiers file gave status $status"
+grep -q "identity.tiers_file.*knowlege" "$work/err" || fail "bad tiers file: $(cat "$work/err")"
 
 echo "1 passed, 0 failed"

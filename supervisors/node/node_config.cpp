@@ -440,6 +440,9 @@ const std::vector<setting>& schema() {
 
     s.push_back(text_setting("identity", "sms_url", true,
                              [](node_config& c, const std::string& v) { c.identity.sms_url = v; }));
+    s.push_back(text_setting("identity", "tiers_file", true, [](node_config& c, const std::string& v) {
+      c.identity.tiers_file = v;
+    }));
 
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},

@@ -126,6 +126,8 @@ struct identity_settings {
   // The SMS provider identity sends sign-up codes to (POST <sms_url>/v1/messages); empty: none
   // (sign-up answers sms_unavailable). `superapp run` starts a simulator and uses it instead.
   std::string sms_url;
+  // The tier policy (TOML, actors/identity/README.md "Tiers and approvals"); empty: built-in.
+  std::string tiers_file;
 };
 
 struct bus_settings {
