@@ -1,33 +1,101 @@
 // The table of domains, the one place where roles meet their actors/<domain> libraries.
 #include "app/domains.hpp"
 
+#include <cstdio>
 #include <fstream>
 #include <sstream>
 #include <string>
 
 #include "actors/identity/identity_domain.hpp"
+#include "actors/identity/partners.hpp"
+#include "actors/identity/secrets.hpp"
 #include "actors/identity/tiers.hpp"
 #include "protocols/assert.hpp"
 
 namespace superapp::app {
 
-bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
-  const auto& path = config.identity.tiers_file;
+namespace {
+
+// Reads the file `key` names into `out` when it passes `check`; empty path: nothing to read.
+template <class Check>
+bool load_checked(const char* key, const std::string& path, std::string& out, Check check,
+                  std::string& failure) {
   if (path.empty()) return true;
   std::ifstream in{path};
   if (!in) {
-    failure = "config error: identity.tiers_file: cannot read " + path;
+    failure = std::string{"config error: "} + key + ": cannot read " + path;
     return false;
   }
   std::stringstream text;
   text << in.rdbuf();
   std::string error;
-  if (!identity::tier_policy::parse(text.str(), error)) {
-    failure = "config error: identity.tiers_file: " + path + ": " + error;
+  if (!check(text.str(), error)) {
+    failure = std::string{"config error: "} + key + ": " + path + ": " + error;
     return false;
   }
-  wiring.tiers_toml = text.str();
+  out = text.str();
   return true;
+}
+
+}  // namespace
+
+bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
+  return load_checked("identity.tiers_file", config.identity.tiers_file, wiring.tiers_toml,
+                      [](const std::string& t, std::string& e) {
+                        return identity::tier_policy::parse(t, e).has_value();
+                      },
+                      failure) &&
+         load_checked("identity.partners_file", config.identity.partners_file,
+                      wiring.partners_toml,
+                      [](const std::string& t, std::string& e) {
+                        return identity::partner_registry::parse(t, e).has_value();
+                      },
+                      failure);
+}
+
+int partner_secret_command(const std::vector<std::string>& args) {
+  auto usage = [] {
+    std::fprintf(stderr,
+                 "usage: superapp partner-secret CLIENT_ID --scopes SCOPE[,SCOPE...] --quota N "
+                 "[--name NAME]\n");
+    return 2;
+  };
+  if (args.empty()) return usage();
+  std::string client_id = args[0], scopes, quota, name;
+  for (std::size_t i = 1; i + 1 < args.size(); i += 2) {
+    if (args[i] == "--scopes") scopes = args[i + 1];
+    else if (args[i] == "--quota") quota = args[i + 1];
+    else if (args[i] == "--name") name = args[i + 1];
+    else return usage();
+  }
+  if (args.size() % 2 == 0 || scopes.empty() || quota.empty()) return usage();
+  identity::ensure_sodium();
+  auto secret = identity::random_token(32);
+  auto hash = identity::hash_secret(secret, identity::argon2_params{});
+  if (!hash) {
+    std::fprintf(stderr, "superapp partner-secret: out of memory hashing\n");
+    return 2;
+  }
+  // The entry, checked by the same parser the node uses.
+  std::string entry = "[partners." + client_id + "]\nname = \"" + name + "\"\nsecret_hash = \"" +
+                      *hash + "\"\nscopes = [";
+  std::stringstream list{scopes};
+  std::string scope;
+  bool first = true;
+  while (std::getline(list, scope, ',')) {
+    entry += (first ? "\"" : ", \"") + scope + "\"";
+    first = false;
+  }
+  entry += "]\nquota_per_day = " + quota + "\n";
+  std::string error;
+  if (name.find('"') != std::string::npos || !identity::partner_registry::parse(entry, error)) {
+    std::fprintf(stderr, "superapp partner-secret: %s\n", error.empty() ? "bad name" : error.c_str());
+    return 2;
+  }
+  std::printf("# Add to identity.partners_file:\n%s", entry.c_str());
+  std::fprintf(stderr, "client secret for %s (shown once; give it to the partner): %s\n",
+               client_id.c_str(), secret.c_str());
+  return 0;
 }
 
 sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) {
@@ -42,6 +110,12 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
       auto policy = identity::tier_policy::parse(wiring.tiers_toml, error);
       SUPERAPP_ASSERT(policy.has_value());  // load_domain_files checked it
       settings.tiers = std::make_shared<const identity::tier_policy>(std::move(*policy));
+    }
+    if (!wiring.partners_toml.empty()) {
+      std::string error;
+      auto registry = identity::partner_registry::parse(wiring.partners_toml, error);
+      SUPERAPP_ASSERT(registry.has_value());  // load_domain_files checked it
+      settings.partners = std::make_shared<const identity::partner_registry>(std::move(*registry));
     }
     return identity::identity_domain(std::move(settings));
   }

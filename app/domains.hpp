@@ -3,6 +3,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "protocols/clock.hpp"
 #include "supervisors/domain.hpp"
@@ -18,15 +19,22 @@ struct domain_wiring {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
   // identity.tiers_file's text, already checked by load_domain_files (empty: the built-in policy)
   std::string tiers_toml;
+  std::string partners_toml;  // identity.partners_file's text, checked (empty: no partners)
 };
 
-// Reads and checks the domain files the config names (identity.tiers_file) into `wiring`;
-// false with `failure` ("config error: identity.tiers_file: ...") when one is missing or wrong.
+// Reads and checks the domain files the config names (identity.tiers_file, .partners_file) into
+// `wiring`; false with `failure` ("config error: identity.tiers_file: ...") when one is missing
+// or wrong.
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure);
 
 // The definition of a role's domain. Identity is its own domain (actors/identity); the others,
 // until their issues land, are the common skeleton: a store (its database, migrated) and a
 // front door answering ping and probe.
+// `superapp partner-secret CLIENT_ID --scopes S1,S2 --quota N [--name NAME]`: makes a random
+// client secret and prints the partners_file entry (with its Argon2id hash) and, once, the
+// secret to hand to the partner. 0, or 2 with the reason on stderr.
+int partner_secret_command(const std::vector<std::string>& args);
+
 sup::domain_definition domain_for(node::role role, const domain_wiring& wiring = {});
 
 }  // namespace superapp::app

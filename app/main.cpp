@@ -11,6 +11,7 @@
 #include "app/admin_cli.hpp"
 #include "app/bench_cli.hpp"
 #include "app/client_cli.hpp"
+#include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
 #include "app/node_runtime.hpp"
 #include "simulators/sms/sms_simulator.hpp"
@@ -32,6 +33,8 @@ int usage(FILE* out, int status) {
                "  sim sms [--bind ADDR] [--port N]   the SMS provider simulator (port 0: any free)\n"
                "  dev-keys [--data-dir DIR]  prints the JWKS of DIR's development signing key (made\n"
                "                            if missing), for gateway.jwks_file of a `superapp node`\n"
+               "  partner-secret CLIENT_ID --scopes S1,S2 --quota N [--name NAME]   a partner's\n"
+               "                            secret and its identity.partners_file entry\n"
                "  bench run SCENARIO.toml [--target ws://HOST:PORT/ws] [--out OUT]\n"
                "  bench compare A.json B.json\n"
                "  version\n"
@@ -145,6 +148,7 @@ int main(int argc, char** argv) {
       std::printf("%s\n", jwks.c_str());
       return 0;
     }
+    if (command == "partner-secret") return superapp::app::partner_secret_command(rest);
     if (command == "bench") return superapp::app::run_bench_command(rest);
     if (command == "version") {
       std::printf("superapp %s\n", SUPERAPP_VERSION);

@@ -78,6 +78,8 @@ error_description describe(identity_errc code) {
     case identity_errc::step_up_invalid:
       return {"step_up_invalid", "the step-up is unknown, used, expired or for another operation",
               false};
+    case identity_errc::scope_not_granted:
+      return {"scope_not_granted", "the partner asked for a scope it was not given", false};
     case identity_errc::step_up_method_not_allowed:
       return {"step_up_method_not_allowed", "this step-up method is not accepted for the operation",
               false};

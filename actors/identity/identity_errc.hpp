@@ -36,9 +36,10 @@ enum class identity_errc : std::uint8_t {
   step_up_required = 20,         // the operation needs a step-up (OTP or biometric): identity.step_up
   step_up_invalid = 21,          // unknown, used or expired step-up, or one for another operation
   step_up_method_not_allowed = 22,  // the policy does not accept this step-up for the operation
+  scope_not_granted = 23,        // a partner asked for a scope it was not given
 };
 
-inline constexpr identity_errc last_identity_errc = identity_errc::step_up_method_not_allowed;
+inline constexpr identity_errc last_identity_errc = identity_errc::scope_not_granted;
 inline constexpr caf::atom_value identity_category = caf::atom("identity");
 
 caf::error make_error(identity_errc code);

@@ -12,6 +12,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/identity/identity_rules.hpp"
+#include "actors/identity/partners.hpp"
 #include "actors/identity/secrets.hpp"
 #include "actors/identity/tiers.hpp"
 #include "protocols/clock.hpp"
@@ -46,6 +47,9 @@ struct identity_settings {
   seconds step_up_challenge_ttl{120};
   int step_up_max_tries = 5;
   int otp_step_ups_per_hour = 10;
+  // Partner credentials (partners.hpp): the registry (null: no partners) and their tokens' life.
+  std::shared_ptr<const partner_registry> partners;
+  seconds partner_token_ttl{15 * 60};  // at most 15 minutes, like every access token
   std::chrono::milliseconds store_timeout{10'000};
 };
 

@@ -2,12 +2,15 @@
 // rotation, logout, devices, JWKS. Rules are in identity_rules, SQL in identity_store.
 #include "actors/identity/identity_service.hpp"
 
+#include <algorithm>
+
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
 #include "actors/identity/helpers.hpp"
 #include "actors/identity/identity_errc.hpp"
 #include "actors/identity/identity_store.hpp"
+#include "actors/identity/partners.hpp"
 #include "persistence/db_errc.hpp"
 #include "persistence/idempotency.hpp"
 #include "persistence/writer.hpp"
@@ -29,6 +32,9 @@ struct service_state {
   std::size_t hashing_in_flight = 0;
   sms_actor sms;
   std::vector<tokens::signing_key> keys;  // newest first; keys[0] signs
+  // An Argon2id hash of nothing anyone knows: an unknown partner's secret is checked against it,
+  // so the answer takes as long as for a known partner (no client-id probing by timing).
+  std::string decoy_hash;
   static inline const char* name = "identity_service";
 };
 
@@ -108,6 +114,20 @@ void hash_job(self_ptr self, promise rp, OnReply on_reply, Ts&&... xs) {
             log::error("identity: hashing failed", {{"code", superapp::describe(err).wire_code}});
             rp.deliver(make_error(platform_errc::internal));
           });
+}
+
+// ---- callers ----
+
+// The caller's own-account ops are for app users: no caller is `unauthorized`, a caller whose
+// token lacks the user scope (a partner) is `forbidden`. The gateway checks the same scope (the
+// catalogue's required_scope); this is the domain's own check (defence in depth).
+caf::error require_user(const op_request& req, bool with_device = false) {
+  if (req.who.subject.empty() || (with_device && req.who.device_id.empty()))
+    return make_error(platform_errc::unauthorized);
+  const auto& scopes = req.who.scopes;
+  if (std::find(scopes.begin(), scopes.end(), user_scope) == scopes.end())
+    return make_error(platform_errc::forbidden);
+  return {};
 }
 
 // ---- events ----
@@ -516,7 +536,7 @@ caf::result<op_reply> do_logout(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_logout_all(self_ptr self, const op_request& req) {
-  if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
+  if (auto err = require_user(req)) return err;
   persistence::unit_of_work unit;
   store::revoke_user_families(unit, req.who.subject, now_of(self));
   if (auto err = add_event(self, unit,
@@ -537,7 +557,7 @@ caf::result<op_reply> do_logout_all(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_set_password(self_ptr self, const op_request& req) {
-  if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
+  if (auto err = require_user(req)) return err;
   auto body = decode(ws::set_password_request_schema(), req);
   if (!body) return body.error();
   if (!valid_credential_format(credential_kind::mpin, body->mpin) ||
@@ -565,7 +585,7 @@ caf::result<op_reply> do_set_password(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_devices(self_ptr self, const op_request& req) {
-  if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
+  if (auto err = require_user(req)) return err;
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "devices read");
   auto devices = store::active_devices(**conn, req.who.subject);
@@ -578,7 +598,7 @@ caf::result<op_reply> do_devices(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_revoke_device(self_ptr self, const op_request& req) {
-  if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
+  if (auto err = require_user(req)) return err;
   auto body = decode(ws::device_ref_schema(), req);
   if (!body) return body.error();
   auto conn = reader(self);
@@ -654,8 +674,7 @@ void commit_step_up(self_ptr self, promise rp, const op_request& req, const std:
 }
 
 caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
-  if (req.who.subject.empty() || req.who.device_id.empty())
-    return make_error(platform_errc::unauthorized);
+  if (auto err = require_user(req, true)) return err;
   auto body = decode(ws::step_up_request_schema(), req);
   if (!body) return body.error();
   auto op = binding_of(body->operation, body->amount, body->payee);
@@ -799,8 +818,7 @@ proof_verdict judge_step_up(self_ptr self, const store::step_up_row& row,
 }
 
 caf::result<op_reply> do_authorise(self_ptr self, const op_request& req) {
-  if (req.who.subject.empty() || req.who.device_id.empty())
-    return make_error(platform_errc::unauthorized);
+  if (auto err = require_user(req, true)) return err;
   auto body = decode(ws::authorise_request_schema(), req);
   if (!body) return body.error();
   auto op = binding_of(body->operation, body->amount, body->payee);
@@ -873,6 +891,49 @@ caf::result<op_reply> do_authorise(self_ptr self, const op_request& req) {
   return rp;
 }
 
+// ---- partner credentials (client credentials grant) ----
+
+caf::result<op_reply> do_partner_token(self_ptr self, const op_request& req) {
+  auto body = decode(ws::partner_token_request_schema(), req);
+  if (!body) return body.error();
+  const auto& cfg = self->state.cfg;
+  const partner* p = cfg.partners ? cfg.partners->find(body->client_id) : nullptr;
+  // Known or not, one Argon2id verify: the same time and the same answer for both.
+  const auto& hash = p ? p->secret_hash : self->state.decoy_hash;
+  auto rp = self->make_response_promise<op_reply>();
+  hash_job<bool>(
+      self, rp,
+      [self, rp, p, scope = body->scope.value_or("")](bool ok) mutable {
+        if (!ok || p == nullptr) {
+          log::warn("identity: partner credentials refused");
+          return void(rp.deliver(make_error(identity_errc::wrong_credential)));
+        }
+        auto scopes = grant_scopes(*p, scope);
+        if (!scopes) {
+          log::warn("identity: partner asked for a scope it was not given",
+                    {{"client_id", p->client_id}});
+          return void(rp.deliver(make_error(identity_errc::scope_not_granted)));
+        }
+        auto& st = self->state;
+        auto now = now_of(self);
+        tokens::claims c;
+        c.subject = partner_subject(p->client_id);
+        c.scopes = *scopes;
+        c.quota_per_day = p->quota_per_day;
+        c.expires_at = now + st.cfg.partner_token_ttl;
+        c.token_id = random_token(16);
+        ws::partner_token_reply reply;
+        reply.access_token = tokens::sign_es256(c, {st.cfg.issuer, st.cfg.audience, now}, st.keys[0]);
+        reply.token_type = "Bearer";
+        reply.expires_in_s = st.cfg.partner_token_ttl.count();
+        for (const auto& s : *scopes) reply.scope += (reply.scope.empty() ? "" : " ") + s;
+        log::info("identity: partner token issued", {{"client_id", p->client_id}});
+        rp.deliver(reply_of(ws::partner_token_reply_schema(), reply));
+      },
+      verify_atom::value, hash, std::move(body->client_secret));
+  return rp;
+}
+
 caf::result<op_reply> do_jwks(self_ptr self) {
   ws::jwks_reply reply;
   for (const auto& k : self->state.keys) {
@@ -901,6 +962,7 @@ const std::map<std::string, op_fn, std::less<>>& op_table() {
       {"identity.revoke_device", do_revoke_device},
       {"identity.jwks", [](self_ptr self, const op_request&) { return do_jwks(self); }},
       {"identity.step_up", do_step_up},
+      {"identity.partner_token", do_partner_token},
       {"identity.authorise", do_authorise},
   };
   return table;
@@ -960,6 +1022,12 @@ service_actor::behavior_type identity_service(service_actor::stateful_pointer<se
   st.cfg = std::move(settings);
   st.ctx = std::move(ctx);
   st.keys = std::move(keys);
+  SUPERAPP_ASSERT(st.cfg.partner_token_ttl > seconds{0} && st.cfg.partner_token_ttl <= seconds{15 * 60});
+  if (st.cfg.partners && !st.cfg.partners->partners.empty()) {
+    auto decoy = hash_secret(random_token(32), st.cfg.argon2);
+    SUPERAPP_ASSERT(decoy.has_value());
+    st.decoy_hash = std::move(*decoy);
+  }
   for (std::size_t i = 0; i < st.cfg.hashing_workers; ++i)
     st.hashers.push_back(self->spawn<caf::detached + caf::linked>(hasher, st.cfg.argon2));
   st.sms = self->spawn<caf::detached + caf::linked>(sms_sender, st.cfg.sms_url, st.cfg.sms_timeout);

@@ -5,6 +5,12 @@ set -euo pipefail
 bin=$1
 source "$(dirname "$0")/lib.sh"
 
+# A partner (client credentials) made with `superapp partner-secret`, quota 3 requests a day.
+"$bin" partner-secret shop-42 --scopes ecommerce.orders --quota 3 --name "Acme" \
+  >"$work/partners.toml" 2>"$work/partner-secret" || fail "partner-secret: $(cat "$work/partner-secret")"
+partner_secret=$(sed -n 's/.*: //p' "$work/partner-secret")
+export SUPERAPP_IDENTITY_PARTNERS_FILE="$work/partners.toml"
+
 start_embedded_node
 grep -q "operator URL:  http://127.0.0.1:" "$work/out" || fail "no operator URL printed"
 grep -q "WebSocket URL: ws://127.0.0.1:" "$work/out" || fail "no WebSocket URL printed"
@@ -37,6 +43,22 @@ grep -q '"code":"wrong_credential"' "$work/reply" || fail "wrong mPIN: $(cat "$w
 wait_for 40 sh -c "\"$bin\" client --data-dir \"$data\" op identity.devices >\"$work/reply\"" \
   || fail "identity.devices with identity's token: $(cat "$work/reply")"
 grep -q '"current":true' "$work/reply" || fail "identity.devices: $(cat "$work/reply")"
+# The partner: its token carries its scopes and quota; app users' ops are forbidden to it, and
+# after 3 requests today (refusals do not count) the gateway answers quota_exceeded.
+client op identity.partner_token "{\"client_id\":\"shop-42\",\"client_secret\":\"$partner_secret\"}" \
+  >"$work/reply" || fail "partner token: $(cat "$work/reply")"
+partner_token=$(sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p' "$work/reply")
+if client op identity.partner_token "{\"client_id\":\"shop-42\",\"client_secret\":\"$partner_secret\",\"scope\":\"user\"}" >"$work/reply"; then
+  fail "a partner was granted the user scope"
+fi
+grep -q '"code":"scope_not_granted"' "$work/reply" || fail "scope escalation: $(cat "$work/reply")"
+if client --token "$partner_token" op identity.devices >"$work/reply"; then fail "a partner listed devices"; fi
+grep -q '"code":"forbidden"' "$work/reply" || fail "partner on a user op: $(cat "$work/reply")"
+client --token "$partner_token" op system.ping >/dev/null || fail "partner ping 1"
+client --token "$partner_token" op rewards.ping >/dev/null || fail "partner ping 2"
+client --token "$partner_token" op system.ping >/dev/null || fail "partner ping 3"
+if client --token "$partner_token" op system.ping >"$work/reply"; then fail "the quota did not hold"; fi
+grep -q '"code":"quota_exceeded"' "$work/reply" || fail "quota: $(cat "$work/reply")"
 # Step-up and approvals: a first transfer to a payee needs a step-up (the built-in policy);
 # by SMS code (read from the simulator), then by the device key; each earns a signed approval.
 if client identity authorise banking.transfer 60000 GBP acct-1 --mpin 579135 >"$work/reply"; then

@@ -28,6 +28,7 @@ struct request_context {
   std::optional<std::string_view> traceparent;
   session_lanes* session = nullptr;  // the session's lane counters
   bool public_op = false;  // the catalogue marks the op public: no token needed (sign-up, login)
+  std::string_view required_scope;  // the catalogue's: the token must carry it (empty: none)
 
   // Filled by the filters.
   std::optional<claims> verified;  // by authenticate

@@ -35,6 +35,15 @@ void daily_quota::remove(std::string_view credential) {
 }
 
 quota_decision daily_quota::try_consume(std::string_view credential) {
+  return consume(credential, std::nullopt);
+}
+
+quota_decision daily_quota::try_consume(std::string_view credential, std::int64_t limit_per_day) {
+  return consume(credential, limit_per_day);
+}
+
+quota_decision daily_quota::consume(std::string_view credential,
+                                    std::optional<std::int64_t> limit_per_day) {
   // system_clock counts POSIX time, which has no leap seconds: every UTC day is 86 400 s here.
   const std::int64_t now_ms =
       std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
@@ -42,8 +51,12 @@ quota_decision daily_quota::try_consume(std::string_view credential) {
   const std::int64_t today = floor_div(now_ms, ms_per_day);
   std::lock_guard<std::mutex> guard{mutex_};
   auto it = accounts_.find(credential);
-  if (it == accounts_.end()) return quota_decision{};
+  if (it == accounts_.end()) {
+    if (!limit_per_day) return quota_decision{};
+    it = accounts_.emplace(std::string{credential}, account{*limit_per_day, today, 0}).first;
+  }
   auto& a = it->second;
+  if (limit_per_day) a.limit_per_day = *limit_per_day;
   // A clock stepping back across midnight keeps the later day's count rather than refunding it.
   if (today > a.day) {
     a.day = today;

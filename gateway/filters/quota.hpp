@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,8 +34,14 @@ class daily_quota {
 
   // Counts one request if the credential has quota left today; thread-safe.
   quota_decision try_consume(std::string_view credential);
+  // The same for a credential whose limit travels with it (a partner token's signed
+  // quota_per_day): sets the limit, then counts, under one lock. Tokens are only issued to
+  // registered partners, so memory stays bounded by the registry.
+  quota_decision try_consume(std::string_view credential, std::int64_t limit_per_day);
 
  private:
+  quota_decision consume(std::string_view credential, std::optional<std::int64_t> limit_per_day);
+
   struct account {
     std::int64_t limit_per_day = 0;
     std::int64_t day = 0;  // days since the epoch (UTC) the count belongs to

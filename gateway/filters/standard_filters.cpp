@@ -24,11 +24,17 @@ filter_result authenticate_filter::apply(request_context& ctx) {
   if (!ctx.bearer_token) return rejection{platform_errc::unauthorized, "no bearer token"};
   auto outcome = verifier_.verify(*ctx.bearer_token);
   if (!outcome) return rejection{platform_errc::unauthorized, outcome.failure};
-  // A token bound to a device is only good from that device.
-  if (outcome.accepted->device_id && ctx.device_id &&
-      *ctx.device_id != *outcome.accepted->device_id)
-    return rejection{platform_errc::unauthorized, "device does not match token"};
+  if (auto refused = check_claims(*outcome.accepted, ctx)) return refused;
   ctx.verified = std::move(outcome.accepted);
+  return std::nullopt;
+}
+
+filter_result check_claims(const claims& c, const request_context& ctx) {
+  // A token bound to a device is only good from that device.
+  if (c.device_id && ctx.device_id && *ctx.device_id != *c.device_id)
+    return rejection{platform_errc::unauthorized, "device does not match token"};
+  if (!ctx.required_scope.empty() && !c.has_scope(ctx.required_scope))
+    return rejection{platform_errc::forbidden, "token lacks the op's scope"};
   return std::nullopt;
 }
 
@@ -68,8 +74,14 @@ filter_result rate_limit_filter::apply(request_context& ctx) {
 }
 
 filter_result quota_filter::apply(request_context& ctx) {
-  if (!ctx.partner_credential) return std::nullopt;
-  auto decision = quota_.try_consume(*ctx.partner_credential);
+  // A partner token names its quota; otherwise a partner credential the transport declared.
+  quota_decision decision;
+  if (ctx.verified && ctx.verified->quota_per_day)
+    decision = quota_.try_consume(ctx.verified->subject, *ctx.verified->quota_per_day);
+  else if (ctx.partner_credential)
+    decision = quota_.try_consume(*ctx.partner_credential);
+  else
+    return std::nullopt;
   switch (decision.outcome) {
     case quota_decision::verdict::allowed:
       return std::nullopt;

@@ -29,6 +29,11 @@ class authenticate_filter final : public filter {
   const jwt_verifier& verifier_;
 };
 
+// What a verified token must also satisfy for this request: a device_id the client declares
+// must match the token's (unauthorized), and the token must carry the op's required scope
+// (forbidden). Shared by authenticate_filter and the session pipeline's cached verification.
+filter_result check_claims(const claims& c, const request_context& ctx);
+
 // Which request attribute a limiter counts by.
 enum class rate_key : std::uint8_t { source_address, user, device };
 
@@ -45,7 +50,8 @@ class rate_limit_filter final : public filter {
   rate_limiter& limiter_;
 };
 
-// Partner calls only (ctx.partner_credential set). Refusals: quota_exceeded with retry_after_ms
+// Partner calls only: a verified token carrying quota_per_day (counted by its subject), or
+// ctx.partner_credential set by the transport. Refusals: quota_exceeded with retry_after_ms
 // to the next UTC midnight; forbidden for a credential with no quota configured.
 class quota_filter final : public filter {
  public:

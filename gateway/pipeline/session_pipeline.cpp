@@ -52,6 +52,7 @@ gateway_services::gateway_services(std::string node, const superapp::clock& clk,
       user_limiter(per_user, clk),
       device_limiter(per_device, clk),
       address_limiter(per_address, clk),
+      partner_quota(clk),
       lanes(node_lane_limits),
       directory(std::move(front_doors)) {}
 
@@ -64,11 +65,9 @@ filters::filter_result session_pipeline::session_authenticate::apply(
     if (!ctx.bearer_token) return filters::rejection{platform_errc::unauthorized, "no bearer token"};
     auto outcome = owner_.services_->verifier.verify(*ctx.bearer_token);
     if (!outcome) return filters::rejection{platform_errc::unauthorized, outcome.failure};
-    if (outcome.accepted->device_id && ctx.device_id &&
-        *ctx.device_id != *outcome.accepted->device_id)
-      return filters::rejection{platform_errc::unauthorized, "device does not match token"};
     claims = std::move(outcome.accepted);
   }
+  if (auto refused = filters::check_claims(*claims, ctx)) return refused;
   ctx.verified = claims;
   return std::nullopt;
 }
@@ -81,11 +80,13 @@ session_pipeline::session_pipeline(std::shared_ptr<gateway_services> services, s
       per_address_(filters::rate_key::source_address, services_->address_limiter),
       per_device_(filters::rate_key::device, services_->device_limiter),
       per_user_(filters::rate_key::user, services_->user_limiter),
+      partner_quota_(services_->partner_quota),
       route_(services_->routes, services_->lanes) {
   // Cheapest refusals first: a flood from one address is turned away before any crypto.
   chain_.append(trace_);
   chain_.append(per_address_);
   chain_.append(authenticate_);
+  chain_.append(partner_quota_);
   chain_.append(per_device_);
   chain_.append(per_user_);
   chain_.append(route_);
@@ -122,6 +123,7 @@ void session_pipeline::handle_frame(caf::event_based_actor* self, std::string_vi
   ctx.traceparent = view_of(request.traceparent);
   ctx.session = &lanes_;
   ctx.public_op = (*admitted)->is_public;
+  ctx.required_scope = (*admitted)->required_scope;
   if (auto refused = chain_.run(ctx)) {
     // A key this gateway has not seen yet (identity rotated, or this node started moments ago
     // and its refresher has not reached identity): fetch the keys once, then run the frame

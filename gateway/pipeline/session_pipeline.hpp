@@ -71,6 +71,7 @@ struct gateway_services {
   filters::rate_limiter user_limiter;
   filters::rate_limiter device_limiter;  // by the token's device, else the X-Device-Id header
   filters::rate_limiter address_limiter;
+  filters::daily_quota partner_quota;  // partner tokens' requests per UTC day (their claim)
   filters::node_lanes lanes;
   sup::front_door_directory_ptr directory;
   std::chrono::milliseconds domain_timeout{5000};
@@ -147,6 +148,7 @@ class session_pipeline : public std::enable_shared_from_this<session_pipeline> {
   filters::rate_limit_filter per_address_;
   filters::rate_limit_filter per_device_;
   filters::rate_limit_filter per_user_;
+  filters::quota_filter partner_quota_;
   filters::route_filter route_;
   filters::filter_chain chain_;
 };

@@ -444,6 +444,10 @@ jwt_outcome jwt_verifier::verify(std::string_view token) const {
       rest.remove_prefix(space + 1);
     }
   }
+  if (auto* quota = p.if_contains("quota_per_day")) {
+    if (!quota->is_int64() || quota->as_int64() < 0) return refuse("quota_per_day is not a count");
+    out.quota_per_day = quota->as_int64();
+  }
   if (policy_.keep_payload) out.payload_json = json::serialize(p);
   return jwt_outcome{std::move(out), {}};
 }
@@ -575,6 +579,7 @@ std::string sign_es256(const claims& c, const token_issue& issue, const signing_
   payload["exp"] = seconds(c.expires_at);
   payload["jti"] = c.token_id;
   if (c.device_id) payload["device_id"] = *c.device_id;
+  if (c.quota_per_day) payload["quota_per_day"] = *c.quota_per_day;
   if (!c.scopes.empty()) {
     std::string scope;
     for (const auto& s : c.scopes) {

@@ -32,6 +32,9 @@ struct claims {
   std::vector<std::string> scopes;
   clock::time_point expires_at;
   std::string token_id;
+  // Partner tokens (client credentials) carry their daily request quota (`quota_per_day`);
+  // the gateway counts them against it. Absent for users.
+  std::optional<std::int64_t> quota_per_day;
   // The whole verified payload as JSON, only when the policy asks (jwt_policy::keep_payload):
   // for tokens with claims of their own, such as approvals (approval.hpp).
   std::string payload_json;

@@ -156,6 +156,25 @@ const body_schema<jwks_reply>& jwks_reply_schema() {
   return s;
 }
 
+const body_schema<partner_token_request>& partner_token_request_schema() {
+  static const auto s =
+      body_schema<partner_token_request>{}
+          .required("client_id", &partner_token_request::client_id, max_length{64}, non_empty)
+          .required("client_secret", &partner_token_request::client_secret,
+                    max_length{max_secret_token_chars}, non_empty)
+          .optional("scope", &partner_token_request::scope, max_length{1024});
+  return s;
+}
+const body_schema<partner_token_reply>& partner_token_reply_schema() {
+  static const auto s =
+      body_schema<partner_token_reply>{}
+          .required("access_token", &partner_token_reply::access_token,
+                    max_length{max_access_token_chars})
+          .required("token_type", &partner_token_reply::token_type, max_length{16})
+          .required("expires_in_s", &partner_token_reply::expires_in_s, non_negative)
+          .required("scope", &partner_token_reply::scope, max_length{1024});
+  return s;
+}
 const body_schema<step_up_request>& step_up_request_schema() {
   static const auto s =
       body_schema<step_up_request>{}
@@ -230,25 +249,29 @@ void add_identity_ops(op_catalogue& c) {
   c.add(public_op(make_op("identity.logout", tx,
                           "Revokes the login (refresh-token family) the token belongs to.",
                           refresh_request_schema(), revoked_reply_schema())));
-  c.add(make_op("identity.logout_all", tx,
+  c.add(scoped_op(make_op("identity.logout_all", tx,
                 "Revokes every login of the caller on every device (log out everywhere).",
-                empty_body_schema(), logout_all_reply_schema()));
-  c.add(make_op("identity.set_password", tx,
+                empty_body_schema(), logout_all_reply_schema()), "user"));
+  c.add(scoped_op(make_op("identity.set_password", tx,
                 "Sets or replaces the caller's password (Argon2id); the mPIN must be given.",
-                set_password_request_schema(), password_set_reply_schema()));
-  c.add(make_op("identity.devices", lane::query, "Lists the caller's bound devices.",
-                empty_body_schema(), devices_reply_schema()));
-  c.add(make_op("identity.revoke_device", tx,
+                set_password_request_schema(), password_set_reply_schema()), "user"));
+  c.add(scoped_op(make_op("identity.devices", lane::query, "Lists the caller's bound devices.",
+                empty_body_schema(), devices_reply_schema()), "user"));
+  c.add(scoped_op(make_op("identity.revoke_device", tx,
                 "Revokes one of the caller's devices and every login made from it.",
-                device_ref_schema(), revoked_reply_schema()));
-  c.add(make_op("identity.step_up", tx,
+                device_ref_schema(), revoked_reply_schema()), "user"));
+  c.add(scoped_op(make_op("identity.step_up", tx,
                 "Starts a step-up for one operation (amount, payee): an SMS code that names it, "
                 "or a challenge naming it for the device's biometric key to sign.",
-                step_up_request_schema(), step_up_reply_schema()));
-  c.add(make_op("identity.authorise", tx,
+                step_up_request_schema(), step_up_reply_schema()), "user"));
+  c.add(scoped_op(make_op("identity.authorise", tx,
                 "Proves what the tier policy asks for one operation (mPIN or password, and a "
                 "step-up when needed); answers a signed, single-use, 2-minute approval for it.",
-                authorise_request_schema(), approval_reply_schema()));
+                authorise_request_schema(), approval_reply_schema()), "user"));
+  c.add(public_op(make_op("identity.partner_token", tx,
+                          "Client credentials: a partner's id and secret for an access token "
+                          "carrying (a subset of) its scopes and its daily quota.",
+                          partner_token_request_schema(), partner_token_reply_schema())));
   c.add(public_op(make_op("identity.jwks", lane::query,
                           "The public keys access tokens are signed with, as a JWK set.",
                           empty_body_schema(), jwks_reply_schema())));

@@ -105,6 +105,18 @@ struct jwk_entry {
 struct jwks_reply {
   std::vector<jwk_entry> keys;
 };
+// Partner credentials (client credentials grant).
+struct partner_token_request {
+  std::string client_id;
+  std::string client_secret;
+  std::optional<std::string> scope;  // space separated; absent: every scope the partner has
+};
+struct partner_token_reply {
+  std::string access_token;
+  std::string token_type;
+  std::int64_t expires_in_s = 0;
+  std::string scope;
+};
 // Tiered authorisation (actors/identity/README.md, "Tiers and approvals").
 inline constexpr std::size_t max_operation_chars = 64;
 inline constexpr std::size_t max_payee_chars = 64;
@@ -158,6 +170,8 @@ const body_schema<logout_all_reply>& logout_all_reply_schema();
 const body_schema<devices_reply>& devices_reply_schema();
 const body_schema<device_ref>& device_ref_schema();
 const body_schema<jwks_reply>& jwks_reply_schema();
+const body_schema<partner_token_request>& partner_token_request_schema();
+const body_schema<partner_token_reply>& partner_token_reply_schema();
 const body_schema<step_up_request>& step_up_request_schema();
 const body_schema<step_up_reply>& step_up_reply_schema();
 const body_schema<authorise_request>& authorise_request_schema();

@@ -27,6 +27,9 @@ struct op_spec {
   // Reachable without an access token (sign-up, login, token refresh, JWKS): the gateway skips
   // authentication for these ops only.
   bool is_public = false;
+  // A scope the caller's token must carry (the gateway refuses with `forbidden`, and the domain
+  // checks again on its side); empty: any authenticated caller. App users carry "user".
+  std::string required_scope;
 };
 
 // The same op, marked public.
@@ -35,12 +38,19 @@ inline op_spec public_op(op_spec spec) {
   return spec;
 }
 
+// The same op, for callers whose token carries `scope` only.
+inline op_spec scoped_op(op_spec spec, std::string scope) {
+  spec.required_scope = std::move(scope);
+  return spec;
+}
+
 // Builds an op from typed schemas; the idempotency key follows the lane.
 template <class Request, class Reply>
 op_spec make_op(std::string name, ws::lane l, std::string summary,
                 const body_schema<Request>& request, const body_schema<Reply>& reply) {
-  return op_spec{std::move(name), l, l == lane::transactional, std::move(summary), request.shape(),
-                 reply.shape()};
+  op_spec spec{std::move(name), l, l == lane::transactional, std::move(summary), request.shape(),
+               reply.shape(), false, {}};
+  return spec;
 }
 
 class op_catalogue {

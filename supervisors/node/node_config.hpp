@@ -128,6 +128,8 @@ struct identity_settings {
   std::string sms_url;
   // The tier policy (TOML, actors/identity/README.md "Tiers and approvals"); empty: built-in.
   std::string tiers_file;
+  // Partner credentials (TOML, actors/identity/README.md "Partner credentials"); empty: none.
+  std::string partners_file;
 };
 
 struct bus_settings {

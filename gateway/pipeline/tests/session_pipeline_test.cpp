@@ -26,6 +26,8 @@ ws::op_catalogue node_ops() {
   ops.add(ws::make_op("banking.hold", ws::lane::transactional, "Takes a while", empty, empty));
   ops.add(ws::public_op(
       ws::make_op("banking.rates", ws::lane::query, "Public: no token needed", empty, empty)));
+  ops.add(ws::scoped_op(
+      ws::make_op("banking.statement", ws::lane::query, "App users only", empty, empty), "user"));
   return ops;
 }
 
@@ -38,6 +40,7 @@ filters::route_table node_routes() {
   routes.add_lane("session.*", filters::lane::query);
   routes.add_lane("banking.ping", filters::lane::query);
   routes.add_lane("banking.rates", filters::lane::query);
+  routes.add_lane("banking.statement", filters::lane::query);
   return routes;
 }
 
@@ -96,11 +99,14 @@ struct fixture : test_coordinator_fixture<> {
     run();
   }
 
-  std::string token(std::chrono::seconds lifetime = 900s) {
+  std::string token(std::chrono::seconds lifetime = 900s,
+                    std::vector<std::string> scopes = {"banking:read"},
+                    std::optional<std::int64_t> quota_per_day = {}) {
     filters::claims c;
-    c.subject = "user-42";
+    c.subject = quota_per_day ? "partner:shop-1" : "user-42";
     c.token_id = "t-1";
-    c.scopes = {"banking:read"};
+    c.scopes = std::move(scopes);
+    c.quota_per_day = quota_per_day;
     c.expires_at = clock.now() + lifetime;
     return filters::sign_es256(c, {"superapp-identity", "superapp-mobile", clock.now()}, key);
   }
@@ -197,6 +203,41 @@ TEST_CASE_FIXTURE(fixture, "a flood beyond the user's rate is refused with retry
   CHECK(code_of(refused) == "rate_limited");
   CHECK(refused.at("error").as_object().at("retry_after_ms").as_int64() == 1000);
   clock.advance(1s);
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+}
+
+TEST_CASE_FIXTURE(fixture, "an op for app users refuses a token without the user scope (a partner's)") {
+  open(token(900s, {"ecommerce.orders"}, 1000));
+  auto refused = send(R"({"id":1,"op":"banking.statement","body":{}})");
+  CHECK(code_of(refused) == "forbidden");
+  // Ops without a required scope still serve the partner.
+  CHECK(code_of(send(R"({"id":2,"op":"banking.ping","body":{}})")) == "ok");
+  self->send_exit(session, caf::exit_reason::kill);
+  run();
+  open(token(900s, {"user"}));
+  CHECK(code_of(send(R"({"id":3,"op":"banking.statement","body":{}})")) == "ok");
+}
+
+TEST_CASE_FIXTURE(fixture, "a partner token is held to the daily quota it carries, until UTC midnight") {
+  open(token(900s, {"ecommerce.orders"}, 3));
+  for (int i = 0; i < 3; ++i) CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+  auto refused = send(R"({"id":1,"op":"system.ping","body":{}})");
+  CHECK(code_of(refused) == "quota_exceeded");
+  CHECK(refused.at("error").as_object().at("retry_after_ms").as_int64() > 0);
+  // A new session with a fresh token of the same partner shares the count.
+  self->send_exit(session, caf::exit_reason::kill);
+  run();
+  open(token(900s, {"ecommerce.orders"}, 3));
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "quota_exceeded");
+  // Users' tokens carry no quota: never counted.
+  self->send_exit(session, caf::exit_reason::kill);
+  run();
+  open(token());
+  CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
+  clock.advance(24h);
+  self->send_exit(session, caf::exit_reason::kill);
+  run();
+  open(token(900s, {"ecommerce.orders"}, 3));
   CHECK(code_of(send(R"({"id":1,"op":"system.ping","body":{}})")) == "ok");
 }
 

@@ -104,6 +104,20 @@ TEST_CASE_FIXTURE(jwt_fixture,
   CHECK(outcome.failure == "expired");
 }
 
+TEST_CASE_FIXTURE(jwt_fixture, "a partner token carries its daily quota; a user token has none") {
+  CHECK_FALSE(verifier.verify(token(k1)).accepted->quota_per_day);
+  auto c = user_claims();
+  c.device_id.reset();
+  c.quota_per_day = 10'000;
+  auto partner = verifier.verify(sign_es256(c, token_issue{issuer, audience, clock.now()}, k1));
+  REQUIRE(partner);
+  CHECK(partner.accepted->quota_per_day == std::optional<std::int64_t>{10'000});
+  CHECK(verifier.verify(token_with_payload(payload_with(R"("quota_per_day":"lots")"), k1)).failure ==
+        "quota_per_day is not a count");
+  CHECK(verifier.verify(token_with_payload(payload_with(R"("quota_per_day":-1)"), k1)).failure ==
+        "quota_per_day is not a count");
+}
+
 TEST_CASE_FIXTURE(jwt_fixture, "a token without exp is refused") {
   auto t = sign_es256_raw(
       R"({"alg":"ES256","kid":"k1"})",

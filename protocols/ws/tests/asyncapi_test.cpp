@@ -90,6 +90,10 @@ std::vector<std::string> document_problems(const json::value& doc, const op_cata
     if (const auto* pub = operation.as_object().if_contains("x-public");
         !pub || !pub->is_bool() || pub->get_bool() != op.is_public)
       problems.push_back(op.name + ": x-public differs from the catalogue");
+    const auto* scope = operation.as_object().if_contains("x-required-scope");
+    if (op.required_scope.empty() ? scope != nullptr
+                                  : (!scope || *scope != op.required_scope.c_str()))
+      problems.push_back(op.name + ": x-required-scope differs from the catalogue");
 
     const auto* replies = find_path(operation, "/reply/messages");
     if (replies == nullptr || replies->as_array().size() != 2) {

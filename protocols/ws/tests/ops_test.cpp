@@ -42,13 +42,13 @@ TEST_CASE("the protocol knows ping, echo, subscribe, unsubscribe, resume and eve
     CHECK(op->lane == lane::query);
     CHECK_FALSE(op->idempotency_key_required);
   }
-  CHECK(protocol_ops().all().size() == 13 + 14);  // and the 14 identity ops below
+  CHECK(protocol_ops().all().size() == 13 + 15);  // and the 15 identity ops below
 }
 
 TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own ops are not") {
   for (auto name : {"identity.register", "identity.verify_otp", "identity.bind_device",
                     "identity.challenge", "identity.login", "identity.refresh", "identity.logout",
-                    "identity.jwks"}) {
+                    "identity.jwks", "identity.partner_token"}) {
     CAPTURE(name);
     REQUIRE(protocol_ops().find(name) != nullptr);
     CHECK(protocol_ops().find(name)->is_public);
@@ -60,6 +60,11 @@ TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own
     REQUIRE(protocol_ops().find(name) != nullptr);
     CHECK_FALSE(protocol_ops().find(name)->is_public);
   }
+  // The caller's own identity ops are for app users: partners' tokens lack the "user" scope.
+  for (auto name : {"identity.logout_all", "identity.devices", "identity.revoke_device",
+                    "identity.set_password", "identity.step_up", "identity.authorise"})
+    CHECK(protocol_ops().find(name)->required_scope == "user");
+  CHECK(protocol_ops().find("system.ping")->required_scope.empty());
 }
 
 TEST_CASE("an authorise body: money is integer minor units with a currency, never a float") {
