@@ -34,8 +34,8 @@ int usage() {
   return 2;
 }
 
-// Sessions authenticate with development tokens until the identity domain issues real ones;
-// this is the one place to change when the login-storm scenario logs in for real.
+// Scenario sessions authenticate with development tokens (a login per session would make every
+// scenario a login storm; that one is measured by bench/login_storm with real logins).
 std::function<std::string(const std::string&, std::string&)> token_source(std::string data_dir) {
   return [data_dir](const std::string& subject, std::string& failure) {
     superapp::system_clock clock;
