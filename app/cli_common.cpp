@@ -1,7 +1,13 @@
 // URL parsing and the node file, for the command-line clients.
 #include "app/cli_common.hpp"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 
 #include <filesystem>
 #include <fstream>
@@ -60,6 +66,33 @@ bool http_get(const endpoint_url& target, const std::string& token, const std::s
     failure = e.what();
     return false;
   }
+}
+
+bool write_private_file(const std::string& path, std::string_view content, std::string& failure) {
+  auto parent = std::filesystem::path{path}.parent_path();
+  std::error_code ec;
+  if (!parent.empty()) std::filesystem::create_directories(parent, ec);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, S_IRUSR | S_IWUSR);
+  if (fd < 0) {
+    failure = path + ": " + std::strerror(errno);
+    return false;
+  }
+  std::size_t done = 0;
+  while (done < content.size()) {
+    auto n = ::write(fd, content.data() + done, content.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      failure = path + ": " + std::strerror(errno);
+      ::close(fd);
+      return false;
+    }
+    done += static_cast<std::size_t>(n);
+  }
+  if (::close(fd) != 0) {
+    failure = path + ": " + std::strerror(errno);
+    return false;
+  }
+  return true;
 }
 
 std::string read_text_file(const std::string& path) {

@@ -41,4 +41,9 @@ bool parse_integer(std::string_view text, std::int64_t min, std::int64_t max, st
 // The whole text of a file; empty when it cannot be read.
 std::string read_text_file(const std::string& path);
 
+// Creates `path` (and its directory) readable by its owner only — mode 0600 from the moment it
+// exists, never widened afterwards — with `content`; false with `failure` if it exists already
+// or cannot be written. For keys the node makes itself.
+bool write_private_file(const std::string& path, std::string_view content, std::string& failure);
+
 }  // namespace superapp::app

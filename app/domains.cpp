@@ -1,7 +1,9 @@
 // The table of domains, the one place where roles meet their actors/<domain> libraries.
 #include "app/domains.hpp"
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
@@ -10,6 +12,7 @@
 #include "actors/identity/partners.hpp"
 #include "actors/identity/secrets.hpp"
 #include "actors/identity/tiers.hpp"
+#include "app/cli_common.hpp"
 #include "protocols/assert.hpp"
 
 namespace superapp::app {
@@ -39,8 +42,35 @@ bool load_checked(const char* key, const std::string& path, std::string& out, Ch
 
 }  // namespace
 
+// identity's storage key: the configured file, or one this node keeps in its data dir.
+bool load_storage_key(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
+  const auto& roles = config.node.roles;
+  if (std::find(roles.begin(), roles.end(), node::role::identity) == roles.end()) return true;
+  auto path = config.identity.storage_key_file;
+  if (path.empty()) {
+    path = (std::filesystem::path{config.node.data_dir} / "identity-storage.key").string();
+    if (!std::filesystem::exists(path) &&
+        !write_private_file(path, identity::new_storage_key_hex() + "\n", failure)) {
+      failure = "identity: cannot make the storage key: " + failure;
+      return false;
+    }
+  }
+  std::string text;
+  if (!load_checked("identity.storage_key_file", path, text,
+                    [](const std::string& t, std::string& e) {
+                      return identity::storage_key_from_hex(t, e).has_value();
+                    },
+                    failure))
+    return false;
+  std::string error;
+  wiring.identity_storage_key = *identity::storage_key_from_hex(text, error);
+  identity::sodium_wipe(text);
+  return true;
+}
+
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
-  return load_checked("identity.tiers_file", config.identity.tiers_file, wiring.tiers_toml,
+  return load_storage_key(config, wiring, failure) &&
+         load_checked("identity.tiers_file", config.identity.tiers_file, wiring.tiers_toml,
                       [](const std::string& t, std::string& e) {
                         return identity::tier_policy::parse(t, e).has_value();
                       },
@@ -105,6 +135,7 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.issuer = wiring.token_issuer;
     settings.audience = wiring.token_audience;
     settings.clock = wiring.clock;
+    settings.storage_key = wiring.identity_storage_key;
     if (!wiring.tiers_toml.empty()) {
       std::string error;
       auto policy = identity::tier_policy::parse(wiring.tiers_toml, error);

@@ -20,11 +20,15 @@ struct domain_wiring {
   // identity.tiers_file's text, already checked by load_domain_files (empty: the built-in policy)
   std::string tiers_toml;
   std::string partners_toml;  // identity.partners_file's text, checked (empty: no partners)
+  // identity's storage key (raw bytes) from identity.storage_key_file, or the one made in the
+  // data dir; empty when this node hosts no identity.
+  std::string identity_storage_key;
 };
 
-// Reads and checks the domain files the config names (identity.tiers_file, .partners_file) into
-// `wiring`; false with `failure` ("config error: identity.tiers_file: ...") when one is missing
-// or wrong.
+// Reads and checks the domain files the config names (identity.tiers_file, .partners_file,
+// .storage_key_file — made as <data_dir>/identity-storage.key, mode 0600, when unset and
+// missing) into `wiring`; false with `failure` ("config error: identity.tiers_file: ...") when
+// one is missing or wrong.
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure);
 
 // The definition of a role's domain. Identity is its own domain (actors/identity); the others,

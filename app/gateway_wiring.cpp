@@ -53,11 +53,10 @@ std::optional<filters::signing_key> load_or_make_dev_key(const std::string& data
     return key;
   }
   auto key = filters::signing_key::generate(dev_kid);
-  std::filesystem::create_directories(data_dir);
-  std::ofstream out{path, std::ios::trunc};
-  out << key.private_pem();
-  out.close();
-  ::chmod(path.c_str(), S_IRUSR | S_IWUSR);
+  if (!write_private_file(path.string(), key.private_pem(), failure)) {
+    failure = "gateway: " + failure;
+    return std::nullopt;
+  }
   return key;
 }
 

@@ -27,6 +27,10 @@ struct identity_settings {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
 
   std::string sms_url;  // http://HOST:PORT of the SMS provider (the simulator in superapp run)
+  // Seals the signing keys at rest (secrets.hpp, storage_key_bytes raw bytes). The node always
+  // gives one (identity.storage_key_file, or one made in the data dir); empty only in tests,
+  // which then store keys in the clear.
+  std::string storage_key;
   std::chrono::milliseconds sms_timeout{2000};
 
   seconds access_token_ttl{15 * 60};  // at most 15 minutes (asserted)

@@ -975,6 +975,19 @@ tokens::signing_key fresh_key(time_point now) {
 
 }  // namespace
 
+namespace {
+
+// A signing key's PEM as the database keeps it: sealed under the storage key when there is one.
+std::string stored_pem(const identity_settings& settings, const tokens::signing_key& key) {
+  auto pem = key.private_pem();
+  if (settings.storage_key.empty()) return pem;
+  auto sealed = seal_stored(settings.storage_key, pem);
+  sodium_wipe(pem);
+  return sealed;
+}
+
+}  // namespace
+
 caf::expected<std::vector<tokens::signing_key>> load_or_create_keys(
     caf::actor_system& sys, const sup::domain_context& ctx, const identity_settings& settings) {
   auto conn = ctx.readers->borrow();
@@ -982,25 +995,48 @@ caf::expected<std::vector<tokens::signing_key>> load_or_create_keys(
   auto rows = store::published_keys(**conn);
   if (!rows) return rows.error();
   std::vector<tokens::signing_key> keys;
+  persistence::unit_of_work reseal;  // keys written in the clear before a storage key was set
   for (const auto& row : *rows) {
+    std::string pem = row.private_pem;
+    if (is_sealed(pem)) {
+      auto opened = settings.storage_key.empty() ? std::nullopt : open_stored(settings.storage_key, pem);
+      if (!opened) {
+        log::error("identity: a stored signing key does not open: is this the storage key it was "
+                   "sealed with (identity.storage_key_file)?",
+                   {{"kid", row.kid}});
+        return make_error(platform_errc::start_failed);
+      }
+      pem = std::move(*opened);
+    } else if (!settings.storage_key.empty()) {
+      log::warn("identity: a signing key was stored in the clear; sealing it now", {{"kid", row.kid}});
+      store::replace_stored_key(reseal, row.kid, seal_stored(settings.storage_key, pem));
+    }
     std::string err;
-    auto key = tokens::signing_key::from_pem(row.kid, row.private_pem, err);
+    auto key = tokens::signing_key::from_pem(row.kid, pem, err);
+    sodium_wipe(pem);
     if (!key) {
       log::error("identity: a stored signing key does not load", {{"kid", row.kid}});
       return make_error(platform_errc::start_failed);
     }
     keys.push_back(std::move(*key));
   }
-  if (!keys.empty()) return keys;
+  caf::scoped_actor self{sys};
+  auto write = [&](persistence::unit_of_work unit) {
+    caf::error failure;
+    self->request(ctx.store, settings.store_timeout, persistence::write_atom::value, std::move(unit))
+        .receive([](persistence::unit_results&) {}, [&](caf::error& err) { failure = err; });
+    return failure;
+  };
+  if (!keys.empty()) {
+    if (!reseal.steps.empty())
+      if (auto err = write(std::move(reseal))) return err;
+    return keys;
+  }
   auto now = settings.clock->now();
   auto key = fresh_key(now);
   persistence::unit_of_work unit;
-  store::add_key(unit, {key.kid, key.private_pem()}, now);
-  caf::scoped_actor self{sys};
-  caf::error failure;
-  self->request(ctx.store, settings.store_timeout, persistence::write_atom::value, std::move(unit))
-      .receive([](persistence::unit_results&) {}, [&](caf::error& err) { failure = err; });
-  if (failure) return failure;
+  store::add_key(unit, {key.kid, stored_pem(settings, key)}, now);
+  if (auto err = write(std::move(unit))) return err;
   log::info("identity: first signing key made", {{"kid", key.kid}});
   keys.push_back(std::move(key));
   return keys;
@@ -1044,7 +1080,7 @@ service_actor::behavior_type identity_service(service_actor::stateful_pointer<se
         auto key = fresh_key(now);
         auto previous = st.keys.front().kid;
         persistence::unit_of_work unit;
-        store::add_key(unit, {key.kid, key.private_pem()}, now);
+        store::add_key(unit, {key.kid, stored_pem(st.cfg, key)}, now);
         // The previous key stays published so tokens it signed verify until they expire.
         store::retire_keys_except(unit, key.kid, previous, now);
         auto rp = self->make_response_promise<std::string>();

@@ -419,6 +419,10 @@ void add_key(unit_of_work& u, const key_row& k, time_point now) {
         1);
 }
 
+void replace_stored_key(unit_of_work& u, const std::string& kid, const std::string& stored) {
+  u.add(st("UPDATE signing_keys SET private_pem = $2 WHERE kid = $1", {kid, stored}), 1);
+}
+
 void retire_keys_except(unit_of_work& u, const std::string& keep_a, const std::string& keep_b,
                         time_point now) {
   u.add(st("UPDATE signing_keys SET retired_at_s = $3 "

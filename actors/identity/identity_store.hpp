@@ -133,6 +133,8 @@ void add_known_payee(unit_of_work& u, const std::string& user_id, const std::str
                      const std::string& payee, time_point now);  // no-op when known
 // The audit trail of approvals issued (never the token itself: it is a bearer credential).
 void add_approval(unit_of_work& u, const tokens::approval& a, time_point issued_at);
+// A key's stored form changes (sealed under the storage key); the key itself does not.
+void replace_stored_key(unit_of_work& u, const std::string& kid, const std::string& stored);
 void retire_keys_except(unit_of_work& u, const std::string& keep_a, const std::string& keep_b,
                         time_point now);
 

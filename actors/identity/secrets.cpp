@@ -4,6 +4,7 @@
 #include <sodium.h>
 
 #include <array>
+#include <cctype>
 #include <vector>
 
 #include "protocols/assert.hpp"
@@ -20,6 +21,61 @@ std::string hex(const unsigned char* bytes, std::size_t n) {
 }
 
 }  // namespace
+
+std::string seal_stored(std::string_view storage_key, std::string_view plaintext) {
+  ensure_sodium();
+  SUPERAPP_ASSERT(storage_key.size() == storage_key_bytes);
+  std::vector<unsigned char> out(crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES +
+                                 plaintext.size());
+  randombytes_buf(out.data(), crypto_secretbox_NONCEBYTES);
+  SUPERAPP_ASSERT(crypto_secretbox_easy(out.data() + crypto_secretbox_NONCEBYTES,
+                                        reinterpret_cast<const unsigned char*>(plaintext.data()),
+                                        plaintext.size(), out.data(),
+                                        reinterpret_cast<const unsigned char*>(storage_key.data())) == 0);
+  return std::string{sealed_prefix} + tokens::base64url_encode(out);
+}
+
+std::optional<std::string> open_stored(std::string_view storage_key, std::string_view sealed) {
+  ensure_sodium();
+  if (storage_key.size() != storage_key_bytes || !is_sealed(sealed)) return std::nullopt;
+  auto bytes = tokens::base64url_decode(sealed.substr(sealed_prefix.size()));
+  if (!bytes || bytes->size() < crypto_secretbox_NONCEBYTES + crypto_secretbox_MACBYTES)
+    return std::nullopt;
+  const auto* in = reinterpret_cast<const unsigned char*>(bytes->data());
+  std::string out(bytes->size() - crypto_secretbox_NONCEBYTES - crypto_secretbox_MACBYTES, '\0');
+  if (crypto_secretbox_open_easy(reinterpret_cast<unsigned char*>(out.data()),
+                                 in + crypto_secretbox_NONCEBYTES,
+                                 bytes->size() - crypto_secretbox_NONCEBYTES, in,
+                                 reinterpret_cast<const unsigned char*>(storage_key.data())) != 0)
+    return std::nullopt;
+  return out;
+}
+
+bool is_sealed(std::string_view stored) { return stored.substr(0, sealed_prefix.size()) == sealed_prefix; }
+
+std::optional<std::string> storage_key_from_hex(std::string_view text, std::string& error) {
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front()))) text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.remove_suffix(1);
+  std::string key(storage_key_bytes, '\0');
+  std::size_t written = 0;
+  if (text.size() != storage_key_bytes * 2 ||
+      sodium_hex2bin(reinterpret_cast<unsigned char*>(key.data()), key.size(), text.data(),
+                     text.size(), nullptr, &written, nullptr) != 0 ||
+      written != storage_key_bytes) {
+    error = "expected 64 hex digits";
+    return std::nullopt;
+  }
+  return key;
+}
+
+std::string new_storage_key_hex() {
+  ensure_sodium();
+  std::array<unsigned char, storage_key_bytes> key{};
+  randombytes_buf(key.data(), key.size());
+  auto out = hex(key.data(), key.size());
+  sodium_memzero(key.data(), key.size());
+  return out;
+}
 
 void ensure_sodium() {
   static const bool ready = sodium_init() >= 0;

@@ -26,6 +26,20 @@ std::string keyed_digest(std::string_view salt, std::string_view secret);
 // Constant-time equality of two digests of equal length (sodium_memcmp); false if lengths differ.
 bool digests_equal(std::string_view a, std::string_view b);
 
+// Secrets identity must keep and use again (its ES256 signing keys) are sealed at rest under a
+// 32-byte storage key: crypto_secretbox (XSalsa20-Poly1305) with a random nonce, stored as
+// "sbx1:" + base64url(nonce || ciphertext). A database copy without the key file gives nothing.
+inline constexpr std::size_t storage_key_bytes = 32;
+inline constexpr std::string_view sealed_prefix = "sbx1:";
+std::string seal_stored(std::string_view storage_key, std::string_view plaintext);
+// nullopt: not sealed this way, a wrong key, or altered.
+std::optional<std::string> open_stored(std::string_view storage_key, std::string_view sealed);
+bool is_sealed(std::string_view stored);
+// A storage key from its key file's content (64 hex digits; surrounding whitespace ignored).
+std::optional<std::string> storage_key_from_hex(std::string_view hex, std::string& error);
+// A fresh storage key as 64 hex digits (for a new key file).
+std::string new_storage_key_hex();
+
 // Argon2id parameters. OWASP Password Storage Cheat Sheet (2024): Argon2id with m=19 MiB, t=2,
 // p=1 as the minimum; libsodium always uses p=1.
 struct argon2_params {

@@ -445,6 +445,9 @@ const std::vector<setting>& schema() {
     }));
     s.push_back(text_setting("identity", "partners_file", true,
                              [](node_config& c, const std::string& v) { c.identity.partners_file = v; }));
+    s.push_back(text_setting("identity", "storage_key_file", true, [](node_config& c, const std::string& v) {
+      c.identity.storage_key_file = v;
+    }));
 
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},

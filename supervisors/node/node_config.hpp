@@ -130,6 +130,9 @@ struct identity_settings {
   std::string tiers_file;
   // Partner credentials (TOML, actors/identity/README.md "Partner credentials"); empty: none.
   std::string partners_file;
+  // 64 hex digits sealing identity's signing keys at rest; empty: <data_dir>/identity-storage.key,
+  // made (0600) when missing. Production: a file from the secret store, not beside the database.
+  std::string storage_key_file;
 };
 
 struct bus_settings {

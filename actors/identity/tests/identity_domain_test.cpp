@@ -303,6 +303,49 @@ TEST_CASE("signing keys rotate: the new key signs, the previous one still verifi
   CHECK(keys_of(n).current()->size() == 2);
 }
 
+TEST_CASE("signing keys are sealed at rest: the database alone does not give them away") {
+  identity_node n;  // started without a storage key: its first key is in the clear
+  REQUIRE(n.stored_keys().at(0).find("PRIVATE KEY") != std::string::npos);
+  n.stop();
+  std::string error;
+  n.settings.storage_key = *identity::storage_key_from_hex(identity::new_storage_key_hex(), error);
+  n.start();  // ... and sealed when identity starts with one
+  auto e = enrol(n, "+447700900014");
+  REQUIRE(login(n, e).ok);
+  auto stored = n.stored_keys();
+  REQUIRE(stored.size() == 1);
+  CHECK(stored[0].rfind("sbx1:", 0) == 0);
+  CHECK(stored[0].find("PRIVATE KEY") == std::string::npos);
+  // The same key opens them after a restart; tokens signed before still verify.
+  auto kid_before = keys_of(n).current()->size();
+  n.stop();
+  n.start();
+  CHECK(keys_of(n).current()->size() == kid_before);
+  CHECK(login(n, e).ok);
+  // Another storage key does not: identity refuses to start rather than mint a new key.
+  n.stop();
+  auto right = n.settings.storage_key;
+  n.settings.storage_key = *identity::storage_key_from_hex(identity::new_storage_key_hex(), error);
+  CHECK_FALSE(n.try_start());
+  n.settings.storage_key = right;
+  n.start();
+  CHECK(login(n, e).ok);
+}
+
+TEST_CASE("a storage key file holds 64 hex digits, nothing else") {
+  std::string error;
+  CHECK(identity::storage_key_from_hex(identity::new_storage_key_hex() + "\n", error));
+  CHECK_FALSE(identity::storage_key_from_hex("abc", error));
+  CHECK(error == "expected 64 hex digits");
+  CHECK_FALSE(identity::storage_key_from_hex(std::string(64, 'g'), error));
+  auto key = *identity::storage_key_from_hex(std::string(64, 'a'), error);
+  auto sealed = identity::seal_stored(key, "secret");
+  CHECK(identity::open_stored(key, sealed) == std::optional<std::string>{"secret"});
+  auto tampered = sealed;
+  tampered.back() = tampered.back() == 'A' ? 'B' : 'A';
+  CHECK_FALSE(identity::open_stored(key, tampered));
+}
+
 TEST_CASE("a password is set with the mPIN, logs in instead of it, and locks on its own") {
   identity_node n;
   auto e = enrol(n, "+447700900015");

@@ -97,6 +97,19 @@ struct identity_node {
     return db;
   }
 
+  // The stored form of every signing key (what a copy of the database would show).
+  std::vector<std::string> stored_keys() {
+    auto db = persistence::open_database(database(), name);
+    REQUIRE(db);
+    auto conn = (*db)->connect(persistence::connection_role::reader);
+    REQUIRE(conn);
+    auto r = (*conn)->execute({"SELECT private_pem FROM signing_keys", {}});
+    REQUIRE(r);
+    std::vector<std::string> out;
+    for (const auto& row : r->rows) out.push_back(persistence::as_text(row[0]).value_or(""));
+    return out;
+  }
+
   // The events in the domain's outbox (no relay runs in these tests), in commit order.
   std::vector<events::event> outbox() {
     auto db = persistence::open_database(database(), name);
@@ -115,17 +128,24 @@ struct identity_node {
     return out;
   }
 
-  void start() {
+  void start() { REQUIRE(try_start()); }
+
+  // False when the tree does not come up (it is shut down again).
+  bool try_start() {
     directory = std::make_shared<sup::front_door_directory>();
     sup::domain_settings ds;
     ds.database = database();
     ds.directory = directory;
     root = sup::spawn_supervisor(*sys, sup::domain_supervisor(identity::identity_domain(settings, name), ds));
     caf::scoped_actor self{*sys};
-    REQUIRE_FALSE(sup::await_ready(self, root, 30s));
+    if (sup::await_ready(self, root, 30s)) {
+      stop();
+      return false;
+    }
     auto entry = directory->lookup(name);
     REQUIRE(entry);
     door = entry->front_door;
+    return true;
   }
 
   void stop() {
