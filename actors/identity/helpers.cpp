@@ -1,6 +1,11 @@
 // Hashing workers and the SMS sender (see helpers.hpp).
 #include "actors/identity/helpers.hpp"
 
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
@@ -10,14 +15,33 @@
 
 namespace superapp::identity {
 
-hasher_actor::behavior_type hasher(hasher_actor::pointer, argon2_params params) {
+namespace {
+
+// Lowers the calling thread's priority once (Linux: nice is per thread). Raising it would need
+// privileges; lowering never does, so a failure is only logged.
+void yield_cpu_to_others(int nice) {
+  static thread_local bool done = false;
+  if (done || nice <= 0) return;
+  done = true;
+  const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  sched_param param{};
+  if (::sched_setscheduler(tid, SCHED_IDLE, &param) != 0 &&
+      ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0)
+    log::warn("identity: could not lower the hashing thread's priority");
+}
+
+}  // namespace
+
+hasher_actor::behavior_type hasher(hasher_actor::pointer, argon2_params params, int nice) {
   return {
-      [params](hash_atom, std::string& secret) -> std::string {
+      [params, nice](hash_atom, std::string& secret) -> std::string {
+        yield_cpu_to_others(nice);
         auto h = hash_secret(secret, params);
         sodium_wipe(secret);
         return h ? *h : std::string{};
       },
-      [](verify_atom, const std::string& encoded, std::string& secret) -> bool {
+      [nice](verify_atom, const std::string& encoded, std::string& secret) -> bool {
+        yield_cpu_to_others(nice);
         bool ok = verify_secret(encoded, secret);
         sodium_wipe(secret);
         return ok;

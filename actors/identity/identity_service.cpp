@@ -665,12 +665,25 @@ void commit_step_up(self_ptr self, promise rp, const op_request& req, const std:
   if (!req.idempotency_key.empty())
     persistence::record_reply(unit, scope, req.idempotency_key, token_digest(req.body_json),
                               body.body_json, to_unix_s(now_of(self)) * 1000);
-  commit(self, std::move(unit), rp, "step-up write", [rp, body, row]() mutable {
-    log::info("identity: step-up started",
-              {{"user_id", row.user_id}, {"step_up_id", row.step_up_id},
-               {"method", to_string(row.method)}, {"operation", row.operation.operation}});
-    rp.deliver(std::move(body));
-  });
+  commit(
+      self, std::move(unit),
+      [rp, body, row]() mutable {
+        log::info("identity: step-up started",
+                  {{"user_id", row.user_id}, {"step_up_id", row.step_up_id},
+                   {"method", to_string(row.method)}, {"operation", row.operation.operation}});
+        rp.deliver(std::move(body));
+      },
+      [self, rp, req, scope](caf::error& err) mutable {
+        // The same key was recorded while our SMS went out (a retry that overtook us): answer
+        // what was recorded, like any later retry.
+        if (err == persistence::db_errc::unexpected_rows_affected) {
+          auto again = replayed(self, req, scope);
+          if (again && *again) return void(rp.deliver(std::move(**again)));
+          if (!again && again.error() == platform_errc::idempotency_key_reused)
+            return void(rp.deliver(again.error()));
+        }
+        rp.deliver(storage_error(err, "step-up write"));
+      });
 }
 
 caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
@@ -1065,7 +1078,7 @@ service_actor::behavior_type identity_service(service_actor::stateful_pointer<se
     st.decoy_hash = std::move(*decoy);
   }
   for (std::size_t i = 0; i < st.cfg.hashing_workers; ++i)
-    st.hashers.push_back(self->spawn<caf::detached + caf::linked>(hasher, st.cfg.argon2));
+    st.hashers.push_back(self->spawn<caf::detached + caf::linked>(hasher, st.cfg.argon2, st.cfg.hashing_nice));
   st.sms = self->spawn<caf::detached + caf::linked>(sms_sender, st.cfg.sms_url, st.cfg.sms_timeout);
   return {
       [self](op_atom, op_request& req) -> caf::result<op_reply> {

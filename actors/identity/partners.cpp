@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include <toml++/toml.h>
+#include "actors/identity/toml_data.hpp"
 
 namespace superapp::identity {
 
@@ -28,21 +28,10 @@ bool scope_shaped(std::string_view s) {
 
 std::optional<partner_registry> partner_registry::parse(std::string_view toml_text,
                                                         std::string& error) {
-  toml::table doc;
-  try {
-    doc = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    error = std::string{"partners: not TOML: "} + std::string{e.description()};
-    return std::nullopt;
-  }
-  for (const auto& [key, value] : doc) {
-    if (key.str() != "partners") {
-      error = "partners: unknown key '" + std::string{key.str()} + "'";
-      return std::nullopt;
-    }
-  }
+  auto doc = read_toml_data(toml_text, "partners", "partners", error);
+  if (!doc) return std::nullopt;
   partner_registry out;
-  const auto* all = doc.get_as<toml::table>("partners");
+  const auto* all = doc->get_as<toml::table>("partners");
   if (all == nullptr) return out;  // no partners
   for (const auto& [id, entry] : *all) {
     std::string client_id{id.str()};

@@ -5,8 +5,7 @@
 #include <array>
 #include <cstdio>
 
-#include <toml++/toml.h>
-
+#include "actors/identity/toml_data.hpp"
 #include "protocols/assert.hpp"
 
 namespace superapp::identity {
@@ -131,20 +130,9 @@ bool payee_char(char c) {
 }  // namespace
 
 std::optional<tier_policy> tier_policy::parse(std::string_view toml_text, std::string& error) {
-  toml::table doc;
-  try {
-    doc = toml::parse(toml_text);
-  } catch (const toml::parse_error& e) {
-    error = std::string{"tiers: not TOML: "} + std::string{e.description()};
-    return std::nullopt;
-  }
-  for (const auto& [key, value] : doc) {
-    if (key.str() != "operations") {
-      error = "tiers: unknown key '" + std::string{key.str()} + "'";
-      return std::nullopt;
-    }
-  }
-  const auto* ops = doc.get_as<toml::table>("operations");
+  auto doc = read_toml_data(toml_text, "tiers", "operations", error);
+  if (!doc) return std::nullopt;
+  const auto* ops = doc->get_as<toml::table>("operations");
   if (ops == nullptr) {
     error = "tiers: [operations] must be a table of operation -> rule";
     return std::nullopt;

@@ -12,11 +12,7 @@ using namespace superapp::persistence::testing;
 namespace {
 
 std::unique_ptr<connection> migrated(test_database& t) {
-  auto conn = t.connect();
-  auto list = item_migrations();
-  list.push_back(idempotency_migration(5));
-  REQUIRE(apply_migrations(*conn, list));
-  return conn;
+  return connect_migrated(t, {idempotency_migration(5)});
 }
 
 // An effect (an item) and its reply, in one unit.

@@ -101,6 +101,16 @@ inline std::vector<migration> item_migrations() {
   };
 }
 
+// A connection to `t` with the items migrations and then `extra` applied.
+inline std::unique_ptr<connection> connect_migrated(test_database& t,
+                                                    std::vector<migration> extra = {}) {
+  auto conn = t.connect();
+  auto list = item_migrations();
+  for (auto& m : extra) list.push_back(std::move(m));
+  REQUIRE(apply_migrations(*conn, list));
+  return conn;
+}
+
 // Commits one unit in its own transaction, as the writer would.
 inline caf::expected<std::vector<result>> commit_one(connection& conn, const unit_of_work& unit) {
   auto outcome = conn.commit_batch({&unit});

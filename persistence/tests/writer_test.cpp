@@ -15,11 +15,7 @@ using namespace superapp::persistence::testing;
 
 namespace {
 
-std::unique_ptr<connection> migrated_writer(test_database& t) {
-  auto conn = t.connect();
-  REQUIRE(apply_migrations(*conn, item_migrations()));
-  return conn;
-}
+std::unique_ptr<connection> migrated_writer(test_database& t) { return connect_migrated(t); }
 
 unit_of_work insert_item(std::int64_t id, std::string label) {
   unit_of_work unit;

@@ -40,15 +40,13 @@ TEST_CASE("a user registers by SMS code, binds a device and logs in with a verif
   REQUIRE_MESSAGE(tokens.ok, tokens.code);
   CHECK(str(tokens.body, "token_type") == "Bearer");
   CHECK(tokens.body.at("expires_in_s").as_int64() == 900);
-  auto store = keys_of(n);
-  tokens::jwt_verifier verifier{{"superapp-identity", "superapp-mobile"}, store, *n.clock};
-  auto verified = verifier.verify(str(tokens.body, "access_token"));
+  auto verified = verify_access(n, str(tokens.body, "access_token"));
   REQUIRE_MESSAGE(verified, verified.failure);
   CHECK(verified.accepted->subject == e.user_id);
   CHECK(verified.accepted->device_id == e.device_id);
   CHECK(verified.accepted->has_scope("user"));
   n.clock->advance(901s + tokens::jwt_clock_skew_allowance);
-  CHECK_FALSE(verifier.verify(str(tokens.body, "access_token")));
+  CHECK(verify_access(n, str(tokens.body, "access_token")).failure == "expired");
 }
 
 TEST_CASE("bad phone numbers are refused and resends are limited") {

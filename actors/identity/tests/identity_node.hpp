@@ -97,13 +97,18 @@ struct identity_node {
     return db;
   }
 
-  // The stored form of every signing key (what a copy of the database would show).
-  std::vector<std::string> stored_keys() {
+  // A reader on the domain's database, beside the running tree.
+  std::unique_ptr<persistence::connection> reader() {
     auto db = persistence::open_database(database(), name);
     REQUIRE(db);
     auto conn = (*db)->connect(persistence::connection_role::reader);
     REQUIRE(conn);
-    auto r = (*conn)->execute({"SELECT private_pem FROM signing_keys", {}});
+    return std::move(*conn);
+  }
+
+  // The stored form of every signing key (what a copy of the database would show).
+  std::vector<std::string> stored_keys() {
+    auto r = reader()->execute({"SELECT private_pem FROM signing_keys", {}});
     REQUIRE(r);
     std::vector<std::string> out;
     for (const auto& row : r->rows) out.push_back(persistence::as_text(row[0]).value_or(""));
@@ -112,11 +117,8 @@ struct identity_node {
 
   // The events in the domain's outbox (no relay runs in these tests), in commit order.
   std::vector<events::event> outbox() {
-    auto db = persistence::open_database(database(), name);
-    REQUIRE(db);
-    auto conn = (*db)->connect(persistence::connection_role::reader);
-    REQUIRE(conn);
-    auto rows = persistence::read_unpublished(**conn, 1000);
+    auto conn = reader();
+    auto rows = persistence::read_unpublished(*conn, 1000);
     REQUIRE(rows);
     std::vector<events::event> out;
     for (const auto& r : *rows) {
@@ -228,6 +230,13 @@ inline tokens::jwt_key_store keys_of(identity_node& n) {
   auto set = tokens::jwk_set::from_jwks_json(json::serialize(jwks.body), err);
   REQUIRE_MESSAGE(set, err);
   return tokens::jwt_key_store{std::move(*set)};
+}
+
+// An access token as the gateway sees it, with identity's keys of the moment.
+inline tokens::jwt_outcome verify_access(identity_node& n, const std::string& token) {
+  auto store = keys_of(n);
+  tokens::jwt_verifier verifier{{"superapp-identity", "superapp-mobile"}, store, *n.clock};
+  return verifier.verify(token);
 }
 
 

@@ -41,9 +41,7 @@ TEST_CASE_FIXTURE(partner_fixture, "a partner trades its id and secret for a tok
   REQUIRE_MESSAGE(t.ok, t.code);
   CHECK(str(t.body, "scope") == "ecommerce.orders rewards.issue");
   CHECK(t.body.at("expires_in_s").as_int64() == 900);
-  auto store = keys_of(n);
-  tokens::jwt_verifier verifier{{"superapp-identity", "superapp-mobile"}, store, *n.clock};
-  auto verified = verifier.verify(str(t.body, "access_token"));
+  auto verified = verify_access(n, str(t.body, "access_token"));
   REQUIRE_MESSAGE(verified, verified.failure);
   CHECK(verified.accepted->subject == "partner:shop-42");
   CHECK_FALSE(verified.accepted->device_id);
