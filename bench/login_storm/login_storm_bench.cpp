@@ -49,6 +49,7 @@ struct options {
   int duration_s = 10;
   int storm_clients = 4;
   int rounds = 3;
+  bool challenges_only = false;  // the storm without logins: what the login path costs besides hashing
 };
 
 options parse(int argc, char** argv) {
@@ -63,10 +64,11 @@ options parse(int argc, char** argv) {
     else if (key == "--duration-s") o.duration_s = std::atoi(value);
     else if (key == "--storm-clients") o.storm_clients = std::atoi(value);
     else if (key == "--rounds") o.rounds = std::atoi(value);
+    else if (key == "--storm") o.challenges_only = std::string_view{value} == "challenges";
     else {
       std::fprintf(stderr,
                    "usage: %s [--superapp PATH] [--users N] [--echo-sessions N] [--echo-rate PER_S]"
-                   " [--duration-s S] [--storm-clients N] [--rounds N]\n",
+                   " [--duration-s S] [--storm-clients N] [--rounds N] [--storm logins|challenges]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -179,7 +181,8 @@ struct storm_figures {
 
 // One storm client: logs users in back to back on its own connection until `stop`.
 void storm_client(const app::endpoint_url& url, const std::vector<user>& users, int first,
-                  int step, const std::atomic<bool>& stop, storm_figures& out) {
+                  int step, bool challenges_only, const std::atomic<bool>& stop,
+                  storm_figures& out) {
   app::client_session s;
   s.on_push = nullptr;
   std::string failure;
@@ -193,7 +196,9 @@ void storm_client(const app::endpoint_url& url, const std::vector<user>& users, 
     auto began = steady::now();
     auto challenge = must(s, "identity.challenge", {{"device_id", u.device_id}}, failure);
     std::optional<boost::json::object> login;
-    if (challenge)
+    if (challenge && challenges_only)
+      login = challenge;
+    else if (challenge)
       login = must(s, "identity.login",
                    {{"device_id", u.device_id},
                     {"challenge_id", app::text_of(*challenge, "challenge_id")},
@@ -230,7 +235,8 @@ phase_figures run_phase(const options& o, const app::endpoint_url& url, const st
   std::vector<std::thread> clients;
   for (std::size_t c = 0; c < per_client.size(); ++c)
     clients.emplace_back(storm_client, std::cref(url), std::cref(users), static_cast<int>(c),
-                         o.storm_clients, std::cref(stop), std::ref(per_client[c]));
+                         o.storm_clients, o.challenges_only, std::cref(stop),
+                         std::ref(per_client[c]));
   if (storm) std::this_thread::sleep_for(std::chrono::seconds{1});  // the storm is under way
   bench::load_plan plan;
   plan.target = bench::ws_target{url.host, static_cast<std::uint16_t>(std::stoi(url.port)), url.path};
