@@ -696,9 +696,6 @@ caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
   auto rule = tiers_of(self).operations.find(op.operation);
   if (rule == tiers_of(self).operations.end())
     return make_error(identity_errc::operation_not_authorisable);
-  const auto& allowed = rule->second.step_up;
-  if (std::find(allowed.begin(), allowed.end(), *method) == allowed.end())
-    return make_error(identity_errc::step_up_method_not_allowed);
   const auto scope = persistence::idempotency_scope(req.who.subject, req.op);
   auto again = replayed(self, req, scope);
   if (!again) return again.error() == platform_errc::idempotency_key_reused
@@ -707,6 +704,14 @@ caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
   if (*again) return std::move(**again);
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "step-up read");
+  // The methods this operation accepts now: above the strong threshold only the strong ones.
+  auto known = store::payee_known(**conn, req.who.subject, op.operation, op.payee);
+  if (!known) return storage_error(known.error(), "step-up read");
+  auto need = requirement_for(tiers_of(self), op, *known);
+  SUPERAPP_ASSERT(need.has_value());  // the rule exists
+  const auto& allowed = need->step_up_one_of.empty() ? rule->second.step_up : need->step_up_one_of;
+  if (std::find(allowed.begin(), allowed.end(), *method) == allowed.end())
+    return make_error(identity_errc::step_up_method_not_allowed);
   auto device = store::device(**conn, req.who.device_id);
   if (!device) return storage_error(device.error(), "step-up read");
   if (!*device || (*device)->revoked || (*device)->user_id != req.who.subject)

@@ -14,12 +14,16 @@ const std::string_view default_tiers_toml = R"toml(
 # Every approval needs a session (an access token). `knowledge`: one of these too (none listed:
 # the session is enough). `step_up`: one of these as well when the amount is above the
 # currency's `step_up_above` (minor units; a currency not listed always steps up) or, with
-# `step_up_new_payee`, when the user has never been approved for this payee.
+# `step_up_new_payee`, when the user has never been approved for this payee. Above
+# `strong_step_up_above`, only the `strong_step_up` factors will do (the ladder: mPIN, then OTP,
+# then biometric).
 [operations."banking.transfer"]
 knowledge = ["mpin", "password"]
 step_up = ["otp", "biometric"]
 step_up_new_payee = true
 step_up_above = { GBP = 50000, EUR = 50000, USD = 50000, INR = 5000000 }
+strong_step_up = ["biometric"]
+strong_step_up_above = { GBP = 500000, EUR = 500000, USD = 500000, INR = 50000000 }
 
 [operations."billers.pay"]
 knowledge = ["mpin", "password"]
@@ -78,11 +82,36 @@ bool read_factors(const toml::node* node, bool knowledge, const std::string& whe
   return true;
 }
 
+// A TOML table of currency = minor units (>= 0).
+bool read_amounts(const toml::node* node, const std::string& where,
+                  std::map<std::string, std::int64_t, std::less<>>& out, std::string& error) {
+  if (node == nullptr) return true;
+  const auto* table = node->as_table();
+  if (table == nullptr) {
+    error = where + " must be a table of currency = minor units";
+    return false;
+  }
+  for (const auto& [currency, amount] : *table) {
+    auto n = amount.value<std::int64_t>();
+    tokens::operation_binding probe{"x.y", 1, std::string{currency.str()}, "p"};
+    if (!n || *n < 0 || !valid_binding(probe)) {
+      error = where + "." + std::string{currency.str()} +
+              ": a currency code and a whole number of minor units >= 0";
+      return false;
+    }
+    out.emplace(std::string{currency.str()}, *n);
+  }
+  return true;
+}
+
 bool read_operation(const toml::table& t, const std::string& where, operation_tier& out,
                     std::string& error) {
+  static constexpr std::array<std::string_view, 6> keys{
+      "knowledge", "step_up", "step_up_above", "step_up_new_payee", "strong_step_up",
+      "strong_step_up_above"};
   for (const auto& [key, value] : t) {
     auto k = key.str();
-    if (k != "knowledge" && k != "step_up" && k != "step_up_above" && k != "step_up_new_payee") {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       error = where + ": unknown key '" + std::string{k} + "'";
       return false;
     }
@@ -98,26 +127,25 @@ bool read_operation(const toml::table& t, const std::string& where, operation_ti
     }
     out.step_up_new_payee = *b;
   }
-  if (const auto* above = t.get("step_up_above")) {
-    const auto* table = above->as_table();
-    if (table == nullptr) {
-      error = where + ".step_up_above must be a table of currency = minor units";
-      return false;
-    }
-    for (const auto& [currency, amount] : *table) {
-      auto n = amount.value<std::int64_t>();
-      tokens::operation_binding probe{"x.y", 1, std::string{currency.str()}, "p"};
-      if (!n || *n < 0 || !valid_binding(probe)) {
-        error = where + ".step_up_above." + std::string{currency.str()} +
-                ": a currency code and a whole number of minor units >= 0";
-        return false;
-      }
-      out.step_up_above.emplace(std::string{currency.str()}, *n);
-    }
-  }
+  if (!read_amounts(t.get("step_up_above"), where + ".step_up_above", out.step_up_above, error) ||
+      !read_factors(t.get("strong_step_up"), false, where + ".strong_step_up", out.strong_step_up,
+                    error) ||
+      !read_amounts(t.get("strong_step_up_above"), where + ".strong_step_up_above",
+                    out.strong_step_up_above, error))
+    return false;
   if (out.step_up.empty() && (!out.step_up_above.empty() || out.step_up_new_payee)) {
     error = where + ": step-up conditions without any step_up factor";
     return false;
+  }
+  if (out.strong_step_up.empty() != (t.get("strong_step_up_above") == nullptr)) {
+    error = where + ": strong_step_up and strong_step_up_above go together";
+    return false;
+  }
+  for (auto f : out.strong_step_up) {
+    if (std::find(out.step_up.begin(), out.step_up.end(), f) == out.step_up.end()) {
+      error = where + ".strong_step_up: '" + std::string{to_string(f)} + "' is not in step_up";
+      return false;
+    }
   }
   return true;
 }
@@ -175,6 +203,11 @@ std::optional<tier_requirement> requirement_for(const tier_policy& policy,
   out.above_threshold = threshold == rule.step_up_above.end() || op.amount_minor > threshold->second;
   if (!rule.step_up.empty() && (out.new_payee || out.above_threshold))
     out.step_up_one_of = rule.step_up;
+  if (!rule.strong_step_up.empty()) {
+    auto strong = rule.strong_step_up_above.find(op.currency);
+    out.strong = strong == rule.strong_step_up_above.end() || op.amount_minor > strong->second;
+    if (out.strong) out.step_up_one_of = rule.strong_step_up;
+  }
   return out;
 }
 

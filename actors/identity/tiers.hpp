@@ -25,12 +25,16 @@ std::optional<factor> factor_from(std::string_view name);
 
 // One operation's rule. Every approval needs a session; then one of `knowledge` (none: the
 // session is enough); then, when the amount is above the currency's threshold or the payee is
-// new to the user, one of `step_up` too. A currency without a threshold always steps up.
+// new to the user, one of `step_up` too. A currency without a threshold always steps up. Above
+// the strong threshold (when the rule has one) only `strong_step_up` will do: the ladder
+// mPIN -> OTP -> biometric. A currency without a strong threshold is always strong then.
 struct operation_tier {
   std::vector<factor> knowledge;
   std::vector<factor> step_up;
   std::map<std::string, std::int64_t, std::less<>> step_up_above;  // currency -> minor units
   bool step_up_new_payee = false;
+  std::vector<factor> strong_step_up;  // a subset of step_up; empty: no strong level
+  std::map<std::string, std::int64_t, std::less<>> strong_step_up_above;
 };
 
 struct tier_policy {
@@ -50,6 +54,7 @@ struct tier_requirement {
   std::vector<factor> step_up_one_of;    // empty: none needed
   bool new_payee = false;
   bool above_threshold = false;
+  bool strong = false;  // above the strong threshold: step_up_one_of is the strong list
 };
 
 // nullopt: the policy does not list the operation (no approval can be given for it).

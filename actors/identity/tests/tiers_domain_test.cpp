@@ -173,6 +173,28 @@ TEST_CASE_FIXTURE(tier_fixture, "biometric step-up: the device key signs a text 
             .code == "step_up_invalid");
 }
 
+TEST_CASE_FIXTURE(tier_fixture, "above the strong threshold an SMS code will not do; the device key will") {
+  constexpr std::int64_t huge = 600'000;  // GBP 6,000.00: above the built-in 5,000.00
+  CHECK(step_up(transfer(huge), "otp").code == "step_up_method_not_allowed");
+  auto s = step_up(transfer(huge), "biometric");
+  REQUIRE_MESSAGE(s.ok, s.code);
+  auto ok = authorise(with(transfer(huge),
+                           {{"mpin", "2468"},
+                            {"step_up", json::object{{"step_up_id", str(s.body, "step_up_id")},
+                                                     {"signature", tokens::sign_message_es256(
+                                                                       e.device_key, str(s.body, "challenge"))}}}}));
+  REQUIRE_MESSAGE(ok.ok, ok.code);
+  CHECK(str(ok.body, "tier") == "mpin+biometric");
+  // An OTP step-up made for a smaller amount cannot be stretched to this one either.
+  auto small_otp = step_up(transfer(big), "otp");
+  REQUIRE(small_otp.ok);
+  CHECK(authorise(with(transfer(huge),
+                       {{"mpin", "2468"},
+                        {"step_up", json::object{{"step_up_id", str(small_otp.body, "step_up_id")},
+                                                 {"otp", code()}}}}))
+            .code == "step_up_method_not_allowed");
+}
+
 TEST_CASE_FIXTURE(tier_fixture, "bad input gets its own code, and policy limits are kept") {
   CHECK(step_up(transfer(big), "face").code == "invalid_operation");
   CHECK(authorise(with(transfer(small), {{"amount", money(0)}})).code == "invalid_operation");

@@ -30,11 +30,32 @@ TEST_CASE("the built-in policy: transfers need the mPIN or password, and a step-
   auto new_payee = requirement_for(policy, transfer(100), false);
   CHECK(new_payee->step_up_one_of == both_step_ups());
   CHECK(new_payee->new_payee);
-  // A currency without a threshold always steps up; an unlisted operation gets no approval.
-  CHECK(requirement_for(policy, transfer(1, "CHF"), true)->step_up_one_of == both_step_ups());
+  // A currency without thresholds always steps up, at the strongest level; an unlisted operation
+  // gets no approval.
+  CHECK(requirement_for(policy, transfer(1, "CHF"), true)->step_up_one_of ==
+        std::vector<factor>{factor::biometric});
   CHECK_FALSE(requirement_for(policy, {"banking.close_account", 1, "GBP", "x"}, true));
   // Bill payments do not step up for a new payee.
   CHECK(requirement_for(policy, {"billers.pay", 100, "GBP", "biller-7"}, false)->step_up_one_of.empty());
+}
+
+TEST_CASE("the ladder: above the strong threshold only the device's biometric key will do") {
+  const auto& policy = tier_policy::defaults();
+  auto at_strong = requirement_for(policy, transfer(500'000), true);
+  CHECK(at_strong->step_up_one_of == both_step_ups());
+  CHECK_FALSE(at_strong->strong);
+  auto above = requirement_for(policy, transfer(500'001), true);
+  CHECK(above->step_up_one_of == std::vector<factor>{factor::biometric});
+  CHECK(above->strong);
+  // A currency without a strong threshold is strong at any amount; bills have no strong level.
+  CHECK(requirement_for(policy, transfer(1, "CHF"), true)->strong);
+  CHECK_FALSE(requirement_for(policy, {"billers.pay", 10'000'000, "GBP", "b"}, true)->strong);
+  std::string error;
+  CHECK_FALSE(tier_policy::parse("[operations.\"a.b\"]\nstep_up = [\"otp\"]\nstrong_step_up = [\"otp\"]\n", error));
+  CHECK(error.find("go together") != std::string::npos);
+  CHECK_FALSE(tier_policy::parse("[operations.\"a.b\"]\nstep_up = [\"otp\"]\nstrong_step_up = [\"biometric\"]\n"
+                                 "strong_step_up_above = { GBP = 1 }\n", error));
+  CHECK(error.find("not in step_up") != std::string::npos);
 }
 
 TEST_CASE("a policy file: read as data, and every typo refused with the key named") {
