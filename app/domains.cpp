@@ -69,6 +69,7 @@ bool load_storage_key(const node::node_config& config, domain_wiring& wiring, st
 }
 
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
+  wiring.hashing = config.identity.hashing;
   return load_storage_key(config, wiring, failure) &&
          load_checked("identity.tiers_file", config.identity.tiers_file, wiring.tiers_toml,
                       [](const std::string& t, std::string& e) {
@@ -136,6 +137,8 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.audience = wiring.token_audience;
     settings.clock = wiring.clock;
     settings.storage_key = wiring.identity_storage_key;
+    settings.hashing_nice = wiring.hashing == node::hashing_priority::normal ? 0 : 10;
+    settings.hashing_idle = wiring.hashing == node::hashing_priority::idle;
     if (!wiring.tiers_toml.empty()) {
       std::string error;
       auto policy = identity::tier_policy::parse(wiring.tiers_toml, error);

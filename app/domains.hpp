@@ -23,6 +23,7 @@ struct domain_wiring {
   // identity's storage key (raw bytes) from identity.storage_key_file, or the one made in the
   // data dir; empty when this node hosts no identity.
   std::string identity_storage_key;
+  node::hashing_priority hashing = node::hashing_priority::low;
 };
 
 // Reads and checks the domain files the config names (identity.tiers_file, .partners_file,

@@ -17,31 +17,33 @@ namespace superapp::identity {
 
 namespace {
 
-// Lowers the calling thread's priority once (Linux: nice is per thread). Raising it would need
-// privileges; lowering never does, so a failure is only logged.
-void yield_cpu_to_others(int nice) {
+// Lowers the calling thread's priority once (Linux: nice and policy are per thread). Raising it
+// would need privileges; lowering never does, so a failure is only logged.
+void yield_cpu_to_others(int nice, bool idle) {
   static thread_local bool done = false;
-  if (done || nice <= 0) return;
+  if (done) return;
   done = true;
   const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
   sched_param param{};
-  if (::sched_setscheduler(tid, SCHED_IDLE, &param) != 0 &&
-      ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0)
+  if (idle && ::sched_setscheduler(tid, SCHED_IDLE, &param) == 0) return;
+  if (idle) nice = 19;
+  if (nice > 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0)
     log::warn("identity: could not lower the hashing thread's priority");
 }
 
 }  // namespace
 
-hasher_actor::behavior_type hasher(hasher_actor::pointer, argon2_params params, int nice) {
+hasher_actor::behavior_type hasher(hasher_actor::pointer, argon2_params params, int nice,
+                                   bool idle) {
   return {
-      [params, nice](hash_atom, std::string& secret) -> std::string {
-        yield_cpu_to_others(nice);
+      [params, nice, idle](hash_atom, std::string& secret) -> std::string {
+        yield_cpu_to_others(nice, idle);
         auto h = hash_secret(secret, params);
         sodium_wipe(secret);
         return h ? *h : std::string{};
       },
-      [nice](verify_atom, const std::string& encoded, std::string& secret) -> bool {
-        yield_cpu_to_others(nice);
+      [nice, idle](verify_atom, const std::string& encoded, std::string& secret) -> bool {
+        yield_cpu_to_others(nice, idle);
         bool ok = verify_secret(encoded, secret);
         sodium_wipe(secret);
         return ok;

@@ -9,11 +9,12 @@ namespace superapp::identity {
 
 // Detached: Argon2id takes tens of milliseconds of CPU and ~19 MiB; it never runs on a CAF
 // scheduler thread or a gateway io thread.
-// Spawn detached: each hasher has its own thread, which it moves to SCHED_IDLE (or, if the
-// kernel refuses, to `nice` 0..19): Argon2id holds a core for tens of milliseconds per job, and
-// a login storm must not take the CPU from the gateway and the other domains; hashing gets
-// what they leave (bench/login_storm measures it: BENCHMARKS.md).
-hasher_actor::behavior_type hasher(hasher_actor::pointer self, argon2_params params, int nice);
+// Spawn detached: each hasher has its own thread, which it runs at `nice` (0..19), or under
+// SCHED_IDLE when `idle`: Argon2id holds a core for tens of milliseconds per job, and a login
+// storm should not take the CPU from the gateway and the other domains (bench/login_storm
+// measures both: BENCHMARKS.md).
+hasher_actor::behavior_type hasher(hasher_actor::pointer self, argon2_params params, int nice,
+                                   bool idle);
 
 // Detached: blocks its own thread on the HTTP call, at most `timeout`.
 sms_actor::behavior_type sms_sender(sms_actor::pointer self, std::string provider_url,

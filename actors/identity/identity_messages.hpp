@@ -41,8 +41,10 @@ struct identity_settings {
   lockout_policy lockout;
   argon2_params argon2;
   std::size_t hashing_workers = 2;          // detached actors, one thread each
-  // Hashing threads run under SCHED_IDLE (helpers.hpp); where that is refused, at this nice.
-  int hashing_nice = 19;
+  // The hashing threads' priority (helpers.hpp): this nice value, or SCHED_IDLE when
+  // hashing_idle (nice 19 where the kernel refuses it).
+  int hashing_nice = 10;
+  bool hashing_idle = false;
   std::size_t max_hashing_in_flight = 256;  // beyond this, `overloaded` at once
   std::size_t max_devices_per_user = 10;
   // Tiered authorisation (tiers.hpp): the policy (null: tier_policy::defaults()), how long an

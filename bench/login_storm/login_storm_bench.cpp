@@ -50,6 +50,7 @@ struct options {
   int storm_clients = 4;
   int rounds = 3;
   bool challenges_only = false;  // the storm without logins: what the login path costs besides hashing
+  std::string hashing_priority;  // identity.hashing_priority for the node; empty: its default
 };
 
 options parse(int argc, char** argv) {
@@ -65,10 +66,12 @@ options parse(int argc, char** argv) {
     else if (key == "--storm-clients") o.storm_clients = std::atoi(value);
     else if (key == "--rounds") o.rounds = std::atoi(value);
     else if (key == "--storm") o.challenges_only = std::string_view{value} == "challenges";
+    else if (key == "--hashing-priority") o.hashing_priority = value;
     else {
       std::fprintf(stderr,
                    "usage: %s [--superapp PATH] [--users N] [--echo-sessions N] [--echo-rate PER_S]"
-                   " [--duration-s S] [--storm-clients N] [--rounds N] [--storm logins|challenges]\n",
+                   " [--duration-s S] [--storm-clients N] [--rounds N] [--storm logins|challenges]"
+                   " [--hashing-priority normal|low|idle]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -101,6 +104,8 @@ struct node_process {
                              "SUPERAPP_GATEWAY_DEVICE_BURST=1000000",
                              "SUPERAPP_GATEWAY_DEVICE_RATE_PER_S=1000000", "SUPERAPP_LOG_LEVEL=warn"})
         ::putenv(const_cast<char*>(kv));
+      if (!o.hashing_priority.empty())
+        ::setenv("SUPERAPP_IDENTITY_HASHING_PRIORITY", o.hashing_priority.c_str(), 1);
       auto log = data_dir + "/node.log";
       if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
           std::freopen(log.c_str(), "a", stderr) == nullptr)
@@ -300,9 +305,11 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("login storm: %d users enrolled in %.1f s; %u ping sessions at %.0f/s for %d s per "
-              "phase; %d storm clients; %u cores\n\n",
+              "phase; %d storm clients (%s); hashing priority %s; %u cores\n\n",
               o.users, std::chrono::duration<double>(steady::now() - enrol_began).count(),
               o.echo_sessions, o.echo_rate, o.duration_s, o.storm_clients,
+              o.challenges_only ? "challenges only" : "logins",
+              o.hashing_priority.empty() ? "the node's default" : o.hashing_priority.c_str(),
               std::thread::hardware_concurrency());
   std::printf("| round | ping p50 alone | ping p99 alone | ping p50 storm | ping p99 storm | "
               "p99 ratio | logins/s | login p50 | login p99 | errors |\n");

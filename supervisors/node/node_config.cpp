@@ -448,6 +448,10 @@ const std::vector<setting>& schema() {
     s.push_back(text_setting("identity", "storage_key_file", true, [](node_config& c, const std::string& v) {
       c.identity.storage_key_file = v;
     }));
+    s.push_back(choice_setting("identity", "hashing_priority", {"normal", "low", "idle"},
+                               [](node_config& c, std::size_t i) {
+                                 c.identity.hashing = static_cast<hashing_priority>(i);
+                               }));
 
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},

@@ -38,6 +38,10 @@ std::string_view to_string(role r);
 
 enum class bus_kind { local, kafka };
 
+// How identity's Argon2id threads share the CPU: normal (nice 0), low (nice 10, the default),
+// idle (SCHED_IDLE: only CPU nothing else wants; starves under other sustained load).
+enum class hashing_priority { normal, low, idle };
+
 std::string_view to_string(bus_kind kind);
 
 struct node_settings {
@@ -133,6 +137,7 @@ struct identity_settings {
   // 64 hex digits sealing identity's signing keys at rest; empty: <data_dir>/identity-storage.key,
   // made (0600) when missing. Production: a file from the secret store, not beside the database.
   std::string storage_key_file;
+  hashing_priority hashing = hashing_priority::low;
 };
 
 struct bus_settings {
