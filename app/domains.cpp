@@ -40,8 +40,6 @@ bool load_checked(const char* key, const std::string& path, std::string& out, Ch
   return true;
 }
 
-}  // namespace
-
 // identity's storage key: the configured file, or one this node keeps in its data dir.
 bool load_storage_key(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
   const auto& roles = config.node.roles;
@@ -67,6 +65,8 @@ bool load_storage_key(const node::node_config& config, domain_wiring& wiring, st
   identity::sodium_wipe(text);
   return true;
 }
+
+}  // namespace
 
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
   wiring.hashing = config.identity.hashing;
