@@ -93,8 +93,7 @@ bool read_amounts(const toml::node* node, const std::string& where,
   }
   for (const auto& [currency, amount] : *table) {
     auto n = amount.value<std::int64_t>();
-    tokens::operation_binding probe{"x.y", 1, std::string{currency.str()}, "p"};
-    if (!n || *n < 0 || !valid_binding(probe)) {
+    if (!n || *n < 0 || !valid_currency(currency.str())) {
       error = where + "." + std::string{currency.str()} +
               ": a currency code and a whole number of minor units >= 0";
       return false;
@@ -169,8 +168,7 @@ std::optional<tier_policy> tier_policy::parse(std::string_view toml_text, std::s
   for (const auto& [name, rule] : *ops) {
     std::string where = "tiers: operations." + std::string{name.str()};
     const auto* table = rule.as_table();
-    tokens::operation_binding probe{std::string{name.str()}, 1, "GBP", "p"};
-    if (table == nullptr || !valid_binding(probe)) {
+    if (table == nullptr || !valid_operation_name(name.str())) {
       error = where + ": needs a 'domain.op' name and a table";
       return std::nullopt;
     }
@@ -201,13 +199,13 @@ std::optional<tier_requirement> requirement_for(const tier_policy& policy,
   out.new_payee = rule.step_up_new_payee && !payee_known;
   auto threshold = rule.step_up_above.find(op.currency);
   out.above_threshold = threshold == rule.step_up_above.end() || op.amount_minor > threshold->second;
-  if (!rule.step_up.empty() && (out.new_payee || out.above_threshold))
-    out.step_up_one_of = rule.step_up;
   if (!rule.strong_step_up.empty()) {
     auto strong = rule.strong_step_up_above.find(op.currency);
     out.strong = strong == rule.strong_step_up_above.end() || op.amount_minor > strong->second;
-    if (out.strong) out.step_up_one_of = rule.strong_step_up;
   }
+  out.step_up_accepted = out.strong ? rule.strong_step_up : rule.step_up;
+  if (!rule.step_up.empty() && (out.new_payee || out.above_threshold || out.strong))
+    out.step_up_one_of = out.step_up_accepted;
   return out;
 }
 
@@ -221,18 +219,23 @@ std::string tier_name(std::optional<factor> knowledge, std::optional<factor> ste
   return out.empty() ? "session" : out;
 }
 
+bool valid_operation_name(std::string_view operation) {
+  auto dot = operation.find('.');
+  if (operation.size() > 64 || dot == std::string_view::npos || dot == 0 ||
+      dot + 1 == operation.size())
+    return false;
+  return std::all_of(operation.begin(), operation.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_' || c == '.'; });
+}
+
+bool valid_currency(std::string_view currency) {
+  return currency.size() == 3 &&
+         std::all_of(currency.begin(), currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
+}
+
 bool valid_binding(const operation_binding& op) {
-  auto dot = op.operation.find('.');
-  if (op.operation.size() > 64 || dot == std::string::npos || dot == 0 ||
-      dot + 1 == op.operation.size())
-    return false;
-  for (char c : op.operation)
-    if (!((c >= 'a' && c <= 'z') || c == '_' || c == '.')) return false;
-  if (op.amount_minor <= 0) return false;
-  if (op.currency.size() != 3 ||
-      !std::all_of(op.currency.begin(), op.currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; }))
-    return false;
-  return !op.payee.empty() && op.payee.size() <= 64 &&
+  return valid_operation_name(op.operation) && op.amount_minor > 0 && valid_currency(op.currency) &&
+         !op.payee.empty() && op.payee.size() <= 64 &&
          std::all_of(op.payee.begin(), op.payee.end(), payee_char);
 }
 

@@ -52,6 +52,9 @@ extern const std::string_view default_tiers_toml;
 struct tier_requirement {
   std::vector<factor> knowledge_one_of;  // empty: none needed
   std::vector<factor> step_up_one_of;    // empty: none needed
+  // The step-ups that count for this operation now, needed or not: the strong list above the
+  // strong threshold, else the rule's list (step_up_one_of is this list when one is needed).
+  std::vector<factor> step_up_accepted;
   bool new_payee = false;
   bool above_threshold = false;
   bool strong = false;  // above the strong threshold: step_up_one_of is the strong list
@@ -65,10 +68,12 @@ std::optional<tier_requirement> requirement_for(const tier_policy& policy,
 // "session" when none was needed.
 std::string tier_name(std::optional<factor> knowledge, std::optional<factor> step_up);
 
-// A binding a client may ask about: a listed-shape op name, a positive amount, an upper-case
-// ISO 4217 code, a payee id of 1-64 characters from [A-Za-z0-9._:-] (no '|', so the signed
-// text below cannot be made ambiguous).
+// A binding a client may ask about: a `domain.verb` op name ([a-z_], at most 64), a positive
+// amount, an upper-case ISO 4217 code, a payee id of 1-64 characters from [A-Za-z0-9._:-] (no
+// '|', so the signed text below cannot be made ambiguous).
 bool valid_binding(const operation_binding& op);
+bool valid_operation_name(std::string_view operation);
+bool valid_currency(std::string_view currency);
 
 // The exact text a device's key signs to step up:
 // superapp-step-up.v1|step_up_id|nonce|device_id|operation|amount_minor|currency|payee|expires_at
