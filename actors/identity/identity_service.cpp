@@ -130,6 +130,17 @@ caf::error require_user(const op_request& req, bool with_device = false) {
   return {};
 }
 
+// ---- devices ----
+
+// Whether `signature` (base64url JOSE r||s) over `message` was made by the bound device's key.
+bool signed_by_device(const store::device_row& device, std::string_view message,
+                      std::string_view signature) {
+  std::string key_error;
+  auto key = tokens::parse_device_public_key(device.public_key, key_error);
+  SUPERAPP_ASSERT(key.has_value());  // checked when the device was bound
+  return tokens::verify_message_es256(key->get(), message, signature);
+}
+
 // ---- events ----
 
 // An event about `user_id` for its devices to see (audience), caused by `req`. Written by
@@ -441,12 +452,9 @@ caf::result<op_reply> do_login(self_ptr self, const op_request& req) {
   if (!*challenge ||
       judge_challenge((*challenge)->record, body->device_id, now) != challenge_verdict::usable)
     return make_error(identity_errc::challenge_invalid);
-  std::string key_error;
-  auto key = tokens::parse_device_public_key((*device)->public_key, key_error);
-  SUPERAPP_ASSERT(key.has_value());  // checked when the device was bound
   auto message = login_challenge_message(body->challenge_id, (*challenge)->nonce, body->device_id,
                                          (*challenge)->record.expires_at);
-  bool signed_ok = tokens::verify_message_es256(key->get(), message, body->signature);
+  bool signed_ok = signed_by_device(**device, message, body->signature);
   auto rp = self->make_response_promise<op_reply>();
   // The challenge is spent by any attempt, good or bad: a captured signature never works twice.
   persistence::unit_of_work unit;
@@ -637,14 +645,13 @@ operation_binding binding_of(const std::string& operation, const ws::money& amou
   return {operation, amount.minor, amount.currency, payee};
 }
 
-// The step-up's reply for a request retried with the same idempotency key, if any.
-caf::expected<std::optional<op_reply>> replayed(self_ptr self, const op_request& req,
-                                                const std::string& scope) {
+// The step-up's reply for a request retried with the same idempotency key, if any; errors are
+// the client's (idempotency_key_reused, storage_failure).
+caf::expected<std::optional<op_reply>> replayed(persistence::connection& conn,
+                                                const op_request& req, const std::string& scope) {
   if (req.idempotency_key.empty()) return std::optional<op_reply>{};
-  auto conn = reader(self);
-  if (!conn) return conn.error();
-  auto stored = persistence::find_reply(**conn, scope, req.idempotency_key);
-  if (!stored) return stored.error();
+  auto stored = persistence::find_reply(conn, scope, req.idempotency_key);
+  if (!stored) return storage_error(stored.error(), "step-up read");
   switch (persistence::judge_replay(*stored, token_digest(req.body_json))) {
     case persistence::replay_verdict::fresh:
       return std::optional<op_reply>{};
@@ -677,10 +684,11 @@ void commit_step_up(self_ptr self, promise rp, const op_request& req, const std:
         // The same key was recorded while our SMS went out (a retry that overtook us): answer
         // what was recorded, like any later retry.
         if (err == persistence::db_errc::unexpected_rows_affected) {
-          auto again = replayed(self, req, scope);
-          if (again && *again) return void(rp.deliver(std::move(**again)));
-          if (!again && again.error() == platform_errc::idempotency_key_reused)
-            return void(rp.deliver(again.error()));
+          auto conn = reader(self);
+          if (!conn) return void(rp.deliver(storage_error(conn.error(), "step-up read")));
+          auto again = replayed(**conn, req, scope);
+          if (!again) return void(rp.deliver(again.error()));
+          if (*again) return void(rp.deliver(std::move(**again)));
         }
         rp.deliver(storage_error(err, "step-up write"));
       });
@@ -693,25 +701,19 @@ caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
   auto op = binding_of(body->operation, body->amount, body->payee);
   auto method = factor_from(body->method);
   if (!valid_binding(op) || !method) return make_error(identity_errc::invalid_operation);
-  auto rule = tiers_of(self).operations.find(op.operation);
-  if (rule == tiers_of(self).operations.end())
-    return make_error(identity_errc::operation_not_authorisable);
-  const auto scope = persistence::idempotency_scope(req.who.subject, req.op);
-  auto again = replayed(self, req, scope);
-  if (!again) return again.error() == platform_errc::idempotency_key_reused
-                         ? again.error()
-                         : storage_error(again.error(), "step-up read");
-  if (*again) return std::move(**again);
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "step-up read");
-  // The methods this operation accepts now: above the strong threshold only the strong ones.
   auto known = store::payee_known(**conn, req.who.subject, op.operation, op.payee);
   if (!known) return storage_error(known.error(), "step-up read");
   auto need = requirement_for(tiers_of(self), op, *known);
-  SUPERAPP_ASSERT(need.has_value());  // the rule exists
-  const auto& allowed = need->step_up_one_of.empty() ? rule->second.step_up : need->step_up_one_of;
-  if (std::find(allowed.begin(), allowed.end(), *method) == allowed.end())
+  if (!need) return make_error(identity_errc::operation_not_authorisable);
+  const auto& accepted = need->step_up_accepted;
+  if (std::find(accepted.begin(), accepted.end(), *method) == accepted.end())
     return make_error(identity_errc::step_up_method_not_allowed);
+  const auto scope = persistence::idempotency_scope(req.who.subject, req.op);
+  auto again = replayed(**conn, req, scope);
+  if (!again) return again.error();
+  if (*again) return std::move(**again);
   auto device = store::device(**conn, req.who.device_id);
   if (!device) return storage_error(device.error(), "step-up read");
   if (!*device || (*device)->revoked || (*device)->user_id != req.who.subject)
@@ -729,29 +731,21 @@ caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
   ws::step_up_reply reply;
   reply.step_up_id = row.step_up_id;
   reply.method = body->method;
-  auto rp = self->make_response_promise<op_reply>();
   if (*method == factor::biometric) {
     row.expires_at = now + cfg.step_up_challenge_ttl;
     reply.challenge = step_up_message(row.step_up_id, row.nonce, row.device_id, op, row.expires_at);
     reply.expires_at = to_unix_s(row.expires_at);
+    auto rp = self->make_response_promise<op_reply>();
     commit_step_up(self, rp, req, scope, row, reply);
     return rp;
   }
   // A code by SMS that names what it approves; at most otp_step_ups_per_hour per user.
   auto phone = store::phone_of_user(**conn, req.who.subject);
   auto sent = store::otp_step_ups_since(**conn, req.who.subject, now - std::chrono::hours{1});
-  if (!phone || !sent) {
-    rp.deliver(storage_error(phone ? sent.error() : phone.error(), "step-up read"));
-    return rp;
-  }
-  if (!*phone) {
-    rp.deliver(make_error(platform_errc::not_found));
-    return rp;
-  }
-  if (*sent >= cfg.otp_step_ups_per_hour) {
-    rp.deliver(make_error(identity_errc::otp_resend_too_soon));
-    return rp;
-  }
+  if (!phone || !sent) return storage_error(phone ? sent.error() : phone.error(), "step-up read");
+  if (!*phone) return make_error(platform_errc::not_found);
+  if (*sent >= cfg.otp_step_ups_per_hour) return make_error(identity_errc::otp_resend_too_soon);
+  auto rp = self->make_response_promise<op_reply>();
   auto code = random_digits(cfg.otp.code_digits);
   row.code_digest = keyed_digest(row.nonce, code);
   row.expires_at = now + cfg.step_up_otp_ttl;
@@ -807,9 +801,10 @@ void issue_approval(self_ptr self, promise rp, const std::string& user_id,
 // What a step-up proof says, judged before any hashing: the cheap checks first.
 enum class proof_verdict { good, wrong, unusable };
 
-proof_verdict judge_step_up(self_ptr self, const store::step_up_row& row,
-                            const ws::step_up_proof& proof, const operation_binding& op,
-                            const op_request& req) {
+caf::expected<proof_verdict> judge_step_up(self_ptr self, persistence::connection& conn,
+                                           const store::step_up_row& row,
+                                           const ws::step_up_proof& proof,
+                                           const operation_binding& op, const op_request& req) {
   auto now = now_of(self);
   if (row.used || now >= row.expires_at || row.user_id != req.who.subject ||
       row.device_id != req.who.device_id || !(row.operation == op) ||
@@ -822,17 +817,13 @@ proof_verdict judge_step_up(self_ptr self, const store::step_up_row& row,
                : proof_verdict::wrong;
   }
   if (!proof.signature || proof.otp) return proof_verdict::unusable;
-  auto conn = reader(self);
-  if (!conn) return proof_verdict::unusable;
-  auto device = store::device(**conn, row.device_id);
-  if (!device || !*device || (*device)->revoked) return proof_verdict::unusable;
-  std::string key_error;
-  auto key = tokens::parse_device_public_key((*device)->public_key, key_error);
-  SUPERAPP_ASSERT(key.has_value());  // checked when the device was bound
+  auto device = store::device(conn, row.device_id);
+  if (!device) return device.error();
+  if (!*device || (*device)->revoked) return proof_verdict::unusable;
   auto message = step_up_message(row.step_up_id, row.nonce, row.device_id, row.operation,
                                  row.expires_at);
-  return tokens::verify_message_es256(key->get(), message, *proof.signature) ? proof_verdict::good
-                                                                            : proof_verdict::wrong;
+  return signed_by_device(**device, message, *proof.signature) ? proof_verdict::good
+                                                               : proof_verdict::wrong;
 }
 
 caf::result<op_reply> do_authorise(self_ptr self, const op_request& req) {
@@ -874,12 +865,13 @@ caf::result<op_reply> do_authorise(self_ptr self, const op_request& req) {
     auto row = store::step_up(**conn, body->step_up->step_up_id);
     if (!row) return storage_error(row.error(), "authorise read");
     if (!*row) return make_error(identity_errc::step_up_invalid);
-    const auto& allowed = need->step_up_one_of;
-    if (!allowed.empty() && std::find(allowed.begin(), allowed.end(), (*row)->method) == allowed.end())
+    const auto& accepted = need->step_up_accepted;
+    if (std::find(accepted.begin(), accepted.end(), (*row)->method) == accepted.end())
       return make_error(identity_errc::step_up_method_not_allowed);
-    auto verdict = judge_step_up(self, **row, *body->step_up, op, req);
-    if (verdict == proof_verdict::unusable) return make_error(identity_errc::step_up_invalid);
-    if (verdict == proof_verdict::wrong) {
+    auto verdict = judge_step_up(self, **conn, **row, *body->step_up, op, req);
+    if (!verdict) return storage_error(verdict.error(), "authorise read");
+    if (*verdict == proof_verdict::unusable) return make_error(identity_errc::step_up_invalid);
+    if (*verdict == proof_verdict::wrong) {
       log::warn("identity: wrong step-up proof",
                 {{"user_id", req.who.subject}, {"step_up_id", (*row)->step_up_id}});
       auto rp = self->make_response_promise<op_reply>();
