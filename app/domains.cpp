@@ -13,15 +13,15 @@
 #include "actors/identity/secrets.hpp"
 #include "actors/identity/tiers.hpp"
 #include "app/cli_common.hpp"
-#include "protocols/assert.hpp"
 
 namespace superapp::app {
 
 namespace {
 
-// Reads the file `key` names into `out` when it passes `check`; empty path: nothing to read.
-template <class Check>
-bool load_checked(const char* key, const std::string& path, std::string& out, Check check,
+// Reads the file `key` names and parses it with `parse` (text, error) -> optional<T>; `out`
+// gets the result. Empty path: nothing to read, `out` stays as it is.
+template <class T, class Parse>
+bool load_checked(const char* key, const std::string& path, T& out, Parse parse,
                   std::string& failure) {
   if (path.empty()) return true;
   std::ifstream in{path};
@@ -32,12 +32,26 @@ bool load_checked(const char* key, const std::string& path, std::string& out, Ch
   std::stringstream text;
   text << in.rdbuf();
   std::string error;
-  if (!check(text.str(), error)) {
+  auto parsed = parse(text.str(), error);
+  if (!parsed) {
     failure = std::string{"config error: "} + key + ": " + path + ": " + error;
     return false;
   }
-  out = text.str();
+  out = std::move(*parsed);
   return true;
+}
+
+// A data file of identity's, parsed once, shared with the domain's settings.
+template <class T>
+bool load_identity_data(const char* key, const std::string& path, std::shared_ptr<const T>& out,
+                        std::string& failure) {
+  return load_checked(key, path, out,
+                      [](const std::string& text, std::string& error) {
+                        auto parsed = T::parse(text, error);
+                        return parsed ? std::optional{std::make_shared<const T>(std::move(*parsed))}
+                                      : std::nullopt;
+                      },
+                      failure);
 }
 
 // identity's storage key: the configured file, or one this node keeps in its data dir.
@@ -53,17 +67,8 @@ bool load_storage_key(const node::node_config& config, domain_wiring& wiring, st
       return false;
     }
   }
-  std::string text;
-  if (!load_checked("identity.storage_key_file", path, text,
-                    [](const std::string& t, std::string& e) {
-                      return identity::storage_key_from_hex(t, e).has_value();
-                    },
-                    failure))
-    return false;
-  std::string error;
-  wiring.identity_storage_key = *identity::storage_key_from_hex(text, error);
-  identity::sodium_wipe(text);
-  return true;
+  return load_checked("identity.storage_key_file", path, wiring.identity_storage_key,
+                      identity::storage_key_from_hex, failure);
 }
 
 }  // namespace
@@ -71,17 +76,10 @@ bool load_storage_key(const node::node_config& config, domain_wiring& wiring, st
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
   wiring.hashing = config.identity.hashing;
   return load_storage_key(config, wiring, failure) &&
-         load_checked("identity.tiers_file", config.identity.tiers_file, wiring.tiers_toml,
-                      [](const std::string& t, std::string& e) {
-                        return identity::tier_policy::parse(t, e).has_value();
-                      },
-                      failure) &&
-         load_checked("identity.partners_file", config.identity.partners_file,
-                      wiring.partners_toml,
-                      [](const std::string& t, std::string& e) {
-                        return identity::partner_registry::parse(t, e).has_value();
-                      },
-                      failure);
+         load_identity_data("identity.tiers_file", config.identity.tiers_file, wiring.tiers,
+                            failure) &&
+         load_identity_data("identity.partners_file", config.identity.partners_file,
+                            wiring.partners, failure);
 }
 
 int partner_secret_command(const std::vector<std::string>& args) {
@@ -139,18 +137,8 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.storage_key = wiring.identity_storage_key;
     settings.hashing_nice = wiring.hashing == node::hashing_priority::normal ? 0 : 10;
     settings.hashing_idle = wiring.hashing == node::hashing_priority::idle;
-    if (!wiring.tiers_toml.empty()) {
-      std::string error;
-      auto policy = identity::tier_policy::parse(wiring.tiers_toml, error);
-      SUPERAPP_ASSERT(policy.has_value());  // load_domain_files checked it
-      settings.tiers = std::make_shared<const identity::tier_policy>(std::move(*policy));
-    }
-    if (!wiring.partners_toml.empty()) {
-      std::string error;
-      auto registry = identity::partner_registry::parse(wiring.partners_toml, error);
-      SUPERAPP_ASSERT(registry.has_value());  // load_domain_files checked it
-      settings.partners = std::make_shared<const identity::partner_registry>(std::move(*registry));
-    }
+    settings.tiers = wiring.tiers;
+    settings.partners = wiring.partners;
     return identity::identity_domain(std::move(settings));
   }
   sup::domain_definition def;

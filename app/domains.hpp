@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "actors/identity/partners.hpp"
+#include "actors/identity/tiers.hpp"
 #include "protocols/clock.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/node/node_config.hpp"
@@ -17,9 +19,9 @@ struct domain_wiring {
   std::string token_issuer = "superapp-identity";
   std::string token_audience = "superapp-mobile";
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
-  // identity.tiers_file's text, already checked by load_domain_files (empty: the built-in policy)
-  std::string tiers_toml;
-  std::string partners_toml;  // identity.partners_file's text, checked (empty: no partners)
+  // identity.tiers_file and .partners_file, read once at start (null: built-in policy / none)
+  std::shared_ptr<const identity::tier_policy> tiers;
+  std::shared_ptr<const identity::partner_registry> partners;
   // identity's storage key (raw bytes) from identity.storage_key_file, or the one made in the
   // data dir; empty when this node hosts no identity.
   std::string identity_storage_key;
