@@ -2,6 +2,7 @@
 #include "persistence/idempotency.hpp"
 
 #include "protocols/assert.hpp"
+#include "protocols/error_catalogue.hpp"
 
 namespace superapp::persistence {
 
@@ -42,6 +43,22 @@ replay_verdict judge_replay(const std::optional<stored_reply>& stored,
   if (!stored) return replay_verdict::fresh;
   return stored->request_digest == request_digest ? replay_verdict::replay
                                                   : replay_verdict::key_conflict;
+}
+
+caf::expected<std::optional<std::string>> replayed_reply(connection& conn, std::string_view scope,
+                                                         std::string_view key,
+                                                         std::string_view request_digest) {
+  auto stored = find_reply(conn, scope, key);
+  if (!stored) return std::move(stored.error());
+  switch (judge_replay(*stored, request_digest)) {
+    case replay_verdict::fresh:
+      return std::optional<std::string>{};
+    case replay_verdict::replay:
+      return std::optional<std::string>{std::move((*stored)->reply_json)};
+    case replay_verdict::key_conflict:
+      break;
+  }
+  return make_error(platform_errc::idempotency_key_reused);
 }
 
 void record_reply(unit_of_work& unit, std::string_view scope, std::string_view key,

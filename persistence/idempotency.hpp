@@ -41,6 +41,12 @@ enum class replay_verdict {
 replay_verdict judge_replay(const std::optional<stored_reply>& stored,
                             std::string_view request_digest);
 
+// find_reply and judge_replay in one: the stored reply to answer again (replay), nothing
+// (fresh: do the work), or platform `idempotency_key_reused`; database errors as they come.
+caf::expected<std::optional<std::string>> replayed_reply(connection& conn, std::string_view scope,
+                                                         std::string_view key,
+                                                         std::string_view request_digest);
+
 // Adds the insert of the reply to `unit` (expects one row: a second writer of the same key
 // fails the whole unit, effect included).
 void record_reply(unit_of_work& unit, std::string_view scope, std::string_view key,

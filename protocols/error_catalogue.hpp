@@ -24,6 +24,16 @@ using describe_fn = error_description (*)(std::uint8_t code);
 // Each error category (platform, banking, identity, ...) registers itself once at start-up.
 void register_error_category(caf::atom_value category, describe_fn describe);
 
+// Registers a domain's enum of codes 1..Last, each described by `describe(E)` (found by ADL);
+// any other code of the category is described as `internal`.
+template <class E, E Last>
+void register_enum_category(caf::atom_value category) {
+  register_error_category(category, [](std::uint8_t code) -> error_description {
+    if (code == 0 || code > static_cast<std::uint8_t>(Last)) return {"internal", "internal error", false};
+    return describe(static_cast<E>(code));
+  });
+}
+
 // Describes any caf::error: registered categories, CAF's own `system` codes, and a fallback.
 error_description describe(const caf::error& err);
 

@@ -4,14 +4,8 @@
 namespace superapp::identity {
 namespace {
 
-error_description describe_code(std::uint8_t code) {
-  if (code == 0 || code > static_cast<std::uint8_t>(last_identity_errc))
-    return {"internal", "internal error", false};
-  return describe(static_cast<identity_errc>(code));
-}
-
 const bool registered = [] {
-  register_error_category(identity_category, describe_code);
+  register_enum_category<identity_errc, last_identity_errc>(identity_category);
   return true;
 }();
 
@@ -19,7 +13,7 @@ const bool registered = [] {
 
 void register_identity_errors() {
   (void)registered;
-  register_error_category(identity_category, describe_code);
+  register_enum_category<identity_errc, last_identity_errc>(identity_category);
 }
 
 caf::error make_error(identity_errc code) {

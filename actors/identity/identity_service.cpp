@@ -650,17 +650,13 @@ operation_binding binding_of(const std::string& operation, const ws::money& amou
 caf::expected<std::optional<op_reply>> replayed(persistence::connection& conn,
                                                 const op_request& req, const std::string& scope) {
   if (req.idempotency_key.empty()) return std::optional<op_reply>{};
-  auto stored = persistence::find_reply(conn, scope, req.idempotency_key);
-  if (!stored) return storage_error(stored.error(), "step-up read");
-  switch (persistence::judge_replay(*stored, token_digest(req.body_json))) {
-    case persistence::replay_verdict::fresh:
-      return std::optional<op_reply>{};
-    case persistence::replay_verdict::replay:
-      return std::optional<op_reply>{op_reply{(*stored)->reply_json}};
-    case persistence::replay_verdict::key_conflict:
-      break;
+  auto stored = persistence::replayed_reply(conn, scope, req.idempotency_key, token_digest(req.body_json));
+  if (!stored) {
+    if (stored.error() == make_error(platform_errc::idempotency_key_reused)) return stored.error();
+    return storage_error(stored.error(), "step-up read");
   }
-  return make_error(platform_errc::idempotency_key_reused);
+  if (!*stored) return std::optional<op_reply>{};
+  return std::optional<op_reply>{op_reply{std::move(**stored)}};
 }
 
 // Commits the new step-up with its reply remembered under the request's idempotency key.

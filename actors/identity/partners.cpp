@@ -3,7 +3,7 @@
 
 #include <algorithm>
 
-#include "actors/identity/toml_data.hpp"
+#include "protocols/toml_data.hpp"
 
 namespace superapp::identity {
 

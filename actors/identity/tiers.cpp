@@ -5,8 +5,9 @@
 #include <array>
 #include <cstdio>
 
-#include "actors/identity/toml_data.hpp"
+#include "protocols/toml_data.hpp"
 #include "protocols/assert.hpp"
+#include "protocols/ws/money.hpp"
 
 namespace superapp::identity {
 
@@ -228,10 +229,7 @@ bool valid_operation_name(std::string_view operation) {
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_' || c == '.'; });
 }
 
-bool valid_currency(std::string_view currency) {
-  return currency.size() == 3 &&
-         std::all_of(currency.begin(), currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
-}
+bool valid_currency(std::string_view currency) { return ws::valid_currency_code(currency); }
 
 bool valid_binding(const operation_binding& op) {
   return valid_operation_name(op.operation) && op.amount_minor > 0 && valid_currency(op.currency) &&

@@ -3,8 +3,10 @@
 #pragma once
 
 #include <cstdint>
+#include <algorithm>
 #include <limits>
 #include <string>
+#include <string_view>
 
 #include "protocols/ws/body.hpp"
 
@@ -23,6 +25,12 @@ inline const body_schema<money>& money_schema() {
           .required("minor", &money::minor, int_range{0, std::numeric_limits<std::int64_t>::max()})
           .required("currency", &money::currency, max_length{3}, min_length{3});
   return s;
+}
+
+// An ISO 4217 alphabetic code's form: three letters A-Z.
+inline bool valid_currency_code(std::string_view currency) {
+  return currency.size() == 3 &&
+         std::all_of(currency.begin(), currency.end(), [](char c) { return c >= 'A' && c <= 'Z'; });
 }
 
 }  // namespace superapp::ws

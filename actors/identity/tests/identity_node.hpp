@@ -21,90 +21,37 @@
 #include "protocols/tokens/device_key.hpp"
 #include "protocols/tokens/jwt.hpp"
 #include "simulators/sms/sms_simulator.hpp"
+#include "tests/support/domain_node.hpp"
 
 namespace superapp::identity::testing {
 
 using namespace std::chrono_literals;
 namespace json = boost::json;
 
-inline bool on_postgres() {
-  const char* e = std::getenv("SUPERAPP_TEST_ENGINE");
-  return e != nullptr && std::string{e} == "postgres";
-}
+using superapp::testing::outcome;
+using superapp::testing::str;
+using superapp::testing::on_postgres;
 
-inline std::string pg_conninfo() {
-  const char* path = std::getenv("SUPERAPP_PG_CONNINFO_FILE");
-  REQUIRE_MESSAGE(path != nullptr, "SUPERAPP_PG_CONNINFO_FILE is not set; run via ctest");
-  std::ifstream in{path};
-  std::string line;
-  std::getline(in, line);
-  REQUIRE_MESSAGE(!line.empty(), "no conninfo from scripts/pg-test-server");
-  return line;
-}
-
-inline std::string unique_name() {
-  static std::atomic<int> n{0};
-  return "identity_t" + std::to_string(::getpid()) + "_" + std::to_string(n++);
-}
-
-struct outcome {
-  bool ok = false;
-  json::object body;
-  std::string code;  // wire code when !ok
-};
-
-// One identity domain tree, restartable on the same database.
-struct identity_node {
-  std::filesystem::path dir;
-  std::string name = unique_name();
+// The identity domain's tree with its SMS simulator and a manual clock; `settings` are read at
+// each start.
+struct identity_node : superapp::testing::domain_node {
   sim::sms_simulator sms;
   std::shared_ptr<manual_clock> clock = std::make_shared<manual_clock>();
-  caf::actor_system_config cfg;
-  std::unique_ptr<caf::actor_system> sys;
-  std::shared_ptr<sup::front_door_directory> directory;
-  caf::actor root;
-  caf::actor door;
   identity::identity_settings settings;
 
-  identity_node() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-id-XXXXXX").string();
-    dir = ::mkdtemp(pattern.data());
+  identity_node()
+      : domain_node("identity", [this](const std::string& db_name) {
+          return identity::identity_domain(settings, db_name);
+        }) {
     std::string failure;
     REQUIRE(sms.start("127.0.0.1", 0, failure));
     settings.clock = clock;
     settings.sms_url = sms.base_url();
     settings.argon2 = {1, 8 * 1024};  // libsodium's minimum: keeps the suite fast
-    add_error_renderers(cfg);
-    cfg.set("scheduler.max-threads", 2);
-    sys = std::make_unique<caf::actor_system>(cfg);
     start();
   }
 
-  ~identity_node() {
-    stop();
-    sys.reset();
-    std::filesystem::remove_all(dir);
-  }
-
-  persistence::database_config database() const {
-    persistence::database_config db;
-    if (on_postgres()) {
-      db.engine_kind = persistence::engine::postgres;
-      db.pg_conninfo = pg_conninfo();
-    } else {
-      db.sqlite_directory = dir.string();
-    }
-    return db;
-  }
-
-  // A reader on the domain's database, beside the running tree.
-  std::unique_ptr<persistence::connection> reader() {
-    auto db = persistence::open_database(database(), name);
-    REQUIRE(db);
-    auto conn = (*db)->connect(persistence::connection_role::reader);
-    REQUIRE(conn);
-    return std::move(*conn);
-  }
+  ~identity_node() { stop(); }
 
   // The stored form of every signing key (what a copy of the database would show).
   std::vector<std::string> stored_keys() {
@@ -115,67 +62,7 @@ struct identity_node {
     return out;
   }
 
-  // The events in the domain's outbox (no relay runs in these tests), in commit order.
-  std::vector<events::event> outbox() {
-    auto conn = reader();
-    auto rows = persistence::read_unpublished(*conn, 1000);
-    REQUIRE(rows);
-    std::vector<events::event> out;
-    for (const auto& r : *rows) {
-      CHECK(r.topic == "superapp.identity.events");
-      auto e = events::decode(r.payload);
-      REQUIRE(e);
-      out.push_back(std::move(*e));
-    }
-    return out;
-  }
-
-  void start() { REQUIRE(try_start()); }
-
-  // False when the tree does not come up (it is shut down again).
-  bool try_start() {
-    directory = std::make_shared<sup::front_door_directory>();
-    sup::domain_settings ds;
-    ds.database = database();
-    ds.directory = directory;
-    root = sup::spawn_supervisor(*sys, sup::domain_supervisor(identity::identity_domain(settings, name), ds));
-    caf::scoped_actor self{*sys};
-    if (sup::await_ready(self, root, 30s)) {
-      stop();
-      return false;
-    }
-    auto entry = directory->lookup(name);
-    REQUIRE(entry);
-    door = entry->front_door;
-    return true;
-  }
-
-  void stop() {
-    if (!root) return;
-    caf::scoped_actor self{*sys};
-    sup::shutdown(self, root, 30s);
-    root = nullptr;
-    door = nullptr;
-  }
-
-  outcome call(const std::string& op, json::object body, const caller& who = {},
-               std::string idempotency_key = {}) {
-    op_request req;
-    req.op = op;
-    req.body_json = json::serialize(body);
-    req.who = who;
-    req.idempotency_key = std::move(idempotency_key);
-    outcome out;
-    caf::scoped_actor self{*sys};
-    self->request(door, 20s, op_atom::value, req)
-        .receive(
-            [&](op_reply& r) {
-              out.ok = true;
-              out.body = json::parse(r.body_json).as_object();
-            },
-            [&](caf::error& err) { out.code = std::string{describe(err).wire_code}; });
-    return out;
-  }
+  std::vector<events::event> outbox() { return domain_node::outbox("superapp.identity.events"); }
 
   std::string last_code(const std::string& phone) {
     auto m = sms.last_message(phone);
@@ -184,7 +71,6 @@ struct identity_node {
   }
 };
 
-inline std::string str(const json::object& o, const char* key) { return std::string{o.at(key).as_string()}; }
 
 struct enrolled {
   std::string user_id;

@@ -1,4 +1,4 @@
-// Identity's data files (tier policy, partner registry) as TOML: one root table each.
+// Domain data files (tier policy, partner registry, KYC levels) as TOML: one root table each.
 #pragma once
 
 #include <optional>
@@ -7,7 +7,7 @@
 
 #include <toml++/toml.h>
 
-namespace superapp::identity {
+namespace superapp {
 
 // `text` as a TOML document whose only top-level key may be `root`; nullopt with `error`
 // ("<root>: not TOML: ...", "<root>: unknown key 'x'") otherwise. `what` prefixes the errors.
@@ -29,4 +29,4 @@ inline std::optional<toml::table> read_toml_data(std::string_view text, std::str
   return doc;
 }
 
-}  // namespace superapp::identity
+}  // namespace superapp
