@@ -15,8 +15,11 @@ namespace beast = boost::beast;
 namespace bhttp = beast::http;
 using tcp = boost::asio::ip::tcp;
 
+using header_list = std::vector<std::pair<std::string, std::string>>;
+
 outcome exchange(const endpoint& at, bhttp::verb method, std::string_view target,
-                 std::string_view body, std::chrono::milliseconds deadline) {
+                 std::string_view body, std::chrono::milliseconds deadline,
+                 const header_list& headers) {
   boost::asio::io_context io;
   tcp::resolver resolver{io};
   beast::tcp_stream stream{io};
@@ -28,6 +31,7 @@ outcome exchange(const endpoint& at, bhttp::verb method, std::string_view target
     req.set(bhttp::field::content_type, "application/json");
     req.body() = std::string{body};
   }
+  for (const auto& [name, value] : headers) req.set(name, value);
   req.prepare_payload();
   beast::flat_buffer buffer;
   bhttp::response_parser<bhttp::string_body> parser;
@@ -81,13 +85,13 @@ std::optional<endpoint> parse_url(std::string_view url) {
 }
 
 outcome post_json(const endpoint& at, std::string_view path, std::string_view json_body,
-                  std::chrono::milliseconds deadline) {
-  return exchange(at, bhttp::verb::post, path, json_body, deadline);
+                  std::chrono::milliseconds deadline, const header_list& headers) {
+  return exchange(at, bhttp::verb::post, path, json_body, deadline, headers);
 }
 
 outcome get(const endpoint& at, std::string_view path_and_query,
             std::chrono::milliseconds deadline) {
-  return exchange(at, bhttp::verb::get, path_and_query, {}, deadline);
+  return exchange(at, bhttp::verb::get, path_and_query, {}, deadline, {});
 }
 
 std::optional<std::string> url_decode(std::string_view text) {

@@ -6,6 +6,8 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace superapp::http {
 
@@ -34,8 +36,11 @@ struct outcome {
 
 // Blocks the calling thread for at most `deadline` (connect, write and read together). Call it
 // from a thread of its own (a detached actor), never from a CAF scheduler or Asio io thread.
+// `headers` go out as given (a provider's signature headers, say); one named like a header the
+// client sets itself replaces it.
 outcome post_json(const endpoint& at, std::string_view path, std::string_view json_body,
-                  std::chrono::milliseconds deadline);
+                  std::chrono::milliseconds deadline,
+                  const std::vector<std::pair<std::string, std::string>>& headers = {});
 outcome get(const endpoint& at, std::string_view path_and_query,
             std::chrono::milliseconds deadline);
 

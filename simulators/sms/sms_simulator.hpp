@@ -5,10 +5,8 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 
 namespace superapp::sim {
 
@@ -44,8 +42,7 @@ class sms_simulator {
 
  private:
   struct state;
-  std::shared_ptr<state> state_;
-  std::thread thread_;
+  std::unique_ptr<state> state_;
 };
 
 // Extracts the first run of exactly 6 digits from a message text ("" if none).
