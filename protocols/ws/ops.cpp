@@ -2,6 +2,7 @@
 #include "protocols/ws/ops.hpp"
 
 #include "protocols/ws/identity_ops.hpp"
+#include "protocols/ws/kyc_ops.hpp"
 
 #include <limits>
 #include <utility>
@@ -131,6 +132,7 @@ const op_catalogue& protocol_ops() {
                   resume_request_schema(), resume_reply_schema()));
     // Domain ops (banking.transfer, ...) are added here, one c.add(make_op(...)) each.
     add_identity_ops(c);
+    add_kyc_ops(c);
     return c;
   }();
   return catalogue;
