@@ -12,6 +12,7 @@
 #include "actors/identity/partners.hpp"
 #include "actors/identity/secrets.hpp"
 #include "actors/identity/tiers.hpp"
+#include "actors/kyc/kyc_domain.hpp"
 #include "app/cli_common.hpp"
 
 namespace superapp::app {
@@ -41,9 +42,9 @@ bool load_checked(const char* key, const std::string& path, T& out, Parse parse,
   return true;
 }
 
-// A data file of identity's, parsed once, shared with the domain's settings.
+// A domain's data file, parsed once, shared with the domain's settings.
 template <class T>
-bool load_identity_data(const char* key, const std::string& path, std::shared_ptr<const T>& out,
+bool load_domain_data(const char* key, const std::string& path, std::shared_ptr<const T>& out,
                         std::string& failure) {
   return load_checked(key, path, out,
                       [](const std::string& text, std::string& error) {
@@ -54,32 +55,53 @@ bool load_identity_data(const char* key, const std::string& path, std::shared_pt
                       failure);
 }
 
-// identity's storage key: the configured file, or one this node keeps in its data dir.
-bool load_storage_key(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
+bool hosts(const node::node_config& config, node::role role) {
   const auto& roles = config.node.roles;
-  if (std::find(roles.begin(), roles.end(), node::role::identity) == roles.end()) return true;
-  auto path = config.identity.storage_key_file;
+  return std::find(roles.begin(), roles.end(), role) != roles.end();
+}
+
+// A key of 64 hex digits: the configured file, or one this node keeps in its data dir (made,
+// mode 0600, when missing). `out` gets the raw bytes.
+bool load_key_file(const char* key, std::string path, const node::node_config& config,
+                   const char* default_name, std::string& out, std::string& failure) {
   if (path.empty()) {
-    path = (std::filesystem::path{config.node.data_dir} / "identity-storage.key").string();
+    path = (std::filesystem::path{config.node.data_dir} / default_name).string();
     if (!std::filesystem::exists(path) &&
         !write_private_file(path, identity::new_storage_key_hex() + "\n", failure)) {
-      failure = "identity: cannot make the storage key: " + failure;
+      failure = std::string{key} + ": cannot make " + path + ": " + failure;
       return false;
     }
   }
-  return load_checked("identity.storage_key_file", path, wiring.identity_storage_key,
-                      identity::storage_key_from_hex, failure);
+  return load_checked(key, path, out, identity::storage_key_from_hex, failure);
 }
+
+}  // namespace
+
+std::string kyc_webhook_secret_path(const node::node_config& config) {
+  if (!config.kyc.webhook_secret_file.empty()) return config.kyc.webhook_secret_file;
+  return (std::filesystem::path{config.node.data_dir} / "kyc-webhook.key").string();
+}
+
+namespace {
 
 }  // namespace
 
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
   wiring.hashing = config.identity.hashing;
-  return load_storage_key(config, wiring, failure) &&
-         load_identity_data("identity.tiers_file", config.identity.tiers_file, wiring.tiers,
-                            failure) &&
-         load_identity_data("identity.partners_file", config.identity.partners_file,
-                            wiring.partners, failure);
+  wiring.kyc_provider_url = config.kyc.provider_url;
+  if (hosts(config, node::role::identity) &&
+      !load_key_file("identity.storage_key_file", config.identity.storage_key_file, config,
+                     "identity-storage.key", wiring.identity_storage_key, failure))
+    return false;
+  if (hosts(config, node::role::kyc) &&
+      !load_key_file("kyc.webhook_secret_file", config.kyc.webhook_secret_file, config,
+                     "kyc-webhook.key", wiring.kyc_webhook_secret, failure))
+    return false;
+  return load_domain_data("identity.tiers_file", config.identity.tiers_file, wiring.tiers,
+                          failure) &&
+         load_domain_data("identity.partners_file", config.identity.partners_file,
+                          wiring.partners, failure) &&
+         load_domain_data("kyc.levels_file", config.kyc.levels_file, wiring.kyc_levels, failure);
 }
 
 int partner_secret_command(const std::vector<std::string>& args) {
@@ -140,6 +162,14 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.tiers = wiring.tiers;
     settings.partners = wiring.partners;
     return identity::identity_domain(std::move(settings));
+  }
+  if (role == node::role::kyc) {
+    kyc::kyc_settings settings;
+    settings.provider_url = wiring.kyc_provider_url;
+    settings.webhook_secret = wiring.kyc_webhook_secret;
+    settings.levels = wiring.kyc_levels;
+    settings.clock = wiring.clock;
+    return kyc::kyc_domain(std::move(settings));
   }
   sup::domain_definition def;
   def.name = std::string{node::to_string(role)};

@@ -7,6 +7,7 @@
 
 #include "actors/identity/partners.hpp"
 #include "actors/identity/tiers.hpp"
+#include "actors/kyc/levels.hpp"
 #include "protocols/clock.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/node/node_config.hpp"
@@ -26,15 +27,25 @@ struct domain_wiring {
   // data dir; empty when this node hosts no identity.
   std::string identity_storage_key;
   node::hashing_priority hashing = node::hashing_priority::low;
+  // kyc: the provider (the simulator in `run`), the secret its callbacks are signed with (raw
+  // bytes, from kyc.webhook_secret_file or the one made in the data dir; empty when this node
+  // hosts no kyc), and kyc.levels_file read once (null: the built-in levels).
+  std::string kyc_provider_url;
+  std::string kyc_webhook_secret;
+  std::shared_ptr<const kyc::level_policy> kyc_levels;
 };
 
 // Reads and checks the domain files the config names (identity.tiers_file, .partners_file,
 // .storage_key_file — made as <data_dir>/identity-storage.key, mode 0600, when unset and
-// missing) into `wiring`; false with `failure` ("config error: identity.tiers_file: ...") when
-// one is missing or wrong.
+// missing; kyc.levels_file, .webhook_secret_file — made as <data_dir>/kyc-webhook.key) into
+// `wiring`; false with `failure` ("config error: identity.tiers_file: ...") when one is
+// missing or wrong.
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure);
 
-// The definition of a role's domain. Identity is its own domain (actors/identity); the others,
+// Where the node keeps the KYC callbacks' secret (kyc.webhook_secret_file, or the data dir's).
+std::string kyc_webhook_secret_path(const node::node_config& config);
+
+// The definition of a role's domain. Identity and kyc are their own domains (actors/<domain>); the others,
 // until their issues land, are the common skeleton: a store (its database, migrated) and a
 // front door answering ping and probe.
 // `superapp partner-secret CLIENT_ID --scopes S1,S2 --quota N [--name NAME]`: makes a random

@@ -5,12 +5,15 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 
 #include <caf/all.hpp>
 
 #include "gateway/pipeline/key_refresher.hpp"
+#include "gateway/pipeline/webhook_relay.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::app {
@@ -41,6 +44,16 @@ filters::route_table routes_for(const node::node_config& config) {
         routes.add_lane(op.name, filters::lane::query);
   }
   return routes;
+}
+
+// The value of header `lower_name` (matched without regard to case), or "".
+std::string header_of(const ws::http_request& request, std::string_view lower_name) {
+  for (const auto& [name, value] : request.headers)
+    if (name.size() == lower_name.size() &&
+        std::equal(name.begin(), name.end(), lower_name.begin(),
+                   [](char a, char b) { return std::tolower(static_cast<unsigned char>(a)) == b; }))
+      return value;
+  return {};
 }
 
 std::optional<filters::signing_key> load_or_make_dev_key(const std::string& data_dir,
@@ -142,11 +155,27 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       {}, [services](const caf::actor& router) { services->subscriptions.set(router); }));
   // The identity domain's signing keys, fetched at start and every 30 s (local or on a peer).
   parts.supervisor.children.push_back(gateway::key_refresher_child(services));
+  // Provider callbacks (POST /webhooks/kyc) on their way to the domain that verifies them.
+  parts.supervisor.children.push_back(gateway::webhook_relay_child(services));
   parts.supervisor.children.push_back(sup::supervisor_child(ws::sessions_supervisor_spec(factory)));
-  // Plain HTTP on the WebSocket port: the JWKS for partners and other verifiers.
+  // Plain HTTP on the WebSocket port: the JWKS for partners and other verifiers, and the KYC
+  // provider's callbacks.
   parts.http = [services](ws::http_request request, ws::http_respond respond) {
     const auto path = request.target.substr(0, request.target.find('?'));
     ws::http_response answer;
+    if (path == "/webhooks/kyc" && request.method == "POST") {
+      gateway::webhook_delivery delivery{"kyc", "kyc.provider_callback", std::move(request.body),
+                                         header_of(request, "x-kyc-timestamp"),
+                                         header_of(request, "x-kyc-signature")};
+      gateway::relay_webhook(*services, std::move(delivery),
+                             [respond](unsigned status, std::string body) {
+                               ws::http_response r;
+                               r.status = status;
+                               r.body = std::move(body);
+                               respond(std::move(r));
+                             });
+      return;
+    }
     if (path == "/.well-known/jwks.json" && request.method == "GET") {
       answer.body = services->served_jwks();
       answer.headers.emplace_back("cache-control", "max-age=30");

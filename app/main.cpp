@@ -14,6 +14,9 @@
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
 #include "app/node_runtime.hpp"
+#include "actors/identity/secrets.hpp"
+#include "app/cli_common.hpp"
+#include "simulators/kyc/kyc_simulator.hpp"
 #include "simulators/sms/sms_simulator.hpp"
 #include "supervisors/node/node_config.hpp"
 
@@ -31,6 +34,9 @@ int usage(FILE* out, int status) {
                "  client [--url ws://HOST:PORT/ws] [--token T] [op OP [BODY_JSON]]\n"
                "  client identity register|verify|login|refresh|logout ...   (client --help)\n"
                "  sim sms [--bind ADDR] [--port N]   the SMS provider simulator (port 0: any free)\n"
+               "  sim kyc [--bind ADDR] [--port N] [--webhook URL --secret-file FILE]\n"
+               "                                     the KYC provider simulator; callbacks to URL\n"
+               "                                     (a node's /webhooks/kyc) signed with FILE's key\n"
                "  dev-keys [--data-dir DIR]  prints the JWKS of DIR's development signing key (made\n"
                "                            if missing), for gateway.jwks_file of a `superapp node`\n"
                "  partner-secret CLIENT_ID --scopes S1,S2 --quota N [--name NAME]   a partner's\n"
@@ -88,41 +94,96 @@ int node_command(const std::vector<std::string>& args) {
   return superapp::app::run_node(config.value(), /*dev_keys=*/false);
 }
 
-// `superapp sim sms`: the SMS provider simulator on its own, until SIGINT/SIGTERM.
-int sim_command(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "sms") return usage(stderr, 2);
+// Flags of `superapp sim`: --bind, --port, and for kyc --webhook URL and --secret-file FILE.
+struct sim_flags {
   std::string bind = "127.0.0.1";
   long port = 0;
+  std::string webhook;
+  std::string secret_file;
+};
+
+bool parse_sim_flags(const std::vector<std::string>& args, bool kyc, sim_flags& out) {
   for (std::size_t i = 1; i < args.size(); ++i) {
-    if (args[i] == "--bind" && i + 1 < args.size()) {
-      bind = args[++i];
-    } else if (args[i] == "--port" && i + 1 < args.size()) {
+    if (i + 1 >= args.size()) return false;
+    const auto& flag = args[i];
+    const auto& value = args[++i];
+    if (flag == "--bind") {
+      out.bind = value;
+    } else if (flag == "--port") {
       char* end = nullptr;
-      port = std::strtol(args[++i].c_str(), &end, 10);
-      if (*end != 0 || port < 0 || port > 65535) return usage(stderr, 2);
+      out.port = std::strtol(value.c_str(), &end, 10);
+      if (*end != 0 || out.port < 0 || out.port > 65535) return false;
+    } else if (kyc && flag == "--webhook") {
+      out.webhook = value;
+    } else if (kyc && flag == "--secret-file") {
+      out.secret_file = value;
     } else {
-      return usage(stderr, 2);
+      return false;
     }
   }
+  return !kyc || out.webhook.empty() == out.secret_file.empty();
+}
+
+// Runs `simulator` (started) until SIGINT/SIGTERM, after printing `banner`.
+template <class Simulator>
+int serve_until_signal(Simulator& simulator, const std::string& banner) {
+  std::printf("%s", banner.c_str());
+  std::fflush(stdout);
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  int number = 0;
+  sigwait(&stop_signals, &number);
+  simulator.stop();
+  return 0;
+}
+
+// `superapp sim sms|kyc`: a provider simulator on its own, until SIGINT/SIGTERM.
+int sim_command(const std::vector<std::string>& args) {
+  if (args.empty() || (args[0] != "sms" && args[0] != "kyc")) return usage(stderr, 2);
+  const bool kyc = args[0] == "kyc";
+  sim_flags flags;
+  if (!parse_sim_flags(args, kyc, flags)) return usage(stderr, 2);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  superapp::sim::sms_simulator sms;
   std::string failure;
-  if (!sms.start(bind, static_cast<std::uint16_t>(port), failure)) {
+  const auto port = static_cast<std::uint16_t>(flags.port);
+  if (!kyc) {
+    superapp::sim::sms_simulator sms;
+    if (!sms.start(flags.bind, port, failure)) {
+      std::fprintf(stderr, "%s\n", failure.c_str());
+      return 1;
+    }
+    return serve_until_signal(sms, "superapp: SMS simulator on " + sms.base_url() + "\n  POST " +
+                                       sms.base_url() + "/v1/messages {\"to\",\"text\"}; GET " +
+                                       sms.base_url() + "/v1/messages/last?to=NUMBER\n");
+  }
+  std::string secret;
+  if (!flags.secret_file.empty()) {
+    auto key = superapp::identity::storage_key_from_hex(
+        superapp::app::read_text_file(flags.secret_file), failure);
+    if (!key) {
+      std::fprintf(stderr, "superapp sim kyc: %s: %s\n", flags.secret_file.c_str(), failure.c_str());
+      return 2;
+    }
+    secret = std::move(*key);
+  }
+  superapp::sim::kyc_simulator provider;
+  if (!provider.start(flags.bind, port, failure)) {
     std::fprintf(stderr, "%s\n", failure.c_str());
     return 1;
   }
-  std::printf("superapp: SMS simulator on %s\n", sms.base_url().c_str());
-  std::printf("  POST %s/v1/messages {\"to\",\"text\"}; GET %s/v1/messages/last?to=NUMBER\n",
-              sms.base_url().c_str(), sms.base_url().c_str());
-  std::fflush(stdout);
-  int number = 0;
-  sigwait(&stop_signals, &number);
-  sms.stop();
-  return 0;
+  if (!flags.webhook.empty()) provider.set_webhook(flags.webhook, secret);
+  return serve_until_signal(
+      provider, "superapp: KYC provider simulator on " + provider.base_url() + "\n  POST " +
+                    provider.base_url() + "/v1/checks; callbacks to " +
+                    (flags.webhook.empty() ? std::string{"(none: --webhook URL --secret-file FILE)"}
+                                           : flags.webhook) +
+                    "\n");
 }
 
 }  // namespace

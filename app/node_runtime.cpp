@@ -20,6 +20,7 @@
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
 #include "gateway/subscriptions/event_feed.hpp"
+#include "simulators/kyc/kyc_simulator.hpp"
 #include "simulators/sms/sms_simulator.hpp"
 #include "protocols/caller_seal.hpp"
 #include "protocols/error_catalogue.hpp"
@@ -152,13 +153,14 @@ caller_seal_ptr caller_seal_for(const node::node_config& config, const superapp:
 // <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
 void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint,
                      const std::string& ws_url, std::uint16_t cluster_port,
-                     const std::string& sms_url) {
+                     const std::string& sms_url, const std::string& kyc_url) {
   boost::json::object info;
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
   info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
   info["ws_url"] = ws_url;
   if (!sms_url.empty()) info["sms_url"] = sms_url;
+  if (!kyc_url.empty()) info["kyc_url"] = kyc_url;
   if (cluster_port != 0) info["cluster_port"] = static_cast<std::int64_t>(cluster_port);
   auto path = std::filesystem::path{config.node.data_dir} / "node.json";
   std::ofstream out{path, std::ios::trunc};
@@ -224,6 +226,21 @@ int run_node(const node::node_config& config, bool dev_keys) {
       return 2;
     }
     wiring.sms_url = sms.base_url();
+  }
+  // ... and its own KYC provider, whose callbacks come back through this node's gateway (the
+  // webhook URL is set once the gateway listens).
+  sim::kyc_simulator kyc_provider;
+  bool kyc_simulated = false;
+  if (!config.kyc.provider_url.empty()) {
+    wiring.kyc_provider_url = config.kyc.provider_url;
+  } else if (dev_keys) {
+    std::string kyc_failure;
+    if (!kyc_provider.start("127.0.0.1", 0, kyc_failure)) {
+      std::fprintf(stderr, "%s\n", kyc_failure.c_str());
+      return 2;
+    }
+    wiring.kyc_provider_url = kyc_provider.base_url();
+    kyc_simulated = true;
   }
   // bridge_sup starts first and stops last: relays and subscribers find the bus through
   // bus_directory. Every domain whose migrations include the outbox gets a relay to it.
@@ -349,8 +366,13 @@ int run_node(const node::node_config& config, bool dev_keys) {
     }
     ws_url = std::string{config.gateway.tls_cert_file.empty() ? "ws://" : "wss://"} +
              ws_endpoint->address + ":" + std::to_string(ws_endpoint->port) + "/ws";
+    if (kyc_simulated && config.gateway.tls_cert_file.empty())
+      kyc_provider.set_webhook("http://" + ws_endpoint->address + ":" +
+                                   std::to_string(ws_endpoint->port) + "/webhooks/kyc",
+                               wiring.kyc_webhook_secret);
   }
-  write_node_file(config, *endpoint, ws_url, cluster_port.load(), wiring.sms_url);
+  write_node_file(config, *endpoint, ws_url, cluster_port.load(), wiring.sms_url,
+                  wiring.kyc_provider_url);
   auto admin_url = "http://" + endpoint->address + ":" + std::to_string(endpoint->port);
   log::info("node up", {{"node", config.node.name},
                         {"domains", static_cast<std::int64_t>(config.node.roles.size())},
@@ -366,6 +388,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
   if (config.bus.kind == node::bus_kind::kafka)
     std::printf("  event bus:     Kafka at %s\n", config.bus.kafka_brokers.c_str());
   if (!wiring.sms_url.empty()) std::printf("  SMS provider:  %s\n", wiring.sms_url.c_str());
+  if (!wiring.kyc_provider_url.empty())
+    std::printf("  KYC provider:  %s\n", wiring.kyc_provider_url.c_str());
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);
 

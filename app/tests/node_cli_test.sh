@@ -74,6 +74,31 @@ grep -q '"tier":"mpin+biometric"' "$work/reply" || fail "biometric tier: $(cat "
 client identity authorise banking.transfer 100 GBP acct-1 --mpin 579135 >"$work/reply" \
   || fail "a small transfer to a known payee: $(cat "$work/reply")"
 grep -q '"tier":"mpin"' "$work/reply" || fail "mpin tier: $(cat "$work/reply")"
+
+# KYC: the level and its limits, documents to the provider simulator, whose signed callback
+# comes back through the gateway's webhook route and raises the level.
+grep -q "KYC provider:  http://127.0.0.1:" "$work/out" || fail "no KYC provider printed"
+client op kyc.status >"$work/reply" || fail "kyc.status: $(cat "$work/reply")"
+grep -q '"level":"minimum"' "$work/reply" || fail "a new user's level: $(cat "$work/reply")"
+client op kyc.submit '{"level":"standard","documents":[{"type":"passport","number":"P12345678"}]}' \
+  --idempotency-key kyc-submit-0001 >"$work/reply" || fail "kyc.submit: $(cat "$work/reply")"
+grep -q '"state":"pending"' "$work/reply" || fail "kyc.submit reply: $(cat "$work/reply")"
+kyc_verified() { "$bin" client --data-dir "$data" op kyc.status | grep -q '"level":"standard"'; }
+wait_for 40 kyc_verified || fail "the provider's callback did not verify the user"
+if client op kyc.submit '{"level":"full","documents":[{"type":"passport","number":"P1"}]}' \
+  --idempotency-key kyc-submit-0002 >"$work/reply"; then fail "one document was taken for full"; fi
+grep -q '"code":"invalid_documents"' "$work/reply" || fail "kyc bad documents: $(cat "$work/reply")"
+# A callback not signed with the node's secret is refused at the webhook route with 401.
+ws_port=$(sed -n 's/.*"ws_url":"ws:\/\/127.0.0.1:\([0-9]*\).*/\1/p' "$data/node.json")
+forged='{"provider_check_id":"pc-1","reference":"kyc-x","level":"full","outcome":"verified","reason":""}'
+exec 3<>"/dev/tcp/127.0.0.1/$ws_port"
+printf 'POST /webhooks/kyc HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nX-Kyc-Timestamp: %s\r\nX-Kyc-Signature: v1=%064d\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s' \
+  "$(date +%s)" 0 "${#forged}" "$forged" >&3
+read -r status_line <&3 || true
+exec 3<&-
+[[ $status_line == "HTTP/1.1 401"* ]] || fail "a forged KYC callback got: $status_line"
+grep -q "P12345678" "$work/log" && fail "a document number was logged"
+
 client identity refresh >"$work/reply" || fail "refresh: $(cat "$work/reply")"
 client identity logout >"$work/reply" || fail "logout: $(cat "$work/reply")"
 [[ $(stat -c %a "$data/client-identity.json") == 600 ]] || fail "client state is not 0600"

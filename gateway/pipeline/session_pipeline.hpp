@@ -83,6 +83,8 @@ struct gateway_services {
   // The key refresher (key_refresher.hpp): a token signed with a key the store does not hold
   // asks it for the identity domain's keys once before the request is refused.
   published_actor key_refresher;
+  // The webhook relay (webhook_relay.hpp): provider callbacks on the HTTP port go through it.
+  published_actor webhook_relay;
 
   // The keys the node was configured with (gateway.jwks_file, or the development key), as a
   // JWKS document; the key refresher adds the identity domain's to them.

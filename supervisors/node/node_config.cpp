@@ -453,6 +453,13 @@ const std::vector<setting>& schema() {
                                  c.identity.hashing = static_cast<hashing_priority>(i);
                                }));
 
+    s.push_back(text_setting("kyc", "provider_url", true,
+                             [](node_config& c, const std::string& v) { c.kyc.provider_url = v; }));
+    s.push_back(text_setting("kyc", "webhook_secret_file", true,
+                             [](node_config& c, const std::string& v) { c.kyc.webhook_secret_file = v; }));
+    s.push_back(text_setting("kyc", "levels_file", true,
+                             [](node_config& c, const std::string& v) { c.kyc.levels_file = v; }));
+
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},
         [](node_config& c, std::size_t i) { c.bus.kind = static_cast<bus_kind>(i); }));

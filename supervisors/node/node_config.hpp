@@ -140,6 +140,17 @@ struct identity_settings {
   hashing_priority hashing = hashing_priority::low;
 };
 
+struct kyc_settings {
+  // The KYC provider checks are sent to (POST <provider_url>/v1/checks); empty: none (submissions
+  // answer provider_unavailable). `superapp run` starts a simulator and uses it instead.
+  std::string provider_url;
+  // The HMAC secret the provider signs its callbacks with, as 64 hex digits; empty:
+  // <data_dir>/kyc-webhook.key, made (0600) when missing (and given to `run`'s simulator).
+  std::string webhook_secret_file;
+  // The levels and their limits (TOML, actors/kyc/README.md); empty: built-in.
+  std::string levels_file;
+};
+
 struct bus_settings {
   bus_kind kind = bus_kind::local;
   std::string kafka_brokers;  // required when kind is kafka
@@ -157,6 +168,7 @@ struct node_config {
   supervision_settings supervision;
   admission_settings admission;
   identity_settings identity;
+  kyc_settings kyc;
   bus_settings bus;
   cluster_settings cluster;
 };
