@@ -19,7 +19,9 @@
 #include "protocols/tokens/approval.hpp"
 #include "protocols/tokens/device_key.hpp"
 #include "protocols/ws/identity_ops.hpp"
+#include "protocols/ws/op_body.hpp"
 #include "protocols/ws/ops.hpp"
+#include "supervisors/domain_service.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::identity {
@@ -41,6 +43,7 @@ struct service_state {
 namespace {
 
 namespace json = boost::json;
+using ws::reply_of;
 using self_ptr = service_actor::stateful_pointer<service_state>;
 using promise = caf::typed_response_promise<op_reply>;
 
@@ -49,21 +52,6 @@ constexpr auto hashing_timeout = std::chrono::seconds{30};
 caf::error storage_error(const caf::error& err, std::string_view what) {
   log::error("identity: storage failed", {{"step", what}, {"code", superapp::describe(err).wire_code}});
   return make_error(platform_errc::storage_failure);
-}
-
-template <class T>
-op_reply reply_of(const ws::body_schema<T>& schema, const T& value) {
-  return op_reply{json::serialize(schema.encode(value))};
-}
-
-template <class T>
-caf::expected<T> decode(const ws::body_schema<T>& schema, const op_request& req) {
-  boost::system::error_code ec;
-  auto doc = json::parse(req.body_json, ec);
-  if (ec) return make_error(platform_errc::bad_request);
-  auto body = schema.decode(doc);
-  if (!body) return make_error(platform_errc::bad_request);
-  return std::move(*body);
 }
 
 std::string new_id(std::string_view prefix) { return std::string{prefix} + random_token(12); }
@@ -75,15 +63,11 @@ caf::expected<persistence::connection_pool::lease> reader(self_ptr self) {
   return self->state.ctx->readers->borrow();
 }
 
-// Commits `unit` and waits for it (no other message runs meanwhile): read-decide-write stays
-// atomic for this service, the only writer of the identity database. `on_fail` gets db errors
-// (a failed expected_rows_affected is db_errc::unexpected_rows_affected).
+// Commits `unit` and waits for it: identity's service is the only writer of its database.
 template <class OnOk, class OnFail>
 void commit(self_ptr self, persistence::unit_of_work unit, OnOk on_ok, OnFail on_fail) {
-  self->request(self->state.ctx->store, self->state.cfg.store_timeout,
-                persistence::write_atom::value, std::move(unit))
-      .await([on_ok](persistence::unit_results&) mutable { on_ok(); },
-             [on_fail](caf::error& err) mutable { on_fail(err); });
+  sup::commit_awaited(self, *self->state.ctx, self->state.cfg.store_timeout, std::move(unit),
+                      std::move(on_ok), std::move(on_fail));
 }
 
 template <class OnOk>
@@ -118,16 +102,9 @@ void hash_job(self_ptr self, promise rp, OnReply on_reply, Ts&&... xs) {
 
 // ---- callers ----
 
-// The caller's own-account ops are for app users: no caller is `unauthorized`, a caller whose
-// token lacks the user scope (a partner) is `forbidden`. The gateway checks the same scope (the
-// catalogue's required_scope); this is the domain's own check (defence in depth).
+// The caller's own-account ops are for app users (tokens with the user scope).
 caf::error require_user(const op_request& req, bool with_device = false) {
-  if (req.who.subject.empty() || (with_device && req.who.device_id.empty()))
-    return make_error(platform_errc::unauthorized);
-  const auto& scopes = req.who.scopes;
-  if (std::find(scopes.begin(), scopes.end(), user_scope) == scopes.end())
-    return make_error(platform_errc::forbidden);
-  return {};
+  return ws::require_scope(req, user_scope, with_device);
 }
 
 // ---- devices ----
@@ -194,7 +171,7 @@ void issue_tokens(self_ptr self, promise rp, const std::string& user_id,
 // ---- ops ----
 
 caf::result<op_reply> do_register(self_ptr self, const op_request& req) {
-  auto body = decode(ws::register_request_schema(), req);
+  auto body = ws::decode_body(ws::register_request_schema(), req);
   if (!body) return body.error();
   if (!is_e164(body->phone)) return make_error(identity_errc::invalid_phone);
   auto conn = reader(self);
@@ -244,7 +221,7 @@ caf::result<op_reply> do_register(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_verify_otp(self_ptr self, const op_request& req) {
-  auto body = decode(ws::verify_otp_request_schema(), req);
+  auto body = ws::decode_body(ws::verify_otp_request_schema(), req);
   if (!body) return body.error();
   if (!is_e164(body->phone)) return make_error(identity_errc::invalid_phone);
   auto conn = reader(self);
@@ -341,7 +318,7 @@ void check_credential(self_ptr self, promise rp, const std::string& user_id, cre
 }
 
 caf::result<op_reply> do_bind_device(self_ptr self, const op_request& req) {
-  auto body = decode(ws::bind_device_request_schema(), req);
+  auto body = ws::decode_body(ws::bind_device_request_schema(), req);
   if (!body) return body.error();
   if (!valid_credential_format(credential_kind::mpin, body->mpin))
     return make_error(identity_errc::invalid_credential_format);
@@ -410,7 +387,7 @@ caf::result<op_reply> do_bind_device(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_challenge(self_ptr self, const op_request& req) {
-  auto body = decode(ws::challenge_request_schema(), req);
+  auto body = ws::decode_body(ws::challenge_request_schema(), req);
   if (!body) return body.error();
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "challenge read");
@@ -433,7 +410,7 @@ caf::result<op_reply> do_challenge(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_login(self_ptr self, const op_request& req) {
-  auto body = decode(ws::login_request_schema(), req);
+  auto body = ws::decode_body(ws::login_request_schema(), req);
   if (!body) return body.error();
   // Exactly one knowledge factor: the mPIN (the app) or the password (e.g. a web login).
   if (body->mpin.has_value() == body->password.has_value())
@@ -487,7 +464,7 @@ caf::result<op_reply> do_login(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_refresh(self_ptr self, const op_request& req) {
-  auto body = decode(ws::refresh_request_schema(), req);
+  auto body = ws::decode_body(ws::refresh_request_schema(), req);
   if (!body) return body.error();
   auto digest = token_digest(body->refresh_token);
   auto conn = reader(self);
@@ -522,7 +499,7 @@ caf::result<op_reply> do_refresh(self_ptr self, const op_request& req) {
 }
 
 caf::result<op_reply> do_logout(self_ptr self, const op_request& req) {
-  auto body = decode(ws::refresh_request_schema(), req);
+  auto body = ws::decode_body(ws::refresh_request_schema(), req);
   if (!body) return body.error();
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "logout read");
@@ -566,7 +543,7 @@ caf::result<op_reply> do_logout_all(self_ptr self, const op_request& req) {
 
 caf::result<op_reply> do_set_password(self_ptr self, const op_request& req) {
   if (auto err = require_user(req)) return err;
-  auto body = decode(ws::set_password_request_schema(), req);
+  auto body = ws::decode_body(ws::set_password_request_schema(), req);
   if (!body) return body.error();
   if (!valid_credential_format(credential_kind::mpin, body->mpin) ||
       !valid_credential_format(credential_kind::password, body->password))
@@ -607,7 +584,7 @@ caf::result<op_reply> do_devices(self_ptr self, const op_request& req) {
 
 caf::result<op_reply> do_revoke_device(self_ptr self, const op_request& req) {
   if (auto err = require_user(req)) return err;
-  auto body = decode(ws::device_ref_schema(), req);
+  auto body = ws::decode_body(ws::device_ref_schema(), req);
   if (!body) return body.error();
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "revoke read");
@@ -692,7 +669,7 @@ void commit_step_up(self_ptr self, promise rp, const op_request& req, const std:
 
 caf::result<op_reply> do_step_up(self_ptr self, const op_request& req) {
   if (auto err = require_user(req, true)) return err;
-  auto body = decode(ws::step_up_request_schema(), req);
+  auto body = ws::decode_body(ws::step_up_request_schema(), req);
   if (!body) return body.error();
   auto op = binding_of(body->operation, body->amount, body->payee);
   auto method = factor_from(body->method);
@@ -824,7 +801,7 @@ caf::expected<proof_verdict> judge_step_up(self_ptr self, persistence::connectio
 
 caf::result<op_reply> do_authorise(self_ptr self, const op_request& req) {
   if (auto err = require_user(req, true)) return err;
-  auto body = decode(ws::authorise_request_schema(), req);
+  auto body = ws::decode_body(ws::authorise_request_schema(), req);
   if (!body) return body.error();
   auto op = binding_of(body->operation, body->amount, body->payee);
   if (!valid_binding(op)) return make_error(identity_errc::invalid_operation);
@@ -900,7 +877,7 @@ caf::result<op_reply> do_authorise(self_ptr self, const op_request& req) {
 // ---- partner credentials (client credentials grant) ----
 
 caf::result<op_reply> do_partner_token(self_ptr self, const op_request& req) {
-  auto body = decode(ws::partner_token_request_schema(), req);
+  auto body = ws::decode_body(ws::partner_token_request_schema(), req);
   if (!body) return body.error();
   const auto& cfg = self->state.cfg;
   const partner* p = cfg.partners ? cfg.partners->find(body->client_id) : nullptr;

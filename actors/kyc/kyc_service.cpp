@@ -20,7 +20,9 @@
 #include "protocols/events/event.hpp"
 #include "protocols/http/http_client.hpp"
 #include "protocols/ws/kyc_ops.hpp"
+#include "protocols/ws/op_body.hpp"
 #include "protocols/ws/ops.hpp"
+#include "supervisors/domain_service.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::kyc {
@@ -35,30 +37,14 @@ struct service_state {
 namespace {
 
 namespace json = boost::json;
+using ws::reply_of;
 using self_ptr = service_actor::stateful_pointer<service_state>;
 using promise = caf::typed_response_promise<op_reply>;
 using store::check_state;
 
-constexpr std::string_view user_scope = "user";
-
 caf::error storage_error(const caf::error& err, std::string_view what) {
   log::error("kyc: storage failed", {{"step", what}, {"code", superapp::describe(err).wire_code}});
   return make_error(platform_errc::storage_failure);
-}
-
-template <class T>
-op_reply reply_of(const ws::body_schema<T>& schema, const T& value) {
-  return op_reply{json::serialize(schema.encode(value))};
-}
-
-template <class T>
-caf::expected<T> decode(const ws::body_schema<T>& schema, const op_request& req) {
-  boost::system::error_code ec;
-  auto doc = json::parse(req.body_json, ec);
-  if (ec) return make_error(platform_errc::bad_request);
-  auto body = schema.decode(doc);
-  if (!body) return make_error(platform_errc::bad_request);
-  return std::move(*body);
 }
 
 std::string hex(const unsigned char* bytes, std::size_t n) {
@@ -100,26 +86,14 @@ caf::expected<persistence::connection_pool::lease> reader(self_ptr self) {
   return self->state.ctx->readers->borrow();
 }
 
-// Commits `unit` and waits for it: read-decide-write stays atomic for this service, the only
-// writer of the kyc database.
+// Commits `unit` and waits for it: the kyc service is the only writer of its database.
 template <class OnOk, class OnFail>
 void commit(self_ptr self, persistence::unit_of_work unit, OnOk on_ok, OnFail on_fail) {
-  self->request(self->state.ctx->store, self->state.cfg.store_timeout,
-                persistence::write_atom::value, std::move(unit))
-      .await([on_ok](persistence::unit_results&) mutable { on_ok(); },
-             [on_fail](caf::error& err) mutable { on_fail(err); });
+  sup::commit_awaited(self, *self->state.ctx, self->state.cfg.store_timeout, std::move(unit),
+                      std::move(on_ok), std::move(on_fail));
 }
 
-// App users only: no caller is `unauthorized`, a token without the user scope (a partner) is
-// `forbidden`. The gateway checks the same (the catalogue's required_scope); this is the
-// domain's own check (defence in depth).
-caf::error require_user(const op_request& req) {
-  if (req.who.subject.empty()) return make_error(platform_errc::unauthorized);
-  const auto& scopes = req.who.scopes;
-  if (std::find(scopes.begin(), scopes.end(), user_scope) == scopes.end())
-    return make_error(platform_errc::forbidden);
-  return {};
-}
+caf::error require_user(const op_request& req) { return ws::require_scope(req, ws::user_scope); }
 
 // The user's level: the recorded one, else the policy's default (every signed-up user).
 caf::expected<store::subject_row> subject_of(persistence::connection& conn, self_ptr self,
@@ -280,7 +254,7 @@ void send_to_provider(self_ptr self, promise rp, const op_request& req, store::c
 
 caf::result<op_reply> do_submit(self_ptr self, const op_request& req) {
   if (auto err = require_user(req)) return err;
-  auto body = decode(ws::kyc_submit_request_schema(), req);
+  auto body = ws::decode_body(ws::kyc_submit_request_schema(), req);
   if (!body) return body.error();
   std::optional<store::check_row> abandoned;
   std::int64_t number = 0;

@@ -138,4 +138,12 @@ const op_catalogue& protocol_ops() {
   return catalogue;
 }
 
+std::vector<std::string> domain_op_names(std::string_view domain) {
+  const std::string prefix = std::string{domain} + ".";
+  std::vector<std::string> names;
+  for (const auto& op : protocol_ops().all())
+    if (op.name.rfind(prefix, 0) == 0 && op.name != prefix + "ping") names.push_back(op.name);
+  return names;
+}
+
 }  // namespace superapp::ws

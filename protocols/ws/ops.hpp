@@ -71,6 +71,10 @@ class op_catalogue {
 };
 
 // Every op of the protocol, built once; new ops are added in ops.cpp (see README.md).
+// The names of `domain`'s own ops in protocol_ops() ("<domain>.x", not "<domain>.ping", which
+// every front door answers itself): what a domain's front door hands to its service.
+std::vector<std::string> domain_op_names(std::string_view domain);
+
 const op_catalogue& protocol_ops();
 
 // Bodies of the protocol-level ops.
