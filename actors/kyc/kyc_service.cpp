@@ -17,6 +17,7 @@
 #include "persistence/idempotency.hpp"
 #include "persistence/writer.hpp"
 #include "protocols/assert.hpp"
+#include "protocols/hex.hpp"
 #include "protocols/events/event.hpp"
 #include "protocols/http/http_client.hpp"
 #include "protocols/ws/kyc_ops.hpp"
@@ -47,20 +48,10 @@ caf::error storage_error(const caf::error& err, std::string_view what) {
   return make_error(platform_errc::storage_failure);
 }
 
-std::string hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (std::size_t i = 0; i < n; ++i) {
-    out.push_back(digits[bytes[i] >> 4]);
-    out.push_back(digits[bytes[i] & 0xf]);
-  }
-  return out;
-}
-
 std::string new_check_id() {
   unsigned char bytes[12];
   SUPERAPP_ASSERT(RAND_bytes(bytes, sizeof bytes) == 1);
-  return "kyc-" + hex(bytes, sizeof bytes);
+  return "kyc-" + to_hex(bytes, sizeof bytes);
 }
 
 // What an idempotency key remembers of a request: a digest of its body.
@@ -68,7 +59,7 @@ std::string body_digest(std::string_view body) {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
   EVP_Digest(body.data(), body.size(), md, &n, EVP_sha256(), nullptr);
-  return hex(md, n);
+  return to_hex(md, n);
 }
 
 std::int64_t now_s(self_ptr self) {

@@ -9,20 +9,12 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "protocols/hex.hpp"
+
 namespace superapp::kyc {
 namespace {
 
 constexpr std::string_view scheme = "v1=";
-
-std::string hex(const unsigned char* bytes, std::size_t n) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out(n * 2, '0');
-  for (std::size_t i = 0; i < n; ++i) {
-    out[2 * i] = digits[bytes[i] >> 4];
-    out[2 * i + 1] = digits[bytes[i] & 0xf];
-  }
-  return out;
-}
 
 bool is_code(std::string_view s, std::size_t max) {
   return s.size() <= max && std::all_of(s.begin(), s.end(), [](char c) {
@@ -42,7 +34,7 @@ std::string webhook_signature(std::string_view secret, std::string_view timestam
   unsigned int length = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(message.data()), message.size(), mac, &length);
-  return std::string{scheme} + hex(mac, length);
+  return std::string{scheme} + to_hex(mac, length);
 }
 
 webhook_verdict verify_webhook(std::string_view secret, const webhook_delivery& d,

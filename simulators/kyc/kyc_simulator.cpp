@@ -2,6 +2,8 @@
 // decides checks when due and delivers their signed webhooks, retrying with backoff.
 #include "simulators/kyc/kyc_simulator.hpp"
 
+#include "protocols/hex.hpp"
+
 #include "protocols/http/http_client.hpp"
 #include "simulators/http/http_server.hpp"
 
@@ -127,17 +129,6 @@ std::string webhook_body(const check& c) {
                                       {"reason", c.reason}});
 }
 
-std::string lowercase_hex(const unsigned char* bytes, std::size_t size) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(size * 2);
-  for (std::size_t i = 0; i < size; ++i) {
-    out += digits[bytes[i] >> 4];
-    out += digits[bytes[i] & 15];
-  }
-  return out;
-}
-
 std::string signature_of(const std::string& secret, const std::string& timestamp,
                          const std::string& body) {
   const std::string signed_text = timestamp + "." + body;
@@ -149,7 +140,7 @@ std::string signature_of(const std::string& secret, const std::string& timestamp
            mac.data(), &length);
   // HMAC-SHA256 fails only when OpenSSL itself is broken; an unsigned webhook would hide that.
   if (result == nullptr) throw std::logic_error{"kyc simulator: HMAC-SHA256 failed"};
-  return "v1=" + lowercase_hex(mac.data(), length);
+  return "v1=" + superapp::to_hex(mac.data(), length);
 }
 
 // The status the receiver answered, or 0 when none came (or the URL is not http://HOST:PORT).
