@@ -88,6 +88,7 @@ namespace {
 
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
   wiring.hashing = config.identity.hashing;
+  wiring.hashing_cpus = config.identity.hashing_cpus;
   wiring.kyc_provider_url = config.kyc.provider_url;
   if (hosts(config, node::role::identity) &&
       !load_key_file("identity.storage_key_file", config.identity.storage_key_file, config,
@@ -157,8 +158,9 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.audience = wiring.token_audience;
     settings.clock = wiring.clock;
     settings.storage_key = wiring.identity_storage_key;
-    settings.hashing_nice = wiring.hashing == node::hashing_priority::normal ? 0 : 10;
-    settings.hashing_idle = wiring.hashing == node::hashing_priority::idle;
+    settings.hashing.nice = wiring.hashing == node::hashing_priority::normal ? 0 : 10;
+    settings.hashing.idle = wiring.hashing == node::hashing_priority::idle;
+    settings.hashing.cpus = wiring.hashing_cpus;
     settings.tiers = wiring.tiers;
     settings.partners = wiring.partners;
     return identity::identity_domain(std::move(settings));

@@ -27,6 +27,7 @@ struct domain_wiring {
   // data dir; empty when this node hosts no identity.
   std::string identity_storage_key;
   node::hashing_priority hashing = node::hashing_priority::low;
+  std::vector<int> hashing_cpus;  // identity.hashing_cpus
   // kyc: the provider (the simulator in `run`), the secret its callbacks are signed with (raw
   // bytes, from kyc.webhook_secret_file or the one made in the data dir; empty when this node
   // hosts no kyc), and kyc.levels_file read once (null: the built-in levels).

@@ -17,33 +17,43 @@ namespace superapp::identity {
 
 namespace {
 
-// Lowers the calling thread's priority once (Linux: nice and policy are per thread). Raising it
-// would need privileges; lowering never does, so a failure is only logged.
-void yield_cpu_to_others(int nice, bool idle) {
+// Once per hashing thread.
+void place_thread(const hashing_placement& p) {
   static thread_local bool done = false;
   if (done) return;
   done = true;
-  const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
-  sched_param param{};
-  if (idle && ::sched_setscheduler(tid, SCHED_IDLE, &param) == 0) return;
-  if (idle) nice = 19;
-  if (nice > 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0)
-    log::warn("identity: could not lower the hashing thread's priority");
+  place_this_thread(p);
 }
 
 }  // namespace
 
-hasher_actor::behavior_type hasher(hasher_actor::pointer, argon2_params params, int nice,
-                                   bool idle) {
+void place_this_thread(const hashing_placement& p) {
+  const auto tid = static_cast<pid_t>(::syscall(SYS_gettid));
+  if (!p.cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int cpu : p.cpus) CPU_SET(cpu, &set);
+    if (::sched_setaffinity(tid, sizeof set, &set) != 0)
+      log::warn("identity: could not keep the hashing thread to identity.hashing_cpus");
+  }
+  sched_param param{};
+  if (p.idle && ::sched_setscheduler(tid, SCHED_IDLE, &param) == 0) return;
+  int nice = p.idle ? 19 : p.nice;
+  if (nice > 0 && ::setpriority(PRIO_PROCESS, static_cast<id_t>(tid), nice) != 0)
+    log::warn("identity: could not lower the hashing thread's priority");
+}
+
+hasher_actor::behavior_type hasher(hasher_actor::pointer, argon2_params params,
+                                   hashing_placement placement) {
   return {
-      [params, nice, idle](hash_atom, std::string& secret) -> std::string {
-        yield_cpu_to_others(nice, idle);
+      [params, placement](hash_atom, std::string& secret) -> std::string {
+        place_thread(placement);
         auto h = hash_secret(secret, params);
         sodium_wipe(secret);
         return h ? *h : std::string{};
       },
-      [nice, idle](verify_atom, const std::string& encoded, std::string& secret) -> bool {
-        yield_cpu_to_others(nice, idle);
+      [placement](verify_atom, const std::string& encoded, std::string& secret) -> bool {
+        place_thread(placement);
         bool ok = verify_secret(encoded, secret);
         sodium_wipe(secret);
         return ok;

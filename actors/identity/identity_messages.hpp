@@ -20,6 +20,14 @@
 
 namespace superapp::identity {
 
+// How identity's Argon2id threads share the machine: at this nice value, or under SCHED_IDLE
+// when `idle` (nice 19 where the kernel refuses it), and only on `cpus` (empty: any).
+struct hashing_placement {
+  int nice = 10;
+  bool idle = false;
+  std::vector<int> cpus;
+};
+
 struct identity_settings {
   std::string issuer = "superapp-identity";  // `iss` of every access token
   std::string audience = "superapp-mobile";  // `aud`
@@ -41,10 +49,7 @@ struct identity_settings {
   lockout_policy lockout;
   argon2_params argon2;
   std::size_t hashing_workers = 2;          // detached actors, one thread each
-  // The hashing threads' priority (helpers.hpp): this nice value, or SCHED_IDLE when
-  // hashing_idle (nice 19 where the kernel refuses it).
-  int hashing_nice = 10;
-  bool hashing_idle = false;
+  hashing_placement hashing;  // the hashing threads' priority and CPUs (helpers.hpp)
   std::size_t max_hashing_in_flight = 256;  // beyond this, `overloaded` at once
   std::size_t max_devices_per_user = 10;
   // Tiered authorisation (tiers.hpp): the policy (null: tier_policy::defaults()), how long an

@@ -1048,8 +1048,7 @@ service_actor::behavior_type identity_service(service_actor::stateful_pointer<se
     st.decoy_hash = std::move(*decoy);
   }
   for (std::size_t i = 0; i < st.cfg.hashing_workers; ++i)
-    st.hashers.push_back(self->spawn<caf::detached + caf::linked>(hasher, st.cfg.argon2, st.cfg.hashing_nice,
-                                                                  st.cfg.hashing_idle));
+    st.hashers.push_back(self->spawn<caf::detached + caf::linked>(hasher, st.cfg.argon2, st.cfg.hashing));
   st.sms = self->spawn<caf::detached + caf::linked>(sms_sender, st.cfg.sms_url, st.cfg.sms_timeout);
   return {
       [self](op_atom, op_request& req) -> caf::result<op_reply> {

@@ -51,6 +51,7 @@ struct options {
   int rounds = 3;
   bool challenges_only = false;  // the storm without logins: what the login path costs besides hashing
   std::string hashing_priority;  // identity.hashing_priority for the node; empty: its default
+  std::string hashing_cpus;      // identity.hashing_cpus ("1" or "1,3"); empty: any CPU
 };
 
 options parse(int argc, char** argv) {
@@ -67,11 +68,12 @@ options parse(int argc, char** argv) {
     else if (key == "--rounds") o.rounds = std::atoi(value);
     else if (key == "--storm") o.challenges_only = std::string_view{value} == "challenges";
     else if (key == "--hashing-priority") o.hashing_priority = value;
+    else if (key == "--hashing-cpus") o.hashing_cpus = value;
     else {
       std::fprintf(stderr,
                    "usage: %s [--superapp PATH] [--users N] [--echo-sessions N] [--echo-rate PER_S]"
                    " [--duration-s S] [--storm-clients N] [--rounds N] [--storm logins|challenges]"
-                   " [--hashing-priority normal|low|idle]\n",
+                   " [--hashing-priority normal|low|idle] [--hashing-cpus N[,N...]]\n",
                    argv[0]);
       std::exit(2);
     }
@@ -106,6 +108,8 @@ struct node_process {
         ::putenv(const_cast<char*>(kv));
       if (!o.hashing_priority.empty())
         ::setenv("SUPERAPP_IDENTITY_HASHING_PRIORITY", o.hashing_priority.c_str(), 1);
+      if (!o.hashing_cpus.empty())
+        ::setenv("SUPERAPP_IDENTITY_HASHING_CPUS", o.hashing_cpus.c_str(), 1);
       auto log = data_dir + "/node.log";
       if (std::freopen(log.c_str(), "w", stdout) == nullptr ||
           std::freopen(log.c_str(), "a", stderr) == nullptr)
@@ -305,12 +309,12 @@ int main(int argc, char** argv) {
     }
   }
   std::printf("login storm: %d users enrolled in %.1f s; %u ping sessions at %.0f/s for %d s per "
-              "phase; %d storm clients (%s); hashing priority %s; %u cores\n\n",
+              "phase; %d storm clients (%s); hashing priority %s on CPUs %s; %u cores\n\n",
               o.users, std::chrono::duration<double>(steady::now() - enrol_began).count(),
               o.echo_sessions, o.echo_rate, o.duration_s, o.storm_clients,
               o.challenges_only ? "challenges only" : "logins",
               o.hashing_priority.empty() ? "the node's default" : o.hashing_priority.c_str(),
-              std::thread::hardware_concurrency());
+              o.hashing_cpus.empty() ? "any" : o.hashing_cpus.c_str(), std::thread::hardware_concurrency());
   std::printf("| round | ping p50 alone | ping p99 alone | ping p50 storm | ping p99 storm | "
               "p99 ratio | logins/s | login p50 | login p99 | errors |\n");
   std::printf("|---|---|---|---|---|---|---|---|---|---|\n");

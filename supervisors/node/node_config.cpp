@@ -179,6 +179,33 @@ std::variant<std::vector<std::string>, problem> read_string_list(const raw_value
   return items;
 }
 
+// CPU indices: a TOML array of integers 0..1023, or in the environment "1,3"; none repeated.
+std::variant<std::vector<int>, problem> read_cpu_list(const raw_value& value) {
+  const std::string expected = "expected a list of CPU numbers from 0 to 1023";
+  std::vector<raw_value> items;
+  std::vector<std::string> env_items;
+  if (value.toml != nullptr) {
+    const auto* array = value.toml->as_array();
+    if (array == nullptr) return problem{expected + ", got " + describe(value, false)};
+    for (const toml::node& element : *array) items.push_back(raw_value{&element, {}});
+  } else if (!trim(value.env_text).empty()) {
+    auto read = read_string_list(value, expected);
+    if (auto* p = std::get_if<problem>(&read)) return *p;
+    env_items = std::get<std::vector<std::string>>(read);
+    for (const auto& text : env_items) items.push_back(raw_value{nullptr, text});
+  }
+  std::vector<int> cpus;
+  for (const auto& item : items) {
+    auto read = read_integer(item, 0, 1023);
+    if (auto* p = std::get_if<problem>(&read)) return problem{expected + ": " + p->text};
+    const int cpu = static_cast<int>(std::get<std::int64_t>(read));
+    if (std::find(cpus.begin(), cpus.end(), cpu) != cpus.end())
+      return problem{"CPU " + std::to_string(cpu) + " is listed twice"};
+    cpus.push_back(cpu);
+  }
+  return cpus;
+}
+
 std::variant<std::vector<role>, problem> read_roles(const raw_value& value) {
   const std::vector<std::string_view> names = role_names();
   const std::string expected = "expected a list of roles from " + join_quoted(names);
@@ -452,6 +479,14 @@ const std::vector<setting>& schema() {
                                [](node_config& c, std::size_t i) {
                                  c.identity.hashing = static_cast<hashing_priority>(i);
                                }));
+
+    s.push_back({"identity", "hashing_cpus", [](node_config& c, const raw_value& value) {
+                   auto read = read_cpu_list(value);
+                   if (auto* p = std::get_if<problem>(&read))
+                     return std::optional<std::string>{p->text};
+                   c.identity.hashing_cpus = std::get<std::vector<int>>(read);
+                   return std::optional<std::string>{};
+                 }});
 
     s.push_back(text_setting("kyc", "provider_url", true,
                              [](node_config& c, const std::string& v) { c.kyc.provider_url = v; }));

@@ -138,6 +138,9 @@ struct identity_settings {
   // made (0600) when missing. Production: a file from the secret store, not beside the database.
   std::string storage_key_file;
   hashing_priority hashing = hashing_priority::low;
+  // The CPUs identity's hashing threads may run on (sched_setaffinity); empty: any. Keeping
+  // them off some cores leaves those to the gateway and the other domains (BENCHMARKS.md).
+  std::vector<int> hashing_cpus;
 };
 
 struct kyc_settings {

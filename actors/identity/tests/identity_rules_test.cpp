@@ -1,12 +1,20 @@
 // The identity rules alone: phone numbers, OTP tries/expiry/resend, lock-out schedule,
 // refresh-token families, device challenges, and the secrets helpers.
 #include <doctest/doctest.h>
+#include <sched.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <thread>
 
 #include <boost/json.hpp>
 #include <fstream>
 #include <set>
 #include <string>
 
+#include "actors/identity/helpers.hpp"
 #include "actors/identity/identity_errc.hpp"
 #include "actors/identity/identity_rules.hpp"
 #include "actors/identity/secrets.hpp"
@@ -186,4 +194,28 @@ TEST_CASE("the protocol document lists exactly identity's error codes") {
     code.emplace(superapp::describe(make_error(static_cast<identity_errc>(c))).wire_code);
   for (const auto& c : code) CHECK_MESSAGE(documented.contains(c), "undocumented: " << c);
   for (const auto& c : documented) CHECK_MESSAGE(code.contains(c), "not an identity code: " << c);
+}
+
+TEST_CASE("a hashing thread is kept to its CPUs at a lower priority") {
+  cpu_set_t mine;
+  REQUIRE(::sched_getaffinity(0, sizeof mine, &mine) == 0);
+  int first_cpu = 0;
+  while (!CPU_ISSET(first_cpu, &mine)) ++first_cpu;
+  cpu_set_t seen;
+  CPU_ZERO(&seen);
+  int nice = 0;
+  std::thread worker{[&] {
+    place_this_thread(hashing_placement{10, false, {first_cpu}});
+    ::sched_getaffinity(0, sizeof seen, &seen);
+    errno = 0;
+    nice = ::getpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)));
+  }};
+  worker.join();
+  CHECK(CPU_COUNT(&seen) == 1);
+  CHECK(CPU_ISSET(first_cpu, &seen));
+  CHECK(nice == 10);
+  // The test's own thread is untouched: placement is per thread.
+  cpu_set_t after;
+  ::sched_getaffinity(0, sizeof after, &after);
+  CHECK(CPU_EQUAL(&after, &mine));
 }

@@ -379,3 +379,24 @@ TEST_CASE("cluster peers are host:port pairs; anything else is one line naming t
   REQUIRE(env.ok());
   CHECK(env.value().cluster.peers.size() == 2);
 }
+
+TEST_CASE("identity's hashing CPUs and the kyc keys are read from the file and the environment") {
+  auto from_file = parse(minimal_file +
+                         "[identity]\nhashing_cpus = [1, 3]\n[kyc]\nprovider_url = \"http://kyc:80\"\n"
+                         "webhook_secret_file = \"/run/secrets/kyc\"\nlevels_file = \"/etc/levels.toml\"\n");
+  REQUIRE_MESSAGE(from_file.ok(), (from_file.ok() ? "" : from_file.error().message));
+  CHECK(from_file.value().identity.hashing_cpus == std::vector<int>{1, 3});
+  CHECK(from_file.value().kyc.provider_url == "http://kyc:80");
+  CHECK(from_file.value().kyc.webhook_secret_file == "/run/secrets/kyc");
+  CHECK(from_file.value().kyc.levels_file == "/etc/levels.toml");
+  auto from_env = parse(minimal_file, {{"SUPERAPP_IDENTITY_HASHING_CPUS", "0, 2"}});
+  REQUIRE(from_env.ok());
+  CHECK(from_env.value().identity.hashing_cpus == std::vector<int>{0, 2});
+  CHECK(parse(minimal_file).value().identity.hashing_cpus.empty());
+  CHECK(error_of(minimal_file + "[identity]\nhashing_cpus = [1, 1]\n").find("CPU 1 is listed twice") !=
+        std::string::npos);
+  CHECK(error_of(minimal_file + "[identity]\nhashing_cpus = [\"one\"]\n")
+            .find("identity.hashing_cpus: expected a list of CPU numbers") != std::string::npos);
+  CHECK(error_of(minimal_file, {{"SUPERAPP_IDENTITY_HASHING_CPUS", "1,5000"}})
+            .find("got 5000") != std::string::npos);
+}
