@@ -1,0 +1,129 @@
+// The ledger's in-memory core (ADR 0015): accounts and their balances, and the rules every
+// transfer is checked against, in arrival order, before anything is written. No CAF, no SQL:
+// the ledger writer applies transfers here, then makes the accepted ones durable in one commit.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace superapp::banking {
+
+// Account flags (bits).
+inline constexpr std::uint32_t debits_must_not_exceed_credits = 1;  // no overdraft (wallets)
+inline constexpr std::uint32_t credits_must_not_exceed_debits = 2;  // e.g. a funding source
+
+struct account {
+  std::string id;        // e.g. "wallet:<user>", "settlement:<biller>", "fees:GBP"
+  std::string currency;  // ISO 4217
+  std::uint32_t flags = 0;
+};
+
+// Minor units. What is available to spend from a no-overdraft account is
+// credits_posted - debits_posted - debits_pending.
+struct balances {
+  std::int64_t debits_pending = 0;
+  std::int64_t debits_posted = 0;
+  std::int64_t credits_pending = 0;
+  std::int64_t credits_posted = 0;
+};
+
+enum class transfer_kind : std::uint8_t {
+  immediate,     // posted at once
+  pending,       // reserves the amount until posted, voided, or `expires_at_s`
+  post_pending,  // posts a pending transfer (all of it, or `amount` of it; the rest is released)
+  void_pending,  // releases a pending transfer
+};
+
+struct transfer {
+  std::string id;  // the caller's idempotency key, scoped ("<caller>|<key>"); unique
+  transfer_kind kind = transfer_kind::immediate;
+  std::string debit_account;   // immediate and pending
+  std::string credit_account;  // immediate and pending
+  std::int64_t amount = 0;     // > 0; post_pending: 0 means the whole pending amount
+  std::string currency;
+  std::string pending_id;        // post_pending and void_pending: the pending transfer's id
+  std::int64_t expires_at_s = 0;  // pending: 0 never; else voided from then on
+};
+
+enum class transfer_result : std::uint8_t {
+  ok,
+  exists,                    // the same transfer again: its first result stands (not re-applied)
+  idempotency_conflict,      // another transfer under this id
+  amount_must_be_positive,
+  accounts_must_differ,
+  debit_account_not_found,
+  credit_account_not_found,
+  currency_mismatch,         // the transfer's and both accounts' currencies differ
+  exceeds_credits,           // the debit account would overdraw (insufficient funds)
+  exceeds_debits,            // the credit account may not hold more than it paid in
+  overflows,                 // a balance would leave int64
+  pending_not_found,
+  pending_already_posted,
+  pending_already_voided,
+  pending_expired,
+  exceeds_pending_amount,    // post more than was reserved
+  linked_transfer_failed,    // another transfer of its batch failed: none of them applied
+};
+
+std::string_view to_string(transfer_result r);
+
+// A pending transfer the core still holds reserved.
+struct pending_state {
+  transfer original;
+  enum class state : std::uint8_t { pending, posted, voided } now = state::pending;
+};
+
+// What applying one accepted transfer changed: the postings the writer makes durable.
+struct applied_transfer {
+  transfer t;
+  std::string debit_account;   // resolved (for post/void: the pending transfer's)
+  std::string credit_account;
+  std::int64_t amount = 0;     // the amount that moved or was reserved / released
+};
+
+class ledger_core {
+ public:
+  // False when the id exists (a different account, or a different currency or flags).
+  bool add_account(const account& a);
+  const account* find_account(std::string_view id) const;
+  const balances* balance_of(std::string_view id) const;
+  // For a restart: balances and pending transfers as the database holds them.
+  void restore(std::string_view account_id, const balances& b);
+  void restore_pending(const transfer& pending, pending_state::state now);
+  // A transfer id the database holds, with its fields' digest (for `exists` vs conflict).
+  void remember(const transfer& t);
+
+  // Checks `t` against the balances as they are, and applies it when ok; `out` (when given)
+  // receives what changed. `now_s` decides expiry.
+  transfer_result apply(const transfer& t, std::int64_t now_s, applied_transfer* out = nullptr);
+
+  // All of `batch` or none of it, in order: the first refusal is that transfer's result, the
+  // others answer linked_transfer_failed; on success every result is ok (or exists).
+  std::vector<transfer_result> apply_linked(std::span<const transfer> batch, std::int64_t now_s,
+                                            std::vector<applied_transfer>* out = nullptr);
+
+  // Voids every pending transfer expired at `now_s`; what was released.
+  std::vector<applied_transfer> expire(std::int64_t now_s);
+
+  // Per currency, sum of (credits_posted - debits_posted) over all accounts: zero, always.
+  std::int64_t net_posted(std::string_view currency) const;
+
+ private:
+  struct entry {
+    account acct;
+    balances bal;
+  };
+  transfer_result check_and_apply(const transfer& t, std::int64_t now_s, applied_transfer* out);
+  transfer_result move(entry& debit, entry& credit, std::int64_t amount, bool pending);
+
+  std::unordered_map<std::string, entry> accounts_;
+  std::unordered_map<std::string, pending_state> pending_;   // by transfer id
+  std::unordered_map<std::string, std::string> seen_;        // id -> fields digest
+};
+
+}  // namespace superapp::banking
