@@ -12,6 +12,7 @@
 #include "actors/identity/partners.hpp"
 #include "actors/identity/secrets.hpp"
 #include "actors/identity/tiers.hpp"
+#include "actors/banking/banking_domain.hpp"
 #include "actors/kyc/kyc_domain.hpp"
 #include "app/cli_common.hpp"
 
@@ -164,6 +165,11 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.tiers = wiring.tiers;
     settings.partners = wiring.partners;
     return identity::identity_domain(std::move(settings));
+  }
+  if (role == node::role::banking) {
+    banking::banking_settings settings;
+    settings.ledger.clock = wiring.clock;
+    return banking::banking_domain(std::move(settings));
   }
   if (role == node::role::kyc) {
     kyc::kyc_settings settings;

@@ -46,7 +46,8 @@ bool load_domain_files(const node::node_config& config, domain_wiring& wiring, s
 // Where the node keeps the KYC callbacks' secret (kyc.webhook_secret_file, or the data dir's).
 std::string kyc_webhook_secret_path(const node::node_config& config);
 
-// The definition of a role's domain. Identity and kyc are their own domains (actors/<domain>); the others,
+// The definition of a role's domain. Identity, kyc and banking (its ledger so far) are their own
+// domains (actors/<domain>); the others,
 // until their issues land, are the common skeleton: a store (its database, migrated) and a
 // front door answering ping and probe.
 // `superapp partner-secret CLIENT_ID --scopes S1,S2 --quota N [--name NAME]`: makes a random

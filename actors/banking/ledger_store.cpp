@@ -1,0 +1,209 @@
+// The ledger's tables and its set-based batch (ADR 0015).
+#include "actors/banking/ledger_store.hpp"
+
+#include <algorithm>
+#include <map>
+
+#include "persistence/idempotency.hpp"
+#include "persistence/outbox.hpp"
+
+namespace superapp::banking::store {
+namespace {
+
+using persistence::as_int;
+using persistence::as_text;
+using persistence::statement;
+using persistence::value;
+
+// `moved` is what the transfer did to the balances (a post of part of a reservation moves less
+// than it reserved; a void releases the reservation); `amount` is what was asked, kept to
+// recognise the same request again.
+constexpr auto schema_v1 = R"sql(
+CREATE TABLE accounts (
+  account_id TEXT PRIMARY KEY,
+  currency TEXT NOT NULL,
+  flags BIGINT NOT NULL,
+  debits_pending BIGINT NOT NULL,
+  debits_posted BIGINT NOT NULL,
+  credits_pending BIGINT NOT NULL,
+  credits_posted BIGINT NOT NULL
+);
+CREATE TABLE transfers (
+  seq BIGINT PRIMARY KEY,
+  transfer_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  debit_account TEXT NOT NULL,
+  credit_account TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  moved BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  pending_id TEXT NOT NULL,
+  expires_at_s BIGINT NOT NULL,
+  pending_state TEXT NOT NULL,
+  at_ms BIGINT NOT NULL
+);
+CREATE INDEX transfers_by_debit ON transfers (debit_account, seq);
+CREATE INDEX transfers_by_credit ON transfers (credit_account, seq);
+)sql";
+
+// Rows per multi-row statement: 500 x 12 parameters stays far below SQLite's 32766 and
+// PostgreSQL's 65535.
+constexpr std::size_t rows_per_statement = 500;
+
+std::string text_at(const persistence::row& r, std::size_t i) { return as_text(r[i]).value_or(""); }
+std::int64_t int_at(const persistence::row& r, std::size_t i) { return as_int(r[i]).value_or(0); }
+
+transfer_kind kind_from(std::string_view s) {
+  for (auto k : {transfer_kind::immediate, transfer_kind::pending, transfer_kind::post_pending,
+                 transfer_kind::void_pending})
+    if (to_string(k) == s) return k;
+  return transfer_kind::immediate;
+}
+
+// "($1, $2, ...), ($n+1, ...)" for `rows` rows of `columns` placeholders.
+std::string placeholders(std::size_t rows, std::size_t columns) {
+  std::string out;
+  std::size_t n = 1;
+  for (std::size_t r = 0; r < rows; ++r) {
+    out += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < columns; ++c) {
+      if (c > 0) out += ", ";
+      out += "$" + std::to_string(n++);
+    }
+    out += ")";
+  }
+  return out;
+}
+
+// Runs `emit(row, params)` for each row, `rows_per_statement` rows a statement.
+template <class Row, class Emit>
+void multi_row(persistence::unit_of_work& unit, const std::vector<Row>& rows, std::size_t columns,
+               const std::string& head, const std::string& tail, Emit emit) {
+  for (std::size_t at = 0; at < rows.size(); at += rows_per_statement) {
+    const auto n = std::min(rows_per_statement, rows.size() - at);
+    statement s{head + placeholders(n, columns) + tail, {}};
+    s.params.reserve(n * columns);
+    for (std::size_t i = 0; i < n; ++i) emit(rows[at + i], s.params);
+    unit.add(std::move(s), static_cast<std::int64_t>(n));
+  }
+}
+
+}  // namespace
+
+std::string_view to_string(transfer_kind k) {
+  switch (k) {
+    case transfer_kind::immediate:
+      return "immediate";
+    case transfer_kind::pending:
+      return "pending";
+    case transfer_kind::post_pending:
+      return "post_pending";
+    case transfer_kind::void_pending:
+      return "void_pending";
+  }
+  return "immediate";
+}
+
+std::vector<persistence::migration> migrations() {
+  return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1},
+          persistence::outbox_migration(2), persistence::idempotency_migration(3)};
+}
+
+caf::expected<loaded> load(conn& c) {
+  loaded out;
+  auto accounts = c.execute({"SELECT account_id, currency, flags, debits_pending, debits_posted,"
+                             " credits_pending, credits_posted FROM accounts",
+                             {}});
+  if (!accounts) return accounts.error();
+  for (const auto& r : accounts->rows)
+    out.accounts.push_back({account{text_at(r, 0), text_at(r, 1), static_cast<std::uint32_t>(int_at(r, 2))},
+                            balances{int_at(r, 3), int_at(r, 4), int_at(r, 5), int_at(r, 6)}});
+  auto transfers = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount,"
+                              " currency, pending_id, expires_at_s, pending_state FROM transfers"
+                              " ORDER BY seq",
+                              {}});
+  if (!transfers) return transfers.error();
+  for (const auto& r : transfers->rows) {
+    transfer t;
+    t.id = text_at(r, 1);
+    t.kind = kind_from(text_at(r, 2));
+    // A post or void names only its pending transfer; the accounts stored are that one's.
+    const bool settles = t.kind == transfer_kind::post_pending || t.kind == transfer_kind::void_pending;
+    t.debit_account = settles ? "" : text_at(r, 3);
+    t.credit_account = settles ? "" : text_at(r, 4);
+    t.amount = int_at(r, 5);
+    t.currency = text_at(r, 6);
+    t.pending_id = text_at(r, 7);
+    t.expires_at_s = int_at(r, 8);
+    if (t.kind == transfer_kind::pending && text_at(r, 9) == "pending") out.pending.push_back(t);
+    out.next_seq = std::max(out.next_seq, int_at(r, 0) + 1);
+    out.transfers.push_back(std::move(t));
+  }
+  return out;
+}
+
+persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
+                                     const std::vector<recorded_transfer>& transfers,
+                                     const ledger_core& core) {
+  persistence::unit_of_work unit;
+  // Touched accounts, each once, with the balances the core holds now.
+  std::map<std::string, const account*> touched;
+  for (const auto& a : new_accounts) touched.emplace(a.id, core.find_account(a.id));
+  for (const auto& t : transfers) {
+    touched.emplace(t.applied.debit_account, core.find_account(t.applied.debit_account));
+    touched.emplace(t.applied.credit_account, core.find_account(t.applied.credit_account));
+  }
+  multi_row(unit, transfers, 12,
+            "INSERT INTO transfers (seq, transfer_id, kind, debit_account, credit_account, amount,"
+            " moved, currency, pending_id, expires_at_s, pending_state, at_ms) VALUES ",
+            "", [](const recorded_transfer& r, std::vector<value>& p) {
+              const auto& t = r.applied.t;
+              p.insert(p.end(), {r.seq, t.id, std::string{to_string(t.kind)}, r.applied.debit_account,
+                                 r.applied.credit_account, t.amount, r.applied.amount, t.currency,
+                                 t.pending_id, t.expires_at_s,
+                                 std::string{t.kind == transfer_kind::pending ? "pending" : ""},
+                                 r.at_ms});
+            });
+  for (const auto& r : transfers) {
+    const auto& t = r.applied.t;
+    if (t.kind != transfer_kind::post_pending && t.kind != transfer_kind::void_pending) continue;
+    unit.add({"UPDATE transfers SET pending_state = $2 WHERE transfer_id = $1 AND pending_state = 'pending'",
+              {t.pending_id, std::string{t.kind == transfer_kind::post_pending ? "posted" : "voided"}}},
+             1);
+  }
+  std::vector<const account*> accounts;
+  for (const auto& [id, a] : touched)
+    if (a != nullptr) accounts.push_back(a);
+  multi_row(unit, accounts, 7,
+            "INSERT INTO accounts (account_id, currency, flags, debits_pending, debits_posted,"
+            " credits_pending, credits_posted) VALUES ",
+            " ON CONFLICT (account_id) DO UPDATE SET debits_pending = excluded.debits_pending,"
+            " debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending,"
+            " credits_posted = excluded.credits_posted",
+            [&core](const account* a, std::vector<value>& p) {
+              const auto& b = *core.balance_of(a->id);
+              p.insert(p.end(), {a->id, a->currency, static_cast<std::int64_t>(a->flags),
+                                 b.debits_pending, b.debits_posted, b.credits_pending,
+                                 b.credits_posted});
+            });
+  return unit;
+}
+
+caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,
+                                                          std::int64_t after_seq, std::int64_t limit) {
+  auto r = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+                      " FROM transfers WHERE (debit_account = $1 OR credit_account = $1) AND seq > $2"
+                      " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3",
+                      {account_id, after_seq, limit}});
+  if (!r) return r.error();
+  std::vector<statement_line> out;
+  for (const auto& row : r->rows) {
+    const bool debited = text_at(row, 3) == account_id;
+    out.push_back({int_at(row, 0), text_at(row, 1), text_at(row, 2),
+                   debited ? text_at(row, 4) : text_at(row, 3),
+                   debited ? -int_at(row, 5) : int_at(row, 5), int_at(row, 6)});
+  }
+  return out;
+}
+
+}  // namespace superapp::banking::store

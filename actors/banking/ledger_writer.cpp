@@ -1,0 +1,210 @@
+// The ledger writer: core checks in memory, one set-based commit in flight, replies after it.
+#include "actors/banking/ledger_writer.hpp"
+
+#include <functional>
+#include <unordered_set>
+
+#include <caf/all.hpp>
+
+#include "actors/banking/ledger_store.hpp"
+#include "persistence/writer.hpp"
+#include "supervisors/node/logging.hpp"
+
+namespace superapp::banking {
+
+namespace {
+
+// Called with no error once the batch it waits for is durable, else with why it is not.
+using waiter = std::function<void(const caf::error&)>;
+
+struct batch {
+  std::vector<account> new_accounts;
+  std::vector<store::recorded_transfer> transfers;
+  std::unordered_set<std::string> ids;  // accounts and transfers in it
+  std::vector<waiter> waiters;
+  bool empty() const { return new_accounts.empty() && transfers.empty(); }
+};
+
+}  // namespace
+
+struct ledger_state {
+  ledger_settings cfg;
+  sup::domain_context_ptr ctx;
+  ledger_core core;
+  std::int64_t next_seq = 1;
+  batch open;            // accepted, waiting for the next commit
+  batch committing;      // in the commit in flight
+  bool in_flight = false;
+  bool flush_queued = false;
+  static inline const char* name = "ledger";
+};
+
+namespace {
+
+using self_ptr = ledger_actor::stateful_pointer<ledger_state>;
+
+std::int64_t now_ms(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             self->state.cfg.clock->now().time_since_epoch())
+      .count();
+}
+
+std::int64_t now_s(self_ptr self) { return now_ms(self) / 1000; }
+
+// Whether `id` (an account or a transfer) is accepted but not yet durable.
+bool unsettled(self_ptr self, const std::string& id) {
+  return self->state.open.ids.count(id) != 0 || self->state.committing.ids.count(id) != 0;
+}
+
+void flush(self_ptr self);
+
+void queue_flush(self_ptr self) {
+  auto& st = self->state;
+  if (st.open.transfers.size() >= st.cfg.max_batch_transfers && !st.in_flight) return flush(self);
+  if (st.flush_queued || st.in_flight) return;  // a commit's return flushes what came meanwhile
+  st.flush_queued = true;
+  // Behind whatever is in the mailbox now: those transfers join this batch.
+  self->send(self, ledger_flush_atom::value);
+}
+
+// Answers `w` once everything accepted so far is durable.
+void after_commit(self_ptr self, waiter w) {
+  auto& st = self->state;
+  if (st.open.empty() && !st.in_flight) return w(caf::error{});
+  st.open.waiters.push_back(std::move(w));
+  queue_flush(self);
+}
+
+void record(self_ptr self, const applied_transfer& a) {
+  auto& st = self->state;
+  st.open.ids.insert(a.t.id);
+  st.open.transfers.push_back({a, st.next_seq++, now_ms(self)});
+}
+
+void fail_everything(self_ptr self, const caf::error& err) {
+  auto& st = self->state;
+  for (auto& w : st.committing.waiters) w(make_error(platform_errc::storage_failure));
+  for (auto& w : st.open.waiters) w(make_error(platform_errc::storage_failure));
+  log::error("ledger: a commit failed; restarting from the database",
+             {{"code", superapp::describe(err).wire_code},
+              {"transfers", static_cast<std::int64_t>(st.committing.transfers.size())}});
+  // Memory is ahead of the database now: only a reload makes them agree again.
+  self->quit(make_error(platform_errc::storage_failure));
+}
+
+void flush(self_ptr self) {
+  auto& st = self->state;
+  st.flush_queued = false;
+  if (st.in_flight) return;
+  if (st.open.empty()) {
+    for (auto& w : st.open.waiters) w(caf::error{});
+    st.open.waiters.clear();
+    return;
+  }
+  st.committing = std::move(st.open);
+  st.open = batch{};
+  st.in_flight = true;
+  auto unit = store::batch_unit(st.committing.new_accounts, st.committing.transfers, st.core);
+  self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value, std::move(unit))
+      .then(
+          [self](persistence::unit_results&) {
+            auto& st = self->state;
+            for (auto& w : st.committing.waiters) w(caf::error{});
+            st.committing = batch{};
+            st.in_flight = false;
+            if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
+          },
+          [self](caf::error& err) { fail_everything(self, err); });
+}
+
+template <class T>
+waiter deliver_when_durable(caf::typed_response_promise<T> rp, T value) {
+  return [rp, value](const caf::error& err) mutable {
+    if (err) rp.deliver(err);
+    else rp.deliver(value);
+  };
+}
+
+ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
+                                   sup::domain_context_ptr ctx, store::loaded data) {
+  auto& st = self->state;
+  st.cfg = std::move(settings);
+  st.ctx = std::move(ctx);
+  for (const auto& [a, b] : data.accounts) {
+    st.core.add_account(a);
+    st.core.restore(a.id, b);
+  }
+  for (const auto& t : data.transfers) st.core.remember(t);
+  for (const auto& p : data.pending) st.core.restore_pending(p, pending_state::state::pending);
+  st.next_seq = data.next_seq;
+  log::info("ledger: loaded", {{"accounts", static_cast<std::int64_t>(data.accounts.size())},
+                               {"transfers", static_cast<std::int64_t>(data.transfers.size())},
+                               {"pending", static_cast<std::int64_t>(data.pending.size())}});
+  self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
+  return {
+      [self](open_account_atom, const account& a) -> caf::result<bool> {
+        auto& st = self->state;
+        const bool existed = st.core.find_account(a.id) != nullptr;
+        if (!st.core.add_account(a)) return false;
+        auto rp = self->make_response_promise<bool>();
+        if (!existed) {
+          st.open.new_accounts.push_back(a);
+          st.open.ids.insert(a.id);
+        }
+        if (!existed || unsettled(self, a.id)) after_commit(self, deliver_when_durable(rp, true));
+        else rp.deliver(true);
+        return rp;
+      },
+      [self](transfer_atom, const transfer& t) -> caf::result<transfer_result> {
+        auto& st = self->state;
+        applied_transfer a;
+        auto r = st.core.apply(t, now_s(self), &a);
+        if (r == transfer_result::ok) record(self, a);
+        if (r != transfer_result::ok && !(r == transfer_result::exists && unsettled(self, t.id)))
+          return r;
+        auto rp = self->make_response_promise<transfer_result>();
+        after_commit(self, deliver_when_durable(rp, r));
+        return rp;
+      },
+      [self](linked_atom, const std::vector<transfer>& ts) -> caf::result<std::vector<transfer_result>> {
+        auto& st = self->state;
+        std::vector<applied_transfer> applied;
+        auto results = st.core.apply_linked(ts, now_s(self), &applied);
+        for (const auto& a : applied) record(self, a);
+        bool durable_answer = !applied.empty();
+        for (std::size_t i = 0; i < ts.size(); ++i)
+          durable_answer |= results[i] == transfer_result::exists && unsettled(self, ts[i].id);
+        if (!durable_answer) return results;
+        auto rp = self->make_response_promise<std::vector<transfer_result>>();
+        after_commit(self, deliver_when_durable(rp, results));
+        return rp;
+      },
+      [self](balance_atom, const std::string& id) -> caf::result<balances> {
+        const auto* b = self->state.core.balance_of(id);
+        if (b == nullptr) return make_error(platform_errc::not_found);
+        return *b;
+      },
+      [self](ledger_flush_atom) { flush(self); },
+      [self](expire_atom) {
+        auto& st = self->state;
+        for (const auto& released : st.core.expire(now_s(self))) record(self, released);
+        if (!st.open.empty()) queue_flush(self);
+        self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
+      },
+  };
+}
+
+}  // namespace
+
+caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settings settings,
+                                         sup::domain_context_ptr ctx) {
+  auto data = [&ctx]() -> caf::expected<store::loaded> {
+    auto conn = ctx->readers->borrow();  // back to the pool before the ledger runs
+    if (!conn) return conn.error();
+    return store::load(**conn);
+  }();
+  if (!data) return data.error();
+  return parent.spawn(ledger, std::move(settings), std::move(ctx), std::move(*data));
+}
+
+}  // namespace superapp::banking

@@ -1,0 +1,65 @@
+// The ledger writer (ADR 0015): the one actor of a banking domain that changes the ledger. It
+// checks each transfer against the balances in its memory, in arrival order, batches what it
+// accepted into one set-based unit of work, and answers only once that unit is durable. One
+// commit is in flight at a time; a failed commit ends the actor (its memory is then ahead of
+// the database) and its supervisor starts it again from the database.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <caf/allowed_unsafe_message_type.hpp>
+#include <caf/atom.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/banking/ledger_core.hpp"
+#include "protocols/clock.hpp"
+#include "supervisors/domain.hpp"
+
+namespace superapp::banking {
+
+using open_account_atom = caf::atom_constant<caf::atom("open_acct")>;
+using transfer_atom = caf::atom_constant<caf::atom("transfer")>;
+using linked_atom = caf::atom_constant<caf::atom("linked")>;
+using balance_atom = caf::atom_constant<caf::atom("balance")>;
+using ledger_flush_atom = caf::atom_constant<caf::atom("l_flush")>;
+using expire_atom = caf::atom_constant<caf::atom("expire")>;
+
+// open_account: true once the account exists as given (durably); false when its id is taken by
+//               a different account.
+// transfer:     the core's verdict; `ok` and `exists` only once durable. A refusal is answered
+//               at once (nothing to make durable).
+// linked:       a batch, all or nothing (ledger_core::apply_linked).
+// balance:      what the ledger holds now for an account (committed or about to be); not_found.
+using ledger_actor = caf::typed_actor<
+    caf::replies_to<open_account_atom, account>::with<bool>,
+    caf::replies_to<transfer_atom, transfer>::with<transfer_result>,
+    caf::replies_to<linked_atom, std::vector<transfer>>::with<std::vector<transfer_result>>,
+    caf::replies_to<balance_atom, std::string>::with<balances>, caf::reacts_to<ledger_flush_atom>,
+    caf::reacts_to<expire_atom>>;
+
+struct ledger_settings {
+  std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
+  std::size_t max_batch_transfers = 4000;  // a batch commits at once when it reaches this
+  std::chrono::milliseconds store_timeout{10'000};
+  std::chrono::milliseconds expire_every{1'000};  // how often expired reservations are voided
+};
+
+// Loads the ledger from the domain's database (blocking: call it from the worker's start) and
+// spawns the writer with it.
+caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settings settings,
+                                         sup::domain_context_ptr ctx);
+
+}  // namespace superapp::banking
+
+// Local only: the ledger's messages never cross a node (remote callers use ops).
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::account)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::transfer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::transfer_result)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer_result>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::balances)
