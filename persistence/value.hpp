@@ -67,4 +67,8 @@ inline std::optional<std::string> as_text(const value& v) {
 }
 inline bool is_null(const value& v) { return std::holds_alternative<null_value>(v); }
 
+// Cell `i` of a row whose columns are NOT NULL text / integers: "" or 0 for anything else.
+inline std::string text_at(const row& r, std::size_t i) { return as_text(r[i]).value_or(""); }
+inline std::int64_t int_at(const row& r, std::size_t i) { return as_int(r[i]).value_or(0); }
+
 }  // namespace superapp::persistence

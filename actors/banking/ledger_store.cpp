@@ -12,6 +12,8 @@ namespace {
 
 using persistence::as_int;
 using persistence::as_text;
+using persistence::int_at;
+using persistence::text_at;
 using persistence::statement;
 using persistence::value;
 
@@ -50,8 +52,6 @@ CREATE INDEX transfers_by_credit ON transfers (credit_account, seq);
 // PostgreSQL's 65535.
 constexpr std::size_t rows_per_statement = 500;
 
-std::string text_at(const persistence::row& r, std::size_t i) { return as_text(r[i]).value_or(""); }
-std::int64_t int_at(const persistence::row& r, std::size_t i) { return as_int(r[i]).value_or(0); }
 
 transfer_kind kind_from(std::string_view s) {
   for (auto k : {transfer_kind::immediate, transfer_kind::pending, transfer_kind::post_pending,

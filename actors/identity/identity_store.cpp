@@ -9,6 +9,8 @@ namespace {
 
 using persistence::as_int;
 using persistence::as_text;
+using persistence::int_at;
+using persistence::text_at;
 using persistence::is_null;
 using persistence::statement;
 using persistence::value;
@@ -132,10 +134,6 @@ std::int64_t s(time_point t) { return to_unix_s(t); }
 
 caf::expected<persistence::result> run(conn& c, statement q) { return c.execute(q); }
 
-std::string text_at(const persistence::row& r, std::size_t i) {
-  return as_text(r[i]).value_or("");
-}
-std::int64_t int_at(const persistence::row& r, std::size_t i) { return as_int(r[i]).value_or(0); }
 
 }  // namespace
 

@@ -9,6 +9,8 @@ namespace {
 
 using persistence::as_int;
 using persistence::as_text;
+using persistence::int_at;
+using persistence::text_at;
 using persistence::statement;
 using persistence::value;
 
@@ -38,8 +40,6 @@ statement st(std::string sql, std::vector<value> params = {}) {
   return statement{std::move(sql), std::move(params)};
 }
 
-std::string text_at(const persistence::row& r, std::size_t i) { return as_text(r[i]).value_or(""); }
-std::int64_t int_at(const persistence::row& r, std::size_t i) { return as_int(r[i]).value_or(0); }
 
 check_state state_from(std::string_view s) {
   for (auto x : {check_state::pending, check_state::verified, check_state::rejected, check_state::failed})
