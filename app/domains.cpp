@@ -78,15 +78,6 @@ bool load_key_file(const char* key, std::string path, const node::node_config& c
 
 }  // namespace
 
-std::string kyc_webhook_secret_path(const node::node_config& config) {
-  if (!config.kyc.webhook_secret_file.empty()) return config.kyc.webhook_secret_file;
-  return (std::filesystem::path{config.node.data_dir} / "kyc-webhook.key").string();
-}
-
-namespace {
-
-}  // namespace
-
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure) {
   wiring.hashing = config.identity.hashing;
   wiring.hashing_cpus = config.identity.hashing_cpus;

@@ -43,9 +43,6 @@ struct domain_wiring {
 // missing or wrong.
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure);
 
-// Where the node keeps the KYC callbacks' secret (kyc.webhook_secret_file, or the data dir's).
-std::string kyc_webhook_secret_path(const node::node_config& config);
-
 // The definition of a role's domain. Identity, kyc and banking (its ledger so far) are their own
 // domains (actors/<domain>); the others,
 // until their issues land, are the common skeleton: a store (its database, migrated) and a

@@ -245,6 +245,8 @@ void send_to_provider(self_ptr self, promise rp, const op_request& req, store::c
 
 caf::result<op_reply> do_submit(self_ptr self, const op_request& req) {
   if (auto err = require_user(req)) return err;
+  // The gateway requires it of a transactional op; a caller that came another way must too.
+  if (req.idempotency_key.empty()) return make_error(platform_errc::idempotency_key_required);
   auto body = ws::decode_body(ws::kyc_submit_request_schema(), req);
   if (!body) return body.error();
   std::optional<store::check_row> abandoned;

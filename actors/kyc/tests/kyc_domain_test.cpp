@@ -284,6 +284,8 @@ TEST_CASE("bad submissions are refused with their own codes and record nothing")
         "invalid_documents");
   CHECK(submit(n, submission("standard", {{"passport", "P1;DROP"}}), "k-5").code == "invalid_documents");
   CHECK(n.call("kyc.submit", {{"level", "standard"}}, alice, "k-6").code == "bad_request");
+  CHECK(n.call("kyc.submit", submission("standard", {{"passport", "P1"}}), alice).code ==
+        "idempotency_key_required");
   CHECK(n.call("kyc.submit", submission("standard", {{"passport", "P1"}}), {}, "k-7").code == "unauthorized");
   caller partner{"shop-1", "", {"ecommerce.orders"}};
   CHECK(n.call("kyc.submit", submission("standard", {{"passport", "P1"}}), partner, "k-8").code ==
