@@ -10,8 +10,6 @@
 namespace superapp::banking::store {
 namespace {
 
-using persistence::as_int;
-using persistence::as_text;
 using persistence::int_at;
 using persistence::text_at;
 using persistence::statement;

@@ -3,7 +3,6 @@
 #include "simulators/kyc/kyc_simulator.hpp"
 
 #include "protocols/hex.hpp"
-
 #include "protocols/http/http_client.hpp"
 #include "simulators/http/http_server.hpp"
 
