@@ -316,10 +316,14 @@ TEST_CASE("a provider outage is answered provider_unavailable and the next try g
 
 TEST_CASE("a check pending across a restart is decided by the provider's retried callback") {
   kyc_node n;
-  n.provider.set_decision_delay(300ms);
+  n.provider.set_decision_delay(1000ms);  // the node is down before it is decided
   REQUIRE(submit(n, submission("standard", {{"passport", "P1"}}), "k-1").ok);
-  n.go_down();  // the decision's first deliveries find the node down (503)
-  std::this_thread::sleep_for(700ms);
+  n.go_down();  // the decision's first delivery finds the node down (503)
+  auto until = std::chrono::steady_clock::now() + 15s;
+  while (n.provider.webhook_attempts() < 1 && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(10ms);
+  REQUIRE(n.provider.webhook_attempts() >= 1);
+  CHECK(n.provider.webhooks_delivered() == 0);
   n.come_back();
   CHECK(n.await_decision() == "verified");
   CHECK(n.events().size() == 1);
