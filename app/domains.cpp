@@ -160,6 +160,7 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
   if (role == node::role::banking) {
     banking::banking_settings settings;
     settings.ledger.clock = wiring.clock;
+    settings.approval_keys = wiring.approval_keys;
     return banking::banking_domain(std::move(settings));
   }
   if (role == node::role::kyc) {

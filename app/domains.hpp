@@ -9,6 +9,7 @@
 #include "actors/identity/tiers.hpp"
 #include "actors/kyc/levels.hpp"
 #include "protocols/clock.hpp"
+#include "protocols/tokens/jwt.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/node/node_config.hpp"
 
@@ -34,6 +35,9 @@ struct domain_wiring {
   std::string kyc_provider_url;
   std::string kyc_webhook_secret;
   std::shared_ptr<const kyc::level_policy> kyc_levels;
+  // banking: the keys identity's approvals are verified with (the gateway's, refreshed from
+  // identity); null on a node without a gateway: banking then refuses every payment.
+  std::shared_ptr<const tokens::jwt_key_store> approval_keys;
 };
 
 // Reads and checks the domain files the config names (identity.tiers_file, .partners_file,
@@ -43,7 +47,7 @@ struct domain_wiring {
 // missing or wrong.
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure);
 
-// The definition of a role's domain. Identity, kyc and banking (its ledger so far) are their own
+// The definition of a role's domain. Identity, kyc and banking (ledger and client ops) are their own
 // domains (actors/<domain>); the others,
 // until their issues land, are the common skeleton: a store (its database, migrated) and a
 // front door answering ping and probe.

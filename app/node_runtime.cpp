@@ -272,6 +272,20 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
   relay_settings.clock = std::make_shared<superapp::system_clock>();
   relay_settings.metrics = &registry;
+  // The gateway is made (not started) before the domains: banking verifies identity's
+  // approvals with the keys the gateway's key refresher keeps fresh.
+  std::optional<gateway_parts> gateway;
+  if (config.gateway.enabled) {
+    std::string gateway_failure;
+    gateway = make_gateway(config, directory, clock, dev_keys, gateway_failure);
+    if (!gateway) {
+      std::fprintf(stderr, "%s\n", gateway_failure.c_str());
+      return 2;
+    }
+    gateway->services->caller_seal = seal;
+    wiring.approval_keys =
+        std::shared_ptr<const tokens::jwt_key_store>(gateway->services, &gateway->services->keys);
+  }
   for (auto role : config.node.roles) {
     auto definition = domain_for(role, wiring);
     bus::add_outbox_relay(definition, relay_settings);
@@ -291,15 +305,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     subtrees.push_back(cluster::cluster_supervisor(
         std::move(cs), directory, [&cluster_port](std::uint16_t port) { cluster_port = port; }));
   }
-  std::optional<gateway_parts> gateway;
-  if (config.gateway.enabled) {
-    std::string gateway_failure;
-    gateway = make_gateway(config, directory, clock, dev_keys, gateway_failure);
-    if (!gateway) {
-      std::fprintf(stderr, "%s\n", gateway_failure.c_str());
-      return 2;
-    }
-    gateway->services->caller_seal = seal;
+  if (gateway) {
     // Domain events with an audience become pushes to the users' subscribed sessions.
     std::vector<std::string> event_domains;
     for (auto role : node::all_roles) event_domains.emplace_back(node::to_string(role));

@@ -23,7 +23,6 @@ std::string digest_of(const transfer& t) {
   put(std::to_string(t.amount));
   put(t.currency);
   put(t.pending_id);
-  put(std::to_string(t.expires_at_s));
   return d;
 }
 
@@ -48,6 +47,7 @@ std::string_view to_string(transfer_result r) {
     case transfer_result::pending_expired: return "pending_expired";
     case transfer_result::exceeds_pending_amount: return "exceeds_pending_amount";
     case transfer_result::linked_transfer_failed: return "linked_transfer_failed";
+    case transfer_result::approval_already_used: return "approval_already_used";
   }
   return "?";
 }
@@ -128,6 +128,8 @@ transfer_result ledger_core::check_and_apply(const transfer& t, std::int64_t now
   auto p = pending_.find(t.pending_id);
   if (p == pending_.end()) return transfer_result::pending_not_found;
   auto& ps = p->second;
+  if (!t.debit_account.empty() && t.debit_account != ps.original.debit_account)
+    return transfer_result::pending_not_found;  // not the caller's to act on: as if absent
   if (ps.now == pending_state::state::posted) return transfer_result::pending_already_posted;
   if (ps.now == pending_state::state::voided) return transfer_result::pending_already_voided;
   if (ps.original.expires_at_s != 0 && now_s >= ps.original.expires_at_s)

@@ -42,12 +42,16 @@ enum class transfer_kind : std::uint8_t {
 struct transfer {
   std::string id;  // the caller's idempotency key, scoped ("<caller>|<key>"); unique
   transfer_kind kind = transfer_kind::immediate;
-  std::string debit_account;   // immediate and pending
+  // immediate and pending: the accounts. post_pending and void_pending: empty, or the debit
+  // account the pending transfer must have (its owner acting on it; else pending_not_found).
+  std::string debit_account;
   std::string credit_account;  // immediate and pending
   std::int64_t amount = 0;     // > 0; post_pending: 0 means the whole pending amount
   std::string currency;
   std::string pending_id;        // post_pending and void_pending: the pending transfer's id
-  std::int64_t expires_at_s = 0;  // pending: 0 never; else voided from then on
+  // pending: 0 never; else voided from then on. Not part of what makes a transfer the same
+  // one again: a retry computes its expiry from a later clock.
+  std::int64_t expires_at_s = 0;
 };
 
 enum class transfer_result : std::uint8_t {
@@ -68,6 +72,7 @@ enum class transfer_result : std::uint8_t {
   pending_expired,
   exceeds_pending_amount,    // post more than was reserved
   linked_transfer_failed,    // another transfer of its batch failed: none of them applied
+  approval_already_used,     // the writer's check: the approval was spent by another transfer
 };
 
 std::string_view to_string(transfer_result r);
@@ -97,6 +102,8 @@ class ledger_core {
   void restore_pending(const transfer& pending, pending_state::state now);
   // A transfer id the database holds, with its fields' digest (for `exists` vs conflict).
   void remember(const transfer& t);
+  // Whether a transfer with this id was accepted (the same id again is `exists` or a conflict).
+  bool knows(std::string_view id) const { return seen_.count(std::string{id}) != 0; }
 
   // Checks `t` against the balances as they are, and applies it when ok; `out` (when given)
   // receives what changed. `now_s` decides expiry.

@@ -46,6 +46,17 @@ CREATE INDEX transfers_by_debit ON transfers (debit_account, seq);
 CREATE INDEX transfers_by_credit ON transfers (credit_account, seq);
 )sql";
 
+// Identity's approvals (ADR 0013) this ledger spent, each with the transfer it paid for: an
+// approval is single-use, recorded in the same commit as its transfer. Rows are purged once
+// the approval has expired (nobody can present it any more).
+constexpr auto schema_v4 = R"sql(
+CREATE TABLE approvals_spent (
+  approval_id TEXT PRIMARY KEY,
+  transfer_id TEXT NOT NULL,
+  expires_at_s BIGINT NOT NULL
+);
+)sql";
+
 // Rows per multi-row statement: 500 x 12 parameters stays far below SQLite's 32766 and
 // PostgreSQL's 65535.
 constexpr std::size_t rows_per_statement = 500;
@@ -104,7 +115,8 @@ std::string_view to_string(transfer_kind k) {
 
 std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1},
-          persistence::outbox_migration(2), persistence::idempotency_migration(3)};
+          persistence::outbox_migration(2), persistence::idempotency_migration(3),
+          persistence::migration{4, "banking: approvals spent", schema_v4}};
 }
 
 caf::expected<loaded> load(conn& c) {
@@ -137,12 +149,17 @@ caf::expected<loaded> load(conn& c) {
     out.next_seq = std::max(out.next_seq, int_at(r, 0) + 1);
     out.transfers.push_back(std::move(t));
   }
+  auto approvals = c.execute({"SELECT approval_id, expires_at_s FROM approvals_spent", {}});
+  if (!approvals) return approvals.error();
+  for (const auto& r : approvals->rows) out.approvals.push_back({text_at(r, 0), int_at(r, 1)});
   return out;
 }
 
 persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
                                      const std::vector<recorded_transfer>& transfers,
-                                     const ledger_core& core) {
+                                     const ledger_core& core,
+                                     const std::vector<spent_approval>& approvals,
+                                     std::int64_t purge_before_s) {
   persistence::unit_of_work unit;
   // Touched accounts, each once, with the balances the core holds now.
   std::map<std::string, const account*> touched;
@@ -184,7 +201,46 @@ persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
                                  b.debits_pending, b.debits_posted, b.credits_pending,
                                  b.credits_posted});
             });
+  // One row each: a second spend of an approval fails the whole batch (the writer's memory
+  // should have refused it; the database is the last word).
+  multi_row(unit, approvals, 3, "INSERT INTO approvals_spent (approval_id, transfer_id, expires_at_s) VALUES ",
+            "", [](const spent_approval& a, std::vector<value>& p) {
+              p.insert(p.end(), {a.approval_id, a.transfer_id, a.expires_at_s});
+            });
+  if (purge_before_s > 0)
+    unit.add({"DELETE FROM approvals_spent WHERE expires_at_s < $1", {purge_before_s}},
+             std::nullopt);
   return unit;
+}
+
+caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std::string& prefix) {
+  // A range on the primary key: every id that starts with `prefix` (which ends in ':').
+  std::string end = prefix;
+  end.back() = static_cast<char>(end.back() + 1);
+  auto r = c.execute({"SELECT account_id, currency, flags, debits_pending, debits_posted,"
+                      " credits_pending, credits_posted FROM accounts"
+                      " WHERE account_id >= $1 AND account_id < $2 ORDER BY account_id",
+                      {prefix, end}});
+  if (!r) return r.error();
+  std::vector<account_row> out;
+  for (const auto& row : r->rows)
+    out.push_back({account{text_at(row, 0), text_at(row, 1), static_cast<std::uint32_t>(int_at(row, 2))},
+                   balances{int_at(row, 3), int_at(row, 4), int_at(row, 5), int_at(row, 6)}});
+  return out;
+}
+
+caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::string& transfer_id) {
+  auto r = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount, moved,"
+                      " currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers"
+                      " WHERE transfer_id = $1",
+                      {transfer_id}});
+  if (!r) return r.error();
+  if (r->rows.empty()) return std::optional<transfer_row>{};
+  const auto& row = r->rows[0];
+  return std::optional<transfer_row>{transfer_row{int_at(row, 0), text_at(row, 1), text_at(row, 2),
+                                                  text_at(row, 3), text_at(row, 4), int_at(row, 5),
+                                                  int_at(row, 6), text_at(row, 7), text_at(row, 8),
+                                                  int_at(row, 9), text_at(row, 10), int_at(row, 11)}};
 }
 
 caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct loaded {
   std::vector<std::pair<account, balances>> accounts;
   std::vector<transfer> pending;
   std::vector<transfer> transfers;  // every transfer as recorded (ids and fields)
+  std::vector<std::pair<std::string, std::int64_t>> approvals;  // spent: id, expires_at_s
   std::int64_t next_seq = 1;
 };
 caf::expected<loaded> load(conn& c);
@@ -40,9 +42,44 @@ struct recorded_transfer {
 // pending transfers they posted or voided, and the balances of every account they touched (one
 // multi-row upsert with the absolute values the core holds). Rows per statement are capped so
 // the parameter count stays within both engines' limits.
+// An approval of identity's spent by a transfer (single use, ADR 0013).
+struct spent_approval {
+  std::string approval_id;
+  std::string transfer_id;
+  std::int64_t expires_at_s = 0;
+};
+
+// `approvals`: spent by this batch's transfers. `purge_before_s` > 0 also deletes the spent
+// approvals that expired before it.
 persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
                                      const std::vector<recorded_transfer>& transfers,
-                                     const ledger_core& core);
+                                     const ledger_core& core,
+                                     const std::vector<spent_approval>& approvals = {},
+                                     std::int64_t purge_before_s = 0);
+
+// Reads for the client ops (reader connections; never the writer's).
+struct account_row {
+  account acct;
+  balances bal;
+};
+// Accounts whose id starts with `prefix` (non-empty), by id: a user's wallets ("wallet:<user>:").
+caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std::string& prefix);
+
+struct transfer_row {
+  std::int64_t seq = 0;
+  std::string transfer_id;
+  std::string kind;
+  std::string debit_account;
+  std::string credit_account;
+  std::int64_t amount = 0;  // as asked
+  std::int64_t moved = 0;   // what it moved, reserved or released
+  std::string currency;
+  std::string pending_id;
+  std::int64_t expires_at_s = 0;
+  std::string pending_state;  // pending transfers: pending | posted | voided
+  std::int64_t at_ms = 0;
+};
+caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::string& transfer_id);
 
 // A page of an account's statement: transfers touching it after sequence `after_seq`, oldest
 // first, at most `limit`.

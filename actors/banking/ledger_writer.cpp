@@ -2,6 +2,7 @@
 #include "actors/banking/ledger_writer.hpp"
 
 #include <functional>
+#include <unordered_map>
 #include <unordered_set>
 
 #include <caf/all.hpp>
@@ -20,6 +21,7 @@ using waiter = std::function<void(const caf::error&)>;
 struct batch {
   std::vector<account> new_accounts;
   std::vector<store::recorded_transfer> transfers;
+  std::vector<store::spent_approval> approvals;
   std::unordered_set<std::string> ids;  // accounts and transfers in it
   std::vector<waiter> waiters;
   bool empty() const { return new_accounts.empty() && transfers.empty(); }
@@ -32,6 +34,9 @@ struct ledger_state {
   sup::domain_context_ptr ctx;
   ledger_core core;
   std::int64_t next_seq = 1;
+  std::unordered_map<std::string, std::int64_t> spent;  // approval id -> expires_at_s
+  std::int64_t purge_before_s = 0;  // spent approvals to delete with the next commit
+  std::int64_t last_purge_s = 0;
   batch open;            // accepted, waiting for the next commit
   batch committing;      // in the commit in flight
   bool in_flight = false;
@@ -104,7 +109,8 @@ void flush(self_ptr self) {
   st.committing = std::move(st.open);
   st.open = batch{};
   st.in_flight = true;
-  auto unit = store::batch_unit(st.committing.new_accounts, st.committing.transfers, st.core);
+  auto unit = store::batch_unit(st.committing.new_accounts, st.committing.transfers, st.core,
+                                st.committing.approvals, std::exchange(st.purge_before_s, 0));
   self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value, std::move(unit))
       .then(
           [self](persistence::unit_results&) {
@@ -125,6 +131,27 @@ waiter deliver_when_durable(caf::typed_response_promise<T> rp, T value) {
   };
 }
 
+// One transfer: the core's verdict now, `ok` (and `exists` of one not yet durable) after its
+// commit. An approval already spent by another transfer refuses it before the core sees it.
+caf::result<transfer_result> apply_one(self_ptr self, const transfer& t, const approval_spend* approval) {
+  auto& st = self->state;
+  const bool spends = approval != nullptr && !st.core.knows(t.id);
+  if (spends && st.spent.count(approval->approval_id) != 0) return transfer_result::approval_already_used;
+  applied_transfer a;
+  auto r = st.core.apply(t, now_s(self), &a);
+  if (r == transfer_result::ok) {
+    record(self, a);
+    if (spends) {
+      st.spent.emplace(approval->approval_id, approval->expires_at_s);
+      st.open.approvals.push_back({approval->approval_id, t.id, approval->expires_at_s});
+    }
+  }
+  if (r != transfer_result::ok && !(r == transfer_result::exists && unsettled(self, t.id))) return r;
+  auto rp = self->make_response_promise<transfer_result>();
+  after_commit(self, deliver_when_durable(rp, r));
+  return rp;
+}
+
 ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
                                    sup::domain_context_ptr ctx, store::loaded data) {
   auto& st = self->state;
@@ -136,6 +163,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   }
   for (const auto& t : data.transfers) st.core.remember(t);
   for (const auto& p : data.pending) st.core.restore_pending(p, pending_state::state::pending);
+  for (const auto& [id, expires] : data.approvals) st.spent.emplace(id, expires);
   st.next_seq = data.next_seq;
   log::info("ledger: loaded", {{"accounts", static_cast<std::int64_t>(data.accounts.size())},
                                {"transfers", static_cast<std::int64_t>(data.transfers.size())},
@@ -156,15 +184,10 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         return rp;
       },
       [self](transfer_atom, const transfer& t) -> caf::result<transfer_result> {
-        auto& st = self->state;
-        applied_transfer a;
-        auto r = st.core.apply(t, now_s(self), &a);
-        if (r == transfer_result::ok) record(self, a);
-        if (r != transfer_result::ok && !(r == transfer_result::exists && unsettled(self, t.id)))
-          return r;
-        auto rp = self->make_response_promise<transfer_result>();
-        after_commit(self, deliver_when_durable(rp, r));
-        return rp;
+        return apply_one(self, t, nullptr);
+      },
+      [self](transfer_atom, const transfer& t, const approval_spend& a) -> caf::result<transfer_result> {
+        return apply_one(self, t, &a);
       },
       [self](linked_atom, const std::vector<transfer>& ts) -> caf::result<std::vector<transfer_result>> {
         auto& st = self->state;
@@ -187,7 +210,17 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
       [self](ledger_flush_atom) { flush(self); },
       [self](expire_atom) {
         auto& st = self->state;
-        for (const auto& released : st.core.expire(now_s(self))) record(self, released);
+        const auto now = now_s(self);
+        for (const auto& released : st.core.expire(now)) record(self, released);
+        // An expired approval can no longer be presented: forget it, here and (with the next
+        // commit) in the database.
+        // Kept a minute past expiry: verifiers accept a few seconds of clock skew.
+        if (now - st.last_purge_s >= 60) {
+          const auto before = now - 60;
+          std::erase_if(st.spent, [before](const auto& kv) { return kv.second < before; });
+          st.purge_before_s = before;
+          st.last_purge_s = now;
+        }
         if (!st.open.empty()) queue_flush(self);
         self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
       },

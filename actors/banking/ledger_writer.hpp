@@ -29,15 +29,25 @@ using balance_atom = caf::atom_constant<caf::atom("balance")>;
 using ledger_flush_atom = caf::atom_constant<caf::atom("l_flush")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
 
+// An approval (ADR 0013) a transfer spends: recorded in the transfer's commit, refused when
+// another transfer spent it (approval_already_used). The caller verified it.
+struct approval_spend {
+  std::string approval_id;
+  std::int64_t expires_at_s = 0;
+};
+
 // open_account: true once the account exists as given (durably); false when its id is taken by
 //               a different account.
 // transfer:     the core's verdict; `ok` and `exists` only once durable. A refusal is answered
 //               at once (nothing to make durable).
+//               With an approval_spend: the same, spending the approval with the transfer (a
+//               retry of the transfer answers `exists` whatever approval it carries).
 // linked:       a batch, all or nothing (ledger_core::apply_linked).
 // balance:      what the ledger holds now for an account (committed or about to be); not_found.
 using ledger_actor = caf::typed_actor<
     caf::replies_to<open_account_atom, account>::with<bool>,
     caf::replies_to<transfer_atom, transfer>::with<transfer_result>,
+    caf::replies_to<transfer_atom, transfer, approval_spend>::with<transfer_result>,
     caf::replies_to<linked_atom, std::vector<transfer>>::with<std::vector<transfer_result>>,
     caf::replies_to<balance_atom, std::string>::with<balances>, caf::reacts_to<ledger_flush_atom>,
     caf::reacts_to<expire_atom>>;
@@ -59,6 +69,7 @@ caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settin
 // Local only: the ledger's messages never cross a node (remote callers use ops).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::account)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::transfer)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::approval_spend)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::transfer_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer_result>)

@@ -26,6 +26,15 @@ step_up_above = { GBP = 50000, EUR = 50000, USD = 50000, INR = 5000000 }
 strong_step_up = ["biometric"]
 strong_step_up_above = { GBP = 500000, EUR = 500000, USD = 500000, INR = 50000000 }
 
+# A hold reserves money for the payee until captured: approved like the transfer it becomes.
+[operations."banking.hold"]
+knowledge = ["mpin", "password"]
+step_up = ["otp", "biometric"]
+step_up_new_payee = true
+step_up_above = { GBP = 50000, EUR = 50000, USD = 50000, INR = 5000000 }
+strong_step_up = ["biometric"]
+strong_step_up_above = { GBP = 500000, EUR = 500000, USD = 500000, INR = 50000000 }
+
 [operations."billers.pay"]
 knowledge = ["mpin", "password"]
 step_up = ["otp", "biometric"]

@@ -7,7 +7,6 @@
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "actors/kyc/kyc_errc.hpp"
@@ -55,12 +54,7 @@ std::string new_check_id() {
 }
 
 // What an idempotency key remembers of a request: a digest of its body.
-std::string body_digest(std::string_view body) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int n = 0;
-  EVP_Digest(body.data(), body.size(), md, &n, EVP_sha256(), nullptr);
-  return to_hex(md, n);
-}
+std::string body_digest(std::string_view body) { return sha256_hex(body); }
 
 std::int64_t now_s(self_ptr self) {
   return std::chrono::duration_cast<std::chrono::seconds>(

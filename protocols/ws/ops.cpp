@@ -1,6 +1,7 @@
 // The op catalogue's rules and the protocol-level ops (system.*, session.*).
 #include "protocols/ws/ops.hpp"
 
+#include "protocols/ws/banking_ops.hpp"
 #include "protocols/ws/identity_ops.hpp"
 #include "protocols/ws/kyc_ops.hpp"
 
@@ -133,6 +134,7 @@ const op_catalogue& protocol_ops() {
     // Domain ops (banking.transfer, ...) are added here, one c.add(make_op(...)) each.
     add_identity_ops(c);
     add_kyc_ops(c);
+    add_banking_ops(c);
     return c;
   }();
   return catalogue;

@@ -270,3 +270,31 @@ TEST_CASE("under a random load no wallet goes negative and every currency nets t
   }
   CHECK(pending_out == pending_in);
 }
+
+TEST_CASE("a post or void naming a debit account acts only on a pending transfer of that account") {
+  ledger_core core;
+  REQUIRE(core.add_account({"funding", "GBP", 0}));
+  REQUIRE(core.add_account({"alice", "GBP", debits_must_not_exceed_credits}));
+  REQUIRE(core.add_account({"bob", "GBP", debits_must_not_exceed_credits}));
+  REQUIRE(core.apply(immediate("fund", "funding", "alice", 1'000), 0) == transfer_result::ok);
+  REQUIRE(core.apply(pending("hold", "alice", "bob", 400, 100), 0) == transfer_result::ok);
+  auto by_bob = settle("post-bob", transfer_kind::post_pending, "hold");
+  by_bob.debit_account = "bob";
+  CHECK(core.apply(by_bob, 1) == transfer_result::pending_not_found);
+  auto by_alice = settle("post-alice", transfer_kind::post_pending, "hold");
+  by_alice.debit_account = "alice";
+  CHECK(core.apply(by_alice, 1) == transfer_result::ok);
+  CHECK(core.balance_of("bob")->credits_posted == 400);
+}
+
+TEST_CASE("a retried pending transfer is the same one whatever expiry it computed") {
+  ledger_core core;
+  REQUIRE(core.add_account({"funding", "GBP", 0}));
+  REQUIRE(core.add_account({"alice", "GBP", 0}));
+  auto hold = pending("hold", "funding", "alice", 400, 100);
+  REQUIRE(core.apply(hold, 0) == transfer_result::ok);
+  hold.expires_at_s = 105;  // the retry's "now + expires_in" is later
+  CHECK(core.apply(hold, 5) == transfer_result::exists);
+  hold.amount = 401;
+  CHECK(core.apply(hold, 5) == transfer_result::idempotency_conflict);
+}

@@ -18,6 +18,7 @@
 #include "actors/identity/identity_errc.hpp"
 #include "actors/identity/identity_rules.hpp"
 #include "actors/identity/secrets.hpp"
+#include "tests/support/error_codes.hpp"
 
 using namespace superapp;
 using namespace superapp::identity;
@@ -164,36 +165,10 @@ TEST_CASE("Argon2id hashes verify the right secret only and carry the OWASP para
   CHECK(strong->find("$m=19456,t=2,p=1$") != std::string::npos);
 }
 
-TEST_CASE("every identity error has a distinct wire code in the error catalogue") {
+TEST_CASE("identity's error codes are distinct and the protocol document lists exactly them") {
   register_identity_errors();
-  std::set<std::string_view> codes;
-  for (int c = 1; c <= static_cast<int>(last_identity_errc); ++c) {
-    auto d = superapp::describe(make_error(static_cast<identity_errc>(c)));
-    CHECK(d.wire_code != "internal");
-    codes.insert(d.wire_code);
-  }
-  CHECK(codes.size() == static_cast<std::size_t>(last_identity_errc));
-}
-
-TEST_CASE("the protocol document lists exactly identity's error codes") {
-  register_identity_errors();
-  std::ifstream in{SUPERAPP_WS_ASYNCAPI_PATH};
-  REQUIRE(in.good());
-  std::string text, line;
-  while (std::getline(in, line)) {  // JSON-compatible YAML: drop the comment lines
-    auto first = line.find_first_not_of(" \t");
-    if (first != std::string::npos && line[first] == '#') continue;
-    text.append(line).push_back('\n');
-  }
-  auto doc = boost::json::parse(text);
-  std::set<std::string> documented;
-  for (const auto& c : doc.at_pointer("/info/x-domain-error-codes/identity").as_array())
-    documented.emplace(c.as_string());
-  std::set<std::string> code;
-  for (int c = 1; c <= static_cast<int>(last_identity_errc); ++c)
-    code.emplace(superapp::describe(make_error(static_cast<identity_errc>(c))).wire_code);
-  for (const auto& c : code) CHECK_MESSAGE(documented.contains(c), "undocumented: " << c);
-  for (const auto& c : documented) CHECK_MESSAGE(code.contains(c), "not an identity code: " << c);
+  superapp::testing::check_error_codes("identity", last_identity_errc,
+                                       [](identity_errc c) { return make_error(c); });
 }
 
 TEST_CASE("a hashing thread is kept to its CPUs at a lower priority") {

@@ -9,6 +9,7 @@
 
 #include "actors/kyc/kyc_errc.hpp"
 #include "actors/kyc/levels.hpp"
+#include "tests/support/error_codes.hpp"
 
 using namespace superapp;
 using namespace superapp::kyc;
@@ -107,22 +108,6 @@ TEST_CASE("a wrong levels file is refused, naming what is wrong") {
 }
 
 TEST_CASE("kyc error codes are distinct and the protocol document lists each one") {
-  std::set<std::string> codes;
-  for (int c = 1; c <= static_cast<int>(last_kyc_errc); ++c) {
-    auto d = superapp::describe(make_error(static_cast<kyc_errc>(c)));
-    CHECK(d.wire_code != "internal");
-    codes.insert(std::string{d.wire_code});
-  }
-  CHECK(codes.size() == static_cast<std::size_t>(last_kyc_errc));
+  superapp::testing::check_error_codes("kyc", last_kyc_errc, [](kyc_errc c) { return make_error(c); });
   CHECK(superapp::describe(make_error(kyc_errc::provider_unavailable)).retryable);
-  std::ifstream in{SUPERAPP_WS_ASYNCAPI_PATH};
-  std::string text, line;
-  while (std::getline(in, line))
-    if (line.find_first_not_of(" \t") == std::string::npos || line[line.find_first_not_of(" \t")] != '#')
-      text += line + "\n";
-  auto doc = boost::json::parse(text);
-  std::set<std::string> listed;
-  for (const auto& c : doc.at_pointer("/info/x-domain-error-codes/kyc").as_array())
-    listed.insert(std::string{c.as_string()});
-  CHECK(listed == codes);
 }

@@ -1,0 +1,63 @@
+// The banking error category: wire codes, messages, retryability.
+#include "actors/banking/banking_errc.hpp"
+
+namespace superapp::banking {
+namespace {
+
+const bool registered = [] {
+  register_enum_category<banking_errc, last_banking_errc>(banking_category);
+  return true;
+}();
+
+}  // namespace
+
+void register_banking_errors() {
+  (void)registered;
+  register_enum_category<banking_errc, last_banking_errc>(banking_category);
+}
+
+caf::error make_error(banking_errc code) {
+  return caf::error{static_cast<std::uint8_t>(code), banking_category};
+}
+
+error_description describe(banking_errc code) {
+  switch (code) {
+    case banking_errc::invalid_currency:
+      return {"invalid_currency", "the currency must be an ISO 4217 code such as GBP", false};
+    case banking_errc::account_not_found:
+      return {"account_not_found", "you have no wallet in this currency: open one first", false};
+    case banking_errc::payee_account_not_found:
+      return {"payee_account_not_found", "the payee has no wallet in this currency", false};
+    case banking_errc::same_account:
+      return {"same_account", "you cannot pay yourself", false};
+    case banking_errc::amount_must_be_positive:
+      return {"amount_must_be_positive", "the amount must be more than zero", false};
+    case banking_errc::insufficient_funds:
+      return {"insufficient_funds", "the wallet's available balance is less than the amount", false};
+    case banking_errc::balance_overflow:
+      return {"balance_overflow", "the amount would take a balance beyond what can be held", false};
+    case banking_errc::hold_not_found:
+      return {"hold_not_found", "you have no such hold", false};
+    case banking_errc::hold_already_captured:
+      return {"hold_already_captured", "the hold was captured already", false};
+    case banking_errc::hold_already_released:
+      return {"hold_already_released", "the hold was released already", false};
+    case banking_errc::hold_expired:
+      return {"hold_expired", "the hold expired and its amount was released", false};
+    case banking_errc::exceeds_hold:
+      return {"exceeds_hold", "the amount is more than the hold reserved", false};
+    case banking_errc::approval_invalid:
+      return {"approval_invalid",
+              "the approval is missing, expired, or not for this amount, payee and user: ask "
+              "identity.authorise for one",
+              false};
+    case banking_errc::approval_already_used:
+      return {"approval_already_used", "the approval paid for another transfer: ask for a new one",
+              false};
+    case banking_errc::transfer_not_found:
+      return {"transfer_not_found", "no such transfer of yours", false};
+  }
+  return {"internal", "internal error", false};
+}
+
+}  // namespace superapp::banking

@@ -1,0 +1,459 @@
+// The banking service: wallets, balances, statements (reads on reader connections), and
+// transfers and holds approved by identity, applied by the ledger writer (ADR 0015).
+#include "actors/banking/banking_service.hpp"
+
+#include <map>
+
+#include <caf/all.hpp>
+
+#include "actors/banking/banking_errc.hpp"
+#include "actors/banking/ledger_store.hpp"
+#include "protocols/hex.hpp"
+#include "protocols/tokens/approval.hpp"
+#include "protocols/ws/banking_ops.hpp"
+#include "protocols/ws/op_body.hpp"
+#include "protocols/ws/ops.hpp"
+#include "supervisors/domain_service.hpp"
+#include "supervisors/node/logging.hpp"
+
+namespace superapp::banking {
+
+std::string wallet_id(std::string_view user_id, std::string_view currency) {
+  return "wallet:" + std::string{user_id} + ":" + std::string{currency};
+}
+
+std::string client_transfer_id(std::string_view user_id, std::string_view idempotency_key) {
+  std::string scoped{user_id};
+  scoped += '|';
+  scoped += idempotency_key;
+  return "tr_" + sha256_hex(scoped).substr(0, 32);
+}
+
+struct service_state {
+  banking_settings cfg;
+  std::shared_ptr<sup::service_slot> ledger;
+  sup::domain_context_ptr ctx;
+  static inline const char* name = "banking_service";
+};
+
+namespace {
+
+using ws::reply_of;
+using self_ptr = service_actor::stateful_pointer<service_state>;
+using promise = caf::typed_response_promise<op_reply>;
+
+caf::error storage_error(const caf::error& err, std::string_view what) {
+  log::error("banking: storage failed", {{"step", what}, {"code", superapp::describe(err).wire_code}});
+  return make_error(platform_errc::storage_failure);
+}
+
+std::int64_t now_s(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             self->state.cfg.ledger.clock->now().time_since_epoch())
+      .count();
+}
+
+std::string wallet_prefix(std::string_view user_id) { return "wallet:" + std::string{user_id} + ":"; }
+
+// How a ledger account appears to a client: a user's wallet as "user:<id>", others as they are.
+std::string party_of(const std::string& account_id) {
+  if (account_id.rfind("wallet:", 0) != 0) return account_id;
+  auto end = account_id.rfind(':');
+  return "user:" + account_id.substr(7, end - 7);
+}
+
+bool owned_by(const std::string& account_id, std::string_view user_id) {
+  auto prefix = wallet_prefix(user_id);
+  return account_id.size() == prefix.size() + 3 && account_id.rfind(prefix, 0) == 0;
+}
+
+ws::banking_account account_of(const account& a, const balances& b) {
+  ws::banking_account out;
+  out.currency = a.currency;
+  out.posted_minor = b.credits_posted - b.debits_posted;
+  out.available_minor = out.posted_minor - b.debits_pending;
+  out.held_minor = b.debits_pending;
+  out.incoming_minor = b.credits_pending;
+  return out;
+}
+
+// The ledger's verdict as the client's error; ok and exists are not errors.
+caf::error refusal(transfer_result r) {
+  switch (r) {
+    case transfer_result::ok:
+    case transfer_result::exists:
+      return {};
+    case transfer_result::idempotency_conflict:
+      return make_error(platform_errc::idempotency_key_reused);
+    case transfer_result::amount_must_be_positive:
+      return make_error(banking_errc::amount_must_be_positive);
+    case transfer_result::accounts_must_differ:
+      return make_error(banking_errc::same_account);
+    case transfer_result::debit_account_not_found:
+      return make_error(banking_errc::account_not_found);
+    case transfer_result::credit_account_not_found:
+    case transfer_result::currency_mismatch:  // wallets are per currency: the payee has none in it
+      return make_error(banking_errc::payee_account_not_found);
+    case transfer_result::exceeds_credits:
+    case transfer_result::exceeds_debits:
+      return make_error(banking_errc::insufficient_funds);
+    case transfer_result::overflows:
+      return make_error(banking_errc::balance_overflow);
+    case transfer_result::pending_not_found:
+      return make_error(banking_errc::hold_not_found);
+    case transfer_result::pending_already_posted:
+      return make_error(banking_errc::hold_already_captured);
+    case transfer_result::pending_already_voided:
+      return make_error(banking_errc::hold_already_released);
+    case transfer_result::pending_expired:
+      return make_error(banking_errc::hold_expired);
+    case transfer_result::exceeds_pending_amount:
+      return make_error(banking_errc::exceeds_hold);
+    case transfer_result::approval_already_used:
+      return make_error(banking_errc::approval_already_used);
+    case transfer_result::linked_transfer_failed:
+      break;
+  }
+  return make_error(platform_errc::internal);
+}
+
+caf::expected<persistence::connection_pool::lease> reader(self_ptr self) {
+  return self->state.ctx->readers->borrow();
+}
+
+caf::error require_user(const op_request& req, bool with_device = false) {
+  return ws::require_scope(req, ws::user_scope, with_device);
+}
+
+caf::error require_key(const op_request& req) {
+  // The gateway requires it of a transactional op; a caller that came another way must too.
+  if (req.idempotency_key.empty()) return make_error(platform_errc::idempotency_key_required);
+  return {};
+}
+
+// Sends `msg...` to the running ledger writer; `on_result` gets its answer, errors reach `rp`.
+template <class Result, class OnResult, class... Ts>
+void ask_ledger(self_ptr self, promise rp, OnResult on_result, Ts&&... msg) {
+  auto ledger = self->state.ledger->get();
+  if (!ledger) {
+    rp.deliver(make_error(platform_errc::unavailable));
+    return;
+  }
+  self->request(caf::actor_cast<ledger_actor>(ledger), self->state.cfg.ledger_timeout,
+                std::forward<Ts>(msg)...)
+      .then([rp, on_result](Result& r) mutable { on_result(rp, r); },
+            [rp](caf::error& err) mutable {
+              // storage_failure (the batch was not committed), timeout, or a writer restarting.
+              log::warn("banking: the ledger did not answer", {{"code", superapp::describe(err).wire_code}});
+              rp.deliver(err.category() == platform_category ? err
+                                                                  : make_error(platform_errc::unavailable));
+            });
+}
+
+// ---- reads ----
+
+caf::result<op_reply> do_accounts(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto rows = store::accounts_with_prefix(**conn, wallet_prefix(req.who.subject));
+  if (!rows) return storage_error(rows.error(), "accounts read");
+  ws::banking_accounts_reply reply;
+  for (const auto& r : *rows)
+    if (owned_by(r.acct.id, req.who.subject)) reply.accounts.push_back(account_of(r.acct, r.bal));
+  return reply_of(ws::banking_accounts_reply_schema(), reply);
+}
+
+caf::result<op_reply> do_statement(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  auto body = ws::decode_body(ws::banking_statement_request_schema(), req);
+  if (!body) return body.error();
+  if (!ws::valid_currency_code(body->currency)) return make_error(banking_errc::invalid_currency);
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto id = wallet_id(req.who.subject, body->currency);
+  auto wallets = store::accounts_with_prefix(**conn, wallet_prefix(req.who.subject));
+  if (!wallets) return storage_error(wallets.error(), "accounts read");
+  if (std::none_of(wallets->begin(), wallets->end(), [&id](const auto& r) { return r.acct.id == id; }))
+    return make_error(banking_errc::account_not_found);
+  const auto limit = body->limit.value_or(50);
+  // One line more than the page: whether there is a next page.
+  auto lines = store::statement_page(**conn, id, body->after.value_or(0), limit + 1);
+  if (!lines) return storage_error(lines.error(), "statement read");
+  ws::banking_statement_reply reply;
+  reply.currency = body->currency;
+  for (const auto& l : *lines) {
+    if (static_cast<std::int64_t>(reply.lines.size()) == limit) {
+      reply.next_after = reply.lines.back().seq;
+      break;
+    }
+    reply.lines.push_back({l.seq, l.transfer_id, l.kind, party_of(l.counterparty), l.amount, l.at_ms});
+  }
+  return reply_of(ws::banking_statement_reply_schema(), reply);
+}
+
+std::string state_of(const store::transfer_row& t) {
+  if (t.kind == "pending") {
+    if (t.pending_state == "posted") return "captured";
+    if (t.pending_state == "voided") return "released";
+    return "held";
+  }
+  if (t.kind == "post_pending") return "captured";
+  if (t.kind == "void_pending") return "released";
+  return "posted";
+}
+
+caf::result<op_reply> do_transfer_status(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  auto body = ws::decode_body(ws::banking_transfer_status_request_schema(), req);
+  if (!body) return body.error();
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto row = store::find_transfer(**conn, body->transfer_id);
+  if (!row) return storage_error(row.error(), "transfer read");
+  const auto& me = req.who.subject;
+  if (!*row || (!owned_by((*row)->debit_account, me) && !owned_by((*row)->credit_account, me)))
+    return make_error(banking_errc::transfer_not_found);
+  const auto& t = **row;
+  ws::banking_transfer_status_reply reply{t.transfer_id, t.kind, state_of(t), {t.moved, t.currency},
+                                          party_of(t.debit_account), party_of(t.credit_account), t.at_ms};
+  return reply_of(ws::banking_transfer_status_reply_schema(), reply);
+}
+
+// ---- changes ----
+
+caf::result<op_reply> do_open_account(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_open_account_request_schema(), req);
+  if (!body) return body.error();
+  if (!ws::valid_currency_code(body->currency)) return make_error(banking_errc::invalid_currency);
+  account a{wallet_id(req.who.subject, body->currency), body->currency, debits_must_not_exceed_credits};
+  auto rp = self->make_response_promise<op_reply>();
+  ask_ledger<bool>(
+      self, rp,
+      [self, a](promise& rp, bool opened) {
+        if (!opened) {  // a wallet id only ever holds a wallet of its own currency
+          rp.deliver(make_error(platform_errc::internal));
+          return;
+        }
+        ask_ledger<balances>(
+            self, rp,
+            [a](promise& rp, const balances& b) {
+              rp.deliver(reply_of(ws::banking_account_schema(), account_of(a, b)));
+            },
+            balance_atom::value, a.id);
+      },
+      open_account_atom::value, a);
+  return rp;
+}
+
+// A payment's approval (ADR 0013): identity's signature over exactly this user, device,
+// operation, amount and payee, not expired. Its id and expiry on success.
+std::optional<approval_spend> verified_approval(self_ptr self, const op_request& req,
+                                                std::string_view operation, const std::string& token,
+                                                const ws::money& amount, const std::string& payee) {
+  const auto& keys = self->state.cfg.approval_keys;
+  if (!keys) return std::nullopt;
+  tokens::operation_binding binding{std::string{operation}, amount.minor, amount.currency, payee};
+  auto outcome = tokens::verify_approval(token, *keys, *self->state.cfg.ledger.clock, req.who.subject, binding);
+  if (!outcome || outcome.accepted->device_id != req.who.device_id) {
+    log::info("banking: approval refused",
+              {{"user_id", req.who.subject},
+               {"reason", outcome ? std::string_view{"device"} : outcome.failure}});
+    return std::nullopt;
+  }
+  return approval_spend{outcome.accepted->approval_id,
+                        std::chrono::duration_cast<std::chrono::seconds>(
+                            outcome.accepted->expires_at.time_since_epoch())
+                            .count()};
+}
+
+// Whether `t` is already in the ledger as committed: a retry whose approval has expired since
+// the first attempt still gets its first result (the approval was spent by that attempt).
+caf::expected<transfer_result> committed_as(self_ptr self, const transfer& t) {
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto row = store::find_transfer(**conn, t.id);
+  if (!row) return storage_error(row.error(), "transfer read");
+  if (!*row) return make_error(banking_errc::approval_invalid);
+  const auto& r = **row;
+  bool same = r.kind == store::to_string(t.kind) && r.debit_account == t.debit_account &&
+              r.credit_account == t.credit_account && r.amount == t.amount && r.currency == t.currency;
+  return same ? transfer_result::exists : transfer_result::idempotency_conflict;
+}
+
+// The checks a payment's body gets before its approval is looked at.
+caf::error judge_payment(const op_request& req, const std::string& to_user, const ws::money& amount) {
+  if (!ws::valid_currency_code(amount.currency)) return make_error(banking_errc::invalid_currency);
+  if (amount.minor <= 0) return make_error(banking_errc::amount_must_be_positive);
+  if (to_user == req.who.subject) return make_error(banking_errc::same_account);
+  return {};
+}
+
+// A transfer or a hold from the caller's wallet: approved, then applied by the ledger;
+// `reply` makes the answer for ok and exists.
+template <class MakeReply>
+caf::result<op_reply> pay(self_ptr self, const op_request& req, std::string_view operation, transfer t,
+                          const std::string& approval_token, const ws::money& amount,
+                          const std::string& payee, MakeReply reply) {
+  auto approval = verified_approval(self, req, operation, approval_token, amount, payee);
+  if (!approval) {
+    auto first = committed_as(self, t);
+    if (!first) return first.error();
+    if (auto err = refusal(*first)) return err;
+    return reply();
+  }
+  auto rp = self->make_response_promise<op_reply>();
+  ask_ledger<transfer_result>(
+      self, rp,
+      [reply, t](promise& rp, transfer_result r) {
+        if (auto err = refusal(r)) {
+          rp.deliver(err);
+          return;
+        }
+        if (r == transfer_result::ok)
+          log::info("banking: transfer", {{"transfer_id", t.id},
+                                          {"kind", store::to_string(t.kind)},
+                                          {"amount_minor", t.amount},
+                                          {"currency", t.currency}});
+        rp.deliver(reply());
+      },
+      transfer_atom::value, t, *approval);
+  return rp;
+}
+
+caf::result<op_reply> do_transfer(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req, true)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_transfer_request_schema(), req);
+  if (!body) return body.error();
+  if (auto err = judge_payment(req, body->to_user, body->amount)) return err;
+  transfer t;
+  t.id = client_transfer_id(req.who.subject, req.idempotency_key);
+  t.kind = transfer_kind::immediate;
+  t.debit_account = wallet_id(req.who.subject, body->amount.currency);
+  t.credit_account = wallet_id(body->to_user, body->amount.currency);
+  t.amount = body->amount.minor;
+  t.currency = body->amount.currency;
+  return pay(self, req, "banking.transfer", t, body->approval, body->amount, body->to_user,
+             [id = t.id, b = *body] {
+               return reply_of(ws::banking_transfer_reply_schema(),
+                               ws::banking_transfer_reply{id, "posted", b.amount, b.to_user});
+             });
+}
+
+caf::result<op_reply> do_hold(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req, true)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_hold_request_schema(), req);
+  if (!body) return body.error();
+  if (auto err = judge_payment(req, body->to_user, body->amount)) return err;
+  transfer t;
+  t.id = client_transfer_id(req.who.subject, req.idempotency_key);
+  t.kind = transfer_kind::pending;
+  t.debit_account = wallet_id(req.who.subject, body->amount.currency);
+  t.credit_account = wallet_id(body->to_user, body->amount.currency);
+  t.amount = body->amount.minor;
+  t.currency = body->amount.currency;
+  t.expires_at_s = now_s(self) + body->expires_in_s.value_or(self->state.cfg.default_hold.count());
+  return pay(self, req, "banking.hold", t, body->approval, body->amount, body->to_user,
+             [id = t.id, b = *body, expires = t.expires_at_s] {
+               return reply_of(ws::banking_hold_reply_schema(),
+                               ws::banking_hold_reply{id, "held", b.amount, b.to_user, expires});
+             });
+}
+
+// Capture (post) or release (void) a hold of the caller's: found on a reader (a hold is only
+// ever answered once committed), then settled by the ledger, which checks the owner again.
+caf::result<op_reply> settle(self_ptr self, const op_request& req, const std::string& hold_id,
+                             transfer_kind kind, std::int64_t amount) {
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto row = store::find_transfer(**conn, hold_id);
+  if (!row) return storage_error(row.error(), "hold read");
+  if (!*row || (*row)->kind != "pending" || !owned_by((*row)->debit_account, req.who.subject))
+    return make_error(banking_errc::hold_not_found);
+  const auto& hold = **row;
+  transfer t;
+  t.id = client_transfer_id(req.who.subject, req.idempotency_key);
+  t.kind = kind;
+  t.pending_id = hold_id;
+  t.debit_account = hold.debit_account;  // the owner check, in the ledger's own order
+  t.amount = amount;
+  t.currency = hold.currency;
+  const bool capture = kind == transfer_kind::post_pending;
+  const auto settled = capture && amount > 0 ? amount : hold.amount;
+  auto rp = self->make_response_promise<op_reply>();
+  ask_ledger<transfer_result>(
+      self, rp,
+      [hold_id, id = t.id, capture, settled](promise& rp, transfer_result r) {
+        if (auto err = refusal(r)) {
+          rp.deliver(err);
+          return;
+        }
+        rp.deliver(reply_of(ws::banking_settle_reply_schema(),
+                            ws::banking_settle_reply{hold_id, id, capture ? "captured" : "released", settled}));
+      },
+      transfer_atom::value, t);
+  return rp;
+}
+
+caf::result<op_reply> do_capture(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req, true)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_capture_request_schema(), req);
+  if (!body) return body.error();
+  if (body->amount_minor && *body->amount_minor == 0) return make_error(banking_errc::amount_must_be_positive);
+  return settle(self, req, body->hold_id, transfer_kind::post_pending, body->amount_minor.value_or(0));
+}
+
+caf::result<op_reply> do_release(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req, true)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_release_request_schema(), req);
+  if (!body) return body.error();
+  return settle(self, req, body->hold_id, transfer_kind::void_pending, 0);
+}
+
+using op_fn = caf::result<op_reply> (*)(self_ptr, const op_request&);
+
+const std::map<std::string, op_fn, std::less<>>& op_table() {
+  static const std::map<std::string, op_fn, std::less<>> table{
+      {"banking.open_account", do_open_account}, {"banking.accounts", do_accounts},
+      {"banking.statement", do_statement},       {"banking.transfer", do_transfer},
+      {"banking.hold", do_hold},                 {"banking.capture", do_capture},
+      {"banking.release", do_release},           {"banking.transfer_status", do_transfer_status},
+  };
+  return table;
+}
+
+service_actor::behavior_type banking_service(self_ptr self, banking_settings settings,
+                                             std::shared_ptr<sup::service_slot> ledger,
+                                             sup::domain_context_ptr ctx) {
+  register_banking_errors();
+  auto& st = self->state;
+  st.cfg = std::move(settings);
+  st.ledger = std::move(ledger);
+  st.ctx = std::move(ctx);
+  if (!st.cfg.approval_keys)
+    log::warn("banking: no approval keys: every transfer and hold will be refused");
+  return {
+      [self](op_atom, op_request& req) -> caf::result<op_reply> {
+        const auto& table = op_table();
+        auto it = table.find(req.op);
+        if (it == table.end()) return make_error(platform_errc::unknown_op);
+        return it->second(self, req);
+      },
+  };
+}
+
+}  // namespace
+
+service_actor spawn_banking_service(caf::local_actor& parent, banking_settings settings,
+                                    std::shared_ptr<sup::service_slot> ledger,
+                                    sup::domain_context_ptr ctx) {
+  return parent.spawn<caf::detached>(banking_service, std::move(settings), std::move(ledger), std::move(ctx));
+}
+
+}  // namespace superapp::banking

@@ -1,0 +1,31 @@
+// The banking service: the actor behind the front door that runs every banking.* client op.
+// Reads come from reader connections (never the writer); every change goes to the ledger writer
+// (ADR 0015), which answers once it is durable.
+#pragma once
+
+#include <caf/fwd.hpp>
+#include <caf/replies_to.hpp>
+#include <caf/typed_actor.hpp>
+
+#include "actors/banking/banking_domain.hpp"
+#include "protocols/front_door_messages.hpp"
+#include "supervisors/domain.hpp"
+
+namespace superapp::banking {
+
+using service_actor = caf::typed_actor<caf::replies_to<op_atom, op_request>::with<op_reply>>;
+
+// Wallet "wallet:<user>:<currency>": a user's account in the ledger, no overdraft.
+std::string wallet_id(std::string_view user_id, std::string_view currency);
+
+// A client transfer's id: "tr_" and 32 hex digits of SHA-256 over "<user>|<idempotency key>"
+// (the key scoped to its user, and not shown to the counterparty).
+std::string client_transfer_id(std::string_view user_id, std::string_view idempotency_key);
+
+// Spawns the service from `parent` (the domain supervisor), detached: it blocks on reader
+// connections. `ledger` is where the running ledger writer is published.
+service_actor spawn_banking_service(caf::local_actor& parent, banking_settings settings,
+                                    std::shared_ptr<sup::service_slot> ledger,
+                                    sup::domain_context_ptr ctx);
+
+}  // namespace superapp::banking

@@ -1,0 +1,409 @@
+// The banking client ops over a real database (SQLite, then PostgreSQL), called as the gateway
+// calls the front door: wallets, balances, statements with cursors, transfers and holds
+// approved by identity's signed approvals, and every refusal the issue lists.
+#include <doctest/doctest.h>
+
+#include <latch>
+#include <thread>
+
+#include "actors/banking/banking_domain.hpp"
+#include "actors/banking/banking_service.hpp"
+#include "protocols/tokens/approval.hpp"
+#include "tests/support/domain_node.hpp"
+
+using namespace superapp;
+using namespace superapp::banking;
+using namespace superapp::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+const caller alice{"u-alice", "d-alice", {"user"}};
+const caller bob{"u-bob", "d-bob", {"user"}};
+const caller carol{"u-carol", "d-carol", {"user"}};
+
+struct banking_node : domain_node {
+  std::shared_ptr<manual_clock> clock = std::make_shared<manual_clock>();
+  std::shared_ptr<sup::service_slot> slot = std::make_shared<sup::service_slot>();
+  tokens::signing_key identity_key = tokens::signing_key::generate("k-identity");
+  std::shared_ptr<tokens::jwt_key_store> keys = std::make_shared<tokens::jwt_key_store>();
+  banking_settings settings;
+  int approvals = 0;
+
+  banking_node()
+      : domain_node("banking", [this](const std::string& db_name) { return banking_domain(settings, db_name); }) {
+    tokens::jwk_set set;
+    std::string error;
+    REQUIRE(set.add_pem(identity_key.kid, identity_key.public_pem(), error));
+    keys->replace(std::move(set));
+    settings.ledger.clock = clock;
+    settings.ledger.expire_every = 3600s;  // expiry is seen by capture (pending_expired) here
+    settings.ledger_slot = slot;
+    settings.approval_keys = keys;
+    start();
+  }
+  ~banking_node() { stop(); }
+
+  // What identity.authorise would give `who` for this payment.
+  std::string approve(const caller& who, const std::string& op, std::int64_t minor,
+                      const std::string& currency, const std::string& payee,
+                      const tokens::signing_key* key = nullptr, std::string device = {}) {
+    tokens::approval a;
+    a.approval_id = "ap-" + std::to_string(++approvals);
+    a.user_id = who.subject;
+    a.device_id = device.empty() ? who.device_id : device;
+    a.operation = {op, minor, currency, payee};
+    a.tier = "mpin";
+    a.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(clock->now()) + 120s;
+    return tokens::sign_approval(a, clock->now(), key ? *key : identity_key);
+  }
+
+  static json::object money(std::int64_t minor, const char* currency = "GBP") {
+    return {{"minor", minor}, {"currency", currency}};
+  }
+
+  outcome open(const caller& who, const char* currency = "GBP") {
+    return call("banking.open_account", {{"currency", currency}}, who, "open-" + std::string{currency});
+  }
+
+  outcome transfer(const caller& who, const caller& to, std::int64_t minor, const std::string& key,
+                   const char* currency = "GBP") {
+    return call("banking.transfer",
+                {{"to_user", to.subject},
+                 {"amount", money(minor, currency)},
+                 {"approval", approve(who, "banking.transfer", minor, currency, to.subject)}},
+                who, key);
+  }
+
+  // Money into a wallet from a funding account of its own (what a bank top-up will do): the
+  // ledger itself.
+  void fund(const caller& who, std::int64_t minor, const char* currency = "GBP") {
+    const auto source = std::string{"funding:"} + currency + ":" + who.subject;
+    caf::scoped_actor self{*sys};
+    auto ledger = caf::actor_cast<ledger_actor>(slot->get());
+    REQUIRE(ledger);
+    bool opened = false;
+    self->request(ledger, 20s, open_account_atom::value,
+                  account{source, currency, 0})
+        .receive([&](bool ok) { opened = ok; }, [&](caf::error&) {});
+    REQUIRE(opened);
+    banking::transfer t;
+    t.id = "fund-" + std::to_string(++approvals);
+    t.debit_account = source;
+    t.credit_account = wallet_id(who.subject, currency);
+    t.amount = minor;
+    t.currency = currency;
+    auto r = transfer_result::overflows;
+    self->request(ledger, 20s, transfer_atom::value, t)
+        .receive([&](transfer_result x) { r = x; }, [&](caf::error&) {});
+    REQUIRE(r == transfer_result::ok);
+  }
+
+  json::object wallet(const caller& who, const char* currency = "GBP") {
+    auto r = call("banking.accounts", {}, who);
+    REQUIRE(r.ok);
+    for (const auto& a : r.body.at("accounts").as_array())
+      if (a.at("currency").as_string() == currency) return a.as_object();
+    FAIL("no wallet");
+    return {};
+  }
+
+  std::int64_t available(const caller& who, const char* currency = "GBP") {
+    return wallet(who, currency).at("available_minor").as_int64();
+  }
+
+  // Per currency, the sum of every account's posted balance in the database: zero (summed
+  // here in 128 bits: single balances may be near the int64 edge).
+  std::int64_t books(const char* currency = "GBP") {
+    auto r = reader()->execute({"SELECT credits_posted, debits_posted FROM accounts WHERE currency = $1",
+                                {std::string{currency}}});
+    REQUIRE(r);
+    __extension__ using wide = __int128;
+    wide sum = 0;
+    for (const auto& row : r->rows)
+      sum += wide{persistence::as_int(row[0]).value_or(0)} - wide{persistence::as_int(row[1]).value_or(0)};
+    return static_cast<std::int64_t>(sum);
+  }
+};
+
+}  // namespace
+
+TEST_CASE("wallets open once per currency and list their balances") {
+  banking_node n;
+  auto opened = n.open(alice);
+  REQUIRE(opened.ok);
+  CHECK(str(opened.body, "currency") == "GBP");
+  CHECK(opened.body.at("available_minor").as_int64() == 0);
+  CHECK(n.open(alice).ok);  // again: the same wallet
+  REQUIRE(n.open(alice, "EUR").ok);
+  auto list = n.call("banking.accounts", {}, alice);
+  REQUIRE(list.ok);
+  CHECK(list.body.at("accounts").as_array().size() == 2);
+  CHECK(n.call("banking.accounts", {}, bob).body.at("accounts").as_array().empty());
+  CHECK(n.open(alice, "gbp").code == "invalid_currency");
+  CHECK(n.open(alice, "G1P").code == "invalid_currency");
+  CHECK(n.call("banking.open_account", {{"currency", "USD"}}, alice).code == "idempotency_key_required");
+  CHECK(n.call("banking.statement", {{"currency", "USD"}}, alice).code == "account_not_found");
+  // Partners' tokens carry no "user" scope; no caller at all is unauthorized.
+  CHECK(n.call("banking.accounts", {}, caller{"partner-1", "", {"billers"}}).code == "forbidden");
+  CHECK(n.call("banking.accounts", {}).code == "unauthorized");
+}
+
+TEST_CASE("a user pays another; both see it in balances, statements and its status") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  n.fund(alice, 10'000);
+  auto paid = n.transfer(alice, bob, 2'500, "pay-1");
+  REQUIRE_MESSAGE(paid.ok, paid.code);
+  CHECK(str(paid.body, "state") == "posted");
+  auto id = str(paid.body, "transfer_id");
+  CHECK(id == client_transfer_id(alice.subject, "pay-1"));
+  CHECK(n.available(alice) == 7'500);
+  CHECK(n.available(bob) == 2'500);
+  CHECK(n.books() == 0);
+
+  auto bob_lines = n.call("banking.statement", {{"currency", "GBP"}}, bob);
+  REQUIRE(bob_lines.ok);
+  REQUIRE(bob_lines.body.at("lines").as_array().size() == 1);
+  const auto& line = bob_lines.body.at("lines").as_array()[0].as_object();
+  CHECK(str(line, "counterparty") == "user:u-alice");
+  CHECK(line.at("amount_minor").as_int64() == 2'500);
+  CHECK(str(line, "transfer_id") == id);
+
+  auto status = n.call("banking.transfer_status", {{"transfer_id", id}}, bob);
+  REQUIRE(status.ok);
+  CHECK(str(status.body, "state") == "posted");
+  CHECK(str(status.body, "from") == "user:u-alice");
+  CHECK(str(status.body, "to") == "user:u-bob");
+  CHECK(n.call("banking.transfer_status", {{"transfer_id", id}}, carol).code == "transfer_not_found");
+  CHECK(n.call("banking.transfer_status", {{"transfer_id", "tr_nope"}}, alice).code == "transfer_not_found");
+}
+
+TEST_CASE("a statement pages with its cursor, oldest first, and ends") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  n.fund(alice, 100'000);
+  for (int i = 1; i <= 7; ++i) REQUIRE(n.transfer(alice, bob, i, "p" + std::to_string(i)).ok);
+  std::vector<std::int64_t> seen;
+  json::object body{{"currency", "GBP"}, {"limit", 3}};
+  for (int page = 0; page < 5; ++page) {
+    auto r = n.call("banking.statement", body, bob);
+    REQUIRE(r.ok);
+    for (const auto& l : r.body.at("lines").as_array()) seen.push_back(l.at("amount_minor").as_int64());
+    if (!r.body.contains("next_after")) break;
+    body["after"] = r.body.at("next_after");
+  }
+  CHECK(seen == std::vector<std::int64_t>{1, 2, 3, 4, 5, 6, 7});
+  // Alice's: the funding, then seven payments out.
+  auto a = n.call("banking.statement", {{"currency", "GBP"}, {"limit", 200}}, alice);
+  REQUIRE(a.ok);
+  CHECK(a.body.at("lines").as_array().size() == 8);
+  CHECK(a.body.at("lines").as_array()[1].at("amount_minor").as_int64() == -1);
+  CHECK_FALSE(a.body.contains("next_after"));
+}
+
+TEST_CASE("bad amounts, accounts and payees are refused with their codes and move nothing") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  n.fund(alice, 1'000);
+  CHECK(n.transfer(alice, bob, 0, "zero").code == "amount_must_be_positive");
+  // A negative amount never reaches the domain as a number the schema allows.
+  CHECK(n.call("banking.transfer", {{"to_user", bob.subject}, {"amount", n.money(-5)}, {"approval", "x"}},
+               alice, "neg")
+            .code == "bad_request");
+  CHECK(n.transfer(alice, bob, 10, "eur", "EUR").code == "account_not_found");
+  REQUIRE(n.open(alice, "EUR").ok);
+  n.fund(alice, 1'000, "EUR");
+  CHECK(n.transfer(alice, bob, 10, "eur2", "EUR").code == "payee_account_not_found");
+  CHECK(n.transfer(alice, carol, 10, "nobody").code == "payee_account_not_found");
+  CHECK(n.transfer(alice, alice, 10, "self").code == "same_account");
+  CHECK(n.transfer(alice, bob, 1'001, "too-much").code == "insufficient_funds");
+  CHECK(n.call("banking.transfer",
+               {{"to_user", bob.subject}, {"amount", n.money(5, "gb1")}, {"approval", "x"}}, alice, "cur")
+            .code == "invalid_currency");
+  // A balance that would leave int64 is refused, not wrapped.
+  n.fund(bob, std::numeric_limits<std::int64_t>::max() - 10);
+  CHECK(n.transfer(alice, bob, 11, "overflow").code == "balance_overflow");
+  CHECK(n.available(alice) == 1'000);
+  CHECK(n.books() == 0);
+  CHECK(n.books("EUR") == 0);
+}
+
+TEST_CASE("only identity's approval for exactly this payment, once, moves money") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  REQUIRE(n.open(carol).ok);
+  n.fund(alice, 10'000);
+  auto send = [&](const std::string& approval, std::int64_t minor, const caller& to, const std::string& key) {
+    return n.call("banking.transfer",
+                  {{"to_user", to.subject}, {"amount", n.money(minor)}, {"approval", approval}}, alice, key);
+  };
+  // For another amount, another payee, another operation, another device, or forged.
+  CHECK(send(n.approve(alice, "banking.transfer", 99, "GBP", bob.subject), 100, bob, "a1").code ==
+        "approval_invalid");
+  CHECK(send(n.approve(alice, "banking.transfer", 100, "GBP", carol.subject), 100, bob, "a2").code ==
+        "approval_invalid");
+  CHECK(send(n.approve(alice, "banking.hold", 100, "GBP", bob.subject), 100, bob, "a3").code ==
+        "approval_invalid");
+  CHECK(send(n.approve(alice, "banking.transfer", 100, "GBP", bob.subject, nullptr, "d-stolen"), 100, bob,
+             "a4")
+            .code == "approval_invalid");
+  auto forger = tokens::signing_key::generate("k-identity");
+  CHECK(send(n.approve(alice, "banking.transfer", 100, "GBP", bob.subject, &forger), 100, bob, "a5").code ==
+        "approval_invalid");
+  CHECK(send("not-a-token", 100, bob, "a6").code == "approval_invalid");
+  // Bob cannot spend an approval made out to alice.
+  CHECK(n.call("banking.transfer",
+               {{"to_user", carol.subject},
+                {"amount", n.money(100)},
+                {"approval", n.approve(alice, "banking.transfer", 100, "GBP", carol.subject)}},
+               bob, "a7")
+            .code == "approval_invalid");
+  CHECK(n.available(alice) == 10'000);
+
+  // Spent once: the same approval on another transfer (another key) is refused, also after a
+  // restart of the node.
+  auto approval = n.approve(alice, "banking.transfer", 100, "GBP", bob.subject);
+  REQUIRE(send(approval, 100, bob, "b1").ok);
+  CHECK(send(approval, 100, bob, "b2").code == "approval_already_used");
+  n.stop();
+  n.start();
+  CHECK(send(approval, 100, bob, "b3").code == "approval_already_used");
+  // An expired one is refused.
+  auto late = n.approve(alice, "banking.transfer", 100, "GBP", bob.subject);
+  n.clock->advance(130s);  // past its expiry and the verifier's few seconds of skew
+  CHECK(send(late, 100, bob, "b4").code == "approval_invalid");
+  CHECK(n.available(alice) == 9'900);
+}
+
+TEST_CASE("a retried transfer answers its first result; the same key for another one is refused") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  REQUIRE(n.open(carol).ok);
+  n.fund(alice, 10'000);
+  auto approval = n.approve(alice, "banking.transfer", 700, "GBP", bob.subject);
+  json::object body{{"to_user", bob.subject}, {"amount", n.money(700)}, {"approval", approval}};
+  auto first = n.call("banking.transfer", body, alice, "k-1");
+  REQUIRE(first.ok);
+  auto again = n.call("banking.transfer", body, alice, "k-1");
+  REQUIRE(again.ok);
+  CHECK(again.body == first.body);
+  // Long after, with the approval expired: still the first result, not a refusal or a second payment.
+  n.clock->advance(10min);
+  auto late = n.call("banking.transfer", body, alice, "k-1");
+  REQUIRE_MESSAGE(late.ok, late.code);
+  CHECK(late.body == first.body);
+  CHECK(n.available(alice) == 9'300);
+  // The key again for another payment: refused, with or without a fresh approval.
+  CHECK(n.transfer(alice, bob, 701, "k-1").code == "idempotency_key_reused");
+  CHECK(n.transfer(alice, carol, 700, "k-1").code == "idempotency_key_reused");
+  CHECK(n.call("banking.transfer",
+               {{"to_user", bob.subject}, {"amount", n.money(800)}, {"approval", approval}}, alice, "k-1")
+            .code == "idempotency_key_reused");
+  // Keys are per user: bob's "k-1" is his own.
+  CHECK(n.transfer(bob, alice, 100, "k-1").ok);
+  CHECK(n.available(alice) == 9'400);
+  CHECK(n.books() == 0);
+}
+
+TEST_CASE("a hold reserves, captures all or part, releases, and expires") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  n.fund(alice, 10'000);
+  auto hold = [&](std::int64_t minor, const std::string& key, json::object extra = {}) {
+    json::object body{{"to_user", bob.subject},
+                      {"amount", n.money(minor)},
+                      {"approval", n.approve(alice, "banking.hold", minor, "GBP", bob.subject)}};
+    for (auto& [k, v] : extra) body[k] = v;
+    return n.call("banking.hold", body, alice, key);
+  };
+  auto h1 = hold(4'000, "h1");
+  REQUIRE_MESSAGE(h1.ok, h1.code);
+  auto id1 = str(h1.body, "hold_id");
+  CHECK(str(h1.body, "state") == "held");
+  auto w = n.wallet(alice);
+  CHECK(w.at("available_minor").as_int64() == 6'000);
+  CHECK(w.at("held_minor").as_int64() == 4'000);
+  CHECK(n.wallet(bob).at("incoming_minor").as_int64() == 4'000);
+  CHECK(hold(6'001, "h-too-much").code == "insufficient_funds");
+  // A hold's approval is for a hold: a transfer's is refused.
+  CHECK(n.call("banking.hold",
+               {{"to_user", bob.subject},
+                {"amount", n.money(10)},
+                {"approval", n.approve(alice, "banking.transfer", 10, "GBP", bob.subject)}},
+               alice, "h-wrong-op")
+            .code == "approval_invalid");
+
+  // Only its owner settles it; more than held is refused; part is captured, the rest released.
+  CHECK(n.call("banking.capture", {{"hold_id", id1}}, bob, "c0").code == "hold_not_found");
+  CHECK(n.call("banking.capture", {{"hold_id", id1}, {"amount_minor", 4'001}}, alice, "c1").code ==
+        "exceeds_hold");
+  CHECK(n.call("banking.capture", {{"hold_id", id1}, {"amount_minor", 0}}, alice, "c1b").code ==
+        "amount_must_be_positive");
+  auto cap = n.call("banking.capture", {{"hold_id", id1}, {"amount_minor", 3'000}}, alice, "c2");
+  REQUIRE_MESSAGE(cap.ok, cap.code);
+  CHECK(str(cap.body, "state") == "captured");
+  CHECK(cap.body.at("amount_minor").as_int64() == 3'000);
+  CHECK(n.call("banking.capture", {{"hold_id", id1}, {"amount_minor", 3'000}}, alice, "c2").body == cap.body);
+  CHECK(n.call("banking.capture", {{"hold_id", id1}}, alice, "c3").code == "hold_already_captured");
+  CHECK(n.call("banking.release", {{"hold_id", id1}}, alice, "r0").code == "hold_already_captured");
+  CHECK(n.available(alice) == 7'000);
+  CHECK(n.available(bob) == 3'000);
+  CHECK(str(n.call("banking.transfer_status", {{"transfer_id", id1}}, bob).body, "state") == "captured");
+
+  auto h2 = hold(1'000, "h2");
+  REQUIRE(h2.ok);
+  auto id2 = str(h2.body, "hold_id");
+  auto rel = n.call("banking.release", {{"hold_id", id2}}, alice, "r1");
+  REQUIRE(rel.ok);
+  CHECK(str(rel.body, "state") == "released");
+  CHECK(rel.body.at("amount_minor").as_int64() == 1'000);
+  CHECK(n.call("banking.capture", {{"hold_id", id2}}, alice, "c4").code == "hold_already_released");
+  CHECK(n.available(alice) == 7'000);
+
+  auto h3 = hold(500, "h3", {{"expires_in_s", 60}});
+  REQUIRE(h3.ok);
+  n.clock->advance(61s);
+  CHECK(n.call("banking.capture", {{"hold_id", str(h3.body, "hold_id")}}, alice, "c5").code == "hold_expired");
+  CHECK(n.call("banking.capture", {{"hold_id", "tr_unknown"}}, alice, "c6").code == "hold_not_found");
+  CHECK(n.books() == 0);
+}
+
+TEST_CASE("concurrent transfers from one wallet by many sessions never overdraw it") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  REQUIRE(n.open(carol).ok);
+  n.fund(alice, 10'000);
+  // 160 payments of 100 from a wallet of 10,000, from 8 threads at once: exactly 100 fit.
+  std::vector<std::string> approvals;
+  for (int i = 0; i < 160; ++i)
+    approvals.push_back(n.approve(alice, "banking.transfer", 100, "GBP", (i % 2 ? bob : carol).subject));
+  std::atomic<int> ok{0}, refused{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = t; i < 160; i += 8) {
+        auto r = n.call("banking.transfer",
+                        {{"to_user", (i % 2 ? bob : carol).subject}, {"amount", n.money(100)},
+                         {"approval", approvals[i]}},
+                        alice, "c-" + std::to_string(i));
+        if (r.ok) ++ok;
+        else if (r.code == "insufficient_funds") ++refused;
+        else ++other;
+      }
+    });
+  for (auto& t : threads) t.join();
+  CHECK(ok == 100);
+  CHECK(refused == 60);
+  CHECK(other == 0);
+  CHECK(n.available(alice) == 0);
+  CHECK(n.available(bob) + n.available(carol) == 10'000);
+  CHECK(n.books() == 0);
+}
