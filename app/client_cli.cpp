@@ -1,24 +1,27 @@
 // `superapp client`: a small WebSocket client for poking a running node by hand.
 #include "app/client_cli.hpp"
 
-#include "app/cli_common.hpp"
-#include "app/ws_client.hpp"
-#include "app/gateway_wiring.hpp"
-#include "protocols/clock.hpp"
+#include <openssl/rand.h>
+#include <sys/stat.h>
 
 #include <chrono>
 #include <cstdio>
-#include <limits>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
+#include <limits>
 #include <string>
 
 #include <boost/json.hpp>
-#include <sys/stat.h>
 
-#include <filesystem>
-#include <fstream>
-
+#include "app/cli_common.hpp"
+#include "app/gateway_wiring.hpp"
+#include "app/ws_client.hpp"
+#include "protocols/clock.hpp"
+#include "protocols/hex.hpp"
+#include "protocols/tokens/approval.hpp"
 #include "protocols/tokens/device_key.hpp"
 
 namespace superapp::app {
@@ -52,7 +55,18 @@ int usage() {
                "`authorise` asks identity for a signed approval of one operation (e.g.\n"
                "banking.transfer 60000 GBP acct-1: GBP 600.00 to acct-1) as the logged-in user;\n"
                "--step-up biometric signs the step-up challenge with the device key, --step-up otp\n"
-               "answers the code sent by SMS (from --otp, else from the simulator of `run`).\n");
+               "answers the code sent by SMS (from --otp, else from the simulator of `run`).\n"
+               "\n"
+               "usage: superapp client banking open CURRENCY | accounts\n"
+               "       superapp client banking statement CURRENCY [--after SEQ] [--limit N]\n"
+               "       superapp client banking pay USER_ID AMOUNT_MINOR CURRENCY [--hold [--expires-in-s S]]\n"
+               "                [--mpin PIN | --password PW] [--step-up otp|biometric [--otp CODE]]\n"
+               "                [--idempotency-key KEY]\n"
+               "       superapp client banking capture HOLD_ID [AMOUNT_MINOR] | release HOLD_ID\n"
+               "       superapp client banking status TRANSFER_ID\n"
+               "The logged-in user's wallets. `pay` asks identity for the approval (as `identity\n"
+               "authorise`) and sends banking.transfer (or banking.hold with --hold) with it; its\n"
+               "idempotency key (printed; random unless given) makes a retry safe.\n");
   return 2;
 }
 
@@ -138,6 +152,68 @@ int watch_events(client_session& session, const std::vector<std::string>& topics
   return 0;
 }
 
+// One op call of a command: the reply's body when ok; otherwise says why (stderr) or prints the
+// error reply (stdout) and gives nothing.
+using op_call = std::function<std::optional<boost::json::object>(const std::string& op,
+                                                                 const boost::json::object& body)>;
+
+// Calls on `session` with `idempotency_key` (empty: none).
+op_call caller_of(client_session& session, std::string idempotency_key) {
+  return [&session, idempotency_key](const std::string& op,
+                                     const boost::json::object& body) -> std::optional<boost::json::object> {
+    std::string failure, reply;
+    if (!session.call(op, boost::json::serialize(body), idempotency_key, reply, failure)) {
+      std::fprintf(stderr, "superapp client: %s\n", failure.c_str());
+      return std::nullopt;
+    }
+    auto out = ok_body(reply);
+    if (!out) std::printf("%s\n", reply.c_str());
+    return out;
+  };
+}
+
+struct factors {
+  std::string mpin, password, step_up, otp;  // step_up: "", "otp" or "biometric"
+};
+
+// identity.authorise for `op` as the logged-in user, with a step-up first when asked: the
+// reply ({approval, ...}).
+std::optional<boost::json::object> authorise(const op_call& call, const identity_state& state,
+                                             const std::string& data_dir,
+                                             const tokens::operation_binding& op, const factors& f) {
+  boost::json::object amount{{"minor", op.amount_minor}, {"currency", op.currency}};
+  boost::json::object body{{"operation", op.operation}, {"amount", amount}, {"payee", op.payee}};
+  if (!f.mpin.empty()) body["mpin"] = f.mpin;
+  if (!f.password.empty()) body["password"] = f.password;
+  if (!f.step_up.empty()) {
+    auto started = call("identity.step_up", {{"operation", op.operation},
+                                             {"amount", amount},
+                                             {"payee", op.payee},
+                                             {"method", f.step_up}});
+    if (!started) return std::nullopt;
+    boost::json::object proof{{"step_up_id", text_of(*started, "step_up_id")}};
+    if (f.step_up == "biometric") {
+      // A phone asks for the fingerprint here; the key it unlocks is the device key.
+      std::string err;
+      auto key = tokens::signing_key::from_pem("device", state.get("device_key_pem"), err);
+      if (!key) {
+        std::fprintf(stderr, "superapp client: no device key (superapp client identity verify)\n");
+        return std::nullopt;
+      }
+      proof["signature"] = tokens::sign_message_es256(*key, text_of(*started, "challenge"));
+    } else {
+      auto code = f.otp.empty() ? code_from_simulator(data_dir, state.get("phone")) : f.otp;
+      if (code.empty()) {
+        std::fprintf(stderr, "superapp client: no --otp given and none found at the simulator\n");
+        return std::nullopt;
+      }
+      proof["otp"] = code;
+    }
+    body["step_up"] = proof;
+  }
+  return call("identity.authorise", body);
+}
+
 int identity_command(const std::vector<std::string>& args) {
   if (args.empty()) return usage();
   std::string url, data_dir = "./data", mpin, password, step_up, otp,
@@ -172,17 +248,7 @@ int identity_command(const std::vector<std::string>& args) {
   client_session session;
   if (int status = connect_to_node(session, url, data_dir, as_user ? state.get("access_token") : ""))
     return status;
-  std::string failure, reply;
-  auto call = [&](const std::string& op, const boost::json::object& body)
-      -> std::optional<boost::json::object> {
-    if (!session.call(op, boost::json::serialize(body), "", reply, failure)) {
-      std::fprintf(stderr, "superapp client: %s\n", failure.c_str());
-      return std::nullopt;
-    }
-    auto out = ok_body(reply);
-    if (!out) std::printf("%s\n", reply.c_str());
-    return out;
-  };
+  op_call call = caller_of(session, "");
   auto keep_tokens = [&](const boost::json::object& body) {
     state.set("access_token", text_of(body, "access_token"));
     state.set("refresh_token", text_of(body, "refresh_token"));
@@ -248,34 +314,8 @@ int identity_command(const std::vector<std::string>& args) {
         !parse_integer(positional[1], 1, std::numeric_limits<std::int64_t>::max(), minor) ||
         (!step_up.empty() && step_up != "otp" && step_up != "biometric"))
       return usage();
-    boost::json::object amount{{"minor", minor}, {"currency", positional[2]}};
-    boost::json::object body{{"operation", positional[0]}, {"amount", amount}, {"payee", positional[3]}};
-    if (!mpin.empty()) body["mpin"] = mpin;
-    if (!password.empty()) body["password"] = password;
-    if (!step_up.empty()) {
-      auto started = call("identity.step_up", {{"operation", positional[0]},
-                                               {"amount", amount},
-                                               {"payee", positional[3]},
-                                               {"method", step_up}});
-      if (!started) return 1;
-      boost::json::object proof{{"step_up_id", text_of(*started, "step_up_id")}};
-      if (step_up == "biometric") {
-        // A phone asks for the fingerprint here; the key it unlocks is the device key.
-        std::string err;
-        auto key = tokens::signing_key::from_pem("device", state.get("device_key_pem"), err);
-        if (!key) return usage();
-        proof["signature"] = tokens::sign_message_es256(*key, text_of(*started, "challenge"));
-      } else {
-        auto code = otp.empty() ? code_from_simulator(data_dir, state.get("phone")) : otp;
-        if (code.empty()) {
-          std::fprintf(stderr, "superapp client: no --otp given and none found at the simulator\n");
-          return 1;
-        }
-        proof["otp"] = code;
-      }
-      body["step_up"] = proof;
-    }
-    auto approved = call("identity.authorise", body);
+    auto approved = authorise(call, state, data_dir, {positional[0], minor, positional[2], positional[3]},
+                              {mpin, password, step_up, otp});
     if (!approved) return 1;
     std::printf("%s\n", boost::json::serialize(*approved).c_str());
     return 0;
@@ -302,19 +342,111 @@ int identity_command(const std::vector<std::string>& args) {
   return usage();
 }
 
+
+// `client banking ...`: the logged-in user's wallets, payments and holds.
+int banking_command(const std::vector<std::string>& args) {
+  if (args.empty()) return usage();
+  std::string url, data_dir = "./data", key;
+  factors f;
+  std::int64_t after = -1, limit = 0, expires_in_s = 0;
+  bool hold = false;
+  std::vector<std::string> positional;
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    auto number = [&](std::int64_t& out) {
+      return i + 1 < args.size() && parse_integer(args[++i], 0, std::numeric_limits<std::int64_t>::max(), out);
+    };
+    if ((args[i] == "--url" && value(url)) || (args[i] == "--data-dir" && value(data_dir)) ||
+        (args[i] == "--mpin" && value(f.mpin)) || (args[i] == "--password" && value(f.password)) ||
+        (args[i] == "--step-up" && value(f.step_up)) || (args[i] == "--otp" && value(f.otp)) ||
+        (args[i] == "--idempotency-key" && value(key)) || (args[i] == "--after" && number(after)) ||
+        (args[i] == "--limit" && number(limit)) || (args[i] == "--expires-in-s" && number(expires_in_s)))
+      continue;
+    if (args[i] == "--hold") {
+      hold = true;
+      continue;
+    }
+    if (args[i].rfind("--", 0) == 0) return usage();
+    positional.push_back(args[i]);
+  }
+  const auto& what = args[0];
+  identity_state state{data_dir};
+  if (state.get("access_token").empty()) {
+    std::fprintf(stderr, "superapp client: not logged in (superapp client identity login)\n");
+    return 1;
+  }
+  if (key.empty()) {  // a write the user may retry: one key per attempt, shown for the retry
+    unsigned char bytes[12];
+    if (RAND_bytes(bytes, sizeof bytes) != 1) return 1;
+    key = "cli-" + to_hex(bytes, sizeof bytes);
+  }
+  client_session session;
+  if (int status = connect_to_node(session, url, data_dir, state.get("access_token"))) return status;
+  op_call read = caller_of(session, "");
+  op_call write = caller_of(session, key);
+  auto print = [](const std::optional<boost::json::object>& body) {
+    if (!body) return 1;
+    std::printf("%s\n", boost::json::serialize(*body).c_str());
+    return 0;
+  };
+  std::int64_t minor = 0;
+  if (what == "open" && positional.size() == 1)
+    return print(write("banking.open_account", {{"currency", positional[0]}}));
+  if (what == "accounts" && positional.empty()) return print(read("banking.accounts", {}));
+  if (what == "statement" && positional.size() == 1) {
+    boost::json::object body{{"currency", positional[0]}};
+    if (after >= 0) body["after"] = after;
+    if (limit > 0) body["limit"] = limit;
+    return print(read("banking.statement", body));
+  }
+  if (what == "status" && positional.size() == 1)
+    return print(read("banking.transfer_status", {{"transfer_id", positional[0]}}));
+  if (what == "release" && positional.size() == 1)
+    return print(write("banking.release", {{"hold_id", positional[0]}}));
+  if (what == "capture" && (positional.size() == 1 || positional.size() == 2)) {
+    boost::json::object body{{"hold_id", positional[0]}};
+    if (positional.size() == 2) {
+      if (!parse_integer(positional[1], 1, std::numeric_limits<std::int64_t>::max(), minor)) return usage();
+      body["amount_minor"] = minor;
+    }
+    return print(write("banking.capture", body));
+  }
+  if (what == "pay" && positional.size() == 3 &&
+      parse_integer(positional[1], 1, std::numeric_limits<std::int64_t>::max(), minor) &&
+      (f.step_up.empty() || f.step_up == "otp" || f.step_up == "biometric")) {
+    const std::string op = hold ? "banking.hold" : "banking.transfer";
+    const auto& payee = positional[0];
+    const auto& currency = positional[2];
+    auto approved = authorise(read, state, data_dir, {op, minor, currency, payee}, f);
+    if (!approved) return 1;
+    boost::json::object body{{"to_user", payee},
+                             {"amount", {{"minor", minor}, {"currency", currency}}},
+                             {"approval", text_of(*approved, "approval")}};
+    if (hold && expires_in_s > 0) body["expires_in_s"] = expires_in_s;
+    std::fprintf(stderr, "superapp client: %s with idempotency key %s\n", op.c_str(), key.c_str());
+    return print(write(op, body));
+  }
+  return usage();
+}
+
 }  // namespace
 
 int run_client_command(const std::vector<std::string>& args) {
-  // `identity SUBCOMMAND ...`, with the shared options before or after it.
+  // `identity SUBCOMMAND ...` or `banking SUBCOMMAND ...`, with the shared options before or
+  // after it.
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--url" || args[i] == "--data-dir" || args[i] == "--token") {
       ++i;
       continue;
     }
-    if (args[i] != "identity") break;
+    if (args[i] != "identity" && args[i] != "banking") break;
     std::vector<std::string> rest{args.begin() + static_cast<std::ptrdiff_t>(i) + 1, args.end()};
     rest.insert(rest.end(), args.begin(), args.begin() + static_cast<std::ptrdiff_t>(i));
-    return identity_command(rest);
+    return args[i] == "identity" ? identity_command(rest) : banking_command(rest);
   }
   std::string url, data_dir = "./data", op, body, key;
   std::string token = std::getenv("SUPERAPP_CLIENT_TOKEN") ? std::getenv("SUPERAPP_CLIENT_TOKEN") : "";

@@ -75,6 +75,21 @@ client identity authorise banking.transfer 100 GBP acct-1 --mpin 579135 >"$work/
   || fail "a small transfer to a known payee: $(cat "$work/reply")"
 grep -q '"tier":"mpin"' "$work/reply" || fail "mpin tier: $(cat "$work/reply")"
 
+# Banking: a wallet, then a payment approved by identity and checked by banking (the approval
+# verified with the keys the gateway took from identity): acct-1 has no wallet, so the ledger
+# refuses it, after the approval was accepted; an empty wallet cannot pay.
+client banking open GBP >"$work/reply" || fail "banking open: $(cat "$work/reply")"
+grep -q '"currency":"GBP"' "$work/reply" || fail "wallet: $(cat "$work/reply")"
+client banking accounts >"$work/reply" || fail "banking accounts: $(cat "$work/reply")"
+grep -q '"available_minor":0' "$work/reply" || fail "accounts: $(cat "$work/reply")"
+if client banking pay acct-1 100 GBP --mpin 579135 >"$work/reply"; then fail "paid a user with no wallet"; fi
+grep -q '"code":"payee_account_not_found"' "$work/reply" || fail "pay to no wallet: $(cat "$work/reply")"
+if client op banking.transfer '{"to_user":"acct-1","amount":{"minor":100,"currency":"GBP"},"approval":"forged"}' \
+  --idempotency-key forged-1 >"$work/reply"; then fail "a forged approval paid"; fi
+grep -q '"code":"approval_invalid"' "$work/reply" || fail "forged approval: $(cat "$work/reply")"
+client banking statement GBP >"$work/reply" || fail "statement: $(cat "$work/reply")"
+grep -q '"lines":\[\]' "$work/reply" || fail "statement: $(cat "$work/reply")"
+
 # KYC: the level and its limits, documents to the provider simulator, whose signed callback
 # comes back through the gateway's webhook route and raises the level.
 grep -q "KYC provider:  http://127.0.0.1:" "$work/out" || fail "no KYC provider printed"
