@@ -90,8 +90,13 @@ outcome post_json(const endpoint& at, std::string_view path, std::string_view js
 }
 
 outcome get(const endpoint& at, std::string_view path_and_query,
-            std::chrono::milliseconds deadline) {
-  return exchange(at, bhttp::verb::get, path_and_query, {}, deadline, {});
+            std::chrono::milliseconds deadline, const header_list& headers) {
+  return exchange(at, bhttp::verb::get, path_and_query, {}, deadline, headers);
+}
+
+outcome del(const endpoint& at, std::string_view path, std::chrono::milliseconds deadline,
+            const header_list& headers) {
+  return exchange(at, bhttp::verb::delete_, path, {}, deadline, headers);
 }
 
 std::optional<std::string> url_decode(std::string_view text) {

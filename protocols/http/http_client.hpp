@@ -42,7 +42,10 @@ outcome post_json(const endpoint& at, std::string_view path, std::string_view js
                   std::chrono::milliseconds deadline,
                   const std::vector<std::pair<std::string, std::string>>& headers = {});
 outcome get(const endpoint& at, std::string_view path_and_query,
-            std::chrono::milliseconds deadline);
+            std::chrono::milliseconds deadline,
+            const std::vector<std::pair<std::string, std::string>>& headers = {});
+outcome del(const endpoint& at, std::string_view path, std::chrono::milliseconds deadline,
+            const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // Percent-encodes a query value (RFC 3986 unreserved characters pass).
 std::string url_encode(std::string_view text);
