@@ -13,7 +13,9 @@ namespace superapp::banking {
 
 sup::domain_definition banking_domain(banking_settings settings, std::string name) {
   register_banking_errors();
-  auto ledger_slot = settings.ledger_slot ? settings.ledger_slot : std::make_shared<sup::service_slot>();
+  banking_slots slots;
+  if (settings.ledger_slot) slots.ledger = settings.ledger_slot;
+  auto ledger_slot = slots.ledger;
   auto service_slot = std::make_shared<sup::service_slot>();
   sup::domain_definition def;
   def.name = std::move(name);
@@ -32,13 +34,24 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
     return handle;
   };
   def.workers.push_back(std::move(ledger));
-  // After the ledger: a service finds the ledger running (and a restarted one in the slot).
+  sup::domain_worker connector;
+  connector.spec.id = "bank_connector";
+  connector.spec.shutdown_timeout = std::chrono::seconds{5};  // a bank call in flight ends
+  connector.start = [settings, slot = slots.connector](caf::local_actor& parent, const caf::message&,
+                                                      sup::domain_context_ptr) -> caf::expected<caf::actor> {
+    auto handle = caf::actor_cast<caf::actor>(spawn_bank_connector(parent, settings.open_banking));
+    slot->set(handle);
+    return handle;
+  };
+  def.workers.push_back(std::move(connector));
+  def.workers.push_back(payments_worker(settings.payments, slots.ledger, slots.connector, slots.payments));
+  // After the others: the service finds them running (and restarted ones in their slots).
   sup::domain_worker service;
   service.spec.id = "service";
   service.spec.shutdown_timeout = std::chrono::seconds{5};
-  service.start = [settings, ledger_slot, service_slot](caf::local_actor& parent, const caf::message&,
-                                                        sup::domain_context_ptr ctx) -> caf::expected<caf::actor> {
-    auto handle = caf::actor_cast<caf::actor>(spawn_banking_service(parent, settings, ledger_slot, std::move(ctx)));
+  service.start = [settings, slots, service_slot](caf::local_actor& parent, const caf::message&,
+                                                  sup::domain_context_ptr ctx) -> caf::expected<caf::actor> {
+    auto handle = caf::actor_cast<caf::actor>(spawn_banking_service(parent, settings, slots, std::move(ctx)));
     service_slot->set(handle);
     return handle;
   };

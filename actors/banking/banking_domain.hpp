@@ -1,11 +1,13 @@
 // The banking domain's tree: store -> front door -> ledger (the ledger writer, ADR 0015) ->
-// service (the client ops). Payments as actors and Open Banking follow (issue 7).
+// bank_connector (Open Banking) -> payments (one actor per payment) -> service (the client ops).
 #pragma once
 
 #include <memory>
 #include <string>
 
 #include "actors/banking/ledger_writer.hpp"
+#include "actors/banking/open_banking.hpp"
+#include "actors/banking/payments.hpp"
 #include "protocols/tokens/jwt.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/domain_service.hpp"
@@ -19,6 +21,8 @@ struct banking_settings {
   std::shared_ptr<const tokens::jwt_key_store> approval_keys;
   std::chrono::seconds default_hold{24 * 3600};  // a hold's life when the client names none
   std::chrono::milliseconds ledger_timeout{15'000};
+  open_banking_settings open_banking;  // the bank's API (the simulator in `superapp run`)
+  payments_settings payments;
   // Where the running ledger writer is published (a restart replaces it); null: not published.
   std::shared_ptr<sup::service_slot> ledger_slot;
 };

@@ -56,6 +56,16 @@ error_description describe(banking_errc code) {
               false};
     case banking_errc::transfer_not_found:
       return {"transfer_not_found", "no such transfer of yours", false};
+    case banking_errc::bank_unavailable:
+      return {"bank_unavailable", "the bank is not answering; retry", true};
+    case banking_errc::bank_link_not_found:
+      return {"bank_link_not_found", "you have no such bank link", false};
+    case banking_errc::bank_link_revoked:
+      return {"bank_link_revoked", "the bank link was revoked: link the bank again", false};
+    case banking_errc::bank_refused:
+      return {"bank_refused", "the bank refused: check the customer id or account", false};
+    case banking_errc::payment_not_found:
+      return {"payment_not_found", "you have no such payment", false};
   }
   return {"internal", "internal error", false};
 }

@@ -27,9 +27,14 @@ enum class banking_errc : std::uint8_t {
   approval_invalid = 13,         // missing, forged, expired, or for another amount/payee/user
   approval_already_used = 14,    // the approval paid for another transfer: ask identity again
   transfer_not_found = 15,       // no such transfer the caller paid or received
+  bank_unavailable = 16,         // the bank did not answer: retry
+  bank_link_not_found = 17,      // no such bank link of the caller's
+  bank_link_revoked = 18,        // the link's consent was revoked: link the bank again
+  bank_refused = 19,             // the bank said no (unknown customer or account, consent withdrawn)
+  payment_not_found = 20,        // no such payment of the caller's
 };
 
-inline constexpr banking_errc last_banking_errc = banking_errc::transfer_not_found;
+inline constexpr banking_errc last_banking_errc = banking_errc::payment_not_found;
 inline constexpr caf::atom_value banking_category = caf::atom("banking");
 
 caf::error make_error(banking_errc code);

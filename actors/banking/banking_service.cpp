@@ -8,6 +8,10 @@
 
 #include "actors/banking/banking_errc.hpp"
 #include "actors/banking/ledger_store.hpp"
+#include "actors/banking/open_banking.hpp"
+#include "actors/banking/payments_store.hpp"
+#include "persistence/idempotency.hpp"
+#include "persistence/writer.hpp"
 #include "protocols/hex.hpp"
 #include "protocols/tokens/approval.hpp"
 #include "protocols/ws/banking_ops.hpp"
@@ -15,6 +19,7 @@
 #include "protocols/ws/ops.hpp"
 #include "supervisors/domain_service.hpp"
 #include "supervisors/node/logging.hpp"
+#include "supervisors/supervisor.hpp"
 
 namespace superapp::banking {
 
@@ -29,9 +34,16 @@ std::string client_transfer_id(std::string_view user_id, std::string_view idempo
   return "tr_" + sha256_hex(scoped).substr(0, 32);
 }
 
+std::string client_payment_id(std::string_view user_id, std::string_view idempotency_key) {
+  std::string scoped{user_id};
+  scoped += "|payment|";
+  scoped += idempotency_key;
+  return "pm_" + sha256_hex(scoped).substr(0, 32);
+}
+
 struct service_state {
   banking_settings cfg;
-  std::shared_ptr<sup::service_slot> ledger;
+  banking_slots slots;
   sup::domain_context_ptr ctx;
   static inline const char* name = "banking_service";
 };
@@ -134,7 +146,7 @@ caf::error require_key(const op_request& req) {
 // Sends `msg...` to the running ledger writer; `on_result` gets its answer, errors reach `rp`.
 template <class Result, class OnResult, class... Ts>
 void ask_ledger(self_ptr self, promise rp, OnResult on_result, Ts&&... msg) {
-  auto ledger = self->state.ledger->get();
+  auto ledger = self->state.slots.ledger->get();
   if (!ledger) {
     rp.deliver(make_error(platform_errc::unavailable));
     return;
@@ -416,6 +428,226 @@ caf::result<op_reply> do_release(self_ptr self, const op_request& req) {
   return settle(self, req, body->hold_id, transfer_kind::void_pending, 0);
 }
 
+// ---- Open Banking: links, bank accounts, top-ups (payments as actors, payments.hpp) ----
+
+std::int64_t now_ms(self_ptr self) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             self->state.cfg.ledger.clock->now().time_since_epoch())
+      .count();
+}
+
+// Commits `unit` through the domain's writer, then `on_ok` (errors reach `rp`).
+template <class OnOk>
+void commit(self_ptr self, promise rp, persistence::unit_of_work unit, OnOk on_ok) {
+  self->request(self->state.ctx->store, self->state.cfg.ledger_timeout, persistence::write_atom::value,
+                std::move(unit))
+      .then([rp, on_ok](persistence::unit_results&) mutable { on_ok(rp); },
+            [rp](caf::error& err) mutable { rp.deliver(storage_error(err, "commit")); });
+}
+
+// Sends `msg...` to the Open Banking connector; its reply goes to `on_reply`.
+template <class Reply, class OnReply, class... Ts>
+void ask_bank(self_ptr self, promise rp, OnReply on_reply, Ts&&... msg) {
+  auto connector = self->state.slots.connector->get();
+  if (!connector) {
+    rp.deliver(make_error(banking_errc::bank_unavailable));
+    return;
+  }
+  self->request(caf::actor_cast<bank_connector_actor>(connector),
+                self->state.cfg.payments.call_timeout, std::forward<Ts>(msg)...)
+      .then([rp, on_reply](Reply& r) mutable { on_reply(rp, r); },
+            [rp](caf::error&) mutable { rp.deliver(make_error(banking_errc::bank_unavailable)); });
+}
+
+caf::error bank_error(bank_outcome o) {
+  return o == bank_outcome::refused ? make_error(banking_errc::bank_refused)
+                                    : make_error(banking_errc::bank_unavailable);
+}
+
+ws::banking_link link_view(const store::bank_link& l) { return {l.link_id, l.customer, l.status}; }
+
+// The caller's active link `link_id`, or the refusal.
+caf::expected<store::bank_link> active_link(persistence::connection& conn, const op_request& req,
+                                            const std::string& link_id) {
+  auto link = store::find_link(conn, link_id);
+  if (!link) return storage_error(link.error(), "link read");
+  if (!*link || (*link)->user_id != req.who.subject) return make_error(banking_errc::bank_link_not_found);
+  if ((*link)->status != "active") return make_error(banking_errc::bank_link_revoked);
+  return std::move(**link);
+}
+
+caf::result<op_reply> do_link_bank(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_link_bank_request_schema(), req);
+  if (!body) return body.error();
+  auto scope = persistence::idempotency_scope(req.who.subject, req.op);
+  auto digest = sha256_hex(req.body_json);
+  {
+    auto conn = reader(self);
+    if (!conn) return storage_error(conn.error(), "reader");
+    auto replay = persistence::replayed_reply(**conn, scope, req.idempotency_key, digest);
+    if (!replay) {
+      if (replay.error() == make_error(platform_errc::idempotency_key_reused)) return replay.error();
+      return storage_error(replay.error(), "idempotency read");
+    }
+    if (*replay) return op_reply{std::move(**replay)};
+  }
+  auto rp = self->make_response_promise<op_reply>();
+  ask_bank<consent_reply>(
+      self, rp,
+      [self, req, scope, digest, customer = body->customer](promise& rp, consent_reply& r) {
+        if (r.outcome != bank_outcome::taken) {
+          rp.deliver(bank_error(r.outcome));
+          return;
+        }
+        store::bank_link link{"ln_" + sha256_hex(req.who.subject + "|link|" + req.idempotency_key).substr(0, 32),
+                              req.who.subject, customer, r.consent_id, "active", now_ms(self)};
+        auto reply = reply_of(ws::banking_link_schema(), link_view(link));
+        persistence::unit_of_work unit;
+        store::add_link(unit, link);
+        persistence::record_reply(unit, scope, req.idempotency_key, digest, reply.body_json, link.created_at_ms);
+        commit(self, rp, std::move(unit), [reply](promise& rp) { rp.deliver(reply); });
+      },
+      consent_atom::value, body->customer);
+  return rp;
+}
+
+caf::result<op_reply> do_linked_banks(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto links = store::links_of(**conn, req.who.subject);
+  if (!links) return storage_error(links.error(), "links read");
+  ws::banking_links_reply reply;
+  for (const auto& l : *links) reply.links.push_back(link_view(l));
+  return reply_of(ws::banking_links_reply_schema(), reply);
+}
+
+caf::result<op_reply> do_unlink_bank(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_link_ref_schema(), req);
+  if (!body) return body.error();
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto link = active_link(**conn, req, body->link_id);
+  if (!link) {
+    // Unlinking again answers the revoked link: the retry of a lost reply.
+    if (link.error() != make_error(banking_errc::bank_link_revoked)) return link.error();
+    auto revoked = store::find_link(**conn, body->link_id);
+    if (!revoked || !*revoked) return link.error();
+    return reply_of(ws::banking_link_schema(), link_view(**revoked));
+  }
+  auto rp = self->make_response_promise<op_reply>();
+  ask_bank<bank_outcome>(
+      self, rp,
+      [self, l = *link](promise& rp, bank_outcome o) mutable {
+        // Refused: the bank no longer knows the consent; it is gone either way.
+        if (o == bank_outcome::unavailable) {
+          rp.deliver(bank_error(o));
+          return;
+        }
+        persistence::unit_of_work unit;
+        store::revoke_link(unit, l.link_id);
+        l.status = "revoked";
+        commit(self, rp, std::move(unit),
+               [l](promise& rp) { rp.deliver(reply_of(ws::banking_link_schema(), link_view(l))); });
+      },
+      revoke_atom::value, link->consent_id);
+  return rp;
+}
+
+caf::result<op_reply> do_bank_accounts(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  auto body = ws::decode_body(ws::banking_link_ref_schema(), req);
+  if (!body) return body.error();
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto link = active_link(**conn, req, body->link_id);
+  if (!link) return link.error();
+  auto rp = self->make_response_promise<op_reply>();
+  ask_bank<accounts_reply>(
+      self, rp,
+      [](promise& rp, accounts_reply& r) {
+        if (r.outcome != bank_outcome::taken) {
+          rp.deliver(bank_error(r.outcome));
+          return;
+        }
+        ws::banking_bank_accounts_reply reply;
+        for (auto& a : r.accounts)
+          reply.accounts.push_back({std::move(a.account_id), std::move(a.currency), std::move(a.name), a.available_minor});
+        rp.deliver(reply_of(ws::banking_bank_accounts_reply_schema(), reply));
+      },
+      accounts_atom::value, link->consent_id);
+  return rp;
+}
+
+op_reply payment_reply_of(const store::payment_row& p) {
+  return reply_of(ws::banking_payment_schema(),
+                  ws::banking_payment{p.payment_id, p.kind, std::string{store::to_string(p.state)},
+                                      {p.amount, p.currency}, p.reason});
+}
+
+caf::result<op_reply> do_topup(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_topup_request_schema(), req);
+  if (!body) return body.error();
+  if (!ws::valid_currency_code(body->amount.currency)) return make_error(banking_errc::invalid_currency);
+  if (body->amount.minor <= 0) return make_error(banking_errc::amount_must_be_positive);
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  store::payment_row p;
+  p.payment_id = client_payment_id(req.who.subject, req.idempotency_key);
+  p.user_id = req.who.subject;
+  p.kind = "topup";
+  p.link_id = body->link_id;
+  p.bank_account = body->bank_account;
+  p.amount = body->amount.minor;
+  p.currency = body->amount.currency;
+  // The same key again: the payment as it is now, if it is the same request.
+  auto existing = store::find_payment(**conn, p.payment_id);
+  if (!existing) return storage_error(existing.error(), "payment read");
+  if (*existing) {
+    const auto& e = **existing;
+    if (e.link_id != p.link_id || e.bank_account != p.bank_account || e.amount != p.amount || e.currency != p.currency)
+      return make_error(platform_errc::idempotency_key_reused);
+    return payment_reply_of(e);
+  }
+  auto link = active_link(**conn, req, body->link_id);
+  if (!link) return link.error();
+  p.consent_id = link->consent_id;
+  auto wallets = store::accounts_with_prefix(**conn, wallet_prefix(req.who.subject));
+  if (!wallets) return storage_error(wallets.error(), "accounts read");
+  auto wallet = wallet_id(req.who.subject, p.currency);
+  if (std::none_of(wallets->begin(), wallets->end(), [&wallet](const auto& r) { return r.acct.id == wallet; }))
+    return make_error(banking_errc::account_not_found);
+  auto payments = self->state.slots.payments->get();
+  if (!payments) return make_error(platform_errc::unavailable);
+  persistence::unit_of_work unit;
+  store::add_payment(unit, p, *self->state.cfg.ledger.clock, now_ms(self));
+  auto rp = self->make_response_promise<op_reply>();
+  commit(self, rp, std::move(unit), [self, p, payments](promise& rp) {
+    // Durable first: a node that stops now resumes it at its next start.
+    caf::anon_send(payments, sup::start_child_atom::value, caf::make_message(p.payment_id));
+    rp.deliver(payment_reply_of(p));
+  });
+  return rp;
+}
+
+caf::result<op_reply> do_payment_status(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req)) return err;
+  auto body = ws::decode_body(ws::banking_payment_ref_schema(), req);
+  if (!body) return body.error();
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto p = store::find_payment(**conn, body->payment_id);
+  if (!p) return storage_error(p.error(), "payment read");
+  if (!*p || (*p)->user_id != req.who.subject) return make_error(banking_errc::payment_not_found);
+  return payment_reply_of(**p);
+}
+
 using op_fn = caf::result<op_reply> (*)(self_ptr, const op_request&);
 
 const std::map<std::string, op_fn, std::less<>>& op_table() {
@@ -424,17 +656,19 @@ const std::map<std::string, op_fn, std::less<>>& op_table() {
       {"banking.statement", do_statement},       {"banking.transfer", do_transfer},
       {"banking.hold", do_hold},                 {"banking.capture", do_capture},
       {"banking.release", do_release},           {"banking.transfer_status", do_transfer_status},
+      {"banking.link_bank", do_link_bank},       {"banking.linked_banks", do_linked_banks},
+      {"banking.unlink_bank", do_unlink_bank},   {"banking.bank_accounts", do_bank_accounts},
+      {"banking.topup", do_topup},               {"banking.payment_status", do_payment_status},
   };
   return table;
 }
 
-service_actor::behavior_type banking_service(self_ptr self, banking_settings settings,
-                                             std::shared_ptr<sup::service_slot> ledger,
+service_actor::behavior_type banking_service(self_ptr self, banking_settings settings, banking_slots slots,
                                              sup::domain_context_ptr ctx) {
   register_banking_errors();
   auto& st = self->state;
   st.cfg = std::move(settings);
-  st.ledger = std::move(ledger);
+  st.slots = std::move(slots);
   st.ctx = std::move(ctx);
   if (!st.cfg.approval_keys)
     log::warn("banking: no approval keys: every transfer and hold will be refused");
@@ -450,10 +684,9 @@ service_actor::behavior_type banking_service(self_ptr self, banking_settings set
 
 }  // namespace
 
-service_actor spawn_banking_service(caf::local_actor& parent, banking_settings settings,
-                                    std::shared_ptr<sup::service_slot> ledger,
+service_actor spawn_banking_service(caf::local_actor& parent, banking_settings settings, banking_slots slots,
                                     sup::domain_context_ptr ctx) {
-  return parent.spawn<caf::detached>(banking_service, std::move(settings), std::move(ledger), std::move(ctx));
+  return parent.spawn<caf::detached>(banking_service, std::move(settings), std::move(slots), std::move(ctx));
 }
 
 }  // namespace superapp::banking

@@ -22,10 +22,19 @@ std::string wallet_id(std::string_view user_id, std::string_view currency);
 // (the key scoped to its user, and not shown to the counterparty).
 std::string client_transfer_id(std::string_view user_id, std::string_view idempotency_key);
 
+// Where the domain's other workers are published (a restart replaces them).
+struct banking_slots {
+  std::shared_ptr<sup::service_slot> ledger = std::make_shared<sup::service_slot>();
+  std::shared_ptr<sup::service_slot> connector = std::make_shared<sup::service_slot>();
+  std::shared_ptr<sup::service_slot> payments = std::make_shared<sup::service_slot>();
+};
+
+// A payment's id: "pm_" and 32 hex digits of SHA-256 over "<user>|payment|<idempotency key>".
+std::string client_payment_id(std::string_view user_id, std::string_view idempotency_key);
+
 // Spawns the service from `parent` (the domain supervisor), detached: it blocks on reader
-// connections. `ledger` is where the running ledger writer is published.
-service_actor spawn_banking_service(caf::local_actor& parent, banking_settings settings,
-                                    std::shared_ptr<sup::service_slot> ledger,
+// connections.
+service_actor spawn_banking_service(caf::local_actor& parent, banking_settings settings, banking_slots slots,
                                     sup::domain_context_ptr ctx);
 
 }  // namespace superapp::banking

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "actors/banking/payments_store.hpp"
 #include "persistence/idempotency.hpp"
 #include "persistence/outbox.hpp"
 
@@ -116,7 +117,7 @@ std::string_view to_string(transfer_kind k) {
 std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1},
           persistence::outbox_migration(2), persistence::idempotency_migration(3),
-          persistence::migration{4, "banking: approvals spent", schema_v4}};
+          persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5)};
 }
 
 caf::expected<loaded> load(conn& c) {

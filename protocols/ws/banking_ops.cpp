@@ -139,6 +139,61 @@ const body_schema<banking_transfer_status_reply>& banking_transfer_status_reply_
   return s;
 }
 
+const body_schema<banking_link_bank_request>& banking_link_bank_request_schema() {
+  static const auto s = body_schema<banking_link_bank_request>{}.required(
+      "customer", &banking_link_bank_request::customer, max_length{64}, non_empty);
+  return s;
+}
+const body_schema<banking_link>& banking_link_schema() {
+  static const auto s = body_schema<banking_link>{}
+                            .required("link_id", &banking_link::link_id, id_chars)
+                            .required("customer", &banking_link::customer, max_length{64})
+                            .required("status", &banking_link::status, word_chars);
+  return s;
+}
+const body_schema<banking_links_reply>& banking_links_reply_schema() {
+  static const auto s = body_schema<banking_links_reply>{}.required("links", &banking_links_reply::links,
+                                                                    banking_link_schema(), max_items{256});
+  return s;
+}
+const body_schema<banking_link_ref>& banking_link_ref_schema() {
+  static const auto s =
+      body_schema<banking_link_ref>{}.required("link_id", &banking_link_ref::link_id, id_chars, non_empty);
+  return s;
+}
+const body_schema<banking_bank_accounts_reply>& banking_bank_accounts_reply_schema() {
+  static const auto account =
+      body_schema<banking_bank_account>{}
+          .required("account_id", &banking_bank_account::account_id, max_length{64})
+          .required("currency", &banking_bank_account::currency, currency_chars, currency_min)
+          .required("name", &banking_bank_account::name, max_length{128})
+          .required("available_minor", &banking_bank_account::available_minor, any_int);
+  static const auto s = body_schema<banking_bank_accounts_reply>{}.required(
+      "accounts", &banking_bank_accounts_reply::accounts, account, max_items{256});
+  return s;
+}
+const body_schema<banking_topup_request>& banking_topup_request_schema() {
+  static const auto s = body_schema<banking_topup_request>{}
+                            .required("link_id", &banking_topup_request::link_id, id_chars, non_empty)
+                            .required("bank_account", &banking_topup_request::bank_account, max_length{64}, non_empty)
+                            .required("amount", &banking_topup_request::amount, money_schema());
+  return s;
+}
+const body_schema<banking_payment_ref>& banking_payment_ref_schema() {
+  static const auto s = body_schema<banking_payment_ref>{}.required("payment_id", &banking_payment_ref::payment_id,
+                                                                    id_chars, non_empty);
+  return s;
+}
+const body_schema<banking_payment>& banking_payment_schema() {
+  static const auto s = body_schema<banking_payment>{}
+                            .required("payment_id", &banking_payment::payment_id, id_chars)
+                            .required("kind", &banking_payment::kind, word_chars)
+                            .required("state", &banking_payment::state, word_chars)
+                            .required("amount", &banking_payment::amount, money_schema())
+                            .required("reason", &banking_payment::reason, max_length{64});
+  return s;
+}
+
 void add_banking_ops(op_catalogue& c) {
   auto user = [&c](op_spec spec) { c.add(scoped_op(std::move(spec), "user")); };
   user(make_op("banking.open_account", lane::transactional,
@@ -169,6 +224,24 @@ void add_banking_ops(op_catalogue& c) {
   user(make_op("banking.transfer_status", lane::query,
                "A transfer or hold the caller paid or received: its kind, state and parties.",
                banking_transfer_status_request_schema(), banking_transfer_status_reply_schema()));
+  user(make_op("banking.link_bank", lane::transactional,
+               "Links the caller's account at the bank (its customer id there): the bank gives a "
+               "consent for accounts, balances, transactions and payments.",
+               banking_link_bank_request_schema(), banking_link_schema()));
+  user(make_op("banking.linked_banks", lane::query, "The caller's bank links.", empty_body_schema(),
+               banking_links_reply_schema()));
+  user(make_op("banking.unlink_bank", lane::transactional,
+               "Revokes a bank link's consent at the bank; the link can no longer be used.",
+               banking_link_ref_schema(), banking_link_schema()));
+  user(make_op("banking.bank_accounts", lane::query,
+               "The accounts and balances the bank shows under a link, asked of the bank now.",
+               banking_link_ref_schema(), banking_bank_accounts_reply_schema()));
+  user(make_op("banking.topup", lane::transactional,
+               "Initiates a payment at the linked bank into the caller's wallet of its currency; "
+               "the wallet is credited once the bank settles it (banking.payment.* events).",
+               banking_topup_request_schema(), banking_payment_schema()));
+  user(make_op("banking.payment_status", lane::query, "A payment of the caller's: its state and why it failed.",
+               banking_payment_ref_schema(), banking_payment_schema()));
 }
 
 }  // namespace superapp::ws

@@ -105,6 +105,57 @@ struct banking_transfer_status_reply {
   std::int64_t at_ms = 0;
 };
 
+// Open Banking: a link is the consent a bank gave for the user's customer id there.
+struct banking_link_bank_request {
+  std::string customer;  // the user's customer id at the bank
+};
+struct banking_link {
+  std::string link_id;
+  std::string customer;
+  std::string status;  // active | revoked
+};
+struct banking_links_reply {
+  std::vector<banking_link> links;
+};
+struct banking_link_ref {
+  std::string link_id;
+};
+struct banking_bank_account {
+  std::string account_id;
+  std::string currency;
+  std::string name;
+  std::int64_t available_minor = 0;
+};
+struct banking_bank_accounts_reply {
+  std::vector<banking_bank_account> accounts;
+};
+// A top-up: a payment initiated at the user's bank, from `bank_account` to the platform, that
+// credits the wallet of its currency once the bank settles it.
+struct banking_topup_request {
+  std::string link_id;
+  std::string bank_account;
+  money amount;
+};
+struct banking_payment_ref {
+  std::string payment_id;
+};
+struct banking_payment {
+  std::string payment_id;
+  std::string kind;   // topup
+  std::string state;  // created | unknown | authorised | posted | failed
+  money amount;
+  std::string reason;  // why it failed ("" otherwise)
+};
+
+const body_schema<banking_link_bank_request>& banking_link_bank_request_schema();
+const body_schema<banking_link>& banking_link_schema();
+const body_schema<banking_links_reply>& banking_links_reply_schema();
+const body_schema<banking_link_ref>& banking_link_ref_schema();
+const body_schema<banking_bank_accounts_reply>& banking_bank_accounts_reply_schema();
+const body_schema<banking_topup_request>& banking_topup_request_schema();
+const body_schema<banking_payment_ref>& banking_payment_ref_schema();
+const body_schema<banking_payment>& banking_payment_schema();
+
 const body_schema<banking_open_account_request>& banking_open_account_request_schema();
 const body_schema<banking_account>& banking_account_schema();
 const body_schema<banking_accounts_reply>& banking_accounts_reply_schema();

@@ -1,0 +1,215 @@
+// Open Banking over the real bank simulator (HTTP on loopback) and a real database: links,
+// accounts, top-ups as payment actors that settle at the bank and credit the wallet, and the
+// bank's failures: refusals, rejections, outages, and an answer lost after the payment was
+// taken (reconciled by reference, never sent twice). A node restarted mid-payment resumes it.
+#include <doctest/doctest.h>
+
+#include "actors/banking/tests/banking_node.hpp"
+#include "simulators/bank/bank_simulator.hpp"
+
+using namespace superapp;
+using namespace superapp::banking;
+using namespace superapp::testing;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct bank_fixture {
+  sim::bank_simulator bank;
+  std::unique_ptr<banking_node> node;
+
+  bank_fixture() {
+    std::string failure;
+    REQUIRE_MESSAGE(bank.start("127.0.0.1", 0, failure), failure);
+    bank.set_settle_delay(50ms);
+    bank.set_slow_delay(1500ms);
+    node = std::make_unique<banking_node>([this](banking_settings& s) {
+      s.open_banking.bank_url = bank.base_url();
+      s.open_banking.timeout = 500ms;
+      s.payments.first_wait = 20ms;
+      s.payments.max_wait = 100ms;
+      s.payments.call_timeout = 2s;
+      s.payments.reconcile_lookups = 5;
+    });
+  }
+  ~bank_fixture() {
+    node.reset();
+    bank.stop();
+  }
+
+  banking_node& n() { return *node; }
+
+  std::string link(const caller& who, const std::string& customer) {
+    auto r = n().call("banking.link_bank", {{"customer", customer}}, who, "link-" + customer);
+    REQUIRE_MESSAGE(r.ok, r.code);
+    return str(r.body, "link_id");
+  }
+
+  std::string first_account(const caller& who, const std::string& link_id) {
+    auto r = n().call("banking.bank_accounts", {{"link_id", link_id}}, who);
+    REQUIRE_MESSAGE(r.ok, r.code);
+    REQUIRE(!r.body.at("accounts").as_array().empty());
+    return str(r.body.at("accounts").as_array()[0].as_object(), "account_id");
+  }
+
+  outcome topup(const caller& who, const std::string& link_id, const std::string& account, std::int64_t minor,
+                const std::string& key, const char* currency = "GBP") {
+    return n().call("banking.topup",
+                    {{"link_id", link_id}, {"bank_account", account}, {"amount", banking_node::money(minor, currency)}},
+                    who, key);
+  }
+
+  // The payment's state once it is posted or failed (or "timeout").
+  json::object settled(const caller& who, const std::string& payment_id) {
+    for (int i = 0; i < 300; ++i) {
+      auto r = n().call("banking.payment_status", {{"payment_id", payment_id}}, who);
+      REQUIRE_MESSAGE(r.ok, r.code);
+      auto state = str(r.body, "state");
+      if (state == "posted" || state == "failed") return r.body;
+      std::this_thread::sleep_for(20ms);
+    }
+    FAIL("the payment did not settle");
+    return {};
+  }
+};
+
+}  // namespace
+
+TEST_CASE_FIXTURE(bank_fixture, "a linked bank tops up the wallet once the bank settles the payment") {
+  REQUIRE(n().open(alice).ok);
+  auto link_id = link(alice, "cust-alice");
+  auto links = n().call("banking.linked_banks", {}, alice);
+  REQUIRE(links.ok);
+  REQUIRE(links.body.at("links").as_array().size() == 1);
+  CHECK(str(links.body.at("links").as_array()[0].as_object(), "status") == "active");
+  auto accounts = n().call("banking.bank_accounts", {{"link_id", link_id}}, alice);
+  REQUIRE(accounts.ok);
+  const auto& account = accounts.body.at("accounts").as_array()[0].as_object();
+  CHECK(account.at("available_minor").as_int64() == 100'000);
+  auto bank_account = str(account, "account_id");
+
+  auto started = topup(alice, link_id, bank_account, 2'500, "top-1");
+  REQUIRE_MESSAGE(started.ok, started.code);
+  auto payment_id = str(started.body, "payment_id");
+  CHECK(payment_id == client_payment_id(alice.subject, "top-1"));
+  CHECK(str(started.body, "state") == "created");
+  auto done = settled(alice, payment_id);
+  CHECK(str(done, "state") == "posted");
+  CHECK(n().available(alice) == 2'500);
+  CHECK(bank.balance_of(bank_account) == 97'500);
+  CHECK(n().books() == 0);
+  // The same key again: the same payment, not a second one; another body under it: refused.
+  auto again = topup(alice, link_id, bank_account, 2'500, "top-1");
+  REQUIRE(again.ok);
+  CHECK(str(again.body, "payment_id") == payment_id);
+  CHECK(str(again.body, "state") == "posted");
+  CHECK(topup(alice, link_id, bank_account, 2'501, "top-1").code == "idempotency_key_reused");
+  CHECK(bank.payments_received() == 1);
+  // Its steps went out as events, in order, to the user.
+  std::vector<std::string> types;
+  for (const auto& e : n().outbox("superapp.banking.events")) {
+    if (e.aggregate_id != payment_id) continue;
+    types.push_back(e.type);
+    CHECK(e.audience == std::vector<std::string>{alice.subject});
+  }
+  CHECK(types == std::vector<std::string>{"banking.payment.created", "banking.payment.authorised",
+                                          "banking.payment.posted"});
+  // The wallet's statement shows the money from the bank.
+  auto lines = n().call("banking.statement", {{"currency", "GBP"}}, alice);
+  REQUIRE(lines.ok);
+  CHECK(str(lines.body.at("lines").as_array()[0].as_object(), "counterparty") == "bank:GBP");
+}
+
+TEST_CASE_FIXTURE(bank_fixture, "bad top-ups are refused before the bank is asked; the bank's refusals fail them") {
+  REQUIRE(n().open(alice).ok);
+  auto link_id = link(alice, "cust-alice");
+  auto account = first_account(alice, link_id);
+  CHECK(topup(alice, "ln_nope", account, 100, "t1").code == "bank_link_not_found");
+  CHECK(topup(bob, link_id, account, 100, "t2").code == "bank_link_not_found");  // alice's link
+  CHECK(topup(alice, link_id, account, 0, "t3").code == "amount_must_be_positive");
+  CHECK(topup(alice, link_id, account, 100, "t4", "EUR").code == "account_not_found");  // no EUR wallet
+  CHECK(topup(alice, link_id, account, 100, "t5", "gbp").code == "invalid_currency");
+  CHECK(n().call("banking.bank_accounts", {{"link_id", link_id}}, bob).code == "bank_link_not_found");
+  CHECK(n().call("banking.payment_status", {{"payment_id", "pm_nope"}}, alice).code == "payment_not_found");
+  CHECK(bank.payments_received() == 0);
+
+  // More than the bank account holds: the bank rejects it at settlement.
+  auto big = topup(alice, link_id, account, 100'001, "t6");
+  REQUIRE(big.ok);
+  auto rejected = settled(alice, str(big.body, "payment_id"));
+  CHECK(str(rejected, "state") == "failed");
+  CHECK(str(rejected, "reason") == "insufficient_funds");
+  // Another customer's account: the bank refuses the payment outright.
+  auto bob_link = link(bob, "cust-bob");
+  auto bobs_account = first_account(bob, bob_link);
+  auto foreign = topup(alice, link_id, bobs_account, 100, "t7");
+  REQUIRE(foreign.ok);
+  auto refused = settled(alice, str(foreign.body, "payment_id"));
+  CHECK(str(refused, "state") == "failed");
+  CHECK(str(refused, "reason") == "bank_refused");
+  CHECK(n().available(alice) == 0);
+  CHECK(n().books() == 0);
+
+  // Unlinked: the consent is revoked at the bank and the link cannot be used again.
+  auto unlinked = n().call("banking.unlink_bank", {{"link_id", link_id}}, alice, "unlink-1");
+  REQUIRE_MESSAGE(unlinked.ok, unlinked.code);
+  CHECK(str(unlinked.body, "status") == "revoked");
+  CHECK(n().call("banking.unlink_bank", {{"link_id", link_id}}, alice, "unlink-2").ok);
+  CHECK(n().call("banking.bank_accounts", {{"link_id", link_id}}, alice).code == "bank_link_revoked");
+  CHECK(topup(alice, link_id, account, 100, "t8").code == "bank_link_revoked");
+}
+
+TEST_CASE_FIXTURE(bank_fixture, "a bank outage: links wait for it, a top-up is reconciled and never sent twice") {
+  REQUIRE(n().open(alice).ok);
+  auto link_id = link(alice, "cust-alice");
+  auto account = first_account(alice, link_id);
+  bank.set_fault(sim::bank_simulator::fault::unavailable);
+  auto refused = n().call("banking.link_bank", {{"customer", "cust-x"}}, alice, "link-x");
+  CHECK(refused.code == "bank_unavailable");
+  // Sent while the bank answers 503: the outcome is unknown, so it is looked up by reference
+  // (still failing), and once the bank is back and has no such payment, it is failed.
+  auto during = topup(alice, link_id, account, 300, "o1");
+  REQUIRE(during.ok);
+  std::this_thread::sleep_for(300ms);
+  auto status = n().call("banking.payment_status", {{"payment_id", str(during.body, "payment_id")}}, alice);
+  REQUIRE(status.ok);
+  CHECK(str(status.body, "state") == "unknown");
+  bank.set_fault(sim::bank_simulator::fault::none);
+  auto failed = settled(alice, str(during.body, "payment_id"));
+  CHECK(str(failed, "state") == "failed");
+  CHECK(str(failed, "reason") == "not_received_by_bank");
+  CHECK(bank.payments_received() == 0);
+
+  // The bank takes the payment but its answer is lost (the connector times out first): found
+  // by reference, then settled and credited once.
+  bank.set_fault(sim::bank_simulator::fault::lost_payment_answer);
+  auto lost = topup(alice, link_id, account, 700, "o2");
+  REQUIRE(lost.ok);
+  auto posted = settled(alice, str(lost.body, "payment_id"));
+  bank.set_fault(sim::bank_simulator::fault::none);
+  CHECK(str(posted, "state") == "posted");
+  CHECK(bank.payments_received() == 1);
+  CHECK(n().available(alice) == 700);
+  CHECK(bank.balance_of(account) == 100'000 - 700);
+  std::vector<std::string> steps;
+  for (const auto& e : n().outbox("superapp.banking.events"))
+    if (e.aggregate_id == str(lost.body, "payment_id")) steps.push_back(e.type);
+  CHECK(steps == std::vector<std::string>{"banking.payment.created", "banking.payment.unknown",
+                                          "banking.payment.authorised", "banking.payment.posted"});
+}
+
+TEST_CASE_FIXTURE(bank_fixture, "a node stopped mid-payment resumes it at its next start") {
+  REQUIRE(n().open(alice).ok);
+  auto link_id = link(alice, "cust-alice");
+  auto account = first_account(alice, link_id);
+  bank.set_settle_delay(600ms);
+  auto started = topup(alice, link_id, account, 900, "r1");
+  REQUIRE(started.ok);
+  n().stop();
+  std::this_thread::sleep_for(100ms);
+  n().start();
+  auto done = settled(alice, str(started.body, "payment_id"));
+  CHECK(str(done, "state") == "posted");
+  CHECK(n().available(alice) == 900);
+  CHECK(bank.payments_received() == 1);
+}
