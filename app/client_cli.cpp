@@ -13,6 +13,7 @@
 #include <iostream>
 #include <limits>
 #include <string>
+#include <thread>
 
 #include <boost/json.hpp>
 
@@ -64,9 +65,14 @@ int usage() {
                "                [--idempotency-key KEY]\n"
                "       superapp client banking capture HOLD_ID [AMOUNT_MINOR] | release HOLD_ID\n"
                "       superapp client banking status TRANSFER_ID\n"
+               "       superapp client banking link CUSTOMER_ID | banks | bank-accounts LINK_ID\n"
+               "       superapp client banking unlink LINK_ID | payment PAYMENT_ID\n"
+               "       superapp client banking topup LINK_ID BANK_ACCOUNT AMOUNT_MINOR CURRENCY [--wait]\n"
                "The logged-in user's wallets. `pay` asks identity for the approval (as `identity\n"
                "authorise`) and sends banking.transfer (or banking.hold with --hold) with it; its\n"
-               "idempotency key (printed; random unless given) makes a retry safe.\n");
+               "idempotency key (printed; random unless given) makes a retry safe. `link` links\n"
+               "your account at the bank (the simulator of `run` knows any CUSTOMER_ID), `topup`\n"
+               "pays from it into your wallet; --wait prints the payment once settled.\n");
   return 2;
 }
 
@@ -349,7 +355,7 @@ int banking_command(const std::vector<std::string>& args) {
   std::string url, data_dir = "./data", key;
   factors f;
   std::int64_t after = -1, limit = 0, expires_in_s = 0;
-  bool hold = false;
+  bool hold = false, wait = false;
   std::vector<std::string> positional;
   for (std::size_t i = 1; i < args.size(); ++i) {
     auto value = [&](std::string& out) {
@@ -366,8 +372,8 @@ int banking_command(const std::vector<std::string>& args) {
         (args[i] == "--idempotency-key" && value(key)) || (args[i] == "--after" && number(after)) ||
         (args[i] == "--limit" && number(limit)) || (args[i] == "--expires-in-s" && number(expires_in_s)))
       continue;
-    if (args[i] == "--hold") {
-      hold = true;
+    if (args[i] == "--hold" || args[i] == "--wait") {
+      (args[i] == "--hold" ? hold : wait) = true;
       continue;
     }
     if (args[i].rfind("--", 0) == 0) return usage();
@@ -414,6 +420,34 @@ int banking_command(const std::vector<std::string>& args) {
       body["amount_minor"] = minor;
     }
     return print(write("banking.capture", body));
+  }
+  if (what == "link" && positional.size() == 1)
+    return print(write("banking.link_bank", {{"customer", positional[0]}}));
+  if (what == "banks" && positional.empty()) return print(read("banking.linked_banks", {}));
+  if (what == "bank-accounts" && positional.size() == 1)
+    return print(read("banking.bank_accounts", {{"link_id", positional[0]}}));
+  if (what == "unlink" && positional.size() == 1)
+    return print(write("banking.unlink_bank", {{"link_id", positional[0]}}));
+  if (what == "payment" && positional.size() == 1)
+    return print(read("banking.payment_status", {{"payment_id", positional[0]}}));
+  if (what == "topup" && positional.size() == 4 &&
+      parse_integer(positional[2], 1, std::numeric_limits<std::int64_t>::max(), minor)) {
+    std::fprintf(stderr, "superapp client: banking.topup with idempotency key %s\n", key.c_str());
+    auto payment = write("banking.topup", {{"link_id", positional[0]},
+                                           {"bank_account", positional[1]},
+                                           {"amount", {{"minor", minor}, {"currency", positional[3]}}}});
+    // --wait: until the bank settles it (posted) or it fails, for at most a minute.
+    for (int i = 0; wait && payment && i < 600; ++i) {
+      auto state = text_of(*payment, "state");
+      if (state == "posted" || state == "failed") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds{100});
+      payment = read("banking.payment_status", {{"payment_id", text_of(*payment, "payment_id")}});
+    }
+    if (payment && text_of(*payment, "state") == "failed") {
+      std::printf("%s\n", boost::json::serialize(*payment).c_str());
+      return 1;
+    }
+    return print(payment);
   }
   if (what == "pay" && positional.size() == 3 &&
       parse_integer(positional[1], 1, std::numeric_limits<std::int64_t>::max(), minor) &&

@@ -82,6 +82,7 @@ bool load_domain_files(const node::node_config& config, domain_wiring& wiring, s
   wiring.hashing = config.identity.hashing;
   wiring.hashing_cpus = config.identity.hashing_cpus;
   wiring.kyc_provider_url = config.kyc.provider_url;
+  wiring.bank_url = config.banking.bank_url;
   if (hosts(config, node::role::identity) &&
       !load_key_file("identity.storage_key_file", config.identity.storage_key_file, config,
                      "identity-storage.key", wiring.identity_storage_key, failure))
@@ -89,6 +90,10 @@ bool load_domain_files(const node::node_config& config, domain_wiring& wiring, s
   if (hosts(config, node::role::kyc) &&
       !load_key_file("kyc.webhook_secret_file", config.kyc.webhook_secret_file, config,
                      "kyc-webhook.key", wiring.kyc_webhook_secret, failure))
+    return false;
+  if (hosts(config, node::role::banking) &&
+      !load_key_file("banking.bank_webhook_secret_file", config.banking.bank_webhook_secret_file, config,
+                     "bank-webhook.key", wiring.bank_webhook_secret, failure))
     return false;
   return load_domain_data("identity.tiers_file", config.identity.tiers_file, wiring.tiers,
                           failure) &&
@@ -161,6 +166,9 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     banking::banking_settings settings;
     settings.ledger.clock = wiring.clock;
     settings.approval_keys = wiring.approval_keys;
+    settings.open_banking.bank_url = wiring.bank_url;
+    settings.bank_webhook_secret = wiring.bank_webhook_secret;
+    settings.payments.clock = wiring.clock;
     return banking::banking_domain(std::move(settings));
   }
   if (role == node::role::kyc) {

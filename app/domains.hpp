@@ -38,11 +38,17 @@ struct domain_wiring {
   // banking: the keys identity's approvals are verified with (the gateway's, refreshed from
   // identity); null on a node without a gateway: banking then refuses every payment.
   std::shared_ptr<const tokens::jwt_key_store> approval_keys;
+  // banking: the bank's Open Banking API (the simulator in `run`) and the secret its callbacks
+  // are signed with (raw bytes, from banking.bank_webhook_secret_file or the one made in the
+  // data dir; empty when this node hosts no banking).
+  std::string bank_url;
+  std::string bank_webhook_secret;
 };
 
 // Reads and checks the domain files the config names (identity.tiers_file, .partners_file,
 // .storage_key_file — made as <data_dir>/identity-storage.key, mode 0600, when unset and
-// missing; kyc.levels_file, .webhook_secret_file — made as <data_dir>/kyc-webhook.key) into
+// missing; kyc.levels_file, .webhook_secret_file — made as <data_dir>/kyc-webhook.key;
+// banking.bank_webhook_secret_file — made as <data_dir>/bank-webhook.key) into
 // `wiring`; false with `failure` ("config error: identity.tiers_file: ...") when one is
 // missing or wrong.
 bool load_domain_files(const node::node_config& config, domain_wiring& wiring, std::string& failure);

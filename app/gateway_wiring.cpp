@@ -155,18 +155,24 @@ std::optional<gateway_parts> make_gateway(const node::node_config& config,
       {}, [services](const caf::actor& router) { services->subscriptions.set(router); }));
   // The identity domain's signing keys, fetched at start and every 30 s (local or on a peer).
   parts.supervisor.children.push_back(gateway::key_refresher_child(services));
-  // Provider callbacks (POST /webhooks/kyc) on their way to the domain that verifies them.
+  // Provider callbacks (POST /webhooks/kyc, /webhooks/bank) on their way to the domain that
+  // verifies them.
   parts.supervisor.children.push_back(gateway::webhook_relay_child(services));
   parts.supervisor.children.push_back(sup::supervisor_child(ws::sessions_supervisor_spec(factory)));
   // Plain HTTP on the WebSocket port: the JWKS for partners and other verifiers, and the KYC
-  // provider's callbacks.
+  // provider's and the bank's callbacks.
   parts.http = [services](ws::http_request request, ws::http_respond respond) {
     const auto path = request.target.substr(0, request.target.find('?'));
     ws::http_response answer;
-    if (path == "/webhooks/kyc" && request.method == "POST") {
-      gateway::webhook_delivery delivery{"kyc", "kyc.provider_callback", std::move(request.body),
-                                         header_of(request, "x-kyc-timestamp"),
-                                         header_of(request, "x-kyc-signature")};
+    // Providers' signed callbacks, each to the domain that verifies it.
+    const bool kyc = path == "/webhooks/kyc", bank = path == "/webhooks/bank";
+    if ((kyc || bank) && request.method == "POST") {
+      const char* prefix = kyc ? "x-kyc-" : "x-bank-";
+      gateway::webhook_delivery delivery{kyc ? "kyc" : "banking",
+                                         kyc ? "kyc.provider_callback" : "banking.bank_callback",
+                                         std::move(request.body),
+                                         header_of(request, std::string{prefix} + "timestamp"),
+                                         header_of(request, std::string{prefix} + "signature")};
       gateway::relay_webhook(*services, std::move(delivery),
                              [respond](unsigned status, std::string body) {
                                ws::http_response r;
@@ -234,6 +240,7 @@ std::string dev_token(const std::string& data_dir, const std::string& subject,
   node::node_config defaults;
   filters::claims claims;
   claims.subject = subject;
+  claims.scopes = {"user"};  // it stands for an app user, as identity's tokens do
   claims.token_id = "dev-" + std::to_string(clock.now().time_since_epoch().count());
   claims.expires_at = clock.now() + dev_token_lifetime;
   return filters::sign_es256(

@@ -16,6 +16,7 @@
 #include "app/node_runtime.hpp"
 #include "actors/identity/secrets.hpp"
 #include "app/cli_common.hpp"
+#include "simulators/bank/bank_simulator.hpp"
 #include "simulators/kyc/kyc_simulator.hpp"
 #include "simulators/sms/sms_simulator.hpp"
 #include "supervisors/node/node_config.hpp"
@@ -37,6 +38,9 @@ int usage(FILE* out, int status) {
                "  sim kyc [--bind ADDR] [--port N] [--webhook URL --secret-file FILE]\n"
                "                                     the KYC provider simulator; callbacks to URL\n"
                "                                     (a node's /webhooks/kyc) signed with FILE's key\n"
+               "  sim bank [--bind ADDR] [--port N] [--webhook URL --secret-file FILE]\n"
+               "                                     the Open Banking bank simulator; payment\n"
+               "                                     callbacks to URL (a node's /webhooks/bank)\n"
                "  dev-keys [--data-dir DIR]  prints the JWKS of DIR's development signing key (made\n"
                "                            if missing), for gateway.jwks_file of a `superapp node`\n"
                "  partner-secret CLIENT_ID --scopes S1,S2 --quota N [--name NAME]   a partner's\n"
@@ -94,7 +98,7 @@ int node_command(const std::vector<std::string>& args) {
   return superapp::app::run_node(config.value(), /*dev_keys=*/false);
 }
 
-// Flags of `superapp sim`: --bind, --port, and for kyc --webhook URL and --secret-file FILE.
+// Flags of `superapp sim`: --bind, --port, and for kyc and bank --webhook URL and --secret-file FILE.
 struct sim_flags {
   std::string bind = "127.0.0.1";
   long port = 0;
@@ -102,7 +106,7 @@ struct sim_flags {
   std::string secret_file;
 };
 
-bool parse_sim_flags(const std::vector<std::string>& args, bool kyc, sim_flags& out) {
+bool parse_sim_flags(const std::vector<std::string>& args, bool signed_callbacks, sim_flags& out) {
   for (std::size_t i = 1; i < args.size(); ++i) {
     if (i + 1 >= args.size()) return false;
     const auto& flag = args[i];
@@ -113,15 +117,15 @@ bool parse_sim_flags(const std::vector<std::string>& args, bool kyc, sim_flags& 
       char* end = nullptr;
       out.port = std::strtol(value.c_str(), &end, 10);
       if (*end != 0 || out.port < 0 || out.port > 65535) return false;
-    } else if (kyc && flag == "--webhook") {
+    } else if (signed_callbacks && flag == "--webhook") {
       out.webhook = value;
-    } else if (kyc && flag == "--secret-file") {
+    } else if (signed_callbacks && flag == "--secret-file") {
       out.secret_file = value;
     } else {
       return false;
     }
   }
-  return !kyc || out.webhook.empty() == out.secret_file.empty();
+  return !signed_callbacks || out.webhook.empty() == out.secret_file.empty();
 }
 
 // Runs `simulator` (started) until SIGINT/SIGTERM, after printing `banner`.
@@ -139,12 +143,12 @@ int serve_until_signal(Simulator& simulator, const std::string& banner) {
   return 0;
 }
 
-// `superapp sim sms|kyc`: a provider simulator on its own, until SIGINT/SIGTERM.
+// `superapp sim sms|kyc|bank`: a provider simulator on its own, until SIGINT/SIGTERM.
 int sim_command(const std::vector<std::string>& args) {
-  if (args.empty() || (args[0] != "sms" && args[0] != "kyc")) return usage(stderr, 2);
-  const bool kyc = args[0] == "kyc";
+  if (args.empty() || (args[0] != "sms" && args[0] != "kyc" && args[0] != "bank")) return usage(stderr, 2);
+  const bool signed_callbacks = args[0] != "sms";  // kyc and bank
   sim_flags flags;
-  if (!parse_sim_flags(args, kyc, flags)) return usage(stderr, 2);
+  if (!parse_sim_flags(args, signed_callbacks, flags)) return usage(stderr, 2);
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
@@ -152,7 +156,7 @@ int sim_command(const std::vector<std::string>& args) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::string failure;
   const auto port = static_cast<std::uint16_t>(flags.port);
-  if (!kyc) {
+  if (!signed_callbacks) {
     superapp::sim::sms_simulator sms;
     if (!sms.start(flags.bind, port, failure)) {
       std::fprintf(stderr, "%s\n", failure.c_str());
@@ -167,10 +171,23 @@ int sim_command(const std::vector<std::string>& args) {
     auto key = superapp::identity::storage_key_from_hex(
         superapp::app::read_text_file(flags.secret_file), failure);
     if (!key) {
-      std::fprintf(stderr, "superapp sim kyc: %s: %s\n", flags.secret_file.c_str(), failure.c_str());
+      std::fprintf(stderr, "superapp sim %s: %s: %s\n", args[0].c_str(), flags.secret_file.c_str(),
+                   failure.c_str());
       return 2;
     }
     secret = std::move(*key);
+  }
+  const auto callbacks_to =
+      flags.webhook.empty() ? std::string{"(none: --webhook URL --secret-file FILE)"} : flags.webhook;
+  if (args[0] == "bank") {
+    superapp::sim::bank_simulator bank;
+    if (!bank.start(flags.bind, port, failure)) {
+      std::fprintf(stderr, "%s\n", failure.c_str());
+      return 1;
+    }
+    if (!flags.webhook.empty()) bank.set_webhook(flags.webhook, secret);
+    return serve_until_signal(bank, "superapp: bank simulator on " + bank.base_url() +
+                                        "\n  POST /v1/consents, /v1/payments; callbacks to " + callbacks_to + "\n");
   }
   superapp::sim::kyc_simulator provider;
   if (!provider.start(flags.bind, port, failure)) {
@@ -180,10 +197,7 @@ int sim_command(const std::vector<std::string>& args) {
   if (!flags.webhook.empty()) provider.set_webhook(flags.webhook, secret);
   return serve_until_signal(
       provider, "superapp: KYC provider simulator on " + provider.base_url() + "\n  POST " +
-                    provider.base_url() + "/v1/checks; callbacks to " +
-                    (flags.webhook.empty() ? std::string{"(none: --webhook URL --secret-file FILE)"}
-                                           : flags.webhook) +
-                    "\n");
+                    provider.base_url() + "/v1/checks; callbacks to " + callbacks_to + "\n");
 }
 
 }  // namespace

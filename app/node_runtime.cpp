@@ -20,6 +20,7 @@
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
 #include "gateway/subscriptions/event_feed.hpp"
+#include "simulators/bank/bank_simulator.hpp"
 #include "simulators/kyc/kyc_simulator.hpp"
 #include "simulators/sms/sms_simulator.hpp"
 #include "protocols/caller_seal.hpp"
@@ -153,7 +154,7 @@ caller_seal_ptr caller_seal_for(const node::node_config& config, const superapp:
 // <data_dir>/node.json tells `superapp admin` on this machine where the node listens.
 void write_node_file(const node::node_config& config, const admin::admin_endpoint& endpoint,
                      const std::string& ws_url, std::uint16_t cluster_port,
-                     const std::string& sms_url, const std::string& kyc_url) {
+                     const std::string& sms_url, const std::string& kyc_url, const std::string& bank_url) {
   boost::json::object info;
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
@@ -161,6 +162,7 @@ void write_node_file(const node::node_config& config, const admin::admin_endpoin
   info["ws_url"] = ws_url;
   if (!sms_url.empty()) info["sms_url"] = sms_url;
   if (!kyc_url.empty()) info["kyc_url"] = kyc_url;
+  if (!bank_url.empty()) info["bank_url"] = bank_url;
   if (cluster_port != 0) info["cluster_port"] = static_cast<std::int64_t>(cluster_port);
   auto path = std::filesystem::path{config.node.data_dir} / "node.json";
   std::ofstream out{path, std::ios::trunc};
@@ -241,6 +243,20 @@ int run_node(const node::node_config& config, bool dev_keys) {
     }
     wiring.kyc_provider_url = kyc_provider.base_url();
     kyc_simulated = true;
+  }
+  // ... and its own bank, whose payment callbacks also come back through the gateway.
+  sim::bank_simulator bank;
+  bool bank_simulated = false;
+  if (!config.banking.bank_url.empty()) {
+    wiring.bank_url = config.banking.bank_url;
+  } else if (dev_keys) {
+    std::string bank_failure;
+    if (!bank.start("127.0.0.1", 0, bank_failure)) {
+      std::fprintf(stderr, "%s\n", bank_failure.c_str());
+      return 2;
+    }
+    wiring.bank_url = bank.base_url();
+    bank_simulated = true;
   }
   // bridge_sup starts first and stops last: relays and subscribers find the bus through
   // bus_directory. Every domain whose migrations include the outbox gets a relay to it.
@@ -376,9 +392,13 @@ int run_node(const node::node_config& config, bool dev_keys) {
       kyc_provider.set_webhook("http://" + ws_endpoint->address + ":" +
                                    std::to_string(ws_endpoint->port) + "/webhooks/kyc",
                                wiring.kyc_webhook_secret);
+    if (bank_simulated && config.gateway.tls_cert_file.empty())
+      bank.set_webhook("http://" + ws_endpoint->address + ":" + std::to_string(ws_endpoint->port) +
+                           "/webhooks/bank",
+                       wiring.bank_webhook_secret);
   }
   write_node_file(config, *endpoint, ws_url, cluster_port.load(), wiring.sms_url,
-                  wiring.kyc_provider_url);
+                  wiring.kyc_provider_url, wiring.bank_url);
   auto admin_url = "http://" + endpoint->address + ":" + std::to_string(endpoint->port);
   log::info("node up", {{"node", config.node.name},
                         {"domains", static_cast<std::int64_t>(config.node.roles.size())},
@@ -396,6 +416,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   if (!wiring.sms_url.empty()) std::printf("  SMS provider:  %s\n", wiring.sms_url.c_str());
   if (!wiring.kyc_provider_url.empty())
     std::printf("  KYC provider:  %s\n", wiring.kyc_provider_url.c_str());
+  if (!wiring.bank_url.empty()) std::printf("  Bank (Open Banking): %s\n", wiring.bank_url.c_str());
   std::printf("  stop with Ctrl-C\n");
   std::fflush(stdout);
 

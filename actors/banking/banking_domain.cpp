@@ -22,6 +22,7 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
   def.migrations = store::migrations();
   auto delegate = sup::delegate_to(service_slot);
   for (const auto& op : ws::domain_op_names("banking")) def.ops[op] = delegate;
+  def.ops[std::string{bank_callback_op}] = delegate;
   sup::domain_worker ledger;
   ledger.spec.id = "ledger";
   ledger.spec.shutdown_timeout = std::chrono::seconds{10};  // the commit in flight finishes
@@ -44,7 +45,8 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
     return handle;
   };
   def.workers.push_back(std::move(connector));
-  def.workers.push_back(payments_worker(settings.payments, slots.ledger, slots.connector, slots.payments));
+  def.workers.push_back(
+      payments_worker(settings.payments, slots.ledger, slots.connector, slots.payments, slots.running));
   // After the others: the service finds them running (and restarted ones in their slots).
   sup::domain_worker service;
   service.spec.id = "service";

@@ -22,10 +22,18 @@ struct banking_settings {
   std::chrono::seconds default_hold{24 * 3600};  // a hold's life when the client names none
   std::chrono::milliseconds ledger_timeout{15'000};
   open_banking_settings open_banking;  // the bank's API (the simulator in `superapp run`)
+  // The secret the bank signs its payment callbacks with (raw bytes; banking.bank_webhook_
+  // secret_file). Empty: every callback is refused (payments still settle by polling).
+  std::string bank_webhook_secret;
+  std::chrono::seconds webhook_tolerance{300};
   payments_settings payments;
   // Where the running ledger writer is published (a restart replaces it); null: not published.
   std::shared_ptr<sup::service_slot> ledger_slot;
 };
+
+// The op the gateway turns a bank's callback (POST /webhooks/bank) into; not in the client
+// catalogue. Body as kyc.provider_callback's: {"payload", "timestamp", "signature"}.
+inline constexpr std::string_view bank_callback_op = "banking.bank_callback";
 
 // `name` is the database (schema) name; tests give each run its own.
 sup::domain_definition banking_domain(banking_settings settings, std::string name = "banking");

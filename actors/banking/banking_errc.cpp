@@ -66,6 +66,10 @@ error_description describe(banking_errc code) {
       return {"bank_refused", "the bank refused: check the customer id or account", false};
     case banking_errc::payment_not_found:
       return {"payment_not_found", "you have no such payment", false};
+    case banking_errc::webhook_signature_invalid:
+      return {"webhook_signature_invalid", "the callback's signature does not verify", false};
+    case banking_errc::webhook_stale:
+      return {"webhook_stale", "the callback's timestamp is outside the accepted window", false};
   }
   return {"internal", "internal error", false};
 }

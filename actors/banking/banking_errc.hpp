@@ -32,9 +32,11 @@ enum class banking_errc : std::uint8_t {
   bank_link_revoked = 18,        // the link's consent was revoked: link the bank again
   bank_refused = 19,             // the bank said no (unknown customer or account, consent withdrawn)
   payment_not_found = 20,        // no such payment of the caller's
+  webhook_signature_invalid = 21,  // a bank callback whose HMAC does not verify
+  webhook_stale = 22,            // a bank callback signed too long ago (or in the future)
 };
 
-inline constexpr banking_errc last_banking_errc = banking_errc::payment_not_found;
+inline constexpr banking_errc last_banking_errc = banking_errc::webhook_stale;
 inline constexpr caf::atom_value banking_category = caf::atom("banking");
 
 caf::error make_error(banking_errc code);

@@ -4,6 +4,8 @@
 
 #include <map>
 
+#include <boost/json.hpp>
+
 #include <caf/all.hpp>
 
 #include "actors/banking/banking_errc.hpp"
@@ -13,6 +15,7 @@
 #include "persistence/idempotency.hpp"
 #include "persistence/writer.hpp"
 #include "protocols/hex.hpp"
+#include "protocols/webhook.hpp"
 #include "protocols/tokens/approval.hpp"
 #include "protocols/ws/banking_ops.hpp"
 #include "protocols/ws/op_body.hpp"
@@ -648,6 +651,42 @@ caf::result<op_reply> do_payment_status(self_ptr self, const op_request& req) {
   return payment_reply_of(**p);
 }
 
+// The bank's signed callback that a payment moved: verified, then a hint to the payment's actor
+// to look at the bank now (the bank's answer to that look is the truth; the callback only saves
+// waiting for the next poll).
+caf::result<op_reply> do_bank_callback(self_ptr self, const op_request& req) {
+  auto delivery = relayed_webhook(req.body_json);
+  if (!delivery) return make_error(platform_errc::bad_request);
+  const auto& cfg = self->state.cfg;
+  if (cfg.bank_webhook_secret.empty()) return make_error(banking_errc::webhook_signature_invalid);
+  switch (verify_webhook(cfg.bank_webhook_secret, *delivery, now_s(self), cfg.webhook_tolerance)) {
+    case webhook_verdict::authentic:
+      break;
+    case webhook_verdict::bad_signature:
+      log::warn("banking: a bank callback with a bad signature was refused");
+      return make_error(banking_errc::webhook_signature_invalid);
+    case webhook_verdict::stale:
+      log::warn("banking: a stale bank callback was refused", {{"timestamp", delivery->timestamp}});
+      return make_error(banking_errc::webhook_stale);
+  }
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(delivery->body, ec);
+  const auto* o = ec ? nullptr : doc.if_object();
+  const auto* reference = o ? o->if_contains("reference") : nullptr;
+  if (reference == nullptr || !reference->is_string() || reference->as_string().size() > 64)
+    return make_error(platform_errc::bad_request);
+  const std::string payment_id{reference->as_string()};
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto p = store::find_payment(**conn, payment_id);
+  if (!p) return storage_error(p.error(), "payment read");
+  if (!*p) return make_error(platform_errc::not_found);
+  const bool open = !store::terminal((*p)->state);
+  if (open)
+    if (auto actor = self->state.slots.running->find(payment_id)) caf::anon_send(actor, payment_check_atom::value);
+  return op_reply{boost::json::serialize(boost::json::object{{"accepted", true}, {"duplicate", !open}})};
+}
+
 using op_fn = caf::result<op_reply> (*)(self_ptr, const op_request&);
 
 const std::map<std::string, op_fn, std::less<>>& op_table() {
@@ -659,6 +698,7 @@ const std::map<std::string, op_fn, std::less<>>& op_table() {
       {"banking.link_bank", do_link_bank},       {"banking.linked_banks", do_linked_banks},
       {"banking.unlink_bank", do_unlink_bank},   {"banking.bank_accounts", do_bank_accounts},
       {"banking.topup", do_topup},               {"banking.payment_status", do_payment_status},
+      {std::string{bank_callback_op}, do_bank_callback},
   };
   return table;
 }

@@ -27,6 +27,7 @@ struct banking_slots {
   std::shared_ptr<sup::service_slot> ledger = std::make_shared<sup::service_slot>();
   std::shared_ptr<sup::service_slot> connector = std::make_shared<sup::service_slot>();
   std::shared_ptr<sup::service_slot> payments = std::make_shared<sup::service_slot>();
+  std::shared_ptr<payment_registry> running = std::make_shared<payment_registry>();
 };
 
 // A payment's id: "pm_" and 32 hex digits of SHA-256 over "<user>|payment|<idempotency key>".

@@ -221,14 +221,15 @@ caf::behavior payment_actor(self_ptr self, payments_settings cfg, sup::domain_co
 
 sup::domain_worker payments_worker(payments_settings settings, std::shared_ptr<sup::service_slot> ledger_slot,
                                    std::shared_ptr<sup::service_slot> connector_slot,
-                                   std::shared_ptr<sup::service_slot> payments_slot) {
+                                   std::shared_ptr<sup::service_slot> payments_slot,
+                                   std::shared_ptr<payment_registry> running) {
   // The children's start needs the store's context of the moment: the worker's start sets it.
   auto context = std::make_shared<sup::domain_context_ptr>();
   sup::child_spec payment;
   payment.id = "payment";
   payment.restart = sup::restart_type::transient;  // a finished payment ends normally
   payment.shutdown_timeout = std::chrono::seconds{2};
-  payment.start = [settings, context, ledger_slot, connector_slot](
+  payment.start = [settings, context, ledger_slot, connector_slot, running](
                       caf::local_actor& parent, const caf::message& args) -> caf::expected<caf::actor> {
     if (!args.match_elements<std::string>()) return make_error(platform_errc::bad_request);
     auto ctx = *context;
@@ -237,7 +238,13 @@ sup::domain_worker payments_worker(payments_settings settings, std::shared_ptr<s
     auto row = store::find_payment(**conn, args.get_as<std::string>(0));
     if (!row) return row.error();
     if (!*row) return make_error(platform_errc::not_found);
-    return caf::actor_cast<caf::actor>(parent.spawn(payment_actor, settings, ctx, ledger_slot, connector_slot, **row));
+    auto id = (*row)->payment_id;
+    auto actor = caf::actor_cast<caf::actor>(parent.spawn(payment_actor, settings, ctx, ledger_slot, connector_slot, **row));
+    running->add(id, actor);
+    actor->attach_functor([running, id, addr = actor.address()] {
+      if (running->find(id).address() == addr) running->remove(id);
+    });
+    return actor;
   };
   sup::supervisor_spec spec;
   spec.name = "payments";

@@ -6,9 +6,12 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
+#include <caf/actor.hpp>
 #include <caf/atom.hpp>
 
 #include "actors/banking/ledger_writer.hpp"
@@ -20,6 +23,28 @@ namespace superapp::banking {
 
 // To a payment actor: look at the bank now (a webhook said its payment moved).
 using payment_check_atom = caf::atom_constant<caf::atom("pay_check")>;
+
+// The payment actors running now, by payment id: where a bank's callback finds its payment.
+class payment_registry {
+ public:
+  void add(const std::string& payment_id, caf::actor a) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    actors_[payment_id] = std::move(a);
+  }
+  void remove(const std::string& payment_id) {
+    std::lock_guard<std::mutex> guard{mutex_};
+    actors_.erase(payment_id);
+  }
+  caf::actor find(const std::string& payment_id) const {
+    std::lock_guard<std::mutex> guard{mutex_};
+    auto it = actors_.find(payment_id);
+    return it == actors_.end() ? caf::actor{} : it->second;
+  }
+
+ private:
+  mutable std::mutex mutex_;
+  std::map<std::string, caf::actor> actors_;
+};
 
 struct payments_settings {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
@@ -43,6 +68,7 @@ std::string bank_settlement_account(std::string_view currency);
 // (start_child_atom, caf::make_message(payment_id)).
 sup::domain_worker payments_worker(payments_settings settings, std::shared_ptr<sup::service_slot> ledger_slot,
                                    std::shared_ptr<sup::service_slot> connector_slot,
-                                   std::shared_ptr<sup::service_slot> payments_slot);
+                                   std::shared_ptr<sup::service_slot> payments_slot,
+                                   std::shared_ptr<payment_registry> running);
 
 }  // namespace superapp::banking

@@ -282,19 +282,6 @@ caf::result<op_reply> do_submit(self_ptr self, const op_request& req) {
 
 // ---- the provider's callback ----
 
-caf::expected<webhook_delivery> delivery_of(const op_request& req) {
-  boost::system::error_code ec;
-  auto doc = json::parse(req.body_json, ec);
-  const auto* o = ec ? nullptr : doc.if_object();
-  auto text = [o](const char* key) -> const json::string* {
-    const auto* v = o ? o->if_contains(key) : nullptr;
-    return v ? v->if_string() : nullptr;
-  };
-  const auto *payload = text("payload"), *timestamp = text("timestamp"), *signature = text("signature");
-  if (!payload || !timestamp || !signature) return make_error(platform_errc::bad_request);
-  return webhook_delivery{std::string{*payload}, std::string{*timestamp}, std::string{*signature}};
-}
-
 // The event a decision publishes to the user's devices and to the domains that keep a view of
 // levels (banking's limits): kyc.check.verified with the new level and its limits, or
 // kyc.check.rejected with the provider's reason.
@@ -356,8 +343,8 @@ caf::result<op_reply> apply_decision(self_ptr self, const op_request& req, persi
 }
 
 caf::result<op_reply> do_provider_callback(self_ptr self, const op_request& req) {
-  auto delivery = delivery_of(req);
-  if (!delivery) return delivery.error();
+  auto delivery = relayed_webhook(req.body_json);
+  if (!delivery) return make_error(platform_errc::bad_request);
   // Without a secret nothing is authentic (an empty HMAC key is a key anyone holds).
   if (self->state.cfg.webhook_secret.empty()) return make_error(kyc_errc::webhook_signature_invalid);
   switch (verify_webhook(self->state.cfg.webhook_secret, *delivery, now_s(self),

@@ -1,5 +1,5 @@
-// The KYC provider's callbacks: HMAC-SHA256 signed deliveries of a check's decision. Pure
-// functions, no CAF: the service calls them, the tests call them directly.
+// The KYC provider's callbacks: HMAC-SHA256 signed deliveries (protocols/webhook.hpp) of a
+// check's decision. Pure functions, no CAF: the service calls them, the tests call them directly.
 #pragma once
 
 #include <chrono>
@@ -8,31 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "protocols/webhook.hpp"
+
 namespace superapp::kyc {
 
-// A delivery as the gateway hands it over: the raw body bytes and the two headers
-//   X-Kyc-Timestamp: <unix seconds>
-//   X-Kyc-Signature: v1=<lower-case hex HMAC-SHA256(secret, timestamp + "." + body)>
-struct webhook_delivery {
-  std::string body;
-  std::string timestamp;
-  std::string signature;
-};
-
-enum class webhook_verdict {
-  authentic,
-  bad_signature,  // malformed header, wrong secret, or a body or timestamp changed in transit
-  stale,          // signed more than `tolerance` before now, or as far in the future
-};
-
-// The signature header value for `body` signed at `timestamp` (what the provider sends).
-std::string webhook_signature(std::string_view secret, std::string_view timestamp,
-                              std::string_view body);
-
-// Checks the signature first (constant time), then the timestamp against `now_s`: a captured
-// delivery cannot be replayed after `tolerance`, and a changed timestamp breaks the signature.
-webhook_verdict verify_webhook(std::string_view secret, const webhook_delivery& delivery,
-                               std::int64_t now_s, std::chrono::seconds tolerance);
+// The signature checks are protocols/webhook.hpp's (headers X-Kyc-Timestamp, X-Kyc-Signature).
+using superapp::verify_webhook;
+using superapp::webhook_delivery;
+using superapp::webhook_signature;
+using superapp::webhook_verdict;
 
 // The decision a verified body carries.
 struct provider_decision {

@@ -89,6 +89,45 @@ if client op banking.transfer '{"to_user":"acct-1","amount":{"minor":100,"curren
 grep -q '"code":"approval_invalid"' "$work/reply" || fail "forged approval: $(cat "$work/reply")"
 client banking statement GBP >"$work/reply" || fail "statement: $(cat "$work/reply")"
 grep -q '"lines":\[\]' "$work/reply" || fail "statement: $(cat "$work/reply")"
+# Open Banking: link the bank of `run` (its simulator), top the wallet up from it (a payment
+# actor initiates it, polls and takes the bank's signed callback, then credits the wallet).
+grep -q "Bank (Open Banking): http://127.0.0.1:" "$work/out" || fail "no bank printed"
+client banking link cust-alice >"$work/reply" || fail "link: $(cat "$work/reply")"
+link_id=$(sed -n 's/.*"link_id":"\([^"]*\)".*/\1/p' "$work/reply")
+client banking bank-accounts "$link_id" >"$work/reply" || fail "bank accounts: $(cat "$work/reply")"
+bank_account=$(sed -n 's/.*"account_id":"\([^"]*\)".*/\1/p' "$work/reply")
+[[ -n $bank_account ]] || fail "no bank account: $(cat "$work/reply")"
+client banking topup "$link_id" "$bank_account" 5000 GBP --wait >"$work/reply" 2>/dev/null \
+  || fail "topup: $(cat "$work/reply")"
+grep -q '"state":"posted"' "$work/reply" || fail "topup not posted: $(cat "$work/reply")"
+client banking accounts | grep -q '"available_minor":5000' || fail "the top-up was not credited"
+# A second user with a wallet; alice pays bob (a new payee: the device key steps up), then
+# holds money for him and captures part of it.
+bob_dir="$work/bob"
+mkdir -p "$bob_dir" && cp "$data/node.json" "$bob_dir/"
+bob() { "$bin" client --data-dir "$bob_dir" "$@"; }
+bob identity register +447700900456 >"$work/reply" || fail "bob register: $(cat "$work/reply")"
+bob identity verify --mpin 246813 >"$work/reply" || fail "bob verify: $(cat "$work/reply")"
+bob identity login --mpin 246813 >"$work/reply" || fail "bob login: $(cat "$work/reply")"
+bob banking open GBP >/dev/null || fail "bob's wallet"
+bob_id=$(sed -n 's/.*"user_id":"\([^"]*\)".*/\1/p' "$bob_dir/client-identity.json")
+client banking pay "$bob_id" 1500 GBP --mpin 579135 --step-up biometric >"$work/reply" 2>/dev/null \
+  || fail "pay bob: $(cat "$work/reply")"
+grep -q '"state":"posted"' "$work/reply" || fail "payment: $(cat "$work/reply")"
+bob banking accounts | grep -q '"available_minor":1500' || fail "bob was not paid"
+client banking pay "$bob_id" 1000 GBP --hold --mpin 579135 --step-up biometric >"$work/reply" 2>/dev/null \
+  || fail "hold: $(cat "$work/reply")"
+hold_id=$(sed -n 's/.*"hold_id":"\([^"]*\)".*/\1/p' "$work/reply")
+client banking accounts | grep -q '"held_minor":1000' || fail "the hold is not held"
+client banking capture "$hold_id" 600 >"$work/reply" || fail "capture: $(cat "$work/reply")"
+grep -q '"state":"captured"' "$work/reply" || fail "capture: $(cat "$work/reply")"
+client banking accounts | grep -q '"available_minor":2900' || fail "alice after the capture"
+bob banking accounts | grep -q '"available_minor":2100' || fail "bob after the capture"
+bob banking statement GBP | grep -q '"counterparty":"user:' || fail "bob's statement"
+if client banking pay "$bob_id" 100000 GBP --mpin 579135 --step-up biometric >"$work/reply" 2>/dev/null; then
+  fail "paid more than the wallet holds"
+fi
+grep -q '"code":"insufficient_funds"' "$work/reply" || fail "overdraft: $(cat "$work/reply")"
 
 # KYC: the level and its limits, documents to the provider simulator, whose signed callback
 # comes back through the gateway's webhook route and raises the level.

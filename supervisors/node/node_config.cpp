@@ -495,6 +495,12 @@ const std::vector<setting>& schema() {
     s.push_back(text_setting("kyc", "levels_file", true,
                              [](node_config& c, const std::string& v) { c.kyc.levels_file = v; }));
 
+    s.push_back(text_setting("banking", "bank_url", true,
+                             [](node_config& c, const std::string& v) { c.banking.bank_url = v; }));
+    s.push_back(text_setting("banking", "bank_webhook_secret_file", true, [](node_config& c, const std::string& v) {
+      c.banking.bank_webhook_secret_file = v;
+    }));
+
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},
         [](node_config& c, std::size_t i) { c.bus.kind = static_cast<bus_kind>(i); }));

@@ -154,6 +154,15 @@ struct kyc_settings {
   std::string levels_file;
 };
 
+struct banking_settings {
+  // The bank's Open Banking API (http://HOST:PORT); empty: none (links and top-ups answer
+  // bank_unavailable). `superapp run` starts the bank simulator and uses it instead.
+  std::string bank_url;
+  // The HMAC secret the bank signs its payment callbacks with, as 64 hex digits; empty:
+  // <data_dir>/bank-webhook.key, made (0600) when missing (and given to `run`'s simulator).
+  std::string bank_webhook_secret_file;
+};
+
 struct bus_settings {
   bus_kind kind = bus_kind::local;
   std::string kafka_brokers;  // required when kind is kafka
@@ -172,6 +181,7 @@ struct node_config {
   admission_settings admission;
   identity_settings identity;
   kyc_settings kyc;
+  banking_settings banking;
   bus_settings bus;
   cluster_settings cluster;
 };

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include "actors/banking/tests/banking_node.hpp"
+#include "protocols/webhook.hpp"
 #include "simulators/bank/bank_simulator.hpp"
 
 using namespace superapp;
@@ -212,4 +213,61 @@ TEST_CASE_FIXTURE(bank_fixture, "a node stopped mid-payment resumes it at its ne
   CHECK(str(done, "state") == "posted");
   CHECK(n().available(alice) == 900);
   CHECK(bank.payments_received() == 1);
+}
+
+TEST_CASE("the bank's signed callback moves a payment on at once; forged or stale ones are refused") {
+  sim::bank_simulator bank;
+  std::string failure;
+  REQUIRE_MESSAGE(bank.start("127.0.0.1", 0, failure), failure);
+  bank.set_settle_delay(50ms);
+  const std::string secret = "bank-webhook-secret";
+  // Polls are 5 s apart here: only the callback can settle the payment sooner.
+  banking_node n{[&](banking_settings& s) {
+    s.open_banking.bank_url = bank.base_url();
+    s.bank_webhook_secret = secret;
+    s.payments.first_wait = 5s;
+    s.payments.max_wait = 5s;
+  }};
+  REQUIRE(n.open(alice).ok);
+  auto link = n.call("banking.link_bank", {{"customer", "cust-alice"}}, alice, "l1");
+  REQUIRE(link.ok);
+  auto accounts = n.call("banking.bank_accounts", {{"link_id", str(link.body, "link_id")}}, alice);
+  REQUIRE(accounts.ok);
+  auto started = n.call("banking.topup",
+                        {{"link_id", str(link.body, "link_id")},
+                         {"bank_account", str(accounts.body.at("accounts").as_array()[0].as_object(), "account_id")},
+                         {"amount", banking_node::money(1'200)}},
+                        alice, "w1");
+  REQUIRE(started.ok);
+  const auto payment_id = str(started.body, "payment_id");
+  std::this_thread::sleep_for(300ms);  // taken and settled at the bank; the next poll is seconds away
+  auto callback = [&](const std::string& body, std::int64_t at_s, const std::string& key) {
+    auto ts = std::to_string(at_s);
+    return n.call(std::string{bank_callback_op},
+                  {{"payload", body}, {"timestamp", ts}, {"signature", webhook_signature(key, ts, body)}});
+  };
+  const auto now = std::chrono::duration_cast<std::chrono::seconds>(n.clock->now().time_since_epoch()).count();
+  auto body = json::serialize(json::object{{"payment_id", "pay-1"}, {"reference", payment_id},
+                                           {"status", "completed"}, {"reason", ""}});
+  CHECK(callback(body, now, "not-the-secret").code == "webhook_signature_invalid");
+  CHECK(callback(body, now - 600, secret).code == "webhook_stale");
+  auto unknown = json::serialize(json::object{{"payment_id", "pay-9"}, {"reference", "pm_unknown"},
+                                              {"status", "completed"}, {"reason", ""}});
+  CHECK(callback(unknown, now, secret).code == "not_found");
+  auto taken = callback(body, now, secret);
+  REQUIRE_MESSAGE(taken.ok, taken.code);
+  json::object status;
+  for (int i = 0; i < 100; ++i) {
+    status = n.call("banking.payment_status", {{"payment_id", payment_id}}, alice).body;
+    if (str(status, "state") == "posted") break;
+    std::this_thread::sleep_for(20ms);
+  }
+  CHECK(str(status, "state") == "posted");
+  CHECK(n.available(alice) == 1'200);
+  // Delivered again (banks deliver at least once): answered as a duplicate.
+  auto again = callback(body, now, secret);
+  REQUIRE(again.ok);
+  CHECK(again.body.at("duplicate").as_bool());
+  n.stop();
+  bank.stop();
 }

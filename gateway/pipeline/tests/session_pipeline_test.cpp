@@ -23,11 +23,11 @@ using frame_atom = caf::atom_constant<caf::atom("frame")>;
 ws::op_catalogue node_ops() {
   auto ops = ws::protocol_ops();
   static const auto empty = ws::body_schema<ws::empty_body>{};
-  ops.add(ws::make_op("banking.hold", ws::lane::transactional, "Takes a while", empty, empty));
+  ops.add(ws::make_op("banking.test_slow", ws::lane::transactional, "Takes a while", empty, empty));
   ops.add(ws::public_op(
-      ws::make_op("banking.rates", ws::lane::query, "Public: no token needed", empty, empty)));
+      ws::make_op("banking.test_public", ws::lane::query, "Public: no token needed", empty, empty)));
   ops.add(ws::scoped_op(
-      ws::make_op("banking.statement", ws::lane::query, "App users only", empty, empty), "user"));
+      ws::make_op("banking.test_users_only", ws::lane::query, "App users only", empty, empty), "user"));
   return ops;
 }
 
@@ -39,8 +39,8 @@ filters::route_table node_routes() {
   routes.add_lane("system.*", filters::lane::query);
   routes.add_lane("session.*", filters::lane::query);
   routes.add_lane("banking.ping", filters::lane::query);
-  routes.add_lane("banking.rates", filters::lane::query);
-  routes.add_lane("banking.statement", filters::lane::query);
+  routes.add_lane("banking.test_public", filters::lane::query);
+  routes.add_lane("banking.test_users_only", filters::lane::query);
   return routes;
 }
 
@@ -54,11 +54,11 @@ caf::behavior session_actor(caf::event_based_actor* self, std::shared_ptr<sessio
           [written](push_atom, std::string& frame) { written->push_back(std::move(frame)); }};
 }
 
-// The banking front door: answers ping, holds `banking.hold` for ever.
+// The banking front door: answers ping, holds `banking.test_slow` for ever.
 caf::behavior banking_door(caf::event_based_actor* self, std::string name) {
   auto held = std::make_shared<std::vector<caf::response_promise>>();
   return {[self, held, name](op_atom, const op_request& r) -> caf::result<op_reply> {
-    if (r.op == "banking.hold") {
+    if (r.op == "banking.test_slow") {
       auto rp = self->make_response_promise();
       held->push_back(rp);
       return rp;
@@ -192,7 +192,7 @@ TEST_CASE_FIXTURE(fixture, "a domain op reaches the front door with the verified
 
 TEST_CASE_FIXTURE(fixture, "a transactional op without an idempotency key is refused") {
   open(token());
-  CHECK(code_of(send(R"({"id":4,"op":"banking.hold","body":{}})")) ==
+  CHECK(code_of(send(R"({"id":4,"op":"banking.test_slow","body":{}})")) ==
         "idempotency_key_required");
 }
 
@@ -208,14 +208,14 @@ TEST_CASE_FIXTURE(fixture, "a flood beyond the user's rate is refused with retry
 
 TEST_CASE_FIXTURE(fixture, "an op for app users refuses a token without the user scope (a partner's)") {
   open(token(900s, {"ecommerce.orders"}, 1000));
-  auto refused = send(R"({"id":1,"op":"banking.statement","body":{}})");
+  auto refused = send(R"({"id":1,"op":"banking.test_users_only","body":{}})");
   CHECK(code_of(refused) == "forbidden");
   // Ops without a required scope still serve the partner.
   CHECK(code_of(send(R"({"id":2,"op":"banking.ping","body":{}})")) == "ok");
   self->send_exit(session, caf::exit_reason::kill);
   run();
   open(token(900s, {"user"}));
-  CHECK(code_of(send(R"({"id":3,"op":"banking.statement","body":{}})")) == "ok");
+  CHECK(code_of(send(R"({"id":3,"op":"banking.test_users_only","body":{}})")) == "ok");
 }
 
 TEST_CASE_FIXTURE(fixture, "a partner token is held to the daily quota it carries, until UTC midnight") {
@@ -258,7 +258,7 @@ TEST_CASE_FIXTURE(fixture, "a front door out of credits answers overloaded at on
   open(token());
   written->clear();
   self->send(session, frame_atom::value,
-             std::string{R"({"id":1,"op":"banking.hold","idempotency_key":"key-0001","body":{}})"});
+             std::string{R"({"id":1,"op":"banking.test_slow","idempotency_key":"key-0001","body":{}})"});
   consume_messages();
   CHECK(written->empty());  // held by the front door, using its only credit
   auto reply = send(R"({"id":2,"op":"banking.ping","body":{}})");
@@ -274,7 +274,7 @@ TEST_CASE_FIXTURE(fixture, "a domain that is not running answers unavailable") {
 
 TEST_CASE_FIXTURE(fixture, "a public op reaches its domain without a token; others are still refused") {
   open(std::nullopt);
-  auto reply = send(R"({"id":1,"op":"banking.rates","body":{}})");
+  auto reply = send(R"({"id":1,"op":"banking.test_public","body":{}})");
   CHECK(code_of(reply) == "ok");
   CHECK(reply.at("body").as_object().at("user").as_string() == "");  // no caller was invented
   CHECK(code_of(send(R"({"id":2,"op":"banking.ping","body":{}})")) == "unauthorized");
@@ -282,7 +282,7 @@ TEST_CASE_FIXTURE(fixture, "a public op reaches its domain without a token; othe
 
 TEST_CASE_FIXTURE(fixture, "a public op with a bad token still passes, a private one does not") {
   open(std::string{"not-a-token"});
-  CHECK(code_of(send(R"({"id":1,"op":"banking.rates","body":{}})")) == "ok");
+  CHECK(code_of(send(R"({"id":1,"op":"banking.test_public","body":{}})")) == "ok");
   CHECK(code_of(send(R"({"id":2,"op":"banking.ping","body":{}})")) == "unauthorized");
 }
 
