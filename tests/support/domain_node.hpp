@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -55,13 +56,26 @@ struct outcome {
   std::string code;  // wire code when !ok
 };
 
+// Where a node keeps its database: a name and (SQLite) a directory, given when another process
+// must open the same database (a crash test's children), else made afresh.
+struct node_place {
+  std::string name;
+  std::filesystem::path dir;
+};
+
 class domain_node {
  public:
   // `make` builds the domain's definition anew at each start (settings may change between).
-  domain_node(std::string prefix, std::function<sup::domain_definition(const std::string& name)> make)
-      : name(unique_name(prefix)), make_(std::move(make)) {
-    std::string pattern = (std::filesystem::temp_directory_path() / "superapp-dom-XXXXXX").string();
-    dir = ::mkdtemp(pattern.data());
+  // Without `place` the node gets a database of its own, removed at the end.
+  domain_node(std::string prefix, std::function<sup::domain_definition(const std::string& name)> make,
+              std::optional<node_place> place = std::nullopt)
+      : name(place ? place->name : unique_name(prefix)), make_(std::move(make)), owns_dir_(!place) {
+    if (place) {
+      dir = place->dir;
+    } else {
+      std::string pattern = (std::filesystem::temp_directory_path() / "superapp-dom-XXXXXX").string();
+      dir = ::mkdtemp(pattern.data());
+    }
     add_error_renderers(cfg);
     cfg.set("scheduler.max-threads", 2);
     sys = std::make_unique<caf::actor_system>(cfg);
@@ -70,7 +84,7 @@ class domain_node {
   ~domain_node() {
     stop();
     sys.reset();
-    std::filesystem::remove_all(dir);
+    if (owns_dir_) std::filesystem::remove_all(dir);
   }
 
   domain_node(const domain_node&) = delete;
@@ -174,6 +188,7 @@ class domain_node {
 
  private:
   std::function<sup::domain_definition(const std::string& name)> make_;
+  bool owns_dir_ = true;
 };
 
 inline std::string str(const json::object& o, const char* key) { return std::string{o.at(key).as_string()}; }

@@ -32,8 +32,12 @@ struct banking_node : domain_node {
   int approvals = 0;
 
   // `adjust` changes the settings before the first start (a bank simulator's URL, say).
-  explicit banking_node(const std::function<void(banking_settings&)>& adjust = {})
-      : domain_node("banking", [this](const std::string& db_name) { return banking_domain(settings, db_name); }) {
+  // `place`: an existing database (another process's), else a new one.
+  explicit banking_node(const std::function<void(banking_settings&)>& adjust = {},
+                        std::optional<node_place> place = std::nullopt)
+      : domain_node(
+            "banking", [this](const std::string& db_name) { return banking_domain(settings, db_name); },
+            std::move(place)) {
     tokens::jwk_set set;
     std::string error;
     REQUIRE(set.add_pem(identity_key.kid, identity_key.public_pem(), error));
@@ -52,7 +56,7 @@ struct banking_node : domain_node {
                       const std::string& currency, const std::string& payee,
                       const tokens::signing_key* key = nullptr, std::string device = {}) {
     tokens::approval a;
-    a.approval_id = "ap-" + std::to_string(++approvals);
+    a.approval_id = "ap-" + std::to_string(::getpid()) + "-" + std::to_string(++approvals);
     a.user_id = who.subject;
     a.device_id = device.empty() ? who.device_id : device;
     a.operation = {op, minor, currency, payee};
