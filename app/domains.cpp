@@ -169,6 +169,12 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.open_banking.bank_url = wiring.bank_url;
     settings.bank_webhook_secret = wiring.bank_webhook_secret;
     settings.payments.clock = wiring.clock;
+    // KYC limits: the default level's for users kyc has not verified yet, each user's own from
+    // the kyc.check.verified events on the bus.
+    settings.bus = wiring.bus;
+    const auto& levels = wiring.kyc_levels ? *wiring.kyc_levels : kyc::level_policy::defaults();
+    for (const auto& [currency, l] : levels.default_level().limits_by_currency)
+      settings.ledger.default_limits[currency] = {l.per_transaction_minor, l.per_day_minor, l.balance_minor};
     return banking::banking_domain(std::move(settings));
   }
   if (role == node::role::kyc) {

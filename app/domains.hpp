@@ -10,6 +10,7 @@
 #include "actors/kyc/levels.hpp"
 #include "protocols/clock.hpp"
 #include "protocols/tokens/jwt.hpp"
+#include "supervisors/bus/bus.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/node/node_config.hpp"
 
@@ -43,6 +44,8 @@ struct domain_wiring {
   // data dir; empty when this node hosts no banking).
   std::string bank_url;
   std::string bank_webhook_secret;
+  // The node's event bus (banking learns each user's KYC limits from it); null: none.
+  std::shared_ptr<bus::bus_directory> bus;
 };
 
 // Reads and checks the domain files the config names (identity.tiers_file, .partners_file,

@@ -261,6 +261,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   // bridge_sup starts first and stops last: relays and subscribers find the bus through
   // bus_directory. Every domain whose migrations include the outbox gets a relay to it.
   auto bus_directory = std::make_shared<bus::bus_directory>();
+  wiring.bus = bus_directory;
   std::vector<sup::supervisor_spec> subtrees;
   bus::outbox_relay_settings relay_settings;
   relay_settings.publisher = bus_directory;

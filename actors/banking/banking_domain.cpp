@@ -7,6 +7,7 @@
 #include "actors/banking/banking_errc.hpp"
 #include "actors/banking/banking_service.hpp"
 #include "actors/banking/ledger_store.hpp"
+#include "actors/banking/limits.hpp"
 #include "protocols/ws/ops.hpp"
 
 namespace superapp::banking {
@@ -35,6 +36,7 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
     return handle;
   };
   def.workers.push_back(std::move(ledger));
+  if (settings.bus) def.workers.push_back(kyc_limits_worker(settings.bus, ledger_slot, settings.ledger.store_timeout));
   sup::domain_worker connector;
   connector.spec.id = "bank_connector";
   connector.spec.shutdown_timeout = std::chrono::seconds{5};  // a bank call in flight ends

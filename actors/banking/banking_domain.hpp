@@ -9,6 +9,7 @@
 #include "actors/banking/open_banking.hpp"
 #include "actors/banking/payments.hpp"
 #include "protocols/tokens/jwt.hpp"
+#include "supervisors/bus/bus.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/domain_service.hpp"
 
@@ -22,6 +23,9 @@ struct banking_settings {
   std::chrono::seconds default_hold{24 * 3600};  // a hold's life when the client names none
   std::chrono::milliseconds ledger_timeout{15'000};
   open_banking_settings open_banking;  // the bank's API (the simulator in `superapp run`)
+  // The node's event bus: kyc.check.verified events give each user's limits (ADR 0014); null:
+  // none are learnt (the default limits, ledger.default_limits, apply to everyone).
+  std::shared_ptr<bus::bus_directory> bus;
   // The secret the bank signs its payment callbacks with (raw bytes; banking.bank_webhook_
   // secret_file). Empty: every callback is refused (payments still settle by polling).
   std::string bank_webhook_secret;

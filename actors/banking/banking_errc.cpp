@@ -70,6 +70,12 @@ error_description describe(banking_errc code) {
       return {"webhook_signature_invalid", "the callback's signature does not verify", false};
     case banking_errc::webhook_stale:
       return {"webhook_stale", "the callback's timestamp is outside the accepted window", false};
+    case banking_errc::limit_per_transaction:
+      return {"limit_per_transaction", "the amount is above your verification level's limit per payment (kyc.status)", false};
+    case banking_errc::limit_per_day:
+      return {"limit_per_day", "today's payments would pass your verification level's daily limit (kyc.status)", false};
+    case banking_errc::limit_balance:
+      return {"limit_balance", "the receiving wallet would hold more than its owner's verification level allows", false};
   }
   return {"internal", "internal error", false};
 }

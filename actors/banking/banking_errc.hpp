@@ -34,9 +34,12 @@ enum class banking_errc : std::uint8_t {
   payment_not_found = 20,        // no such payment of the caller's
   webhook_signature_invalid = 21,  // a bank callback whose HMAC does not verify
   webhook_stale = 22,            // a bank callback signed too long ago (or in the future)
+  limit_per_transaction = 23,    // above the caller's KYC level's per-transaction limit
+  limit_per_day = 24,            // the day's payments would pass the level's per-day limit
+  limit_balance = 25,            // the receiving wallet would hold more than its level allows
 };
 
-inline constexpr banking_errc last_banking_errc = banking_errc::webhook_stale;
+inline constexpr banking_errc last_banking_errc = banking_errc::limit_balance;
 inline constexpr caf::atom_value banking_category = caf::atom("banking");
 
 caf::error make_error(banking_errc code);

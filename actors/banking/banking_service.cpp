@@ -26,10 +26,6 @@
 
 namespace superapp::banking {
 
-std::string wallet_id(std::string_view user_id, std::string_view currency) {
-  return "wallet:" + std::string{user_id} + ":" + std::string{currency};
-}
-
 std::string client_transfer_id(std::string_view user_id, std::string_view idempotency_key) {
   std::string scoped{user_id};
   scoped += '|';
@@ -126,6 +122,12 @@ caf::error refusal(transfer_result r) {
       return make_error(banking_errc::exceeds_hold);
     case transfer_result::approval_already_used:
       return make_error(banking_errc::approval_already_used);
+    case transfer_result::exceeds_transaction_limit:
+      return make_error(banking_errc::limit_per_transaction);
+    case transfer_result::exceeds_daily_limit:
+      return make_error(banking_errc::limit_per_day);
+    case transfer_result::exceeds_balance_limit:
+      return make_error(banking_errc::limit_balance);
     case transfer_result::linked_transfer_failed:
       break;
   }
@@ -624,8 +626,19 @@ caf::result<op_reply> do_topup(self_ptr self, const op_request& req) {
   auto wallets = store::accounts_with_prefix(**conn, wallet_prefix(req.who.subject));
   if (!wallets) return storage_error(wallets.error(), "accounts read");
   auto wallet = wallet_id(req.who.subject, p.currency);
-  if (std::none_of(wallets->begin(), wallets->end(), [&wallet](const auto& r) { return r.acct.id == wallet; }))
-    return make_error(banking_errc::account_not_found);
+  auto held = std::find_if(wallets->begin(), wallets->end(), [&wallet](const auto& r) { return r.acct.id == wallet; });
+  if (held == wallets->end()) return make_error(banking_errc::account_not_found);
+  // The wallet's KYC balance limit, judged now: once the bank has the money it must be
+  // creditable (a wallet above its limit after settlement would have to refund it).
+  auto recorded = store::user_limits(**conn, req.who.subject);
+  if (!recorded) return storage_error(recorded.error(), "limits read");
+  const auto& limits = *recorded ? **recorded : self->state.cfg.ledger.default_limits;
+  if (auto l = limits.find(p.currency); l != limits.end()) {
+    const auto& b = held->bal;
+    auto holding = b.credits_posted - b.debits_posted + b.credits_pending;
+    if (holding > l->second.balance || p.amount > l->second.balance - holding)
+      return make_error(banking_errc::limit_balance);
+  }
   auto payments = self->state.slots.payments->get();
   if (!payments) return make_error(platform_errc::unavailable);
   persistence::unit_of_work unit;

@@ -8,15 +8,13 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/banking/banking_domain.hpp"
+#include "actors/banking/limits.hpp"
 #include "protocols/front_door_messages.hpp"
 #include "supervisors/domain.hpp"
 
 namespace superapp::banking {
 
 using service_actor = caf::typed_actor<caf::replies_to<op_atom, op_request>::with<op_reply>>;
-
-// Wallet "wallet:<user>:<currency>": a user's account in the ledger, no overdraft.
-std::string wallet_id(std::string_view user_id, std::string_view currency);
 
 // A client transfer's id: "tr_" and 32 hex digits of SHA-256 over "<user>|<idempotency key>"
 // (the key scoped to its user, and not shown to the counterparty).

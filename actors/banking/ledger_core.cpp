@@ -48,6 +48,9 @@ std::string_view to_string(transfer_result r) {
     case transfer_result::exceeds_pending_amount: return "exceeds_pending_amount";
     case transfer_result::linked_transfer_failed: return "linked_transfer_failed";
     case transfer_result::approval_already_used: return "approval_already_used";
+    case transfer_result::exceeds_transaction_limit: return "exceeds_transaction_limit";
+    case transfer_result::exceeds_daily_limit: return "exceeds_daily_limit";
+    case transfer_result::exceeds_balance_limit: return "exceeds_balance_limit";
   }
   return "?";
 }

@@ -73,6 +73,9 @@ enum class transfer_result : std::uint8_t {
   exceeds_pending_amount,    // post more than was reserved
   linked_transfer_failed,    // another transfer of its batch failed: none of them applied
   approval_already_used,     // the writer's check: the approval was spent by another transfer
+  exceeds_transaction_limit,  // the writer's check: above the payer's KYC level's per-transaction cap
+  exceeds_daily_limit,        // the payer's transfers and holds today would pass the per-day cap
+  exceeds_balance_limit,      // the payee's wallet would hold more than its level allows
 };
 
 std::string_view to_string(transfer_result r);

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <map>
 
+#include "actors/banking/limits.hpp"
 #include "actors/banking/payments_store.hpp"
 #include "persistence/idempotency.hpp"
 #include "persistence/outbox.hpp"
@@ -117,7 +118,8 @@ std::string_view to_string(transfer_kind k) {
 std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1},
           persistence::outbox_migration(2), persistence::idempotency_migration(3),
-          persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5)};
+          persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5),
+          limits_migration(6)};
 }
 
 caf::expected<loaded> load(conn& c) {

@@ -2,6 +2,7 @@
 #include "actors/banking/ledger_writer.hpp"
 
 #include <functional>
+#include <map>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -35,6 +36,9 @@ struct ledger_state {
   ledger_core core;
   std::int64_t next_seq = 1;
   std::unordered_map<std::string, std::int64_t> spent;  // approval id -> expires_at_s
+  std::map<std::string, limits_by_currency> limits;  // by user, as recorded
+  std::map<std::string, std::int64_t> spent_today;    // per wallet: client transfers and holds
+  std::int64_t day = 0;                               // UTC day (days since epoch) of spent_today
   std::int64_t purge_before_s = 0;  // spent approvals to delete with the next commit
   std::int64_t last_purge_s = 0;
   batch open;            // accepted, waiting for the next commit
@@ -131,17 +135,51 @@ waiter deliver_when_durable(caf::typed_response_promise<T> rp, T value) {
   };
 }
 
+const currency_limits* limits_of(self_ptr self, const std::string& account, const std::string& currency) {
+  auto owner = wallet_owner(account);
+  if (!owner) return nullptr;
+  const auto& st = self->state;
+  auto user = st.limits.find(*owner);
+  const auto& by_currency = user != st.limits.end() ? user->second : st.cfg.default_limits;
+  auto it = by_currency.find(currency);
+  return it == by_currency.end() ? nullptr : &it->second;
+}
+
+// A client's transfer or hold against its payer's and payee's KYC limits, as the balances are.
+transfer_result judge_limits(self_ptr self, const transfer& t) {
+  if (t.kind != transfer_kind::immediate && t.kind != transfer_kind::pending) return transfer_result::ok;
+  auto& st = self->state;
+  if (auto today = now_s(self) / 86'400; today != st.day) {
+    st.day = today;
+    st.spent_today.clear();
+  }
+  if (const auto* payer = limits_of(self, t.debit_account, t.currency)) {
+    if (t.amount > payer->per_transaction) return transfer_result::exceeds_transaction_limit;
+    auto spent = st.spent_today[t.debit_account];
+    if (spent > payer->per_day || t.amount > payer->per_day - spent) return transfer_result::exceeds_daily_limit;
+  }
+  if (const auto* payee = limits_of(self, t.credit_account, t.currency)) {
+    const auto* b = st.core.balance_of(t.credit_account);
+    auto held = b ? b->credits_posted - b->debits_posted + b->credits_pending : 0;
+    if (held > payee->balance || t.amount > payee->balance - held) return transfer_result::exceeds_balance_limit;
+  }
+  return transfer_result::ok;
+}
+
 // One transfer: the core's verdict now, `ok` (and `exists` of one not yet durable) after its
 // commit. An approval already spent by another transfer refuses it before the core sees it.
 caf::result<transfer_result> apply_one(self_ptr self, const transfer& t, const approval_spend* approval) {
   auto& st = self->state;
   const bool spends = approval != nullptr && !st.core.knows(t.id);
   if (spends && st.spent.count(approval->approval_id) != 0) return transfer_result::approval_already_used;
+  if (spends)
+    if (auto limited = judge_limits(self, t); limited != transfer_result::ok) return limited;
   applied_transfer a;
   auto r = st.core.apply(t, now_s(self), &a);
   if (r == transfer_result::ok) {
     record(self, a);
     if (spends) {
+      st.spent_today[t.debit_account] += t.amount;
       st.spent.emplace(approval->approval_id, approval->expires_at_s);
       st.open.approvals.push_back({approval->approval_id, t.id, approval->expires_at_s});
     }
@@ -153,7 +191,9 @@ caf::result<transfer_result> apply_one(self_ptr self, const transfer& t, const a
 }
 
 ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
-                                   sup::domain_context_ptr ctx, store::loaded data) {
+                                   sup::domain_context_ptr ctx, store::loaded data,
+                                   std::map<std::string, limits_by_currency> limits,
+                                   std::map<std::string, std::int64_t> spent_today) {
   auto& st = self->state;
   st.cfg = std::move(settings);
   st.ctx = std::move(ctx);
@@ -165,6 +205,9 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   for (const auto& p : data.pending) st.core.restore_pending(p, pending_state::state::pending);
   for (const auto& [id, expires] : data.approvals) st.spent.emplace(id, expires);
   st.next_seq = data.next_seq;
+  st.limits = std::move(limits);
+  st.spent_today = std::move(spent_today);
+  st.day = now_s(self) / 86'400;
   log::info("ledger: loaded", {{"accounts", static_cast<std::int64_t>(data.accounts.size())},
                                {"transfers", static_cast<std::int64_t>(data.transfers.size())},
                                {"pending", static_cast<std::int64_t>(data.pending.size())}});
@@ -208,6 +251,9 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         return *b;
       },
       [self](ledger_flush_atom) { flush(self); },
+      [self](limits_atom, const std::string& user, const limits_by_currency& limits) {
+        self->state.limits[user] = limits;
+      },
       [self](expire_atom) {
         auto& st = self->state;
         const auto now = now_s(self);
@@ -231,13 +277,27 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
 
 caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settings settings,
                                          sup::domain_context_ptr ctx) {
-  auto data = [&ctx]() -> caf::expected<store::loaded> {
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          settings.clock->now().time_since_epoch())
+                          .count();
+  store::loaded data;
+  std::map<std::string, limits_by_currency> limits;
+  std::map<std::string, std::int64_t> spent_today;
+  {
     auto conn = ctx->readers->borrow();  // back to the pool before the ledger runs
     if (!conn) return conn.error();
-    return store::load(**conn);
-  }();
-  if (!data) return data.error();
-  return parent.spawn(ledger, std::move(settings), std::move(ctx), std::move(*data));
+    auto loaded = store::load(**conn);
+    if (!loaded) return loaded.error();
+    data = std::move(*loaded);
+    auto l = store::load_limits(**conn);
+    if (!l) return l.error();
+    limits = std::move(*l);
+    auto spent = store::spent_since(**conn, now_ms - now_ms % 86'400'000);
+    if (!spent) return spent.error();
+    spent_today = std::move(*spent);
+  }
+  return parent.spawn(ledger, std::move(settings), std::move(ctx), std::move(data), std::move(limits),
+                      std::move(spent_today));
 }
 
 }  // namespace superapp::banking

@@ -17,6 +17,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "actors/banking/ledger_core.hpp"
+#include "actors/banking/limits.hpp"
 #include "protocols/clock.hpp"
 #include "supervisors/domain.hpp"
 
@@ -28,6 +29,7 @@ using linked_atom = caf::atom_constant<caf::atom("linked")>;
 using balance_atom = caf::atom_constant<caf::atom("balance")>;
 using ledger_flush_atom = caf::atom_constant<caf::atom("l_flush")>;
 using expire_atom = caf::atom_constant<caf::atom("expire")>;
+using limits_atom = caf::atom_constant<caf::atom("limits")>;
 
 // An approval (ADR 0013) a transfer spends: recorded in the transfer's commit, refused when
 // another transfer spent it (approval_already_used). The caller verified it.
@@ -40,23 +42,27 @@ struct approval_spend {
 //               a different account.
 // transfer:     the core's verdict; `ok` and `exists` only once durable. A refusal is answered
 //               at once (nothing to make durable).
-//               With an approval_spend: the same, spending the approval with the transfer (a
-//               retry of the transfer answers `exists` whatever approval it carries).
+//               With an approval_spend: a client's transfer or hold. The approval is spent with
+//               it (a retry answers `exists` whatever approval it carries), and the KYC limits
+//               of its payer (per transaction, per day) and payee (balance) apply.
 // linked:       a batch, all or nothing (ledger_core::apply_linked).
 // balance:      what the ledger holds now for an account (committed or about to be); not_found.
+// limits:       a user's limits now (kyc_limits worker, after recording them).
 using ledger_actor = caf::typed_actor<
     caf::replies_to<open_account_atom, account>::with<bool>,
     caf::replies_to<transfer_atom, transfer>::with<transfer_result>,
     caf::replies_to<transfer_atom, transfer, approval_spend>::with<transfer_result>,
     caf::replies_to<linked_atom, std::vector<transfer>>::with<std::vector<transfer_result>>,
     caf::replies_to<balance_atom, std::string>::with<balances>, caf::reacts_to<ledger_flush_atom>,
-    caf::reacts_to<expire_atom>>;
+    caf::reacts_to<expire_atom>, caf::reacts_to<limits_atom, std::string, limits_by_currency>>;
 
 struct ledger_settings {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
   std::size_t max_batch_transfers = 4000;  // a batch commits at once when it reaches this
   std::chrono::milliseconds store_timeout{10'000};
   std::chrono::milliseconds expire_every{1'000};  // how often expired reservations are voided
+  // The limits of users with no recorded KYC level (the default level's); empty: none.
+  limits_by_currency default_limits;
 };
 
 // Loads the ledger from the domain's database (blocking: call it from the worker's start) and
@@ -74,3 +80,4 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::transfer_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer_result>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::balances)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::limits_by_currency)

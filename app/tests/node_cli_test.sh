@@ -124,7 +124,13 @@ grep -q '"state":"captured"' "$work/reply" || fail "capture: $(cat "$work/reply"
 client banking accounts | grep -q '"available_minor":2900' || fail "alice after the capture"
 bob banking accounts | grep -q '"available_minor":2100' || fail "bob after the capture"
 bob banking statement GBP | grep -q '"counterparty":"user:' || fail "bob's statement"
-if client banking pay "$bob_id" 100000 GBP --mpin 579135 --step-up biometric >"$work/reply" 2>/dev/null; then
+# Alice is at KYC level minimum (GBP 250.00 a payment): above it is refused whatever she holds;
+# within it, more than she holds is insufficient funds.
+if client banking pay "$bob_id" 30000 GBP --mpin 579135 --step-up biometric >"$work/reply" 2>/dev/null; then
+  fail "paid above the level's limit"
+fi
+grep -q '"code":"limit_per_transaction"' "$work/reply" || fail "limit: $(cat "$work/reply")"
+if client banking pay "$bob_id" 20000 GBP --mpin 579135 --step-up biometric >"$work/reply" 2>/dev/null; then
   fail "paid more than the wallet holds"
 fi
 grep -q '"code":"insufficient_funds"' "$work/reply" || fail "overdraft: $(cat "$work/reply")"
@@ -139,6 +145,15 @@ client op kyc.submit '{"level":"standard","documents":[{"type":"passport","numbe
 grep -q '"state":"pending"' "$work/reply" || fail "kyc.submit reply: $(cat "$work/reply")"
 kyc_verified() { "$bin" client --data-dir "$data" op kyc.status | grep -q '"level":"standard"'; }
 wait_for 40 kyc_verified || fail "the provider's callback did not verify the user"
+# Banking learnt the new level's limits from kyc.check.verified on the bus: GBP 300.00 now goes.
+client banking topup "$link_id" "$bank_account" 40000 GBP --wait >"$work/reply" 2>/dev/null \
+  || fail "second topup: $(cat "$work/reply")"
+paid_at_standard() {
+  "$bin" client --data-dir "$data" banking pay "$bob_id" 30000 GBP --mpin 579135 --step-up biometric \
+    --idempotency-key pay-at-standard >"$work/reply" 2>/dev/null
+}
+wait_for 20 paid_at_standard || fail "the standard level's limit did not reach banking: $(cat "$work/reply")"
+bob banking accounts | grep -q '"available_minor":32100' || fail "bob after the standard payment"
 if client op kyc.submit '{"level":"full","documents":[{"type":"passport","number":"P1"}]}' \
   --idempotency-key kyc-submit-0002 >"$work/reply"; then fail "one document was taken for full"; fi
 grep -q '"code":"invalid_documents"' "$work/reply" || fail "kyc bad documents: $(cat "$work/reply")"

@@ -7,6 +7,8 @@
 #include <thread>
 
 #include "actors/banking/tests/banking_node.hpp"
+#include "supervisors/bus/bus.hpp"
+#include "supervisors/bus/bus_messages.hpp"
 
 using namespace superapp;
 using namespace superapp::banking;
@@ -292,4 +294,63 @@ TEST_CASE("concurrent transfers from one wallet by many sessions never overdraw 
   CHECK(n.available(alice) == 0);
   CHECK(n.available(bob) + n.available(carol) == 10'000);
   CHECK(n.books() == 0);
+}
+
+TEST_CASE("KYC limits: the default level's, then each user's from kyc.check.verified on the bus") {
+  auto buses = std::make_shared<bus::bus_directory>();
+  banking_node n{[&](banking_settings& s) {
+    s.bus = buses;
+    s.ledger.default_limits["GBP"] = {1'000, 1'500, 5'000};
+  }};
+  buses->publish(bus::spawn_local_bus(*n.sys, bus::bus_config{}));
+  const caller dave{"u-dave", "d-dave", {"user"}};
+  for (const auto& who : {alice, bob, carol, dave}) REQUIRE(n.open(who).ok);
+  n.fund(alice, 10'000);
+  n.fund(carol, 10'000);
+  // Per transaction, then per day (what was paid today counts; a refusal does not).
+  CHECK(n.transfer(alice, bob, 1'001, "l1").code == "limit_per_transaction");
+  CHECK(n.transfer(alice, bob, 1'000, "l2").ok);
+  CHECK(n.transfer(alice, bob, 500, "l3").ok);
+  CHECK(n.transfer(alice, bob, 1, "l4").code == "limit_per_day");
+  // What a wallet may hold: bob holds 1,500; funding (no approval: not a client's payment) takes
+  // him to 5,000, and nobody may pay him more.
+  n.fund(bob, 3'500);
+  CHECK(n.transfer(carol, bob, 1, "l5").code == "limit_balance");
+  CHECK(n.available(bob) == 5'000);
+
+  // Verified at a higher level: kyc's event on the bus raises alice's limits.
+  auto verified = [&](const caller& who, std::int64_t per_tx, std::int64_t per_day, std::int64_t balance) {
+    json::object body{{"check_id", "kyc-1"}, {"level", "standard"}, {"level_now", "standard"},
+                      {"limits", json::array{json::object{{"currency", "GBP"},
+                                                          {"per_transaction_minor", per_tx},
+                                                          {"per_day_minor", per_day},
+                                                          {"balance_minor", balance}}}}};
+    auto e = events::make_event(*n.clock, "kyc.check.verified", 1, who.subject, 1, json::serialize(body));
+    e.audience = {who.subject};
+    return e;
+  };
+  auto e = verified(alice, 100'000, 200'000, 1'000'000);
+  caf::scoped_actor self{*n.sys};
+  for (int copy = 0; copy < 2; ++copy)  // delivered twice: applied once (the inbox)
+    self->request(buses->current(), 5s, bus::bus_publish_atom::value, events::topic_for_domain("kyc"), e)
+        .receive([](const bus::bus_published&) {}, [](caf::error& err) { FAIL(superapp::describe(err).wire_code); });
+  bool raised = false;
+  for (int i = 0; i < 100 && !raised; ++i) {
+    raised = n.transfer(alice, dave, 2'000, "l6").ok;
+    if (!raised) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(raised);
+  // Recorded: after a restart alice keeps her level's limits and what she paid today.
+  n.stop();
+  n.start();
+  CHECK(n.transfer(alice, dave, 2'500, "l7").ok);  // dave (default level) may hold 5,000
+  CHECK(n.transfer(carol, bob, 1, "l8").code == "limit_balance");
+  auto rows = n.reader()->execute({"SELECT level, per_day FROM user_limits WHERE user_id = $1", {alice.subject}});
+  REQUIRE(rows);
+  REQUIRE(rows->rows.size() == 1);
+  CHECK(persistence::text_at(rows->rows[0], 0) == "standard");
+  CHECK(persistence::int_at(rows->rows[0], 1) == 200'000);
+  CHECK(n.books() == 0);
+  n.stop();
+  caf::anon_send_exit(buses->current(), caf::exit_reason::user_shutdown);  // not in the tree
 }

@@ -271,3 +271,36 @@ TEST_CASE("the bank's signed callback moves a payment on at once; forged or stal
   n.stop();
   bank.stop();
 }
+
+TEST_CASE("a top-up that would take the wallet above its KYC balance limit is refused before the bank is asked") {
+  sim::bank_simulator bank;
+  std::string failure;
+  REQUIRE_MESSAGE(bank.start("127.0.0.1", 0, failure), failure);
+  bank.set_settle_delay(20ms);
+  banking_node n{[&](banking_settings& s) {
+    s.open_banking.bank_url = bank.base_url();
+    s.payments.first_wait = 20ms;
+    s.payments.max_wait = 100ms;
+    s.ledger.default_limits["GBP"] = {100'000, 100'000, 5'000};
+  }};
+  REQUIRE(n.open(alice).ok);
+  auto link = n.call("banking.link_bank", {{"customer", "cust-alice"}}, alice, "l1");
+  REQUIRE(link.ok);
+  auto accounts = n.call("banking.bank_accounts", {{"link_id", str(link.body, "link_id")}}, alice);
+  REQUIRE(accounts.ok);
+  auto account = str(accounts.body.at("accounts").as_array()[0].as_object(), "account_id");
+  auto topup = [&](std::int64_t minor, const std::string& key) {
+    return n.call("banking.topup",
+                  {{"link_id", str(link.body, "link_id")}, {"bank_account", account}, {"amount", banking_node::money(minor)}},
+                  alice, key);
+  };
+  CHECK(topup(5'001, "t1").code == "limit_balance");
+  auto ok = topup(4'000, "t2");
+  REQUIRE(ok.ok);
+  for (int i = 0; i < 200 && n.available(alice) != 4'000; ++i) std::this_thread::sleep_for(20ms);
+  CHECK(n.available(alice) == 4'000);
+  CHECK(topup(1'001, "t3").code == "limit_balance");
+  CHECK(bank.payments_received() == 1);
+  n.stop();
+  bank.stop();
+}
