@@ -1,0 +1,396 @@
+// The ledger's speed (issue 7), each target beside its baselines in one invocation:
+//   PostgreSQL: the ledger writer (checks in memory, group commit) against pgbench running a
+//   one-call plpgsql transfer at 16 clients, and against a bare libpq program writing the same
+//   transfers in set-based batches of 1,000 per transaction (the ceiling); random transfers
+//   between many accounts, then a hot run where every transfer leaves one account.
+//   SQLite (WAL, synchronous=FULL): the ledger writer against raw batch-of-one inserts.
+// Every transfer has a random idempotency key, as clients send. The ledger is driven in-process
+// (no gateway) by `--in-flight` concurrent requesters, as many sessions would.
+#include <libpq-fe.h>
+#include <openssl/rand.h>
+#include <sqlite3.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <latch>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include "actors/banking/banking_domain.hpp"
+#include "protocols/hex.hpp"
+#include "supervisors/domain.hpp"
+
+using namespace superapp;
+using namespace superapp::banking;
+using namespace std::chrono_literals;
+using steady = std::chrono::steady_clock;
+
+namespace {
+
+struct options {
+  std::string engine = "both";  // sqlite | postgres | both
+  std::string conninfo;         // empty: a throwaway server (scripts/pg-test-server)
+  std::int64_t transfers = 100'000;
+  std::int64_t accounts = 10'000;
+  int in_flight = 4096;
+  int pgbench_clients = 16;
+  int pgbench_seconds = 10;
+  std::int64_t sqlite_raw = 3'000;  // batch-of-one inserts are slow: fewer
+};
+
+std::string random_key() {
+  unsigned char b[16];
+  RAND_bytes(b, sizeof b);
+  return to_hex(b, sizeof b);
+}
+
+double seconds_since(steady::time_point t0) {
+  return std::chrono::duration<double>(steady::now() - t0).count();
+}
+
+void row(const char* engine, const char* run, std::int64_t n, double secs, const char* note = "") {
+  std::printf("| %s | %s | %lld | %.2f | %.0f | %s |\n", engine, run, static_cast<long long>(n), secs,
+              n / secs, note);
+  std::fflush(stdout);
+}
+
+// ---- the ledger writer, in-process -------------------------------------------------------
+
+// A requester: sends a transfer, and the next when the answer comes, until `left` runs out.
+struct drive_state {
+  std::atomic<std::int64_t>* left;
+  std::atomic<std::int64_t>* refused;
+  ledger_actor ledger;
+  std::int64_t accounts;
+  bool hot;
+  std::mt19937_64 rng;
+  std::latch* done;
+};
+
+void send_next(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
+  if (st->left->fetch_sub(1) <= 0) {
+    st->done->count_down();
+    self->quit();
+    return;
+  }
+  transfer t;
+  t.id = random_key();
+  auto from = st->hot ? 0 : static_cast<std::int64_t>(st->rng() % st->accounts);
+  auto to = static_cast<std::int64_t>(st->rng() % (st->accounts - 1)) + 1;
+  if (to == from) to = 0;
+  t.debit_account = "w" + std::to_string(from);
+  t.credit_account = "w" + std::to_string(to);
+  t.amount = 1;
+  t.currency = "EUR";
+  self->request(st->ledger, 60s, transfer_atom::value, t)
+      .then(
+          [self, st](transfer_result r) {
+            if (r != transfer_result::ok) ++*st->refused;
+            send_next(self, st);
+          },
+          [self, st](caf::error&) {
+            ++*st->refused;
+            send_next(self, st);
+          });
+}
+
+caf::behavior driver(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
+  send_next(self, st);
+  return {[](caf::unit_t) {}};
+}
+
+struct ledger_node {
+  caf::actor_system_config cfg;
+  std::unique_ptr<caf::actor_system> sys;
+  caf::actor root;
+  std::shared_ptr<sup::service_slot> slot = std::make_shared<sup::service_slot>();
+
+  explicit ledger_node(persistence::database_config db, const std::string& name) {
+    add_error_renderers(cfg);
+    sys = std::make_unique<caf::actor_system>(cfg);
+    banking_settings s;
+    s.ledger_slot = slot;
+    sup::domain_settings ds;
+    ds.database = std::move(db);
+    ds.directory = std::make_shared<sup::front_door_directory>();
+    root = sup::spawn_supervisor(*sys, sup::domain_supervisor(banking_domain(s, name), ds));
+    caf::scoped_actor self{*sys};
+    if (auto err = sup::await_ready(self, root, 60s)) {
+      std::fprintf(stderr, "ledger_bench: the banking tree did not start: %s\n", describe(err).wire_code.data());
+      std::exit(1);
+    }
+  }
+  ~ledger_node() {
+    caf::scoped_actor self{*sys};
+    sup::shutdown(self, root, 30s);
+  }
+  ledger_actor ledger() { return caf::actor_cast<ledger_actor>(slot->get()); }
+
+  // Accounts w0..w<n-1>: w0 a funding account (hot runs debit it), the others wallets, each
+  // funded so no transfer of the run is refused for funds.
+  void open(std::int64_t n) {
+    caf::scoped_actor self{*sys};
+    std::vector<transfer> funding;
+    for (std::int64_t i = 0; i < n; ++i) {
+      account a{"w" + std::to_string(i), "EUR", i == 0 ? 0u : debits_must_not_exceed_credits};
+      self->request(ledger(), 60s, open_account_atom::value, a).receive([](bool) {}, [](caf::error&) {});
+      if (i == 0) continue;
+      transfer t;
+      t.id = "fund-" + std::to_string(i);
+      t.debit_account = "w0";
+      t.credit_account = a.id;
+      t.amount = 1'000'000;
+      t.currency = "EUR";
+      self->request(ledger(), 60s, transfer_atom::value, t).receive([](transfer_result) {}, [](caf::error&) {});
+    }
+  }
+
+  double run(std::int64_t n, int in_flight, std::int64_t accounts, bool hot, std::int64_t& refused_out) {
+    std::atomic<std::int64_t> left{n}, refused{0};
+    std::latch done{in_flight};
+    auto t0 = steady::now();
+    for (int i = 0; i < in_flight; ++i) {
+      auto st = std::make_shared<drive_state>(
+          drive_state{&left, &refused, ledger(), accounts, hot, std::mt19937_64{static_cast<unsigned>(i)}, &done});
+      sys->spawn(driver, st);
+    }
+    done.wait();
+    refused_out = refused;
+    return seconds_since(t0);
+  }
+};
+
+void ledger_runs(const char* engine, persistence::database_config db, const options& o) {
+  ledger_node node{std::move(db), "bench_ledger_" + std::to_string(::getpid())};
+  node.open(o.accounts);
+  std::int64_t refused = 0;
+  auto secs = node.run(o.transfers, o.in_flight, o.accounts, false, refused);
+  row(engine, "ledger writer, random accounts", o.transfers, secs,
+      refused ? ("refused " + std::to_string(refused)).c_str() : "");
+  secs = node.run(o.transfers, o.in_flight, o.accounts, true, refused);
+  row(engine, "ledger writer, hot account", o.transfers, secs, refused ? ("refused " + std::to_string(refused)).c_str() : "");
+}
+
+// ---- PostgreSQL baselines --------------------------------------------------------------
+
+PGconn* pg_connect(const std::string& conninfo) {
+  auto* c = PQconnectdb(conninfo.c_str());
+  if (PQstatus(c) != CONNECTION_OK) {
+    std::fprintf(stderr, "ledger_bench: %s\n", PQerrorMessage(c));
+    std::exit(1);
+  }
+  return c;
+}
+
+void pg_exec(PGconn* c, const std::string& sql) {
+  auto* r = PQexec(c, sql.c_str());
+  auto s = PQresultStatus(r);
+  if (s != PGRES_COMMAND_OK && s != PGRES_TUPLES_OK) {
+    std::fprintf(stderr, "ledger_bench: %s: %s\n", sql.substr(0, 80).c_str(), PQerrorMessage(c));
+    std::exit(1);
+  }
+  PQclear(r);
+}
+
+void pg_reset_accounts(PGconn* c, std::int64_t accounts) {
+  pg_exec(c, "DROP TABLE IF EXISTS pgb_transfers; DROP TABLE IF EXISTS pgb_accounts");
+  pg_exec(c, "CREATE TABLE pgb_accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)");
+  pg_exec(c, "CREATE TABLE pgb_transfers (id TEXT PRIMARY KEY, debit BIGINT NOT NULL, credit BIGINT NOT NULL,"
+             " amount BIGINT NOT NULL, at_ms BIGINT NOT NULL)");
+  pg_exec(c, "INSERT INTO pgb_accounts SELECT g, 1000000000 FROM generate_series(0, " + std::to_string(accounts - 1) +
+                 ") g");
+}
+
+// The bare libpq ceiling: the same transfers, 1,000 per transaction, one multi-row INSERT and
+// one set-based UPDATE of the balances per batch (netted: it checks nothing).
+void raw_batches(const std::string& conninfo, const options& o) {
+  auto* c = pg_connect(conninfo);
+  pg_reset_accounts(c, o.accounts);
+  std::mt19937_64 rng{7};
+  auto t0 = steady::now();
+  for (std::int64_t done = 0; done < o.transfers; done += 1000) {
+    std::string insert = "INSERT INTO pgb_transfers (id, debit, credit, amount, at_ms) VALUES ";
+    std::map<std::int64_t, std::int64_t> delta;
+    for (int i = 0; i < 1000; ++i) {
+      auto d = static_cast<std::int64_t>(rng() % o.accounts), cr = static_cast<std::int64_t>(rng() % o.accounts);
+      if (i) insert += ',';
+      insert += "('" + random_key() + "'," + std::to_string(d) + "," + std::to_string(cr) + ",1,0)";
+      --delta[d];
+      ++delta[cr];
+    }
+    std::string update = "UPDATE pgb_accounts a SET balance = a.balance + v.d FROM (VALUES ";
+    bool first = true;
+    for (auto [id, d] : delta) {
+      if (!first) update += ',';
+      first = false;
+      update += "(" + std::to_string(id) + "::BIGINT," + std::to_string(d) + "::BIGINT)";
+    }
+    update += ") AS v(id, d) WHERE a.id = v.id";
+    pg_exec(c, "BEGIN");
+    pg_exec(c, insert);
+    pg_exec(c, update);
+    pg_exec(c, "COMMIT");
+  }
+  row("postgres", "baseline: bare libpq, set-based batches of 1,000", o.transfers, seconds_since(t0));
+  PQfinish(c);
+}
+
+// pgbench with a one-call plpgsql transfer (balance checked, rows locked in id order).
+void pgbench_runs(const std::string& conninfo, const options& o) {
+  auto* c = pg_connect(conninfo);
+  pg_reset_accounts(c, o.accounts);
+  pg_exec(c, R"sql(
+CREATE OR REPLACE FUNCTION pgb_transfer(k TEXT, d BIGINT, c BIGINT, a BIGINT) RETURNS BOOLEAN AS $$
+BEGIN
+  IF d = c THEN RETURN FALSE; END IF;
+  PERFORM 1 FROM pgb_accounts WHERE id IN (d, c) ORDER BY id FOR UPDATE;
+  UPDATE pgb_accounts SET balance = balance - a WHERE id = d AND balance >= a;
+  IF NOT FOUND THEN RETURN FALSE; END IF;
+  UPDATE pgb_accounts SET balance = balance + a WHERE id = c;
+  INSERT INTO pgb_transfers (id, debit, credit, amount, at_ms) VALUES (k, d, c, a, 0);
+  RETURN TRUE;
+END $$ LANGUAGE plpgsql)sql");
+  PQfinish(c);
+  auto dir = std::filesystem::temp_directory_path() / ("ledger-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  for (bool hot : {false, true}) {
+    auto script = (dir / (hot ? "hot.sql" : "random.sql")).string();
+    std::ofstream{script} << (hot ? "\\set d 0\n" : "\\set d random(0, " + std::to_string(o.accounts - 1) + ")\n")
+                          << "\\set c random(1, " << o.accounts - 1 << ")\n"
+                          << "SELECT pgb_transfer(md5(random()::text || clock_timestamp()::text), :d, :c, 1);\n";
+    auto out = (dir / "pgbench.out").string();
+    auto cmd = "pgbench -n -c " + std::to_string(o.pgbench_clients) + " -j 2 -T " + std::to_string(o.pgbench_seconds) +
+               " -f " + script + " \"" + conninfo + "\" > " + out + " 2>&1";
+    if (std::system(cmd.c_str()) != 0) {
+      std::fprintf(stderr, "ledger_bench: pgbench failed:\n");
+      [[maybe_unused]] int shown = std::system(("cat " + out + " >&2").c_str());
+      std::exit(1);
+    }
+    std::ifstream in{out};
+    std::string line;
+    std::int64_t processed = 0;
+    while (std::getline(in, line))
+      if (line.rfind("number of transactions actually processed: ", 0) == 0)
+        processed = std::strtoll(line.c_str() + 43, nullptr, 10);
+    row("postgres",
+        hot ? "baseline: pgbench one-call plpgsql, 16 clients, hot account"
+            : "baseline: pgbench one-call plpgsql, 16 clients, random accounts",
+        processed, o.pgbench_seconds);
+  }
+  std::filesystem::remove_all(dir);
+}
+
+// ---- SQLite baseline -------------------------------------------------------------------
+
+void sqlite_raw(const std::filesystem::path& dir, const options& o) {
+  sqlite3* db = nullptr;
+  sqlite3_open((dir / "raw.db").string().c_str(), &db);
+  auto exec = [db](const std::string& sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+      std::fprintf(stderr, "ledger_bench: sqlite: %s\n", err);
+      std::exit(1);
+    }
+  };
+  exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;");
+  exec("CREATE TABLE accounts (id INTEGER PRIMARY KEY, balance INTEGER NOT NULL);"
+       "CREATE TABLE transfers (id TEXT PRIMARY KEY, debit INTEGER, credit INTEGER, amount INTEGER);");
+  exec("WITH RECURSIVE g(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM g WHERE x < " + std::to_string(o.accounts - 1) +
+       ") INSERT INTO accounts SELECT x, 1000000000 FROM g;");
+  sqlite3_stmt *ins = nullptr, *debit = nullptr, *credit = nullptr;
+  sqlite3_prepare_v2(db, "INSERT INTO transfers VALUES (?1, ?2, ?3, 1)", -1, &ins, nullptr);
+  sqlite3_prepare_v2(db, "UPDATE accounts SET balance = balance - 1 WHERE id = ?1 AND balance >= 1", -1, &debit, nullptr);
+  sqlite3_prepare_v2(db, "UPDATE accounts SET balance = balance + 1 WHERE id = ?1", -1, &credit, nullptr);
+  std::mt19937_64 rng{3};
+  auto t0 = steady::now();
+  for (std::int64_t i = 0; i < o.sqlite_raw; ++i) {
+    auto d = static_cast<sqlite3_int64>(rng() % o.accounts), c = static_cast<sqlite3_int64>(rng() % o.accounts);
+    auto key = random_key();
+    exec("BEGIN");
+    sqlite3_bind_text(ins, 1, key.c_str(), -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(ins, 2, d);
+    sqlite3_bind_int64(ins, 3, c);
+    sqlite3_step(ins);
+    sqlite3_reset(ins);
+    sqlite3_bind_int64(debit, 1, d);
+    sqlite3_step(debit);
+    sqlite3_reset(debit);
+    sqlite3_bind_int64(credit, 1, c);
+    sqlite3_step(credit);
+    sqlite3_reset(credit);
+    exec("COMMIT");
+  }
+  row("sqlite", "baseline: raw batch-of-one inserts (a transaction each)", o.sqlite_raw, seconds_since(t0));
+  sqlite3_finalize(ins);
+  sqlite3_finalize(debit);
+  sqlite3_finalize(credit);
+  sqlite3_close(db);
+}
+
+std::string start_pg(const std::filesystem::path& state) {
+  auto cmd = std::string{SUPERAPP_SOURCE_DIR} + "/scripts/pg-test-server start " + state.string() + " >&2";
+  if (std::system(cmd.c_str()) != 0) {
+    std::fprintf(stderr, "ledger_bench: no PostgreSQL server (scripts/pg-test-server)\n");
+    std::exit(1);
+  }
+  std::string line;
+  std::getline(std::ifstream{(state / "conninfo").string()}, line);
+  return line;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i], value = argv[i + 1];
+    if (flag == "--engine") o.engine = value;
+    else if (flag == "--conninfo") o.conninfo = value;
+    else if (flag == "--transfers") o.transfers = std::atoll(value.c_str());
+    else if (flag == "--accounts") o.accounts = std::atoll(value.c_str());
+    else if (flag == "--in-flight") o.in_flight = std::atoi(value.c_str());
+    else if (flag == "--pgbench-seconds") o.pgbench_seconds = std::atoi(value.c_str());
+    else if (flag == "--sqlite-raw") o.sqlite_raw = std::atoll(value.c_str());
+    else {
+      std::fprintf(stderr,
+                   "usage: bench_ledger [--engine sqlite|postgres|both] [--conninfo CONNINFO] [--transfers N]\n"
+                   "                    [--accounts N] [--in-flight N] [--pgbench-seconds S] [--sqlite-raw N]\n");
+      return 2;
+    }
+  }
+  spdlog::set_level(spdlog::level::warn);
+  auto dir = std::filesystem::temp_directory_path() / ("superapp-ledger-bench-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  std::printf("ledger_bench: %lld transfers, %lld accounts, %d in flight; ratios are target / baseline\n\n",
+              static_cast<long long>(o.transfers), static_cast<long long>(o.accounts), o.in_flight);
+  std::printf("| engine | run | transfers | s | transfers/s | note |\n|---|---|---|---|---|---|\n");
+  if (o.engine == "sqlite" || o.engine == "both") {
+    sqlite_raw(dir, o);
+    persistence::database_config db;
+    db.sqlite_directory = dir.string();
+    ledger_runs("sqlite", db, o);
+  }
+  if (o.engine == "postgres" || o.engine == "both") {
+    bool own = o.conninfo.empty();
+    if (own) o.conninfo = start_pg(dir / "pg");
+    pgbench_runs(o.conninfo, o);
+    raw_batches(o.conninfo, o);
+    persistence::database_config db;
+    db.engine_kind = persistence::engine::postgres;
+    db.pg_conninfo = o.conninfo;
+    ledger_runs("postgres", db, o);
+    if (own) std::system((std::string{SUPERAPP_SOURCE_DIR} + "/scripts/pg-test-server stop " + (dir / "pg").string()).c_str());
+  }
+  std::filesystem::remove_all(dir);
+  return 0;
+}
