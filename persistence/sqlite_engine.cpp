@@ -4,10 +4,12 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
 #include <unordered_map>
 #include <utility>
+#include <vector>
 
 #include "persistence/db_errc.hpp"
 #include "persistence/engines.hpp"
@@ -53,11 +55,17 @@ caf::error fail(sqlite3* db, int code, std::string_view what) {
 
 class sqlite_connection final : public connection {
  public:
+  // A prepared statement and, for each $k, the SQLite parameter index it is bound at (0: unused).
+  struct cached {
+    sqlite3_stmt* s = nullptr;
+    std::vector<int> slot_of;
+  };
+
   sqlite_connection(sqlite3* db, std::size_t cache_entries)
       : db_(db), cache_limit_(cache_entries) {}
 
   ~sqlite_connection() override {
-    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt);
+    for (auto& [sql, stmt] : cache_) sqlite3_finalize(stmt.s);
     sqlite3_close_v2(db_);
   }
 
@@ -67,7 +75,7 @@ class sqlite_connection final : public connection {
   caf::expected<result> execute(const statement& stmt) override {
     auto prepared = prepare(stmt.sql);
     if (!prepared) return std::move(prepared.error());
-    sqlite3_stmt* s = *prepared;
+    sqlite3_stmt* s = (*prepared)->s;
     // Reset even on early return so the cached statement holds no read transaction open.
     struct reset_guard {
       sqlite3_stmt* s;
@@ -76,7 +84,7 @@ class sqlite_connection final : public connection {
         sqlite3_clear_bindings(s);
       }
     } guard{s};
-    if (auto err = bind(s, stmt)) return err;
+    if (auto err = bind(**prepared, stmt)) return err;
     result out;
     auto columns = sqlite3_column_count(s);
     for (int i = 0; i < columns; ++i) out.columns.emplace_back(sqlite3_column_name(s, i));
@@ -131,8 +139,8 @@ class sqlite_connection final : public connection {
     return {};
   }
 
-  caf::expected<sqlite3_stmt*> prepare(const std::string& sql) {
-    if (auto i = cache_.find(sql); i != cache_.end()) return i->second;
+  caf::expected<const cached*> prepare(const std::string& sql) {
+    if (auto i = cache_.find(sql); i != cache_.end()) return &i->second;
     sqlite3_stmt* s = nullptr;
     const char* tail = nullptr;
     auto rc = sqlite3_prepare_v3(db_, sql.c_str(), static_cast<int>(sql.size()),
@@ -150,16 +158,28 @@ class sqlite_connection final : public connection {
       }
     // An explicit limit: when full, start over rather than track recency.
     if (cache_.size() >= cache_limit_) {
-      for (auto& [text, stmt] : cache_) sqlite3_finalize(stmt);
+      for (auto& [text, stmt] : cache_) sqlite3_finalize(stmt.s);
       cache_.clear();
     }
-    cache_.emplace(sql, s);
-    return s;
+    // Where each $k is bound, found once per statement: looking names up at every bind is
+    // linear in the parameter count, quadratic for a multi-row insert.
+    cached c{s, {}};
+    const int count = sqlite3_bind_parameter_count(s);
+    c.slot_of.assign(static_cast<std::size_t>(count) + 1, 0);
+    for (int j = 1; j <= count; ++j) {
+      const char* name = sqlite3_bind_parameter_name(s, j);
+      if (name == nullptr || name[0] != '$') continue;
+      char* end = nullptr;
+      auto k = std::strtol(name + 1, &end, 10);
+      if (*end == 0 && k >= 1 && k <= count) c.slot_of[static_cast<std::size_t>(k)] = j;
+    }
+    return &cache_.emplace(sql, std::move(c)).first->second;
   }
 
   // $1..$N are named parameters to SQLite; PostgreSQL demands exactly N for the highest $N
   // referenced, and we hold SQLite to the same rule so a statement behaves alike in both.
-  caf::error bind(sqlite3_stmt* s, const statement& stmt) {
+  caf::error bind(const cached& c, const statement& stmt) {
+    sqlite3_stmt* s = c.s;
     auto wanted = sqlite3_bind_parameter_count(s);
     if (static_cast<std::size_t>(wanted) != stmt.params.size()) {
       spdlog::warn("sqlite bind: statement has {} parameters, {} given", wanted,
@@ -167,10 +187,9 @@ class sqlite_connection final : public connection {
       return make_error(db_errc::invalid_statement);
     }
     for (std::size_t i = 0; i < stmt.params.size(); ++i) {
-      auto name = "$" + std::to_string(i + 1);
-      auto index = sqlite3_bind_parameter_index(s, name.c_str());
+      auto index = c.slot_of[i + 1];
       if (index == 0) {
-        spdlog::warn("sqlite bind: parameter {} is not used by the statement", name);
+        spdlog::warn("sqlite bind: parameter ${} is not used by the statement", i + 1);
         return make_error(db_errc::invalid_statement);
       }
       int rc = SQLITE_OK;
@@ -215,7 +234,7 @@ class sqlite_connection final : public connection {
 
   sqlite3* db_;
   std::size_t cache_limit_;
-  std::unordered_map<std::string, sqlite3_stmt*> cache_;
+  std::unordered_map<std::string, cached> cache_;
 };
 
 class sqlite_database final : public database {
