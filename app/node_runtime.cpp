@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <thread>
+#include <algorithm>
 #include <atomic>
 
 #include <boost/json.hpp>
@@ -19,6 +20,7 @@
 #include "app/gateway_wiring.hpp"
 #include "gateway/admin/admin_listener.hpp"
 #include "gateway/admin/tree_json.hpp"
+#include "gateway/pipeline/key_refresher.hpp"
 #include "gateway/subscriptions/event_feed.hpp"
 #include "simulators/bank/bank_simulator.hpp"
 #include "simulators/kyc/kyc_simulator.hpp"
@@ -303,6 +305,24 @@ int run_node(const node::node_config& config, bool dev_keys) {
     wiring.approval_keys =
         std::shared_ptr<const tokens::jwt_key_store>(gateway->services, &gateway->services->keys);
   }
+  // A node hosting banking without a gateway (the money core of a multi-node layout) keeps
+  // identity's keys fresh all the same, for banking to verify approvals with: the gateway's
+  // key refresher, alone in a subtree of its own, started after the domains.
+  std::optional<sup::supervisor_spec> approval_keys;
+  const auto& roles = config.node.roles;
+  if (!gateway && std::find(roles.begin(), roles.end(), node::role::banking) != roles.end()) {
+    std::string keys_failure;
+    auto keys = make_gateway(config, directory, clock, dev_keys, keys_failure);
+    if (!keys) {
+      std::fprintf(stderr, "%s\n", keys_failure.c_str());
+      return 2;
+    }
+    keys->services->caller_seal = seal;
+    wiring.approval_keys = std::shared_ptr<const tokens::jwt_key_store>(keys->services, &keys->services->keys);
+    approval_keys.emplace();
+    approval_keys->name = "approval_keys";
+    approval_keys->children.push_back(gateway::key_refresher_child(keys->services));
+  }
   for (auto role : config.node.roles) {
     auto definition = domain_for(role, wiring);
     bus::add_outbox_relay(definition, relay_settings);
@@ -332,6 +352,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     // The gateway's subtree starts last and stops first: no session outlives the domains.
     subtrees.push_back(gateway->supervisor);
   }
+  if (approval_keys) subtrees.push_back(std::move(*approval_keys));
   auto root = sup::spawn_supervisor(sys, sup::node_root_supervisor("root", std::move(subtrees)));
   if (auto err = sup::await_ready(self, root, start_timeout)) {
     log::error("node failed to start", {{"node", config.node.name},

@@ -22,6 +22,9 @@ burst() {
 for domain in identity kyc banking billers rewards ecommerce notifications events; do
   client op "$domain.ping" | grep -q "\"domain\":\"$domain\"" || fail "$domain.ping through the edge"
 done
+# Core has banking but no gateway: it keeps identity's keys itself, to verify approvals with.
+wait_for 15 grep -q "verification keys updated from the identity domain" "$work/three/core.log" \
+  || fail "core's banking has no approval keys"
 replies=$(burst 50)
 [[ $(grep -c '"domain":"banking"' <<<"$replies") -eq 50 ]] || fail "banking under load"
 [[ $(grep -c '"domain":"rewards"' <<<"$replies") -eq 50 ]] || fail "rewards under load"
