@@ -73,6 +73,15 @@ inline domain_definition service_domain(std::string name,
   return def;
 }
 
+// A service's op handler: the function `table` (op name -> fn(self, req)) has for `req.op`, or
+// `unknown_op`.
+template <class Self, class Table>
+caf::result<op_reply> run_op(const Table& table, Self self, op_request& req) {
+  auto it = table.find(req.op);
+  if (it == table.end()) return make_error(platform_errc::unknown_op);
+  return it->second(self, req);
+}
+
 // Commits `unit` through the domain's writer and waits for it (no other message of `self` runs
 // meanwhile): read-decide-write stays atomic for a service that is its domain's only writer.
 // `on_fail` gets the database's errors (a failed expected_rows_affected is

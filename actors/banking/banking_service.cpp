@@ -726,12 +726,7 @@ service_actor::behavior_type banking_service(self_ptr self, banking_settings set
   if (!st.cfg.approval_keys)
     log::warn("banking: no approval keys: every transfer and hold will be refused");
   return {
-      [self](op_atom, op_request& req) -> caf::result<op_reply> {
-        const auto& table = op_table();
-        auto it = table.find(req.op);
-        if (it == table.end()) return make_error(platform_errc::unknown_op);
-        return it->second(self, req);
-      },
+      [self](op_atom, op_request& req) { return sup::run_op(op_table(), self, req); },
   };
 }
 

@@ -1051,12 +1051,7 @@ service_actor::behavior_type identity_service(service_actor::stateful_pointer<se
     st.hashers.push_back(self->spawn<caf::detached + caf::linked>(hasher, st.cfg.argon2, st.cfg.hashing));
   st.sms = self->spawn<caf::detached + caf::linked>(sms_sender, st.cfg.sms_url, st.cfg.sms_timeout);
   return {
-      [self](op_atom, op_request& req) -> caf::result<op_reply> {
-        const auto& table = op_table();
-        auto it = table.find(req.op);
-        if (it == table.end()) return make_error(platform_errc::unknown_op);
-        return it->second(self, req);
-      },
+      [self](op_atom, op_request& req) { return sup::run_op(op_table(), self, req); },
       [self](rotate_key_atom) -> caf::result<std::string> {
         auto& st = self->state;
         auto now = now_of(self);

@@ -430,12 +430,7 @@ service_actor::behavior_type kyc_service(service_actor::stateful_pointer<service
   st.provider = self->spawn<caf::detached + caf::linked>(provider_client, st.cfg.provider_url,
                                                          st.cfg.provider_timeout);
   return {
-      [self](op_atom, op_request& req) -> caf::result<op_reply> {
-        const auto& table = op_table();
-        auto it = table.find(req.op);
-        if (it == table.end()) return make_error(platform_errc::unknown_op);
-        return it->second(self, req);
-      },
+      [self](op_atom, op_request& req) { return sup::run_op(op_table(), self, req); },
   };
 }
 
