@@ -26,18 +26,26 @@
 
 namespace superapp::banking {
 
-std::string client_transfer_id(std::string_view user_id, std::string_view idempotency_key) {
+namespace {
+
+// `prefix` and 32 hex digits of SHA-256 over "<user><infix><idempotency key>": a client's
+// retry finds the same id, and the key is not shown to anyone else.
+std::string keyed_id(std::string_view prefix, std::string_view user_id, std::string_view infix,
+                     std::string_view idempotency_key) {
   std::string scoped{user_id};
-  scoped += '|';
+  scoped += infix;
   scoped += idempotency_key;
-  return "tr_" + sha256_hex(scoped).substr(0, 32);
+  return std::string{prefix} + sha256_hex(scoped).substr(0, 32);
+}
+
+}  // namespace
+
+std::string client_transfer_id(std::string_view user_id, std::string_view idempotency_key) {
+  return keyed_id("tr_", user_id, "|", idempotency_key);
 }
 
 std::string client_payment_id(std::string_view user_id, std::string_view idempotency_key) {
-  std::string scoped{user_id};
-  scoped += "|payment|";
-  scoped += idempotency_key;
-  return "pm_" + sha256_hex(scoped).substr(0, 32);
+  return keyed_id("pm_", user_id, "|payment|", idempotency_key);
 }
 
 struct service_state {
@@ -68,14 +76,12 @@ std::string wallet_prefix(std::string_view user_id) { return "wallet:" + std::st
 
 // How a ledger account appears to a client: a user's wallet as "user:<id>", others as they are.
 std::string party_of(const std::string& account_id) {
-  if (account_id.rfind("wallet:", 0) != 0) return account_id;
-  auto end = account_id.rfind(':');
-  return "user:" + account_id.substr(7, end - 7);
+  auto owner = wallet_owner(account_id);
+  return owner ? "user:" + *owner : account_id;
 }
 
 bool owned_by(const std::string& account_id, std::string_view user_id) {
-  auto prefix = wallet_prefix(user_id);
-  return account_id.size() == prefix.size() + 3 && account_id.rfind(prefix, 0) == 0;
+  return wallet_owner(account_id) == user_id;
 }
 
 ws::banking_account account_of(const account& a, const balances& b) {
@@ -506,7 +512,7 @@ caf::result<op_reply> do_link_bank(self_ptr self, const op_request& req) {
           rp.deliver(bank_error(r.outcome));
           return;
         }
-        store::bank_link link{"ln_" + sha256_hex(req.who.subject + "|link|" + req.idempotency_key).substr(0, 32),
+        store::bank_link link{keyed_id("ln_", req.who.subject, "|link|", req.idempotency_key),
                               req.who.subject, customer, r.consent_id, "active", now_ms(self)};
         auto reply = reply_of(ws::banking_link_schema(), link_view(link));
         persistence::unit_of_work unit;
