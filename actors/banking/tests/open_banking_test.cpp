@@ -171,10 +171,15 @@ TEST_CASE_FIXTURE(bank_fixture, "a bank outage: links wait for it, a top-up is r
   // (still failing), and once the bank is back and has no such payment, it is failed.
   auto during = topup(alice, link_id, account, 300, "o1");
   REQUIRE(during.ok);
-  std::this_thread::sleep_for(300ms);
-  auto status = n().call("banking.payment_status", {{"payment_id", str(during.body, "payment_id")}}, alice);
-  REQUIRE(status.ok);
-  CHECK(str(status.body, "state") == "unknown");
+  // Sent, no answer: `unknown` (and it stays so while the bank cannot be asked).
+  std::string state;
+  for (int i = 0; i < 250 && state != "unknown"; ++i) {
+    auto status = n().call("banking.payment_status", {{"payment_id", str(during.body, "payment_id")}}, alice);
+    REQUIRE(status.ok);
+    state = str(status.body, "state");
+    if (state != "unknown") std::this_thread::sleep_for(20ms);
+  }
+  CHECK(state == "unknown");
   bank.set_fault(sim::bank_simulator::fault::none);
   auto failed = settled(alice, str(during.body, "payment_id"));
   CHECK(str(failed, "state") == "failed");
@@ -207,7 +212,6 @@ TEST_CASE_FIXTURE(bank_fixture, "a node stopped mid-payment resumes it at its ne
   auto started = topup(alice, link_id, account, 900, "r1");
   REQUIRE(started.ok);
   n().stop();
-  std::this_thread::sleep_for(100ms);
   n().start();
   auto done = settled(alice, str(started.body, "payment_id"));
   CHECK(str(done, "state") == "posted");
@@ -233,14 +237,16 @@ TEST_CASE("the bank's signed callback moves a payment on at once; forged or stal
   REQUIRE(link.ok);
   auto accounts = n.call("banking.bank_accounts", {{"link_id", str(link.body, "link_id")}}, alice);
   REQUIRE(accounts.ok);
+  const auto account = str(accounts.body.at("accounts").as_array()[0].as_object(), "account_id");
   auto started = n.call("banking.topup",
-                        {{"link_id", str(link.body, "link_id")},
-                         {"bank_account", str(accounts.body.at("accounts").as_array()[0].as_object(), "account_id")},
+                        {{"link_id", str(link.body, "link_id")}, {"bank_account", account},
                          {"amount", banking_node::money(1'200)}},
                         alice, "w1");
   REQUIRE(started.ok);
   const auto payment_id = str(started.body, "payment_id");
-  std::this_thread::sleep_for(300ms);  // taken and settled at the bank; the next poll is seconds away
+  // Taken and settled at the bank (its account debited); our next poll is seconds away.
+  for (int i = 0; i < 250 && bank.balance_of(account) != 100'000 - 1'200; ++i) std::this_thread::sleep_for(20ms);
+  REQUIRE(bank.balance_of(account) == 100'000 - 1'200);
   auto callback = [&](const std::string& body, std::int64_t at_s, const std::string& key) {
     auto ts = std::to_string(at_s);
     return n.call(std::string{bank_callback_op},
