@@ -4,12 +4,22 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
 
 #include "protocols/assert.hpp"
 #include "supervisors/metrics.hpp"
 
 namespace superapp::sup {
+
+// The front door's latency series (registered per domain by its tree, read by the dashboard).
+inline constexpr std::string_view front_door_latency_metric =
+    "superapp_front_door_request_duration_seconds";
+inline constexpr std::string_view front_door_latency_help =
+    "Time from admission to reply at a domain's front door";
 
 // CAF 0.17 mailboxes are unbounded, so a front door admits work by credit: a caller takes a
 // credit before it sends and gives it back when the reply (or the error) arrives. With every
@@ -56,6 +66,20 @@ class admission_gate {
     release();
   }
 
+  // Errors callers got back through this gate, by wire code (`overloaded` included), for the
+  // operators' dashboard. admitted_request records them; errors are rare enough for a mutex.
+  void record_error(std::string_view wire_code) {
+    std::lock_guard<std::mutex> guard{errors_mutex_};
+    auto i = errors_.find(wire_code);
+    if (i == errors_.end()) i = errors_.emplace(std::string{wire_code}, 0).first;
+    ++i->second;
+  }
+
+  std::map<std::string, std::uint64_t, std::less<>> errors() const {
+    std::lock_guard<std::mutex> guard{errors_mutex_};
+    return errors_;
+  }
+
   std::int64_t credits() const noexcept { return credits_; }
   std::int64_t in_flight() const noexcept { return in_flight_.load(std::memory_order_relaxed); }
   std::uint64_t admitted() const noexcept { return admitted_.load(std::memory_order_relaxed); }
@@ -67,6 +91,8 @@ class admission_gate {
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::uint64_t> admitted_{0};
   std::atomic<std::uint64_t> rejected_{0};
+  mutable std::mutex errors_mutex_;
+  std::map<std::string, std::uint64_t, std::less<>> errors_;
 };
 
 using admission_gate_ptr = std::shared_ptr<admission_gate>;

@@ -30,4 +30,21 @@ child_spec crash_loop_child(std::string id, std::chrono::milliseconds interval) 
   return c;
 }
 
+const char* to_string(chaos_mode mode) {
+  switch (mode) {
+    case chaos_mode::fail:
+      return "fail";
+    case chaos_mode::delay:
+      return "delay";
+    default:
+      return "off";
+  }
+}
+
+std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 }  // namespace superapp::sup

@@ -48,11 +48,11 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
       series.rejected = settings.metrics->add_counter(
           "superapp_front_door_rejected_total",
           "Requests refused as overloaded at a domain's front door", labels);
-      series.latency = settings.metrics->add_histogram(
-          "superapp_front_door_request_duration_seconds",
-          "Time from admission to reply at a domain's front door", labels);
+      series.latency = settings.metrics->add_histogram(front_door_latency_metric,
+                                                       front_door_latency_help, labels);
     }
     ctx->gate = std::make_shared<admission_gate>(settings.front_door_credits, series);
+    if (settings.chaos) ctx->chaos = settings.chaos->for_domain(name);
     auto writer = persistence::spawn_writer(parent.system(), std::move(*conn),
                                             {settings.database.max_batch_units});
     ctx->store = caf::actor_cast<caf::actor>(writer);
@@ -63,32 +63,74 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
   return c;
 }
 
+using chaos_due_atom = caf::atom_constant<caf::atom("chaos_due")>;
+using chaos_run_atom = caf::atom_constant<caf::atom("chaos_run")>;
+
 // Every front door answers probe, ping and the op `<domain>.ping`, dispatches the domain's ops
 // by name (an op nobody handles is `unknown_op`, not CAF's unexpected_message), then the
-// domain's own behaviour for everything else.
+// domain's own behaviour for everything else. Under an operator's chaos it fails every op with
+// `unavailable`, or holds each for the delay and then runs it, answering the original caller.
 caf::behavior front_door_actor(caf::event_based_actor* self, domain_context_ptr ctx,
                                front_door_fn domain_behavior,
                                std::shared_ptr<const std::map<std::string, op_handler>> ops,
                                caller_seal_ptr seal) {
   // Domain names are SQL identifiers ([a-z][a-z0-9_]*), so they need no JSON escaping.
   auto pong = R"({"pong":true,"domain":")" + ctx->domain + "\"}";
+  auto dispatch = [self, ctx, ops, ping_op = ctx->domain + ".ping",
+                   pong](op_request& request) -> caf::result<op_reply> {
+    if (request.op == ping_op) return op_reply{pong};
+    auto handler = ops->find(request.op);
+    if (handler == ops->end()) return make_error(platform_errc::unknown_op);
+    return handler->second(self, ctx, request);
+  };
+  // Ops held by a chaos delay: the promise to the original caller and the request.
+  struct held_op {
+    caf::response_promise promise;
+    op_request request;
+  };
+  auto held = std::make_shared<std::map<std::uint64_t, held_op>>();
+  auto next_held = std::make_shared<std::uint64_t>(0);
   caf::message_handler basics{
       [self](probe_atom) {
         return worker_stats{static_cast<std::int64_t>(self->mailbox().size())};
       },
       [name = ctx->domain](ping_atom) { return name; },
-      [self, ctx, ops, seal, ping_op = ctx->domain + ".ping", pong](
-          op_atom, op_request& request) -> caf::result<op_reply> {
+      [self, ctx, seal, dispatch, held, next_held](op_atom,
+                                                   op_request& request) -> caf::result<op_reply> {
         // The caller is whoever the gateway says under its seal, never what a message claims.
         if (seal && !seal->verify(request)) {
           log::warn("op refused: caller seal missing, forged, altered or stale",
                     {{"domain", ctx->domain}, {"op", request.op}});
           return make_error(platform_errc::unauthorized);
         }
-        if (request.op == ping_op) return op_reply{pong};
-        auto handler = ops->find(request.op);
-        if (handler == ops->end()) return make_error(platform_errc::unknown_op);
-        return handler->second(self, ctx, request);
+        if (ctx->chaos) {
+          auto chaos = ctx->chaos->current(wall_clock_ms());
+          if (chaos.mode == chaos_mode::fail) return make_error(platform_errc::unavailable);
+          if (chaos.mode == chaos_mode::delay) {
+            auto id = ++*next_held;
+            held->emplace(id, held_op{self->make_response_promise(), std::move(request)});
+            self->delayed_send(self, std::chrono::milliseconds{chaos.delay_ms},
+                               chaos_due_atom::value, id);
+            return caf::delegated<op_reply>{};
+          }
+        }
+        return dispatch(request);
+      },
+      [self, held](chaos_due_atom, std::uint64_t id) {
+        auto i = held->find(id);
+        if (i == held->end()) return;
+        // Back through this actor as the original caller's request, so the handler's answer,
+        // now or later, goes to that caller. The request stays here until it runs.
+        auto promise = std::move(i->second.promise);
+        promise.delegate(caf::actor_cast<caf::actor>(self), chaos_run_atom::value, id);
+      },
+      [held, dispatch](chaos_run_atom, std::uint64_t id) -> caf::result<op_reply> {
+        // Only ids this actor handed out run (their seal was checked when they came in).
+        auto i = held->find(id);
+        if (i == held->end()) return make_error(platform_errc::unauthorized);
+        auto request = std::move(i->second.request);
+        held->erase(i);
+        return dispatch(request);
       },
   };
   if (!domain_behavior) return basics;

@@ -17,6 +17,7 @@
 #include "protocols/caller_seal.hpp"
 #include "protocols/front_door_messages.hpp"
 #include "supervisors/admission.hpp"
+#include "supervisors/chaos.hpp"
 #include "supervisors/front_door.hpp"
 #include "supervisors/supervisor.hpp"
 
@@ -35,6 +36,7 @@ struct domain_context {
   std::shared_ptr<persistence::database> database;
   std::shared_ptr<persistence::connection_pool> readers;
   admission_gate_ptr gate;
+  std::shared_ptr<domain_chaos> chaos;  // the operators' chaos switch; null: none
 };
 
 using domain_context_ptr = std::shared_ptr<const domain_context>;
@@ -76,6 +78,8 @@ struct domain_settings {
   // Set (always, in a node): every op must carry the gateway's valid seal, else unauthorized.
   // Unset: ops are taken as they come (unit tests that talk to a front door directly).
   caller_seal_ptr caller_seal;
+  // The node's chaos switches (the dashboard's chaos control); null: the front door takes none.
+  chaos_board_ptr chaos;
 };
 
 // The domain's supervisor, rest_for_one: a store restart restarts the front door and the

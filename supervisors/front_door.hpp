@@ -73,6 +73,8 @@ class admission_ticket {
   admission_ticket& operator=(const admission_ticket&) = delete;
   ~admission_ticket() { gate_->release(std::chrono::steady_clock::now() - taken_at_); }
 
+  admission_gate& gate() const noexcept { return *gate_; }
+
  private:
   admission_gate_ptr gate_;
   std::chrono::steady_clock::time_point taken_at_;  // latency metric only, not business time
@@ -86,13 +88,17 @@ void admitted_request(Self* self, const admission_gate_ptr& gate, const Handle& 
                       Timeout timeout, OnValue on_value, OnError on_error, Ts&&... xs) {
   if (!gate->try_acquire()) {
     caf::error err = make_error(platform_errc::overloaded);
+    gate->record_error(describe(err).wire_code);
     on_error(err);
     return;
   }
   auto ticket = std::make_shared<admission_ticket>(gate);
   self->request(dest, timeout, std::forward<Ts>(xs)...)
       .then(std::move(on_value),
-            [on_error = std::move(on_error), ticket](caf::error& err) mutable { on_error(err); });
+            [on_error = std::move(on_error), ticket](caf::error& err) mutable {
+              ticket->gate().record_error(describe(err).wire_code);
+              on_error(err);
+            });
 }
 
 }  // namespace superapp::sup

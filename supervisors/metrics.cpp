@@ -268,6 +268,23 @@ std::string registry::render() const {
   return out;
 }
 
+std::vector<registry::reading> registry::read(std::string_view name) const {
+  std::vector<reading> out;
+  std::lock_guard<std::mutex> guard{mutex_};
+  for (const auto& f : families_) {
+    if (f->name != name || f->type == type_histogram) continue;
+    for (const auto& s : f->members) {
+      std::int64_t value = 0;
+      if (f->type == type_counter)
+        value = static_cast<std::int64_t>(s->counter_cell.load(std::memory_order_relaxed));
+      else
+        value = s->sample ? s->sample() : s->gauge_cell.load(std::memory_order_relaxed);
+      out.push_back({s->labels, value});
+    }
+  }
+  return out;
+}
+
 std::string escape_label_value(std::string_view value) {
   std::string out;
   out.reserve(value.size());

@@ -112,6 +112,14 @@ class registry {
   // The Prometheus text exposition format (version 0.0.4), families in registration order.
   std::string render() const;
 
+  // The current values of one counter or gauge family, one per label set (sampled gauges are
+  // sampled now); empty for an unknown name or a histogram. For the operators' dashboard.
+  struct reading {
+    label_set labels;
+    std::int64_t value = 0;
+  };
+  std::vector<reading> read(std::string_view name) const;
+
  private:
   struct family;
   struct series;

@@ -373,6 +373,21 @@ const std::vector<setting>& schema() {
     s.push_back(integer_setting("admin", "io_threads", 1, 64, [](node_config& c, auto v) {
       c.admin.io_threads = static_cast<std::size_t>(v);
     }));
+    s.push_back(text_setting("admin", "operators_file", true, [](node_config& c, const std::string& v) {
+      c.admin.operators_file = v;
+    }));
+    s.push_back({"admin", "peers", [](node_config& c, const raw_value& value) {
+                   const std::string expected = "expected a list of \"http://HOST:PORT\" URLs";
+                   auto read = read_string_list(value, expected);
+                   if (auto* p = std::get_if<problem>(&read))
+                     return std::optional<std::string>{p->text};
+                   auto urls = std::get<std::vector<std::string>>(read);
+                   for (const auto& url : urls)
+                     if (!url.starts_with("http://") || url.size() <= 7)
+                       return std::optional<std::string>{expected + ", got " + quote(url)};
+                   c.admin.peers = std::move(urls);
+                   return std::optional<std::string>{};
+                 }});
 
     s.push_back({"gateway", "enabled", [](node_config& c, const raw_value& value) {
                    auto read = read_boolean(value);
@@ -731,6 +746,11 @@ environment process_environment() {
     env.emplace(std::string{text.substr(0, equals)}, std::string{text.substr(equals + 1)});
   }
   return env;
+}
+
+std::string operators_file(const node_config& config) {
+  if (!config.admin.operators_file.empty()) return config.admin.operators_file;
+  return (std::filesystem::path{config.node.data_dir} / "operators").string();
 }
 
 node_config embedded_defaults(std::string data_dir) {

@@ -117,6 +117,10 @@ TEST_CASE_FIXTURE(test_coordinator_fixture<>,
   CHECK(series.admitted.value() == 3);
   CHECK(series.rejected.value() == 2);
   CHECK(series.latency.count() == 3);
+  // The refusals are counted by wire code for the operators' dashboard.
+  auto errors = gate->errors();
+  CHECK(errors.size() == 1);
+  CHECK(errors["overloaded"] == 2);
   self->send_exit(client, caf::exit_reason::kill);
   self->send_exit(door, caf::exit_reason::kill);
   run();

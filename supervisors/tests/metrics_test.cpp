@@ -238,3 +238,23 @@ TEST_CASE("the supervision tree renders as metric families keyed by slash-joined
   // Families are contiguous: each header appears once.
   CHECK(out.find("# TYPE superapp_actor_up gauge") == out.rfind("# TYPE superapp_actor_up gauge"));
 }
+
+TEST_CASE("read gives the current values of one counter or gauge family by label set") {
+  metrics::registry r;
+  auto a = r.add_counter("jobs_total", "Jobs", {{"domain", "a"}});
+  auto b = r.add_counter("jobs_total", "Jobs", {{"domain", "b"}});
+  r.add_sampled_gauge("depth", "Depth", [] { return std::int64_t{7}; });
+  r.add_histogram("wait_seconds", "Wait");
+  a.increment(3);
+  b.increment();
+  auto jobs = r.read("jobs_total");
+  REQUIRE(jobs.size() == 2);
+  CHECK(jobs[0].labels == metrics::label_set{{"domain", "a"}});
+  CHECK(jobs[0].value == 3);
+  CHECK(jobs[1].value == 1);
+  auto depth = r.read("depth");
+  REQUIRE(depth.size() == 1);
+  CHECK(depth[0].value == 7);
+  CHECK(r.read("wait_seconds").empty());
+  CHECK(r.read("nothing").empty());
+}
