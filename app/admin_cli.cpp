@@ -16,6 +16,7 @@
 
 #include <boost/json.hpp>
 
+#include "gateway/admin/dashboard_auth.hpp"
 #include "protocols/events/event.hpp"
 #include "supervisors/node/node_config.hpp"
 
@@ -55,6 +56,7 @@ int usage() {
   std::fprintf(stderr,
                "usage: superapp admin <tree|health|ready|metrics> [--json] [--url http://HOST:PORT]\n"
                "                      [--token TOKEN] [--data-dir DIR]\n"
+               "       superapp admin operator add NAME --role viewer|operator [--password-stdin]\n"
                "       superapp admin events tail [--topic TOPIC]... [--last N] [--once]\n"
                "                      [--poll-ms MS] [--url ...] [--token ...] [--data-dir DIR]\n"
                "Without --url/--token it reads DIR/node.json and DIR/operator-token (DIR: ./data).\n"
@@ -132,8 +134,74 @@ int tail_events(const endpoint_url& target, const std::string& token, const tail
 
 }  // namespace
 
+int operator_usage() {
+  std::fprintf(stderr,
+               "usage: superapp admin operator add NAME --role viewer|operator [--password-stdin]\n"
+               "                      [--data-dir DIR | --operators-file FILE]\n"
+               "Adds (or replaces) a dashboard operator in FILE (default DIR/operators, DIR:\n"
+               "./data). A viewer sees the dashboard; an operator may also act. Without\n"
+               "--password-stdin a password is generated and printed once. A running node reads\n"
+               "the file again at the next log-in.\n");
+  return 2;
+}
+
+int operator_command(const std::vector<std::string>& args) {
+  if (args.size() < 3 || args[1] != "add") return operator_usage();
+  admin::operator_account account;
+  account.name = args[2];
+  std::string data_dir = "./data";
+  std::string file;
+  bool from_stdin = false;
+  for (std::size_t i = 3; i < args.size(); ++i) {
+    auto value = [&](std::string& out) {
+      if (i + 1 >= args.size()) return false;
+      out = args[++i];
+      return true;
+    };
+    if ((args[i] == "--role" && value(account.role)) ||
+        (args[i] == "--data-dir" && value(data_dir)) ||
+        (args[i] == "--operators-file" && value(file))) {
+    } else if (args[i] == "--password-stdin") {
+      from_stdin = true;
+    } else {
+      return operator_usage();
+    }
+  }
+  if (!admin::valid_operator_name(account.name)) {
+    std::fprintf(stderr, "superapp admin operator: NAME: 1 to 64 of A-Z a-z 0-9 . _ -\n");
+    return 2;
+  }
+  if (!admin::valid_role(account.role)) {
+    std::fprintf(stderr, "superapp admin operator: --role viewer or --role operator\n");
+    return 2;
+  }
+  std::string password;
+  if (from_stdin) {
+    std::getline(std::cin, password);
+    if (!password.empty() && password.back() == '\r') password.pop_back();
+    if (password.size() < 12) {
+      std::fprintf(stderr, "superapp admin operator: the password needs 12 characters or more\n");
+      return 2;
+    }
+  } else {
+    password = admin::random_password();
+  }
+  account.hash = admin::hash_operator_password(password);
+  if (file.empty()) file = (std::filesystem::path{data_dir} / "operators").string();
+  std::string error;
+  if (!admin::put_operator(file, account, error)) {
+    std::fprintf(stderr, "superapp admin operator: %s\n", error.c_str());
+    return 1;
+  }
+  std::printf("operator %s (%s) saved in %s\n", account.name.c_str(), account.role.c_str(),
+              file.c_str());
+  if (!from_stdin) std::printf("password: %s\n", password.c_str());
+  return 0;
+}
+
 int run_admin_command(const std::vector<std::string>& args) {
   if (args.empty()) return usage();
+  if (args[0] == "operator") return operator_command(args);
   auto command = args[0];
   std::size_t first_option = 1;
   if (command == "events") {

@@ -16,6 +16,7 @@
 #include "app/node_runtime.hpp"
 #include "actors/identity/secrets.hpp"
 #include "app/cli_common.hpp"
+#include "gateway/admin/dashboard_auth.hpp"
 #include "simulators/bank/bank_simulator.hpp"
 #include "simulators/kyc/kyc_simulator.hpp"
 #include "simulators/sms/sms_simulator.hpp"
@@ -74,6 +75,27 @@ void keep_operator_token(node_config& config, bool token_from_environment) {
   ::chmod(path.c_str(), S_IRUSR | S_IWUSR);
 }
 
+// `superapp run` gives its dashboard an operator on first start: "admin", with a generated
+// password kept in DIR/dashboard-password (mode 0600). Later starts keep the operators file.
+void ensure_dashboard_operator(const node_config& config) {
+  const auto file = superapp::node::operators_file(config);
+  const auto password_file = std::filesystem::path{config.node.data_dir} / "dashboard-password";
+  if (superapp::admin::operator_directory{file}.size() == 0) {
+    auto password = superapp::admin::random_password();
+    std::string error;
+    std::filesystem::remove(password_file);
+    if (!superapp::admin::put_operator(
+            file, {"admin", "operator", superapp::admin::hash_operator_password(password)}, error) ||
+        !superapp::app::write_private_file(password_file.string(), password + "\n", error)) {
+      std::fprintf(stderr, "superapp: no dashboard operator: %s\n", error.c_str());
+      return;
+    }
+  }
+  if (std::filesystem::exists(password_file))
+    std::printf("superapp: dashboard operator \"admin\", password in %s\n",
+                password_file.c_str());
+}
+
 int run_command(const std::vector<std::string>& args) {
   std::string data_dir = "./data";
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -88,6 +110,7 @@ int run_command(const std::vector<std::string>& args) {
   auto cfg = std::move(config).value();
   keep_operator_token(cfg, env.count("SUPERAPP_ADMIN_OPERATOR_TOKEN") > 0);
   std::printf("superapp: operator token in %s/operator-token\n", cfg.node.data_dir.c_str());
+  ensure_dashboard_operator(cfg);
   return superapp::app::run_node(cfg, /*dev_keys=*/true);
 }
 

@@ -19,6 +19,7 @@
 #include "app/domains.hpp"
 #include "app/gateway_wiring.hpp"
 #include "gateway/admin/admin_listener.hpp"
+#include "gateway/admin/ops_monitor.hpp"
 #include "gateway/admin/tree_json.hpp"
 #include "gateway/pipeline/key_refresher.hpp"
 #include "gateway/subscriptions/event_feed.hpp"
@@ -161,6 +162,7 @@ void write_node_file(const node::node_config& config, const admin::admin_endpoin
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
   info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
+  info["dashboard_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port) + "/dashboard/";
   info["ws_url"] = ws_url;
   if (!sms_url.empty()) info["sms_url"] = sms_url;
   if (!kyc_url.empty()) info["kyc_url"] = kyc_url;
@@ -211,6 +213,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
   auto settings = domain_settings_from(config, directory, registry);
   settings.caller_seal = seal;
+  settings.chaos = std::make_shared<sup::chaos_board>();  // the dashboard's chaos control
+  auto draining = std::make_shared<std::atomic<bool>>(false);  // the dashboard's drain
   // `superapp run` ships its own SMS provider: the simulator, on a free loopback port.
   domain_wiring wiring;
   std::string files_failure;
@@ -362,27 +366,54 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
 
   auto bridge = sys.spawn(admin_bridge, root, bus_directory);
+  admin::ops_settings ops;
+  ops.node_name = config.node.name;
+  ops.root = root;
+  ops.directory = directory;
+  ops.chaos = settings.chaos;
+  ops.registry = &registry;
+  if (gateway) ops.draining = draining;
+  ops.audit_file = std::filesystem::path{config.node.data_dir} / "audit.log";
+  for (const auto& url : config.admin.peers)
+    ops.peers.push_back({url, config.admin.operator_token.reveal()});
+  auto ops_monitor = admin::spawn_ops_monitor(sys, std::move(ops));
   admin::admin_config admin_cfg;
   admin_cfg.bind_address = config.admin.bind;
   admin_cfg.port = config.admin.port;
   admin_cfg.io_threads = config.admin.io_threads;
   admin_cfg.operator_token = config.admin.operator_token.reveal();
+  admin_cfg.operators_file = node::operators_file(config);
   admin::admin_callbacks callbacks;
   callbacks.fetch_tree = [bridge](tree_completion done) {
     caf::anon_send(bridge, fetch_tree_atom::value, std::move(done));
   };
-  callbacks.fetch_readiness = [bridge](admin::admin_callbacks::readiness_completion done) {
-    tree_completion from_tree = [done](caf::expected<sup::tree_node> tree) {
+  callbacks.fetch_readiness = [bridge, draining](admin::admin_callbacks::readiness_completion done) {
+    tree_completion from_tree = [done, draining](caf::expected<sup::tree_node> tree) {
       if (!tree) {
         done(tree.error());
         return;
       }
-      done(admin::readiness_from_tree(*tree));
+      auto report = admin::readiness_from_tree(*tree);
+      // A draining node says so: load balancers stop sending it new clients.
+      if (draining->load()) report.push_back({"node", false, "draining"});
+      done(std::move(report));
     };
     caf::anon_send(bridge, fetch_tree_atom::value, std::move(from_tree));
   };
   callbacks.fetch_events = [bridge](admin::events_query q, events_completion done) {
     caf::anon_send(bridge, fetch_events_atom::value, std::move(q), std::move(done));
+  };
+  callbacks.fetch_snapshot = [ops_monitor](admin::text_completion done) {
+    caf::anon_send(ops_monitor, admin::ops_snapshot_atom::value, std::move(done));
+  };
+  callbacks.fetch_node_snapshot = [ops_monitor](admin::text_completion done) {
+    caf::anon_send(ops_monitor, admin::ops_self_atom::value, std::move(done));
+  };
+  callbacks.run_action = [ops_monitor](admin::action_request r, admin::action_completion done) {
+    caf::anon_send(ops_monitor, admin::ops_action_atom::value, std::move(r), std::move(done));
+  };
+  callbacks.fetch_audit = [ops_monitor](std::int64_t limit, admin::text_completion done) {
+    caf::anon_send(ops_monitor, admin::ops_audit_atom::value, limit, std::move(done));
   };
   admin::admin_listener listener{admin_cfg, callbacks, registry};
   auto endpoint = listener.start();
@@ -390,6 +421,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
     log::error("admin listener failed to start",
                {{"bind", config.admin.bind}, {"port", static_cast<std::int64_t>(config.admin.port)}});
     self->send_exit(bridge, caf::exit_reason::user_shutdown);
+    self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
+    self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
     sup::shutdown(self, root, std::chrono::seconds{30});
     return 1;
   }
@@ -398,13 +431,17 @@ int run_node(const node::node_config& config, bool dev_keys) {
   if (gateway) {
     auto sessions_sup = find_sessions_supervisor(self, root, start_timeout);
     SUPERAPP_ASSERT(sessions_sup);
-    ws_listener.emplace(ws_config_from(config), sys, sessions_sup, gateway->http, &registry);
+    auto ws_cfg = ws_config_from(config);
+    ws_cfg.draining = draining;
+    ws_listener.emplace(std::move(ws_cfg), sys, sessions_sup, gateway->http, &registry);
     auto ws_endpoint = ws_listener->start();
     if (!ws_endpoint) {
       log::error("gateway failed to start", {{"bind", config.gateway.bind},
                                              {"port", static_cast<std::int64_t>(config.gateway.port)}});
       listener.stop();
       self->send_exit(bridge, caf::exit_reason::user_shutdown);
+      self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
+      self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
       sup::shutdown(self, root, std::chrono::seconds{30});
       return 1;
     }
@@ -429,6 +466,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
               config.node.roles.size());
   std::printf("  operator URL:  %s/api/tree  (also /healthz /readyz /metrics)\n",
               admin_url.c_str());
+  std::printf("  dashboard:     %s/dashboard/\n", admin_url.c_str());
   if (!ws_url.empty()) std::printf("  WebSocket URL: %s\n", ws_url.c_str());
   if (cluster_port.load() != 0)
     std::printf("  cluster port:  %s:%u (this node's domains, for other nodes)\n",
@@ -462,6 +500,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
     if (ws_listener) ws_listener->stop();
     listener.stop();
     self->send_exit(bridge, caf::exit_reason::user_shutdown);
+    self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
+    self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
     std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
     return 1;
   }
@@ -476,6 +516,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
   directory->clear();
   bus_directory->clear();
   self->send_exit(bridge, caf::exit_reason::user_shutdown);
+  self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
+  self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
   std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
   if (err) {
     log::error("stopped with an error", {{"reason", std::string{describe(err).wire_code}}});

@@ -9,6 +9,7 @@
 #include <array>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -20,11 +21,14 @@
 #include <string_view>
 #include <utility>
 
+#include "gateway/admin/dashboard_assets.hpp"
+#include "gateway/admin/dashboard_auth.hpp"
 #include "gateway/net/listener_core.hpp"
 #include "protocols/http/http_client.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/metrics.hpp"
+#include "supervisors/node/logging.hpp"
 
 namespace superapp::admin {
 
@@ -43,12 +47,34 @@ constexpr std::string_view prometheus_type = "text/plain; version=0.0.4; charset
 constexpr std::int64_t drain_timeout_ms = 1'000;
 constexpr std::size_t max_drain_bytes = 1024 * 1024;
 
-enum class route : std::uint8_t { healthz, readyz, metrics, tree, events, unknown };
-constexpr std::size_t route_count = 6;
-constexpr std::array<std::string_view, route_count> route_labels = {
-    "healthz", "readyz", "metrics", "tree", "events", "unknown"};
+constexpr std::string_view session_cookie = "superapp_dashboard";
+constexpr std::string_view csrf_header = "X-CSRF-Token";
 
-constexpr std::array<unsigned, 9> counted_statuses = {200, 400, 401, 404, 405, 413, 500, 503, 504};
+enum class route : std::uint8_t {
+  healthz,
+  readyz,
+  metrics,
+  tree,
+  events,
+  node_snapshot,   // GET /api/snapshot: this node's entry, for a peer's dashboard (token)
+  peer_action,     // POST /api/action: an action a peer's dashboard forwards (token)
+  dashboard_root,  // GET /dashboard: redirect to /dashboard/
+  asset,           // GET /dashboard/, /dashboard/app.js, /dashboard/app.css
+  login,           // POST /dashboard/api/login
+  session_info,    // GET /dashboard/api/session
+  logout,          // POST /dashboard/api/logout
+  stream,          // GET /dashboard/api/stream (server-sent events)
+  action,          // POST /dashboard/api/action
+  audit,           // GET /dashboard/api/audit
+  unknown
+};
+constexpr std::size_t route_count = 16;
+constexpr std::array<std::string_view, route_count> route_labels = {
+    "healthz", "readyz",  "metrics", "tree",   "events", "node_snapshot", "peer_action",
+    "dashboard", "asset", "login",   "session", "logout", "stream", "action", "audit", "unknown"};
+
+constexpr std::array<unsigned, 12> counted_statuses = {200, 302, 400, 401, 403, 404,
+                                                       405, 413, 429, 500, 503, 504};
 
 route route_of(std::string_view target) {
   target = target.substr(0, target.find('?'));  // query strings are ignored
@@ -57,7 +83,52 @@ route route_of(std::string_view target) {
   if (target == "/metrics") return route::metrics;
   if (target == "/api/tree") return route::tree;
   if (target == "/api/events") return route::events;
+  if (target == "/api/snapshot") return route::node_snapshot;
+  if (target == "/api/action") return route::peer_action;
+  if (target == "/dashboard") return route::dashboard_root;
+  if (target == "/dashboard/" || target == "/dashboard/app.js" || target == "/dashboard/app.css")
+    return route::asset;
+  if (target == "/dashboard/api/login") return route::login;
+  if (target == "/dashboard/api/session") return route::session_info;
+  if (target == "/dashboard/api/logout") return route::logout;
+  if (target == "/dashboard/api/stream") return route::stream;
+  if (target == "/dashboard/api/action") return route::action;
+  if (target == "/dashboard/api/audit") return route::audit;
   return route::unknown;
+}
+
+bool is_post_route(route r) {
+  return r == route::login || r == route::logout || r == route::action || r == route::peer_action;
+}
+
+// What a log-in check found, handed from the hashing thread back to the session.
+struct login_outcome {
+  bool ok = false;
+  std::string name;
+  std::string role;
+};
+
+// A string field of a JSON object body: absent gives `fallback`; another type or over `max`
+// characters is an error naming the field.
+bool string_field(const boost::json::object& o, std::string_view key, std::size_t max,
+                  std::string& out, std::string& error) {
+  auto* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return true;
+  if (!v->is_string() || v->as_string().size() > max)
+    return error = std::string{key} + ": a string of at most " + std::to_string(max) +
+                   " characters",
+           false;
+  out = v->as_string();
+  return true;
+}
+
+bool int_field(const boost::json::object& o, std::string_view key, std::int64_t& out,
+               std::string& error) {
+  auto* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return true;
+  if (!v->is_int64()) return error = std::string{key} + ": an integer", false;
+  out = v->as_int64();
+  return true;
 }
 
 std::string_view query_of(std::string_view target) {
@@ -126,6 +197,9 @@ class admin_listener::impl {
               [this] { rejected_.increment(); }) {
     SUPERAPP_ASSERT(!config_.operator_token.empty());
     SUPERAPP_ASSERT(config_.callback_timeout_ms > 0);
+    SUPERAPP_ASSERT(config_.stream_interval_ms > 0);
+    if (!config_.operators_file.empty())
+      operators_ = std::make_unique<operator_directory>(config_.operators_file);
     for (std::size_t i = 0; i < route_count; ++i)
       requests_[i] = registry_.add_counter("superapp_admin_requests_total",
                                            "Requests to the admin listener by route",
@@ -144,7 +218,10 @@ class admin_listener::impl {
   ~impl() { stop(); }
 
   caf::expected<admin_endpoint> start();
-  void stop() { core_.stop(); }
+  void stop() {
+    core_.stop();
+    verify_pool_.join();
+  }
 
  private:
   std::shared_ptr<listener::connection> make_session(std::uint64_t id, tcp::socket socket);
@@ -170,6 +247,10 @@ class admin_listener::impl {
   std::array<metrics::counter, counted_statuses.size()> responses_;
   metrics::gauge connections_;
   metrics::counter rejected_;
+  std::unique_ptr<operator_directory> operators_;  // null: no operators file configured
+  session_table sessions_;
+  // Password checks (Argon2id, ~0.1 s each) run here, never on an io thread.
+  net::thread_pool verify_pool_{1};
 
   // Declared last: its stop() destroys the sessions still queued in its io_context, and their
   // destructors touch the members above.
@@ -184,7 +265,8 @@ class admin_listener::impl::session final : public listener::connection,
         id_(id),
         stream_(std::move(socket)),
         buffer_(owner.config_.max_header_bytes + owner.config_.max_body_bytes),
-        answer_timer_(stream_.get_executor()) {
+        answer_timer_(stream_.get_executor()),
+        stream_timer_(stream_.get_executor()) {
     owner_.connections_.add(1);
   }
 
@@ -201,6 +283,7 @@ class admin_listener::impl::session final : public listener::connection,
   void begin_shutdown() override {
     closing_ = true;
     if (phase_ == phase::reading || phase_ == phase::draining) close_now();
+    if (phase_ == phase::streaming && !writing_event_) close_now();
   }
 
   void on_tree(std::uint64_t request_id, caf::expected<sup::tree_node> answer) {
@@ -229,7 +312,8 @@ class admin_listener::impl::session final : public listener::connection,
   }
 
  private:
-  enum class phase { reading, awaiting_answer, writing, draining, closed };
+  enum class phase { reading, awaiting_answer, writing, draining, streaming, closed };
+  static constexpr std::int64_t action_timeout_ms = 65'000;  // a subtree's restart may be slow
 
   void read_request() {
     if (closing_) return close_now();
@@ -272,11 +356,32 @@ class admin_listener::impl::session final : public listener::connection,
     if (current_route_ == route::unknown)
       return respond(http::status::not_found, json_type,
                      error_body(describe(platform_errc::not_found)));
-    if (request.method() != http::verb::get)
+    const auto wanted = is_post_route(current_route_) ? http::verb::post : http::verb::get;
+    if (request.method() != wanted) {
+      allow_ = is_post_route(current_route_) ? "POST" : "GET";
       return respond(http::status::method_not_allowed, json_type,
-                     error_body("invalid_argument", "this route only answers GET"));
+                     error_body("invalid_argument",
+                                "this route only answers " + std::string{allow_}));
+    }
     if (current_route_ == route::healthz)
       return respond(http::status::ok, json_type, R"({"status":"ok"})");
+    if (current_route_ == route::dashboard_root) {
+      extra_headers_.push_back({"Location", "/dashboard/"});
+      return respond(http::status::found, "text/plain; charset=utf-8", "see /dashboard/\n");
+    }
+    if (current_route_ == route::asset) return serve_asset(request.target());
+    switch (current_route_) {
+      case route::login:
+        return login(request);
+      case route::session_info:
+      case route::logout:
+      case route::stream:
+      case route::action:
+      case route::audit:
+        return dashboard_api(request);
+      default:
+        break;
+    }
     if (!bearer_matches(request[http::field::authorization], owner_.token_))
       return respond(http::status::unauthorized, json_type,
                      error_body(describe(platform_errc::unauthorized)));
@@ -291,6 +396,19 @@ class admin_listener::impl::session final : public listener::connection,
           std::move(*query),
           owner_.completion_for<std::string>(weak_from_this(), request_id, &session::on_events));
     }
+    if (current_route_ == route::node_snapshot) {
+      if (!owner_.callbacks_.fetch_node_snapshot) return respond_unavailable();
+      const auto request_id = await_answer();
+      return owner_.callbacks_.fetch_node_snapshot(text_completion_for(request_id));
+    }
+    if (current_route_ == route::peer_action) {
+      // A peer's dashboard forwards an operator's action; it names the operator and role.
+      action_request action;
+      std::string error;
+      if (!parse_action(request.body(), action, error, true))
+        return respond(http::status::bad_request, json_type, error_body("invalid_argument", error));
+      return run_action(std::move(action));
+    }
     if (current_route_ == route::readyz) {
       if (!owner_.callbacks_.fetch_readiness) return respond_unavailable();
       const auto request_id = await_answer();
@@ -303,13 +421,286 @@ class admin_listener::impl::session final : public listener::connection,
         owner_.completion_for<sup::tree_node>(weak_from_this(), request_id, &session::on_tree));
   }
 
+  // -- the dashboard ---------------------------------------------------------------------------
+
+  void serve_asset(std::string_view target) {
+    target = target.substr(0, target.find('?'));
+    auto name = target == "/dashboard/" ? std::string_view{"index.html"}
+                                        : target.substr(std::string_view{"/dashboard/"}.size());
+    const auto* asset = find_dashboard_asset(name);
+    if (asset == nullptr)
+      return respond(http::status::not_found, json_type,
+                     error_body(describe(platform_errc::not_found)));
+    // The page runs only its own script and style: no inline code, no other origin, no frames.
+    extra_headers_.push_back({"Content-Security-Policy",
+                              "default-src 'self'; img-src 'self' data:; frame-ancestors 'none'; "
+                              "base-uri 'none'; form-action 'self'"});
+    extra_headers_.push_back({"X-Content-Type-Options", "nosniff"});
+    extra_headers_.push_back({"Referrer-Policy", "no-referrer"});
+    respond(http::status::ok, asset->content_type, std::string{asset->body});
+  }
+
+  void respond_code(http::status status, std::string_view code, std::string_view message) {
+    respond(status, json_type, error_body(code, message));
+  }
+
+  // A state-changing request must come from the page itself: no foreign Origin, and the
+  // session's CSRF token in the header (a cross-site form cannot set headers).
+  bool same_origin(const http::request<http::string_body>& request) const {
+    auto origin = request[http::field::origin];
+    if (origin.empty()) return true;
+    auto host = request[http::field::host];
+    return origin == "http://" + std::string{host} || origin == "https://" + std::string{host};
+  }
+
+  void login(const http::request<http::string_body>& request) {
+    if (!same_origin(request))
+      return respond_code(http::status::forbidden, "forbidden", "cross-origin log-in refused");
+    boost::system::error_code ec;
+    auto body = boost::json::parse(request.body(), ec);
+    if (ec || !body.is_object())
+      return respond_code(http::status::bad_request, "invalid_argument",
+                          "the body must be a JSON object {\"name\", \"password\"}");
+    std::string name;
+    std::string password;
+    std::string error;
+    if (!string_field(body.as_object(), "name", 64, name, error) ||
+        !string_field(body.as_object(), "password", 1024, password, error))
+      return respond_code(http::status::bad_request, "invalid_argument", error);
+    if (name.empty() || password.empty())
+      return respond_code(http::status::bad_request, "invalid_argument",
+                          "name and password are required");
+    if (!owner_.sessions_.may_try(name))
+      return respond_code(http::status::too_many_requests, "rate_limited",
+                          "too many wrong passwords for this name: wait a minute");
+    std::optional<operator_account> account;
+    if (owner_.operators_) account = owner_.operators_->find(name);
+    const auto request_id = await_answer();
+    auto done =
+        owner_.completion_for<login_outcome>(weak_from_this(), request_id, &session::on_login);
+    net::post(owner_.verify_pool_, [account = std::move(account), password = std::move(password),
+                                    name, done = std::move(done)]() mutable {
+      login_outcome outcome;
+      outcome.ok = check_password(account, password);
+      outcome.name = name;
+      if (outcome.ok) outcome.role = account->role;
+      done(std::move(outcome));
+    });
+  }
+
+  void on_login(std::uint64_t request_id, caf::expected<login_outcome> answer) {
+    if (!take_answer(request_id)) return;
+    if (!answer) return respond_error(http::status::service_unavailable, answer.error());
+    if (!answer->ok) {
+      owner_.sessions_.failed(answer->name);
+      log::warn("dashboard log-in refused", {{"operator", answer->name}});
+      return respond_code(http::status::unauthorized, "unauthorized",
+                          "wrong operator name or password");
+    }
+    auto cookie = owner_.sessions_.open(answer->name, answer->role);
+    auto session = owner_.sessions_.find(cookie);
+    SUPERAPP_ASSERT(session.has_value());
+    log::info("dashboard log-in", {{"operator", answer->name}, {"role", answer->role}});
+    extra_headers_.push_back({"Set-Cookie", std::string{session_cookie} + "=" + cookie +
+                                                "; HttpOnly; SameSite=Strict; Path=/dashboard"});
+    respond(http::status::ok, json_type, session_body(*session));
+  }
+
+  static std::string session_body(const dashboard_session& s) {
+    return boost::json::serialize(
+        boost::json::object{{"name", s.name}, {"role", s.role}, {"csrf", s.csrf}});
+  }
+
+  void dashboard_api(const http::request<http::string_body>& request) {
+    auto cookie = cookie_value(request[http::field::cookie], session_cookie);
+    auto session = owner_.sessions_.find(cookie);
+    if (!session)
+      return respond_code(http::status::unauthorized, "unauthorized",
+                          "log in first (no session, or it ended)");
+    if (current_route_ == route::session_info)
+      return respond(http::status::ok, json_type, session_body(*session));
+    if (current_route_ == route::stream) return start_stream(std::move(cookie));
+    if (current_route_ == route::audit) {
+      std::int64_t limit = 100;
+      auto query = query_of(request.target());
+      if (!query.empty()) {
+        if (!query.starts_with("limit=") || !parse_number(query.substr(6), limit) || limit < 1 ||
+            limit > 500)
+          return respond_code(http::status::bad_request, "invalid_argument", "limit: 1 to 500");
+      }
+      if (!owner_.callbacks_.fetch_audit) return respond_unavailable();
+      const auto request_id = await_answer();
+      return owner_.callbacks_.fetch_audit(limit, text_completion_for(request_id));
+    }
+    // logout and action change state.
+    if (!same_origin(request) || !same_secret(request[csrf_header], session->csrf)) {
+      log::warn("dashboard request refused: CSRF token missing or wrong",
+                {{"operator", session->name}});
+      return respond_code(http::status::forbidden, "forbidden", "missing or wrong CSRF token");
+    }
+    if (current_route_ == route::logout) {
+      owner_.sessions_.close(cookie);
+      extra_headers_.push_back({"Set-Cookie", std::string{session_cookie} +
+                                                  "=; HttpOnly; SameSite=Strict; Path=/dashboard; "
+                                                  "Max-Age=0"});
+      return respond(http::status::ok, json_type, "{}");
+    }
+    action_request action;
+    std::string error;
+    if (!parse_action(request.body(), action, error, false))
+      return respond_code(http::status::bad_request, "invalid_argument", error);
+    action.operator_name = session->name;
+    action.role = session->role;
+    run_action(std::move(action));
+  }
+
+  // The action's fields; `with_operator` (a peer's forward) also reads operator and role.
+  static bool parse_action(const std::string& text, action_request& out, std::string& error,
+                           bool with_operator) {
+    boost::system::error_code ec;
+    auto body = boost::json::parse(text, ec);
+    if (ec || !body.is_object()) return error = "the body must be a JSON object", false;
+    const auto& o = body.as_object();
+    if (!string_field(o, "action", 32, out.action, error) ||
+        !string_field(o, "node", 256, out.node, error) ||
+        !string_field(o, "path", 1024, out.path, error) ||
+        !string_field(o, "mode", 16, out.mode, error) ||
+        !int_field(o, "delay_ms", out.delay_ms, error) ||
+        !int_field(o, "duration_s", out.duration_s, error))
+      return false;
+    if (out.action.empty()) return error = "action is required", false;
+    if (with_operator) {
+      if (!string_field(o, "operator", 64, out.operator_name, error) ||
+          !string_field(o, "role", 16, out.role, error))
+        return false;
+      if (!valid_operator_name(out.operator_name) || !valid_role(out.role))
+        return error = "operator and role are required", false;
+      out.node.clear();  // the peer asked this node
+    }
+    return true;
+  }
+
+  void run_action(action_request action) {
+    if (!owner_.callbacks_.run_action) return respond_unavailable();
+    const auto request_id = await_answer(action_timeout_ms);
+    owner_.callbacks_.run_action(
+        std::move(action),
+        [c = owner_.completion_for<action_result>(weak_from_this(), request_id,
+                                                  &session::on_action)](action_result r) {
+          c(std::move(r));
+        });
+  }
+
+  void on_action(std::uint64_t request_id, caf::expected<action_result> answer) {
+    if (!take_answer(request_id)) return;
+    if (!answer) return respond_error(http::status::service_unavailable, answer.error());
+    boost::json::object body;
+    if (answer->code.empty()) {
+      body = {{"ok", true}, {"audit_id", answer->audit_id}, {"message", answer->message}};
+    } else {
+      body = {{"error", boost::json::object{{"code", answer->code}, {"message", answer->message}}}};
+      if (answer->audit_id != 0) body["audit_id"] = answer->audit_id;
+    }
+    respond(static_cast<http::status>(answer->status), json_type, boost::json::serialize(body));
+  }
+
+  text_completion text_completion_for(std::uint64_t request_id) {
+    return [c = owner_.completion_for<std::string>(weak_from_this(), request_id,
+                                                   &session::on_events)](std::string text) {
+      c(std::move(text));
+    };
+  }
+
+  // -- server-sent events ----------------------------------------------------------------------
+
+  void start_stream(std::string cookie) {
+    if (!owner_.callbacks_.fetch_snapshot) return respond_unavailable();
+    owner_.count_response(200);
+    phase_ = phase::streaming;
+    stream_cookie_ = std::move(cookie);
+    stream_response_.emplace();
+    auto& h = *stream_response_;
+    h.version(version_);
+    h.result(http::status::ok);
+    h.set(http::field::server, server_name);
+    h.set(http::field::content_type, "text/event-stream; charset=utf-8");
+    h.set(http::field::cache_control, "no-store");
+    h.keep_alive(true);
+    h.chunked(true);
+    stream_header_.emplace(*stream_response_);
+    stream_.expires_after(std::chrono::milliseconds(owner_.config_.write_timeout_ms));
+    http::async_write_header(stream_, *stream_header_,
+                             [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                               if (ec || self->phase_ != phase::streaming) return self->close_now();
+                               self->stream_tick();
+                             });
+  }
+
+  void stream_tick() {
+    if (phase_ != phase::streaming || closing_) return close_now();
+    if (!owner_.sessions_.find(stream_cookie_))
+      return write_event("bye", R"({"reason":"logged_out"})", true);
+    const auto id = ++stream_request_id_;
+    owner_.callbacks_.fetch_snapshot(
+        [c = owner_.completion_for<std::string>(weak_from_this(), id,
+                                                &session::on_stream_snapshot)](std::string text) {
+          c(std::move(text));
+        });
+    // A node that does not answer in time costs this tick, not the stream.
+    stream_timer_.expires_after(std::chrono::milliseconds(owner_.config_.callback_timeout_ms));
+    stream_timer_.async_wait([self = shared_from_this(), id](beast::error_code ec) {
+      if (ec || self->stream_request_id_ != id || self->phase_ != phase::streaming) return;
+      ++self->stream_request_id_;  // the late answer is dropped
+      self->schedule_tick();
+    });
+  }
+
+  void on_stream_snapshot(std::uint64_t id, caf::expected<std::string> answer) {
+    if (phase_ != phase::streaming || id != stream_request_id_ || writing_event_) return;
+    ++stream_request_id_;
+    stream_timer_.cancel();
+    if (!answer) return schedule_tick();
+    write_event("snapshot", *answer, false);
+  }
+
+  void write_event(std::string_view name, std::string_view data, bool last) {
+    event_text_ = "event: ";
+    event_text_ += name;
+    event_text_ += "\ndata: ";
+    event_text_ += data;  // JSON serialized on one line: no newline inside
+    event_text_ += "\n\n";
+    writing_event_ = true;
+    stream_.expires_after(std::chrono::milliseconds(owner_.config_.write_timeout_ms));
+    net::async_write(
+        stream_, http::make_chunk(net::buffer(event_text_)),
+        [self = shared_from_this(), last](beast::error_code ec, std::size_t) {
+          self->writing_event_ = false;
+          if (ec || self->closing_) return self->close_now();
+          if (last) {
+            // The end of the chunked body, then the connection closes.
+            return net::async_write(self->stream_, http::make_chunk_last(),
+                                    [self](beast::error_code, std::size_t) { self->close_now(); });
+          }
+          self->stream_.expires_never();
+          self->schedule_tick();
+        });
+  }
+
+  void schedule_tick() {
+    stream_timer_.expires_after(std::chrono::milliseconds(owner_.config_.stream_interval_ms));
+    stream_timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->stream_tick();
+    });
+  }
+
   // The node answers on its own thread; until then nothing runs for this connection except
   // the answer timer (the socket's own deadline is off so it cannot race the answer).
-  std::uint64_t await_answer() {
+  std::uint64_t await_answer(std::int64_t timeout_ms = 0) {
     phase_ = phase::awaiting_answer;
     const auto request_id = ++request_id_;
     stream_.expires_never();
-    answer_timer_.expires_after(std::chrono::milliseconds(owner_.config_.callback_timeout_ms));
+    answer_timer_.expires_after(
+        std::chrono::milliseconds(timeout_ms > 0 ? timeout_ms : owner_.config_.callback_timeout_ms));
     answer_timer_.async_wait([self = shared_from_this(), request_id](beast::error_code ec) {
       if (!ec) self->on_answer_timeout(request_id);
     });
@@ -360,9 +751,11 @@ class admin_listener::impl::session final : public listener::connection,
     response_.set(http::field::server, server_name);
     response_.set(http::field::content_type, content_type);
     response_.set(http::field::cache_control, "no-store");
-    if (status == http::status::method_not_allowed) response_.set(http::field::allow, "GET");
+    if (status == http::status::method_not_allowed) response_.set(http::field::allow, allow_);
     if (status == http::status::unauthorized)
       response_.set(http::field::www_authenticate, R"(Bearer realm="superapp-admin")");
+    for (auto& [name, value] : extra_headers_) response_.set(name, value);
+    extra_headers_.clear();
     response_.body() = std::move(body);
     response_.keep_alive(keep_alive_ && !close_after_reply_ && !closing_);
     response_.prepare_payload();
@@ -403,6 +796,7 @@ class admin_listener::impl::session final : public listener::connection,
   void close_now() {
     phase_ = phase::closed;
     answer_timer_.cancel();
+    stream_timer_.cancel();
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
@@ -415,6 +809,15 @@ class admin_listener::impl::session final : public listener::connection,
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
   net::steady_timer answer_timer_;
+  net::steady_timer stream_timer_;
+  std::vector<std::pair<std::string, std::string>> extra_headers_;  // for the next respond()
+  std::string_view allow_ = "GET";
+  std::string stream_cookie_;
+  std::optional<http::response<http::empty_body>> stream_response_;
+  std::optional<http::response_serializer<http::empty_body>> stream_header_;
+  std::string event_text_;
+  std::uint64_t stream_request_id_ = 0;
+  bool writing_event_ = false;
   std::array<char, 4096> drain_buffer_{};
   std::size_t drained_bytes_ = 0;
   phase phase_ = phase::reading;

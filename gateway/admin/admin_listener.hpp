@@ -1,4 +1,5 @@
-// The operators' HTTP endpoint of a node: /healthz, /readyz, /metrics, /api/tree, /api/events.
+// The operators' HTTP endpoint of a node: /healthz, /readyz, /metrics, /api/tree, /api/events,
+// and the dashboard (/dashboard: page, log-in, live stream, actions, audit; dashboard/API.md).
 #pragma once
 
 #include <caf/expected.hpp>
@@ -10,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "gateway/admin/ops_monitor.hpp"
 #include "gateway/admin/tree_json.hpp"
 #include "supervisors/tree.hpp"
 
@@ -24,8 +26,12 @@ struct admin_config {
   std::uint16_t port = 0;                  // 0: the kernel picks; start() reports it
   std::size_t io_threads = 1;
   std::string operator_token;  // required, non-empty; never logged
+  // The dashboard's operators (NAME ROLE ARGON2ID-HASH per line; dashboard_auth.hpp). Empty or
+  // missing: nobody can log in to the dashboard (the page still loads).
+  std::string operators_file;
   std::size_t max_header_bytes = 8 * 1024;
-  std::size_t max_body_bytes = 1024;      // every route is a GET; a body is never needed
+  std::size_t max_body_bytes = 4 * 1024;  // log-in and action bodies are small JSON objects
+  std::int64_t stream_interval_ms = 1'000;  // the dashboard's live stream: one snapshot each
   std::size_t max_connections = 64;       // more are accepted and closed at once
   std::int64_t read_timeout_ms = 10'000;  // a whole request, and the keep-alive idle time
   std::int64_t write_timeout_ms = 10'000;
@@ -60,6 +66,12 @@ struct admin_callbacks {
   std::function<void(tree_completion)> fetch_tree;
   std::function<void(readiness_completion)> fetch_readiness;
   std::function<void(events_query, events_completion)> fetch_events;
+  // The dashboard: all nodes' snapshot, this node's entry (for a peer's dashboard), an action,
+  // the audit log. Same rules as above: return at once, complete from any thread.
+  std::function<void(text_completion)> fetch_snapshot;
+  std::function<void(text_completion)> fetch_node_snapshot;
+  std::function<void(action_request, action_completion)> run_action;
+  std::function<void(std::int64_t, text_completion)> fetch_audit;
 };
 
 struct admin_endpoint {

@@ -529,6 +529,8 @@ class ws_listener::impl::session final : public session_base {
     const auto path = target.substr(0, target.find('?'));
     if (websocket::is_upgrade(request_)) {
       if (path != ws_path) return respond(error_response(404, platform_errc::not_found), false);
+      if (owner_.config_.draining && owner_.config_.draining->load(std::memory_order_relaxed))
+        return respond(error_response(503, platform_errc::unavailable), false);
       if (!owner_.counters_->try_open(owner_.config_.max_sessions))
         return respond(error_response(503, platform_errc::overloaded), false);
       counted_ = true;

@@ -2,6 +2,7 @@
 // session served by a session actor; every other HTTP request goes to a pluggable handler.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -46,6 +47,8 @@ struct ws_config {
   std::size_t max_http_body_bytes = 64 * 1024;     // for the http_handler's requests
   std::int64_t http_handler_timeout_ms = 10'000;   // then 504
   std::int64_t stop_grace_ms = 5'000;              // stop() waits this long for closes
+  // Set by an operator's "drain": new upgrades get HTTP 503 `unavailable`, open sessions go on.
+  std::shared_ptr<const std::atomic<bool>> draining;
 };
 
 // A non-WebSocket request, and the answer the node gives to it.

@@ -192,6 +192,51 @@ TEST_CASE("a domain tree opens its database, migrates it and answers at its fron
   CHECK_FALSE(shutdown(self, sup, 10s));
 }
 
+TEST_CASE("an operator's chaos makes a front door fail its ops, or answer them late, for a time") {
+  temp_dir dir;
+  caf::actor_system_config cfg;
+  caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  auto settings = sqlite_settings(dir.path);
+  settings.chaos = std::make_shared<chaos_board>();
+  domain_definition def;
+  def.name = "banking";
+  def.ops["banking.hello"] = [](caf::event_based_actor*, const domain_context_ptr&,
+                                 op_request& r) -> caf::result<op_reply> {
+    return op_reply{r.body_json};
+  };
+  auto sup = spawn_supervisor(sys, domain_supervisor(def, settings));
+  REQUIRE_FALSE(await_ready(self, sup, 10s));
+  auto door = settings.directory->lookup("banking");
+  REQUIRE(door);
+  auto call = [&](std::string body) {
+    caf::expected<op_reply> reply = caf::make_error(caf::sec::request_timeout);
+    self->request(door->front_door, 5s, op_atom::value,
+                  op_request{"banking.hello", std::move(body), "", "", {}, 0, ""})
+        .receive([&](op_reply& r) { reply = std::move(r); },
+                 [&](caf::error& err) { reply = std::move(err); });
+    return reply;
+  };
+  auto chaos = settings.chaos->for_domain("banking");
+  chaos->set({chaos_mode::fail, 0, wall_clock_ms() + 60'000});
+  auto failed = call(R"({"n":1})");
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error() == platform_errc::unavailable);
+  // Delayed ops are answered late, to their own callers, each with its own answer.
+  chaos->set({chaos_mode::delay, 300, wall_clock_ms() + 60'000});
+  auto started = std::chrono::steady_clock::now();
+  auto late = call(R"({"n":2})");
+  REQUIRE(late);
+  CHECK(late->body_json == R"({"n":2})");
+  CHECK(std::chrono::steady_clock::now() - started >= 300ms);
+  // Expired chaos is no chaos.
+  chaos->set({chaos_mode::fail, 0, wall_clock_ms() - 1});
+  auto normal = call(R"({"n":3})");
+  REQUIRE(normal);
+  CHECK(normal->body_json == R"({"n":3})");
+  CHECK_FALSE(shutdown(self, sup, 10s));
+}
+
 TEST_CASE("a front door with the node's key takes only ops under the gateway's valid seal") {
   temp_dir dir;
   caf::actor_system_config cfg;
