@@ -29,8 +29,27 @@ replies=$(burst 50)
 [[ $(grep -c '"domain":"banking"' <<<"$replies") -eq 50 ]] || fail "banking under load"
 [[ $(grep -c '"domain":"rewards"' <<<"$replies") -eq 50 ]] || fail "rewards under load"
 
+# The edge's dashboard shows all three nodes and acts on another node's tree.
+printf 'operator-password-1\n' | "$bin" admin operator add ops --role operator --password-stdin \
+  --data-dir "$work/three/edge" >/dev/null || fail "operator add"
+dashboard=$(sed -n 's/.*"dashboard_url":"\([^"]*\)".*/\1/p' "$work/three/edge/node.json")
+login=$(curl -s -c "$work/jar" -d '{"name":"ops","password":"operator-password-1"}' "${dashboard}api/login")
+csrf=$(sed -n 's/.*"csrf":"\([^"]*\)".*/\1/p' <<<"$login")
+[[ -n "$csrf" ]] || fail "dashboard log-in: $login"
+first_snapshot() { curl -s -N -b "$work/jar" --max-time 3 "${dashboard}api/stream" | grep -m1 '^data:' || true; }
+all_reachable() { [[ $(first_snapshot | grep -o '"reachable":true' | wc -l) -eq 3 ]]; }
+wait_for 15 all_reachable || fail "the dashboard does not show three nodes: $(first_snapshot | head -c 300)"
+crash=$(curl -s -b "$work/jar" -H "X-CSRF-Token: $csrf" \
+  -d '{"action":"crash","node":"commerce","path":"root/rewards/front_door"}' "${dashboard}api/action")
+grep -q '"ok":true' <<<"$crash" || fail "crash on commerce through the edge's dashboard: $crash"
+grep -q '"action":"crash"' "$work/three/commerce/audit.log" || fail "commerce did not audit the crash"
+wait_for 15 sh -c "\"$bin\" client --data-dir \"$work/three/edge\" --dev-token op rewards.ping | grep -q '\"domain\":\"rewards\"'" \
+  || fail "rewards did not come back after the crash"
+
 three kill "$work/three" commerce
 wait_for 10 grep -q "peer unreachable" "$work/three/edge.log" || fail "the edge did not notice"
+commerce_down() { first_snapshot | grep -q '"reachable":false'; }
+wait_for 10 commerce_down || fail "the dashboard still shows commerce as reachable"
 start=$(date +%s%N)
 replies=$(burst 50)
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
