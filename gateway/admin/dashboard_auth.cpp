@@ -76,15 +76,23 @@ std::optional<std::vector<operator_account>> parse_operators(std::string_view te
   return out;
 }
 
-std::string random_password() {
+namespace {
+
+// N random bytes as URL-safe base64 without padding.
+template <std::size_t N>
+std::string random_base64() {
   ensure_sodium();
-  std::array<unsigned char, 18> bytes{};
+  std::array<unsigned char, N> bytes{};
   randombytes_buf(bytes.data(), bytes.size());
-  std::array<char, sodium_base64_ENCODED_LEN(18, sodium_base64_VARIANT_URLSAFE_NO_PADDING)> out{};
+  std::array<char, sodium_base64_ENCODED_LEN(N, sodium_base64_VARIANT_URLSAFE_NO_PADDING)> out{};
   sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(),
                     sodium_base64_VARIANT_URLSAFE_NO_PADDING);
   return std::string{out.data()};
 }
+
+}  // namespace
+
+std::string random_password() { return random_base64<18>(); }
 
 std::string hash_operator_password(std::string_view password) {
   ensure_sodium();
@@ -183,23 +191,14 @@ bool check_password(const std::optional<operator_account>& account, std::string_
 
 std::string session_table::open(const std::string& name, const std::string& role,
                                 clock::time_point now) {
-  ensure_sodium();
-  auto random_text = [] {
-    std::array<unsigned char, 32> bytes{};
-    randombytes_buf(bytes.data(), bytes.size());
-    std::array<char, sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)> out{};
-    sodium_bin2base64(out.data(), out.size(), bytes.data(), bytes.size(),
-                      sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    return std::string{out.data()};
-  };
-  auto cookie = random_text();
+  auto cookie = random_base64<32>();
   std::lock_guard<std::mutex> guard{mutex_};
   // Sessions that ended are swept here, at the next log-in.
   for (auto i = sessions_.begin(); i != sessions_.end();)
     i = now - i->second.last_seen > idle_limit || now - i->second.opened > absolute_limit
             ? sessions_.erase(i)
             : std::next(i);
-  sessions_[sha256_hex(cookie)] = entry{{name, role, random_text()}, now, now};
+  sessions_[sha256_hex(cookie)] = entry{{name, role, random_base64<32>()}, now, now};
   return cookie;
 }
 
