@@ -286,6 +286,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     for (auto role : node::all_roles) ms.topics.push_back(events::topic_for_domain(node::to_string(role)));
     ms.local = bus_directory;
     ms.clock = std::make_shared<superapp::system_clock>();
+    ms.metrics = &registry;  // consumer lag, for /metrics and the dashboard
     subtrees.push_back(bus::bridge_supervisor(
         bus::bus_config{}, bus_directory,
         {kafka::producer_child(ks, kafka_directory), kafka::mirror_child(std::move(ms))}));

@@ -58,6 +58,13 @@ all_shown() {
 : >"$work/bound"
 for n in 1 2 3; do enrol "$n" || fail "enrol $n: $(cat "$work/user$n/reply")"; done
 wait_for 60 all_shown edge || fail "the edge did not see the core's events: $(cat "$work/shown.edge")"
+# The mirror's consumer lag is measured (operators see it on /metrics and the dashboard); all
+# caught up, it is 0.
+lag_zero() {
+  "$bin" admin metrics --data-dir "$work/three/edge" --token "$token" |
+    grep -q '^superapp_kafka_consumer_lag{group="mirror.edge",topic="superapp.identity.events"} 0$'
+}
+wait_for 15 lag_zero || fail "no consumer lag on the edge: $("$bin" admin metrics --data-dir "$work/three/edge" --token "$token" | grep kafka_consumer_lag)"
 wait_for 30 all_shown commerce || fail "commerce did not see the core's events"
 [[ $(wc -l <"$work/shown.edge") -eq 3 ]] || fail "expected 3 events on the edge: $(cat "$work/shown.edge")"
 

@@ -374,6 +374,19 @@ void build_snapshot(ops_actor* self) {
                                                {"source", "outbox"},
                                                {"lag", r.value},
                                                {"oldest_age_ms", ages[v]}});
+    // What the Kafka mirror (and any consumer group) has not consumed yet.
+    for (auto& r : st.settings.registry->read("superapp_kafka_consumer_lag")) {
+      std::string group;
+      std::string topic;
+      for (auto& [k, v] : r.labels) {
+        if (k == "group") group = v;
+        if (k == "topic") topic = v;
+      }
+      bridge.push_back(boost::json::object{{"topic", topic},
+                                           {"source", "kafka consumer " + group},
+                                           {"lag", r.value},
+                                           {"oldest_age_ms", nullptr}});
+    }
   }
   entry["bridge"] = std::move(bridge);
   boost::json::array audit;

@@ -17,6 +17,7 @@
 
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/metrics.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::kafka {
@@ -347,7 +348,38 @@ class consumer_core {
     auto sub = rd_kafka_subscribe(consumer_, list);
     rd_kafka_topic_partition_list_destroy(list);
     if (sub != RD_KAFKA_RESP_ERR_NO_ERROR) return fail(rd_kafka_err2name(sub)), false;
+    if (settings_.metrics != nullptr)
+      for (const auto& t : settings_.topics)
+        lag_gauges_[t] = settings_.metrics->add_gauge(
+            "superapp_kafka_consumer_lag",
+            "Records on the broker a consumer group has not consumed yet, by source topic",
+            {{"group", settings_.group}, {"topic", t}});
     return true;
+  }
+
+  // Lag of each source topic (its retry topic counted with it): the high watermark the last
+  // fetch saw minus this member's position, over the partitions assigned to it. A partition
+  // with no position yet (nothing consumed since the assignment) is left out.
+  void report_lag() {
+    if (lag_gauges_.empty()) return;
+    rd_kafka_topic_partition_list_t* assigned = nullptr;
+    if (rd_kafka_assignment(consumer_, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR || assigned == nullptr)
+      return;
+    rd_kafka_position(consumer_, assigned);
+    std::map<std::string, std::int64_t> lag;
+    for (int i = 0; i < assigned->cnt; ++i) {
+      const auto& p = assigned->elems[i];
+      std::int64_t low = 0;
+      std::int64_t high = 0;
+      if (p.offset < 0 || rd_kafka_get_watermark_offsets(consumer_, p.topic, p.partition, &low,
+                                                          &high) != RD_KAFKA_RESP_ERR_NO_ERROR)
+        continue;
+      auto source = retry_source_.find(p.topic);
+      lag[source == retry_source_.end() ? std::string{p.topic} : source->second] +=
+          std::max<std::int64_t>(0, high - p.offset);
+    }
+    rd_kafka_topic_partition_list_destroy(assigned);
+    for (auto& [topic, gauge] : lag_gauges_) gauge.set(lag[topic]);
   }
 
   void close() {
@@ -368,7 +400,12 @@ class consumer_core {
   void run() {
     if (open()) {
       std::vector<rd_kafka_message_t*> batch;
+      auto lag_due = std::chrono::steady_clock::now();
       while (!stop_) {
+        if (auto now = std::chrono::steady_clock::now(); now >= lag_due) {
+          report_lag();
+          lag_due = now + std::chrono::seconds{1};
+        }
         resume_due();
         auto* m = rd_kafka_consumer_poll(consumer_, poll_timeout_ms);
         if (m == nullptr) continue;
@@ -584,6 +621,7 @@ class consumer_core {
   rd_kafka_t* consumer_ = nullptr;
   rd_kafka_t* producer_ = nullptr;
   std::map<std::string, std::string> retry_source_;
+  std::map<std::string, metrics::gauge> lag_gauges_;  // by source topic
   std::vector<paused_partition> paused_;
   std::unique_ptr<caf::scoped_actor> self_;  // asks the handler; lives on the loop's thread
   std::map<std::pair<std::string, std::int32_t>, std::int64_t> committed_;  // next offsets
@@ -649,6 +687,7 @@ caf::behavior mirror_behavior(caf::event_based_actor* self, mirror_settings ms) 
   cs.topics = ms.topics;
   cs.handler = [handler] { return handler; };
   cs.clock = ms.clock;
+  cs.metrics = ms.metrics;
   cs.retry_backoff = std::chrono::milliseconds{500};
   auto core = std::make_shared<consumer_core>(self->system(), std::move(cs));
   self->attach_functor([handler](const caf::error&) {

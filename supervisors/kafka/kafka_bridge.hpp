@@ -18,6 +18,10 @@
 #include "supervisors/bus/bus.hpp"
 #include "supervisors/supervisor.hpp"
 
+namespace superapp::metrics {
+class registry;
+}
+
 namespace superapp::kafka {
 
 struct kafka_settings {
@@ -52,6 +56,9 @@ struct consumer_settings {
   // the inbox absorbs a late effect).
   std::size_t max_in_flight = 256;
   std::shared_ptr<const superapp::clock> clock;   // retry due times
+  // Set: superapp_kafka_consumer_lag{group,topic} (records on the broker this group has not
+  // consumed yet, summed over its assigned partitions), updated about once a second.
+  metrics::registry* metrics = nullptr;
 };
 
 // Topic names derived from a source topic.
@@ -84,6 +91,7 @@ struct mirror_settings {
   bus::bus_directory_ptr local;
   std::size_t dedup_window = 65536;
   std::shared_ptr<const superapp::clock> clock;
+  metrics::registry* metrics = nullptr;  // as consumer_settings::metrics
 };
 sup::child_spec mirror_child(mirror_settings settings);
 
