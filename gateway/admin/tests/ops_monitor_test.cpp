@@ -160,6 +160,12 @@ TEST_CASE("the operations actor shows the live tree and runs, refuses and audits
       return child(node.at("tree").as_object(), "identity")->at("state").as_string() == "running";
     });
     CHECK(act(ops, request("operator", "restart", "root/banking")).status == 200);
+    // Actions find their target in the last sampled tree: wait until it has banking's ledger
+    // again (a sample taken mid-restart lists no children).
+    wait_for(ops, [](const boost::json::object& node) {
+      auto* banking = child(node.at("tree").as_object(), "banking");
+      return banking != nullptr && child(*banking, "ledger") != nullptr;
+    });
     // stop/start/chaos take a domain, not a worker.
     auto r = act(ops, request("operator", "stop", "root/banking/ledger"));
     CHECK(r.status == 400);
