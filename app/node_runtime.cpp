@@ -161,8 +161,9 @@ void write_node_file(const node::node_config& config, const admin::admin_endpoin
   boost::json::object info;
   info["name"] = config.node.name;
   info["pid"] = static_cast<std::int64_t>(::getpid());
-  info["admin_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
-  info["dashboard_url"] = "http://" + endpoint.address + ":" + std::to_string(endpoint.port) + "/dashboard/";
+  const auto admin_url = "http://" + endpoint.address + ":" + std::to_string(endpoint.port);
+  info["admin_url"] = admin_url;
+  info["dashboard_url"] = admin_url + "/dashboard/";
   info["ws_url"] = ws_url;
   if (!sms_url.empty()) info["sms_url"] = sms_url;
   if (!kyc_url.empty()) info["kyc_url"] = kyc_url;
@@ -378,6 +379,13 @@ int run_node(const node::node_config& config, bool dev_keys) {
   for (const auto& url : config.admin.peers)
     ops.peers.push_back({url, config.admin.operator_token.reveal()});
   auto ops_monitor = admin::spawn_ops_monitor(sys, std::move(ops));
+  // The actors behind the admin listener, stopped last on every way out. The operations actor
+  // reads the registry, which dies before the actor system, so it must be gone first.
+  auto stop_listener_actors = [&] {
+    self->send_exit(bridge, caf::exit_reason::user_shutdown);
+    self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
+    self->wait_for(ops_monitor);
+  };
   admin::admin_config admin_cfg;
   admin_cfg.bind_address = config.admin.bind;
   admin_cfg.port = config.admin.port;
@@ -421,9 +429,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   if (!endpoint) {
     log::error("admin listener failed to start",
                {{"bind", config.admin.bind}, {"port", static_cast<std::int64_t>(config.admin.port)}});
-    self->send_exit(bridge, caf::exit_reason::user_shutdown);
-    self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
-    self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
+    stop_listener_actors();
     sup::shutdown(self, root, std::chrono::seconds{30});
     return 1;
   }
@@ -440,9 +446,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
       log::error("gateway failed to start", {{"bind", config.gateway.bind},
                                              {"port", static_cast<std::int64_t>(config.gateway.port)}});
       listener.stop();
-      self->send_exit(bridge, caf::exit_reason::user_shutdown);
-      self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
-      self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
+      stop_listener_actors();
       sup::shutdown(self, root, std::chrono::seconds{30});
       return 1;
     }
@@ -500,9 +504,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
     log::error("the root supervisor died; the node stops", {{"node", config.node.name}});
     if (ws_listener) ws_listener->stop();
     listener.stop();
-    self->send_exit(bridge, caf::exit_reason::user_shutdown);
-    self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
-    self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
+    stop_listener_actors();
     std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
     return 1;
   }
@@ -516,9 +518,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   auto err = sup::shutdown(self, root, std::chrono::seconds{60});
   directory->clear();
   bus_directory->clear();
-  self->send_exit(bridge, caf::exit_reason::user_shutdown);
-  self->send_exit(ops_monitor, caf::exit_reason::user_shutdown);
-  self->wait_for(ops_monitor);  // it reads the registry, which dies before the system
+  stop_listener_actors();
   std::filesystem::remove(std::filesystem::path{config.node.data_dir} / "node.json");
   if (err) {
     log::error("stopped with an error", {{"reason", std::string{describe(err).wire_code}}});

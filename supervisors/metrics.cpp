@@ -227,6 +227,10 @@ histogram registry::add_histogram(std::string_view name, std::string_view help, 
   return histogram{s.histogram_cells.get()};
 }
 
+std::int64_t registry::gauge_value(const series& s) {
+  return s.sample ? s.sample() : s.gauge_cell.load(std::memory_order_relaxed);
+}
+
 std::string registry::render() const {
   std::string out;
   std::lock_guard<std::mutex> guard{mutex_};
@@ -239,9 +243,7 @@ std::string registry::render() const {
                         std::to_string(s->counter_cell.load(std::memory_order_relaxed)));
           break;
         case type_gauge:
-          append_sample(out, f->name, s->pairs,
-                        std::to_string(s->sample ? s->sample()
-                                                 : s->gauge_cell.load(std::memory_order_relaxed)));
+          append_sample(out, f->name, s->pairs, std::to_string(gauge_value(*s)));
           break;
         default: {
           const auto& cells = *s->histogram_cells;
@@ -278,7 +280,7 @@ std::vector<registry::reading> registry::read(std::string_view name) const {
       if (f->type == type_counter)
         value = static_cast<std::int64_t>(s->counter_cell.load(std::memory_order_relaxed));
       else
-        value = s->sample ? s->sample() : s->gauge_cell.load(std::memory_order_relaxed);
+        value = gauge_value(*s);
       out.push_back({s->labels, value});
     }
   }

@@ -126,6 +126,8 @@ class registry {
   family& family_for(std::string_view name, std::string_view help, int type,
                      std::span<const std::int64_t> bounds_us);
   series& series_for(family& f, label_set labels);
+  // A gauge's value now: sampled, or as last set.
+  static std::int64_t gauge_value(const series& s);
 
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<family>> families_;

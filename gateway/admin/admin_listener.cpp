@@ -108,8 +108,8 @@ struct login_outcome {
   std::string role;
 };
 
-// A string field of a JSON object body: absent gives `fallback`; another type or over `max`
-// characters is an error naming the field.
+// A string field of a JSON object body: absent or null leaves `out` as it is; another type or
+// over `max` characters is an error naming the field.
 bool string_field(const boost::json::object& o, std::string_view key, std::size_t max,
                   std::string& out, std::string& error) {
   auto* v = o.if_contains(key);
@@ -356,9 +356,9 @@ class admin_listener::impl::session final : public listener::connection,
     if (current_route_ == route::unknown)
       return respond(http::status::not_found, json_type,
                      error_body(describe(platform_errc::not_found)));
-    const auto wanted = is_post_route(current_route_) ? http::verb::post : http::verb::get;
-    if (request.method() != wanted) {
-      allow_ = is_post_route(current_route_) ? "POST" : "GET";
+    const bool post = is_post_route(current_route_);
+    if (request.method() != (post ? http::verb::post : http::verb::get)) {
+      allow_ = post ? "POST" : "GET";
       return respond(http::status::method_not_allowed, json_type,
                      error_body("invalid_argument",
                                 "this route only answers " + std::string{allow_}));
@@ -604,11 +604,12 @@ class admin_listener::impl::session final : public listener::connection,
     respond(static_cast<http::status>(answer->status), json_type, boost::json::serialize(body));
   }
 
-  text_completion text_completion_for(std::uint64_t request_id) {
-    return [c = owner_.completion_for<std::string>(weak_from_this(), request_id,
-                                                   &session::on_events)](std::string text) {
-      c(std::move(text));
-    };
+  // A JSON document from the node, answered onto this session's strand by `on_answer`.
+  text_completion text_completion_for(
+      std::uint64_t request_id,
+      void (session::*on_answer)(std::uint64_t, caf::expected<std::string>) = &session::on_events) {
+    return [c = owner_.completion_for<std::string>(weak_from_this(), request_id, on_answer)](
+               std::string text) { c(std::move(text)); };
   }
 
   // -- server-sent events ----------------------------------------------------------------------
@@ -641,11 +642,7 @@ class admin_listener::impl::session final : public listener::connection,
     if (!owner_.sessions_.find(stream_cookie_))
       return write_event("bye", R"({"reason":"logged_out"})", true);
     const auto id = ++stream_request_id_;
-    owner_.callbacks_.fetch_snapshot(
-        [c = owner_.completion_for<std::string>(weak_from_this(), id,
-                                                &session::on_stream_snapshot)](std::string text) {
-          c(std::move(text));
-        });
+    owner_.callbacks_.fetch_snapshot(text_completion_for(id, &session::on_stream_snapshot));
     // A node that does not answer in time costs this tick, not the stream.
     stream_timer_.expires_after(std::chrono::milliseconds(owner_.config_.callback_timeout_ms));
     stream_timer_.async_wait([self = shared_from_this(), id](beast::error_code ec) {

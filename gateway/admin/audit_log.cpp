@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 
+#include "supervisors/chaos.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::admin {
@@ -44,12 +45,6 @@ std::string text_of(const boost::json::object& o, const char* key) {
   return v != nullptr && v->is_string() ? std::string{v->as_string()} : std::string{};
 }
 
-std::int64_t epoch_ms_now() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 audit_log::audit_log(std::filesystem::path file, std::size_t keep)
@@ -80,7 +75,7 @@ audit_log::audit_log(std::filesystem::path file, std::size_t keep)
 
 audit_entry audit_log::append(audit_entry entry) {
   entry.id = next_id_++;
-  entry.at_ms = epoch_ms_now();
+  entry.at_ms = sup::wall_clock_ms();
   auto line = to_json(entry);
   line["at_ms"] = entry.at_ms;  // exact, for reading back
   auto text = boost::json::serialize(line) + "\n";

@@ -94,6 +94,21 @@ std::string random_base64() {
 
 std::string random_password() { return random_base64<18>(); }
 
+namespace {
+
+// The operators file read whole and parsed; `error` starts with the file's path.
+std::optional<std::vector<operator_account>> read_operators(const std::filesystem::path& file,
+                                                            std::string& error) {
+  std::ifstream in{file};
+  std::stringstream text;
+  text << in.rdbuf();
+  auto parsed = parse_operators(text.str(), error);
+  if (!parsed) error = file.string() + ": " + error;
+  return parsed;
+}
+
+}  // namespace
+
 std::string hash_operator_password(std::string_view password) {
   ensure_sodium();
   std::array<char, crypto_pwhash_STRBYTES> out{};
@@ -110,11 +125,8 @@ bool put_operator(const std::filesystem::path& file, const operator_account& acc
   if (!valid_role(account.role)) return error = "role: viewer or operator", false;
   std::vector<operator_account> accounts;
   if (std::filesystem::exists(file)) {
-    std::ifstream in{file};
-    std::stringstream text;
-    text << in.rdbuf();
-    auto parsed = parse_operators(text.str(), error);
-    if (!parsed) return error = file.string() + ": " + error, false;
+    auto parsed = read_operators(file, error);
+    if (!parsed) return false;
     accounts = std::move(*parsed);
   }
   auto same = std::find_if(accounts.begin(), accounts.end(),
@@ -150,14 +162,11 @@ void operator_directory::reload_if_changed() {
   }
   auto size = std::filesystem::file_size(file_, ec);
   if (ec || (time == loaded_time_ && size == loaded_size_)) return;
-  std::ifstream in{file_};
-  std::stringstream text;
-  text << in.rdbuf();
   std::string error;
-  auto parsed = parse_operators(text.str(), error);
+  auto parsed = read_operators(file_, error);
   if (!parsed) {
     // Keep the accounts read before: a file being edited by hand must not lock everyone out.
-    std::fprintf(stderr, "operators file %s: %s\n", file_.c_str(), error.c_str());
+    std::fprintf(stderr, "operators file %s\n", error.c_str());
     return;
   }
   accounts_ = std::move(*parsed);

@@ -40,7 +40,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::admin::ops_detail::peer_answers)
 
 namespace superapp::admin {
 
-double quantile_ms(const std::vector<std::int64_t>& bounds_us,
+double quantile_ms(std::span<const std::int64_t> bounds_us,
                    const std::vector<std::uint64_t>& bucket_deltas, double q) {
   std::uint64_t total = 0;
   for (auto n : bucket_deltas) total += n;
@@ -95,6 +95,12 @@ struct peer_view {
   bool reachable = false;
   std::string error = "not asked yet";
 };
+
+// How much a monotonic count grew since `before`; a count that went down was reset (a restarted
+// store's new gate) and counts from zero.
+std::uint64_t growth(std::uint64_t now, std::uint64_t before) {
+  return now >= before ? now - before : now;
+}
 
 template <class T>
 void push_window(std::deque<T>& series, T value, std::size_t window) {
@@ -218,10 +224,11 @@ void sample_domains(ops_actor* self, double dt) {
   }
   const auto window = st.settings.window_s;
   for (auto& [name, track] : st.domains) {
-    const auto total = requests[name];
-    auto delta = track.last_requests < 0 ? 0 : total - track.last_requests;
-    if (delta < 0) delta = total;
-    track.last_requests = total;
+    const auto total = static_cast<std::uint64_t>(requests[name]);
+    const auto delta = track.last_requests < 0
+                           ? 0
+                           : growth(total, static_cast<std::uint64_t>(track.last_requests));
+    track.last_requests = static_cast<std::int64_t>(total);
     push_window(track.requests_per_s, static_cast<double>(delta) / dt, window);
 
     std::map<std::string, std::uint64_t> error_delta;
@@ -235,9 +242,7 @@ void sample_domains(ops_actor* self, double dt) {
       auto now = gate->errors();
       for (auto& [code, count] : now) {
         auto before = track.last_errors.find(code);
-        auto d = before == track.last_errors.end() ? count
-                 : count >= before->second        ? count - before->second
-                                                  : count;
+        auto d = growth(count, before == track.last_errors.end() ? 0 : before->second);
         if (d > 0) {
           error_delta[code] = d;
           error_sum += d;
@@ -254,17 +259,16 @@ void sample_domains(ops_actor* self, double dt) {
 
     if (track.latency) {
       const auto bounds = track.latency.bounds_us();
-      std::vector<std::int64_t> bounds_vec(bounds.begin(), bounds.end());
       std::vector<std::uint64_t> now(bounds.size() + 1);
       std::vector<std::uint64_t> deltas(bounds.size() + 1);
       for (std::size_t i = 0; i < now.size(); ++i) {
         now[i] = track.latency.bucket_count(i);
-        auto before = i < track.last_buckets.size() ? track.last_buckets[i] : now[i];
-        deltas[i] = now[i] >= before ? now[i] - before : 0;
+        // The first sample has nothing before it: it counts no second's worth.
+        deltas[i] = growth(now[i], i < track.last_buckets.size() ? track.last_buckets[i] : now[i]);
       }
       track.last_buckets = std::move(now);
-      push_window(track.p50_ms, quantile_ms(bounds_vec, deltas, 0.50), window);
-      push_window(track.p99_ms, quantile_ms(bounds_vec, deltas, 0.99), window);
+      push_window(track.p50_ms, quantile_ms(bounds, deltas, 0.50), window);
+      push_window(track.p99_ms, quantile_ms(bounds, deltas, 0.99), window);
     }
   }
 }

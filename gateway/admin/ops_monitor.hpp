@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -82,7 +83,7 @@ caf::actor spawn_ops_monitor(caf::actor_system& sys, ops_settings settings);
 // Quantile `q` (0..1) of the observations a histogram gained between two readings of its
 // non-cumulative buckets, interpolated linearly inside the bucket, in milliseconds; negative
 // when there were none. The overflow bucket reports the highest bound.
-double quantile_ms(const std::vector<std::int64_t>& bounds_us,
+double quantile_ms(std::span<const std::int64_t> bounds_us,
                    const std::vector<std::uint64_t>& bucket_deltas, double q);
 
 }  // namespace superapp::admin
