@@ -40,6 +40,8 @@ void print_tree(const boost::json::value& node, const std::string& indent, bool 
   line += "] " + text("state");
   line += "  restarts=" + std::to_string(number("restarts"));
   if (auto depth = number("mailbox_depth"); depth >= 0) line += "  mailbox=" + std::to_string(depth);
+  if (auto messages = number("messages"); messages >= 0)
+    line += "  messages=" + std::to_string(messages);
   if (auto dynamic = number("dynamic_children"); dynamic > 0)
     line += "  children=" + std::to_string(dynamic);
   if (!text("last_exit_reason").empty()) line += "  last_exit=" + text("last_exit_reason");

@@ -1,5 +1,6 @@
 // Fault injection workers.
 #include "supervisors/chaos.hpp"
+#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 
@@ -25,7 +26,7 @@ child_spec crash_loop_child(std::string id, std::chrono::milliseconds interval) 
   c.id = std::move(id);
   c.answers_probe = true;
   c.start = [interval](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
-    return parent.spawn(crash_loop_actor, interval);
+    return sup::spawn_counted(parent, crash_loop_actor, interval);
   };
   return c;
 }

@@ -1,5 +1,6 @@
 // Builds a domain's supervision tree from its definition.
 #include "supervisors/domain.hpp"
+#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 #include "supervisors/node/logging.hpp"
@@ -150,7 +151,7 @@ child_spec front_door_child(const domain_definition& def, const domain_settings&
              slot](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
     auto ctx = *slot;
     SUPERAPP_ASSERT(ctx != nullptr);
-    auto door = parent.spawn(front_door_actor, ctx, behavior, ops, seal);
+    auto door = sup::spawn_counted(parent, front_door_actor, ctx, behavior, ops, seal);
     if (directory) directory->publish(ctx->domain, door, ctx->gate);
     return door;
   };

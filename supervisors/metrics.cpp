@@ -377,6 +377,11 @@ void append_tree(const sup::tree_node& root, std::string& out) {
       out, rows, "superapp_actor_mailbox_depth", "Messages queued in the actor's mailbox", "gauge",
       [](const sup::tree_node& n) { return n.mailbox_depth >= 0; },
       [](const sup::tree_node& n) { return std::to_string(n.mailbox_depth); });
+  append_tree_family(
+      out, rows, "superapp_actor_messages_total",
+      "Messages the actor has handled since it was (re)started", "counter",
+      [](const sup::tree_node& n) { return n.messages >= 0; },
+      [](const sup::tree_node& n) { return std::to_string(n.messages); });
   append_tree_family(out, rows, "superapp_actor_restarts_total",
                      "Restarts of the child since its supervisor started", "counter", every,
                      [](const sup::tree_node& n) { return std::to_string(n.restarts); });

@@ -10,6 +10,7 @@
 // queue of operations, one at a time, so a crash arriving in the middle of a restart is handled
 // after it, against the state the restart left.
 #include "supervisors/supervisor.hpp"
+#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -627,6 +628,7 @@ class supervisor_logic {
     n.state = to_string(rec.state);
     n.restarts = rec.restarts;
     n.last_exit_reason = rec.last_exit_reason;
+    if (rec.handle) n.messages = messages_of(rec.handle);
     if (rec.handle)
       n.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(self_->clock().now() -
                                                                           rec.started_at)
@@ -647,6 +649,7 @@ class supervisor_logic {
     n.intensity_max = st().spec.intensity.max_restarts;
     n.intensity_period_ms = st().spec.intensity.period.count();
     n.mailbox_depth = static_cast<std::int64_t>(self_->mailbox().size());
+    n.messages = messages_of_self(self_);
     n.uptime_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(now - st().started_at).count();
     n.dynamic_children = static_cast<std::int64_t>(st().dynamics.size());
@@ -697,6 +700,7 @@ class supervisor_logic {
                   mine.intensity_max = sub.intensity_max;
                   mine.intensity_period_ms = sub.intensity_period_ms;
                   mine.mailbox_depth = sub.mailbox_depth;
+                  mine.messages = sub.messages;
                   mine.dynamic_children = sub.dynamic_children;
                   mine.children = std::move(sub.children);
                   finish_one();
@@ -796,7 +800,7 @@ caf::behavior supervisor_actor(sup_actor self, supervisor_spec spec, std::string
 }  // namespace
 
 caf::actor spawn_supervisor(caf::actor_system& sys, supervisor_spec spec) {
-  return sys.spawn(supervisor_actor, std::move(spec), std::string{});
+  return sup::spawn_counted(sys, supervisor_actor, std::move(spec), std::string{});
 }
 
 child_spec supervisor_child(supervisor_spec spec, restart_type restart,
@@ -811,7 +815,7 @@ child_spec supervisor_child(supervisor_spec spec, restart_type restart,
                      const caf::message& args) -> caf::expected<caf::actor> {
     std::string parent_path;
     if (args.match_elements<std::string>()) parent_path = args.get_as<std::string>(0);
-    return parent.spawn(supervisor_actor, *shared, std::move(parent_path));
+    return sup::spawn_counted(parent, supervisor_actor, *shared, std::move(parent_path));
   };
   return c;
 }

@@ -23,6 +23,7 @@ struct tree_node {
   std::int64_t intensity_period_ms = 0;
   std::string last_exit_reason;  // empty when it never exited
   std::int64_t mailbox_depth = -1;   // -1: the actor does not answer probes
+  std::int64_t messages = -1;        // handled since it (re)started; -1: the actor does not count
   std::int64_t uptime_ms = 0;
   std::int64_t dynamic_children = 0;  // simple_one_for_one: how many live children in all
   std::vector<tree_node> children;    // for simple_one_for_one: only the worst few
@@ -32,7 +33,8 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, tree_node& x) {
   return f(caf::meta::type_name("tree_node"), x.name, x.kind, x.strategy, x.restart, x.state,
            x.restarts, x.intensity_used, x.intensity_max, x.intensity_period_ms,
-           x.last_exit_reason, x.mailbox_depth, x.uptime_ms, x.dynamic_children, x.children);
+           x.last_exit_reason, x.mailbox_depth, x.messages, x.uptime_ms, x.dynamic_children,
+           x.children);
 }
 
 // What a worker says about itself when probed.

@@ -1,6 +1,7 @@
 // The banking service: wallets, balances, statements (reads on reader connections), and
 // transfers and holds approved by identity, applied by the ledger writer (ADR 0015).
 #include "actors/banking/banking_service.hpp"
+#include "supervisors/counted.hpp"
 
 #include <map>
 
@@ -740,7 +741,8 @@ service_actor::behavior_type banking_service(self_ptr self, banking_settings set
 
 service_actor spawn_banking_service(caf::local_actor& parent, banking_settings settings, banking_slots slots,
                                     sup::domain_context_ptr ctx) {
-  return parent.spawn<caf::detached>(banking_service, std::move(settings), std::move(slots), std::move(ctx));
+  return sup::spawn_counted<caf::detached>(parent, banking_service, std::move(settings),
+                                           std::move(slots), std::move(ctx));
 }
 
 }  // namespace superapp::banking

@@ -1,5 +1,6 @@
 // The ledger writer: core checks in memory, one set-based commit in flight, replies after it.
 #include "actors/banking/ledger_writer.hpp"
+#include "supervisors/counted.hpp"
 
 #include <functional>
 #include <map>
@@ -296,8 +297,8 @@ caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settin
     if (!spent) return spent.error();
     spent_today = std::move(*spent);
   }
-  return parent.spawn(ledger, std::move(settings), std::move(ctx), std::move(data), std::move(limits),
-                      std::move(spent_today));
+  return sup::spawn_counted(parent, ledger, std::move(settings), std::move(ctx), std::move(data),
+                            std::move(limits), std::move(spent_today));
 }
 
 }  // namespace superapp::banking

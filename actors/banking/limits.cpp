@@ -1,6 +1,7 @@
 // Limits per KYC level: the user_limits table, the kyc.check.verified events, and the worker
 // that keeps the first from the second.
 #include "actors/banking/limits.hpp"
+#include "supervisors/counted.hpp"
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -225,7 +226,8 @@ sup::domain_worker kyc_limits_worker(std::shared_ptr<bus::bus_directory> buses,
   w.spec.shutdown_timeout = std::chrono::seconds{5};
   w.start = [buses, ledger_slot, store_timeout](caf::local_actor& parent, const caf::message&,
                                                 sup::domain_context_ptr ctx) -> caf::expected<caf::actor> {
-    return parent.spawn(kyc_limits, buses, ledger_slot, std::move(ctx), store_timeout);
+    return sup::spawn_counted(parent, kyc_limits, buses, ledger_slot, std::move(ctx),
+                              store_timeout);
   };
   return w;
 }

@@ -1,5 +1,6 @@
 // The Open Banking connector's HTTP calls and the parsing of the bank's answers.
 #include "actors/banking/open_banking.hpp"
+#include "supervisors/counted.hpp"
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -154,7 +155,7 @@ bank_connector_actor::behavior_type connector(bank_connector_actor::pointer, ope
 }  // namespace
 
 bank_connector_actor spawn_bank_connector(caf::local_actor& parent, open_banking_settings settings) {
-  return parent.spawn<caf::detached>(connector, std::move(settings));
+  return sup::spawn_counted<caf::detached>(parent, connector, std::move(settings));
 }
 
 }  // namespace superapp::banking

@@ -1,5 +1,6 @@
 // The payment actor's state machine and the payments supervisor.
 #include "actors/banking/payments.hpp"
+#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 
@@ -239,7 +240,8 @@ sup::domain_worker payments_worker(payments_settings settings, std::shared_ptr<s
     if (!row) return row.error();
     if (!*row) return make_error(platform_errc::not_found);
     auto id = (*row)->payment_id;
-    auto actor = caf::actor_cast<caf::actor>(parent.spawn(payment_actor, settings, ctx, ledger_slot, connector_slot, **row));
+    auto actor = sup::spawn_counted(parent, payment_actor, settings, ctx, ledger_slot,
+                                    connector_slot, **row);
     running->add(id, actor);
     actor->attach_functor([running, id, addr = actor.address()] {
       if (running->find(id).address() == addr) running->remove(id);

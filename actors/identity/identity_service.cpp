@@ -1,6 +1,7 @@
 // The identity service: sign-up by OTP, device binding, challenge login with mPIN, refresh-token
 // rotation, logout, devices, JWKS. Rules are in identity_rules, SQL in identity_store.
 #include "actors/identity/identity_service.hpp"
+#include "supervisors/counted.hpp"
 
 #include <algorithm>
 
@@ -1082,8 +1083,8 @@ service_actor::behavior_type identity_service(service_actor::stateful_pointer<se
 service_actor spawn_identity_service(caf::local_actor& parent, identity_settings settings,
                                      sup::domain_context_ptr ctx,
                                      std::vector<tokens::signing_key> keys) {
-  return parent.spawn<caf::detached>(identity_service, std::move(settings), std::move(ctx),
-                                     std::move(keys));
+  return sup::spawn_counted<caf::detached>(parent, identity_service, std::move(settings),
+                                           std::move(ctx), std::move(keys));
 }
 
 }  // namespace superapp::identity

@@ -1,6 +1,7 @@
 // The kyc service: levels and status (reads), document submission to the provider, and the
 // provider's signed callbacks deciding a check. Level rules are in levels, SQL in kyc_store.
 #include "actors/kyc/kyc_service.hpp"
+#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <set>
@@ -438,7 +439,7 @@ service_actor::behavior_type kyc_service(service_actor::stateful_pointer<service
 
 service_actor spawn_kyc_service(caf::local_actor& parent, kyc_settings settings,
                                 sup::domain_context_ptr ctx) {
-  return parent.spawn<caf::detached>(kyc_service, std::move(settings), std::move(ctx));
+  return sup::spawn_counted<caf::detached>(parent, kyc_service, std::move(settings), std::move(ctx));
 }
 
 }  // namespace superapp::kyc

@@ -189,6 +189,9 @@ struct ops_state {
   std::map<std::string, domain_track> domains;
   std::optional<sup::tree_node> tree;
   bool tree_fresh = false;
+  std::chrono::steady_clock::time_point last_tree_at{};
+  std::map<std::string, std::int64_t> message_counts;  // by path, from the last tree
+  std::map<std::string, double> message_rates;         // by path
   std::deque<double> cpu_percent;
   std::deque<double> rss_bytes;
   std::int64_t last_cpu_ticks = -1;
@@ -316,22 +319,46 @@ boost::json::object domain_json(ops_actor* self, const std::string& name, const 
           {"chaos", std::move(chaos)}};
 }
 
-// Front doors get their domain's op rate as messages per second; other actors do not count.
-void annotate_tree(boost::json::object& node, const std::map<std::string, domain_track>& domains,
-                   const std::string& domain, int depth) {
-  node["messages_per_s"] = nullptr;
-  if (depth == 2 && node["name"] == "front_door") {
-    auto i = domains.find(domain);
-    if (i != domains.end() && !i->second.requests_per_s.empty())
-      node["messages_per_s"] = std::round(i->second.requests_per_s.back() * 100.0) / 100.0;
-  }
+// Every actor that counts its messages gets a rate: the growth of its count between the last two
+// trees over the time between them. A count that shrank belongs to a restarted actor, whose whole
+// count is new. Keys are paths of names joined by '/'; paths gone from the tree are forgotten.
+void take_message_counts(ops_state& st, std::chrono::steady_clock::time_point now) {
+  const double dt = st.last_tree_at == std::chrono::steady_clock::time_point{}
+                        ? 0.0
+                        : std::chrono::duration<double>(now - st.last_tree_at).count();
+  st.last_tree_at = now;
+  std::map<std::string, std::int64_t> counts;
+  std::map<std::string, double> rates;
+  auto walk = [&](auto&& self_fn, const sup::tree_node& node, const std::string& path) -> void {
+    if (node.messages >= 0) {
+      counts[path] = node.messages;
+      auto prev = st.message_counts.find(path);
+      if (prev != st.message_counts.end() && dt > 0) {
+        const auto grown = node.messages >= prev->second ? node.messages - prev->second
+                                                         : node.messages;
+        rates[path] = static_cast<double>(grown) / dt;
+      }
+    }
+    for (const auto& child : node.children) self_fn(self_fn, child, path + "/" + child.name);
+  };
+  if (st.tree) walk(walk, *st.tree, st.tree->name);
+  st.message_counts = std::move(counts);
+  st.message_rates = std::move(rates);
+}
+
+// Adds messages_per_s to every node of the tree's JSON: null until an actor has been seen twice,
+// and for actors that do not count.
+void annotate_tree(boost::json::object& node, const std::map<std::string, double>& rates,
+                   const std::string& path) {
+  auto rate = rates.find(path);
+  node["messages_per_s"] =
+      rate == rates.end() ? boost::json::value(nullptr)
+                          : boost::json::value(std::round(rate->second * 100.0) / 100.0);
   auto* children = node.if_contains("children");
   if (children == nullptr || !children->is_array()) return;
   for (auto& child : children->as_array()) {
     auto& obj = child.as_object();
-    const std::string next_domain =
-        depth == 0 ? std::string{obj["name"].as_string()} : domain;
-    annotate_tree(obj, domains, next_domain, depth + 1);
+    annotate_tree(obj, rates, path + "/" + std::string{obj["name"].as_string()});
   }
 }
 
@@ -356,7 +383,7 @@ void build_snapshot(ops_actor* self) {
       {"rss_bytes_series", whole_numbers(st.rss_bytes)}};
   if (st.tree) {
     auto tree = to_json(*st.tree);
-    annotate_tree(tree.as_object(), st.domains, {}, 0);
+    annotate_tree(tree.as_object(), st.message_rates, st.tree->name);
     entry["tree"] = std::move(tree);
   } else {
     entry["tree"] = nullptr;
@@ -708,6 +735,7 @@ caf::behavior ops_monitor(ops_actor* self, ops_settings settings) {
                 [self](sup::tree_node& tree) {
                   self->state.tree = std::move(tree);
                   self->state.tree_fresh = true;
+                  take_message_counts(self->state, std::chrono::steady_clock::now());
                   sample(self);
                 },
                 [self](caf::error&) {

@@ -27,6 +27,7 @@ boost::json::value to_json(const sup::tree_node& node) {
   out["last_exit_reason"] =
       node.last_exit_reason.empty() ? nullptr : boost::json::value(node.last_exit_reason);
   out["mailbox_depth"] = node.mailbox_depth < 0 ? nullptr : boost::json::value(node.mailbox_depth);
+  out["messages"] = node.messages < 0 ? nullptr : boost::json::value(node.messages);
   out["uptime_ms"] = node.uptime_ms;
   out["dynamic_children"] = node.dynamic_children;
   boost::json::array children;

@@ -1,5 +1,6 @@
 // The key refresher: identity.jwks -> jwk_set -> the gateway's key store.
 #include "gateway/pipeline/key_refresher.hpp"
+#include "supervisors/counted.hpp"
 
 #include <cstdint>
 #include <vector>
@@ -130,7 +131,7 @@ sup::child_spec key_refresher_child(std::shared_ptr<gateway_services> services,
     auto st = std::make_shared<refresher_state>();
     st->services = services;
     st->settings = settings;
-    auto refresher = parent.spawn(key_refresher, st);
+    auto refresher = sup::spawn_counted(parent, key_refresher, st);
     services->key_refresher.set(refresher);
     return refresher;
   };

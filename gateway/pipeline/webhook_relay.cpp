@@ -1,5 +1,6 @@
 // The webhook relay: io thread -> relay actor -> the domain's front door -> the io thread's answer.
 #include "gateway/pipeline/webhook_relay.hpp"
+#include "supervisors/counted.hpp"
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -66,7 +67,7 @@ sup::child_spec webhook_relay_child(std::shared_ptr<gateway_services> services) 
   c.id = "webhook_relay";
   c.start = [services = std::move(services)](caf::local_actor& parent,
                                              const caf::message&) -> caf::expected<caf::actor> {
-    auto relay = parent.spawn(webhook_relay, services);
+    auto relay = sup::spawn_counted(parent, webhook_relay, services);
     services->webhook_relay.set(relay);
     return relay;
   };

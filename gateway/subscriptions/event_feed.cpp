@@ -1,5 +1,6 @@
 // The event feed: bus deliveries -> client events for the subscription router.
 #include "gateway/subscriptions/event_feed.hpp"
+#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 
@@ -79,7 +80,7 @@ sup::child_spec event_feed_child(std::shared_ptr<bus::bus_directory> buses,
     st->buses = buses;
     st->domains = domains;
     st->router = router;
-    return parent.spawn(event_feed, st);
+    return sup::spawn_counted(parent, event_feed, st);
   };
   return c;
 }

@@ -1,5 +1,6 @@
 // The subscription router and the per-session subscription actors.
 #include "gateway/subscriptions/subscriptions.hpp"
+#include "supervisors/counted.hpp"
 
 #include <openssl/rand.h>
 
@@ -300,7 +301,7 @@ sup::child_spec subscription_router_child(subscription_limits limits,
   c.answers_probe = false;
   c.start = [limits, on_started = std::move(on_started)](
                 caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
-    auto router = parent.spawn(subscription_router, limits);
+    auto router = sup::spawn_counted(parent, subscription_router, limits);
     if (on_started) on_started(router);
     return router;
   };

@@ -1,6 +1,7 @@
 // The WebSocket transport: listener, session (plain or TLS), the link between a connection and
 // its session actor, and the session actor itself. One TU: Beast and CAF together cost ~10 s.
 #include "gateway/ws/ws_listener.hpp"
+#include "supervisors/counted.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -327,7 +328,8 @@ sup::supervisor_spec sessions_supervisor_spec(session_handler_factory factory,
                                                const caf::message& args) -> caf::expected<caf::actor> {
     if (!args.match_elements<std::shared_ptr<session_link>>())
       return make_error(platform_errc::invalid_argument);
-    return parent.spawn(session_actor, args.get_as<std::shared_ptr<session_link>>(0), factory);
+    return sup::spawn_counted(parent, session_actor,
+                              args.get_as<std::shared_ptr<session_link>>(0), factory);
   };
   sup::supervisor_spec spec;
   spec.name = std::move(name);

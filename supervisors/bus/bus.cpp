@@ -1,5 +1,6 @@
 // The in-process event bus: per-topic sequence, bounded replay ring, monitored subscribers.
 #include "supervisors/bus/bus.hpp"
+#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <caf/all.hpp>
@@ -174,7 +175,7 @@ caf::behavior bus_behavior(bus_pointer self, bus_config config) {
 }  // namespace
 
 caf::actor spawn_local_bus(caf::actor_system& sys, bus_config config) {
-  return sys.spawn(bus_behavior, config);
+  return sup::spawn_counted(sys, bus_behavior, config);
 }
 
 sup::child_spec local_bus_child(bus_config config, bus_directory_ptr directory) {
@@ -184,7 +185,7 @@ sup::child_spec local_bus_child(bus_config config, bus_directory_ptr directory) 
   c.answers_probe = true;
   c.start = [config, directory](caf::local_actor& parent,
                                 const caf::message&) -> caf::expected<caf::actor> {
-    auto bus = parent.spawn(bus_behavior, config);
+    auto bus = sup::spawn_counted(parent, bus_behavior, config);
     directory->publish(bus);
     return bus;
   };

@@ -1,5 +1,6 @@
 // The outbox relay: read unpublished rows, publish them in order, mark what was acknowledged.
 #include "supervisors/bus/outbox_relay.hpp"
+#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 
@@ -276,7 +277,7 @@ caf::behavior relay_behavior(relay_pointer self, sup::domain_context_ptr ctx,
 
 caf::actor spawn_outbox_relay(caf::actor_system& sys, sup::domain_context_ptr ctx,
                               outbox_relay_settings settings) {
-  return sys.spawn(relay_behavior, std::move(ctx), std::move(settings));
+  return sup::spawn_counted(sys, relay_behavior, std::move(ctx), std::move(settings));
 }
 
 sup::domain_worker outbox_relay_worker(outbox_relay_settings settings) {
@@ -287,7 +288,7 @@ sup::domain_worker outbox_relay_worker(outbox_relay_settings settings) {
   w.start = [settings](caf::local_actor& parent, const caf::message&,
                        sup::domain_context_ptr ctx) -> caf::expected<caf::actor> {
     if (!ctx) return make_error(platform_errc::start_failed);
-    return parent.spawn(relay_behavior, std::move(ctx), settings);
+    return sup::spawn_counted(parent, relay_behavior, std::move(ctx), settings);
   };
   return w;
 }

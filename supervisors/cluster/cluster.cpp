@@ -1,5 +1,6 @@
 // The cluster subtree: the registry other nodes look domains up in, and one link per peer.
 #include "supervisors/cluster/cluster.hpp"
+#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <caf/all.hpp>
@@ -40,7 +41,7 @@ sup::child_spec registry_child(const cluster_settings& settings,
   c.id = "registry";
   c.start = [settings, directory, on_published](caf::local_actor& parent,
                                                 const caf::message&) -> caf::expected<caf::actor> {
-    auto registry = parent.spawn(registry_actor, settings.local_domains, directory);
+    auto registry = sup::spawn_counted(parent, registry_actor, settings.local_domains, directory);
     auto& mm = parent.system().middleman();
     auto port = mm.publish(registry, settings.port, settings.bind.c_str(), true);
     if (!port) {
@@ -236,7 +237,7 @@ sup::supervisor_spec cluster_supervisor(cluster_settings settings,
       st->directory = directory;
       st->gate = std::make_shared<sup::admission_gate>(settings.credits_per_peer);
       st->name = name;
-      return parent.spawn(peer_link, st);
+      return sup::spawn_counted(parent, peer_link, st);
     };
     spec.children.push_back(std::move(c));
   }

@@ -1,6 +1,7 @@
 // The Kafka bridge on librdkafka's C API. Blocking calls (poll, flush, commit, admin requests)
 // run only on the bridge's own threads, never on CAF's scheduler threads: see ADR 0006.
 #include "supervisors/kafka/kafka_bridge.hpp"
+#include "supervisors/counted.hpp"
 
 #include <librdkafka/rdkafka.h>
 
@@ -764,7 +765,7 @@ sup::child_spec producer_child(kafka_settings settings, bus::bus_directory_ptr d
       log::error("kafka producer not created", {{"reason", std::string{err}}});
       return make_error(platform_errc::start_failed);
     }
-    auto producer = parent.spawn(producer_behavior, core);
+    auto producer = sup::spawn_counted(parent, producer_behavior, core);
     core->owner = producer.address();
     core->poller = std::thread{[core = core.get()] { core->poll_loop(); }};
     directory->publish(producer);
@@ -781,7 +782,7 @@ sup::child_spec consumer_child(consumer_settings settings) {
   c.answers_probe = true;
   c.start = [settings](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
     auto core = std::make_shared<consumer_core>(parent.system(), settings);
-    return parent.spawn(consumer_behavior, core);
+    return sup::spawn_counted(parent, consumer_behavior, core);
   };
   return c;
 }
@@ -794,7 +795,7 @@ sup::child_spec mirror_child(mirror_settings settings) {
   c.id = "kafka_mirror";
   c.answers_probe = true;
   c.start = [settings](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
-    return parent.spawn(mirror_behavior, settings);
+    return sup::spawn_counted(parent, mirror_behavior, settings);
   };
   return c;
 }

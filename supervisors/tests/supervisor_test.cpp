@@ -13,6 +13,7 @@
 
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/domain.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/supervisor.hpp"
 #include "tests/support/caf_test_bridge.hpp"
 
@@ -67,6 +68,16 @@ child_spec worker(const std::string& id, event_log log,
     if (!args.empty() && args.match_element<std::string>(0)) name = args.get_as<std::string>(0);
     log->push_back("start:" + name);
     return parent.spawn(test_worker, log, name, ignores_shutdown);
+  };
+  return c;
+}
+
+// The same worker, spawned so that it counts the messages it handles.
+child_spec counted_worker(const std::string& id, event_log log) {
+  auto c = worker(id, log);
+  c.start = [log, id](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+    log->push_back("start:" + id);
+    return spawn_counted(parent, test_worker, log, id, false);
   };
   return c;
 }
@@ -457,6 +468,37 @@ TEST_CASE_FIXTURE(fixture, "the report shows the subtree with restarts, exit rea
   CHECK(front_door.state == "running");
   CHECK(front_door.restarts == 1);
   CHECK(front_door.last_exit_reason.find("runtime_error") != std::string::npos);
+  self->send_exit(root, caf::exit_reason::user_shutdown);
+  run();
+}
+
+TEST_CASE_FIXTURE(fixture, "the report counts the messages of actors spawned counting") {
+  auto inner = sup_spec("store_sup", strategy::one_for_one, {counted_worker("store", log)});
+  auto root = start(sup_spec("banking", strategy::one_for_one,
+                             {supervisor_child(inner), counted_worker("counted", log),
+                              worker("plain", log)}));
+  CHECK(ask<ready_atom>(root, ready_atom::value));
+  auto counted = child(root, "counted");
+  for (int i = 0; i < 5; ++i) CHECK(ask<std::string>(counted, name_atom::value) == "counted");
+  auto report = ask<tree_node>(root, report_atom::value);
+  REQUIRE(report);
+  REQUIRE(report->children.size() == 3);
+  CHECK(report->messages > 0);  // supervisors count too: ready, which_child, report ...
+  CHECK(report->children[0].messages > 0);
+  REQUIRE(report->children[0].children.size() == 1);
+  CHECK(report->children[0].children[0].messages == 0);  // the store was never asked anything
+  CHECK(report->children[1].messages == 5);  // the probe for this report comes after the count
+  CHECK(report->children[2].messages == -1);  // spawned the plain way: not counted
+  CHECK(messages_of(counted) == 6);           // ... and the probe is counted now
+  CHECK(messages_of(caf::actor{}) == -1);
+
+  // A restarted actor counts from zero again.
+  self->send(counted, crash_atom::value);
+  consume_messages();
+  report = ask<tree_node>(root, report_atom::value);
+  REQUIRE(report);
+  CHECK(report->children[1].restarts == 1);
+  CHECK(report->children[1].messages == 0);
   self->send_exit(root, caf::exit_reason::user_shutdown);
   run();
 }

@@ -278,6 +278,15 @@ async function run(ctx) {
   await wait_text(page, '#who-name', 'admin', 'the page does not show who is logged in');
   const row = page.locator(row_selector(target));
   await row.waitFor({state: 'visible'});
+  // Every actor the platform spawns counts its messages: the front door shows a rate (at least
+  // the monitor's own probe each second) once it has been sampled twice.
+  await page.waitForFunction((sel) => {
+    const text = document.querySelector(sel)?.querySelector('[data-field="messages_per_s"]')?.textContent.trim();
+    return text && text !== '—' && Number.parseFloat(text) > 0;
+  }, row_selector(target), {timeout: 10000})
+      .catch(async () => fail(`${target} shows no messages per second (cell: ` +
+                              `${await cell(page, target, 'messages_per_s')})`));
+  log(`${target} handles ${await cell(page, target, 'messages_per_s')} messages/s`);
 
   const missing_path = `root/${domain}/no_such_actor`;
   const missing = await post_action_from_page(page, {action: 'restart', node: node_name, path: missing_path}, true);

@@ -572,6 +572,9 @@
     set_text(row.cells.mailbox_depth, fmt_num(t.mailbox_depth));
     set_attr(row.cells.mailbox_depth, 'title', is_num(t.mailbox_depth) ? null : 'this actor does not answer probes');
     set_text(row.cells.messages_per_s, is_num(t.messages_per_s) ? fmt_short(t.messages_per_s) : '—');
+    set_attr(row.cells.messages_per_s, 'title', is_num(t.messages)
+      ? `${t.messages} messages since it (re)started`
+      : (is_num(t.messages_per_s) ? null : 'no rate yet, or this actor does not count its messages'));
     set_text(row.cells.uptime, fmt_duration_s(is_num(t.uptime_ms) ? t.uptime_ms / 1000 : null));
   }
 

@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include "supervisors/counted.hpp"
 #include "supervisors/metrics.hpp"
 #include "supervisors/supervisor.hpp"
 #include "tests/support/temp_dir.hpp"
@@ -28,11 +29,14 @@ caf::behavior idle_worker(caf::event_based_actor* self) {
   }};
 }
 
-sup::child_spec worker(std::string id) {
+// `counted`: spawned like the platform's actors, counting its messages; otherwise plainly.
+sup::child_spec worker(std::string id, bool counted = true) {
   sup::child_spec c;
   c.id = std::move(id);
   c.answers_probe = true;
-  c.start = [](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+  c.start = [counted](caf::local_actor& parent,
+                      const caf::message&) -> caf::expected<caf::actor> {
+    if (counted) return sup::spawn_counted(parent, idle_worker);
     return parent.spawn(idle_worker);
   };
   return c;
@@ -46,7 +50,7 @@ sup::supervisor_spec tree_spec() {
   banking.children = {worker("front_door"), worker("ledger")};
   sup::supervisor_spec identity;
   identity.name = "identity";
-  identity.children = {worker("front_door")};
+  identity.children = {worker("front_door", false)};
   sup::supervisor_spec root;
   root.name = "root";
   root.intensity = {20, std::chrono::seconds{10}};
@@ -127,6 +131,27 @@ TEST_CASE("the operations actor shows the live tree and runs, refuses and audits
   CHECK(tree.at("name").as_string() == "root");
   REQUIRE(child(tree, "banking") != nullptr);
   CHECK(first.at("domains").as_array().size() == 2);  // both have a front door
+
+  SUBCASE("every actor that counts its messages shows messages per second") {
+    // Each sample probes the workers and asks every supervisor for its report, so even idle
+    // actors handle a few messages a second here (one sample every 50 ms).
+    auto rate = [](const boost::json::object* n) {
+      if (n == nullptr || n->at("messages_per_s").is_null()) return -1.0;
+      return n->at("messages_per_s").to_number<double>();
+    };
+    auto node = wait_for(ops, [&](const boost::json::object& n) {
+      auto& t = n.at("tree").as_object();
+      auto* banking = child(t, "banking");
+      return rate(&t) > 0 && rate(banking) > 0 && rate(child(*banking, "ledger")) > 0;
+    });
+    auto& t = node.at("tree").as_object();
+    auto* ledger = child(*child(t, "banking"), "ledger");
+    CHECK(ledger->at("messages").as_int64() > 0);
+    auto* plain = child(*child(t, "identity"), "front_door");
+    REQUIRE(plain != nullptr);
+    CHECK(plain->at("messages").is_null());
+    CHECK(plain->at("messages_per_s").is_null());
+  }
 
   SUBCASE("a crash restarts the worker under its supervisor's policy") {
     auto r = act(ops, request("operator", "crash", "root/banking/ledger"));
