@@ -376,6 +376,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   ops.registry = &registry;
   if (gateway) ops.draining = draining;
   ops.audit_file = std::filesystem::path{config.node.data_dir} / "audit.log";
+  ops.seal = settings.caller_seal;  // an operator's reversal is an op to banking's front door
   for (const auto& url : config.admin.peers)
     ops.peers.push_back({url, config.admin.operator_token.reveal()});
   auto ops_monitor = admin::spawn_ops_monitor(sys, std::move(ops));

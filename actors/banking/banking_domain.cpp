@@ -24,6 +24,7 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
   auto delegate = sup::delegate_to(service_slot);
   for (const auto& op : ws::domain_op_names("banking")) def.ops[op] = delegate;
   def.ops[std::string{bank_callback_op}] = delegate;
+  def.ops[std::string{reverse_op}] = delegate;
   sup::domain_worker ledger;
   ledger.spec.id = "ledger";
   ledger.spec.shutdown_timeout = std::chrono::seconds{10};  // the commit in flight finishes

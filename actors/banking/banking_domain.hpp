@@ -39,6 +39,13 @@ struct banking_settings {
 // catalogue. Body as kyc.provider_callback's: {"payload", "timestamp", "signature"}.
 inline constexpr std::string_view bank_callback_op = "banking.bank_callback";
 
+// An operator's reversal of a posted transfer (or a hold's capture); not in the client catalogue.
+// The node's operations actor sends it, sealed, for an operator's `reverse` action (caller
+// scope `operator`). Body {"transfer_id", "reason"}; the reversal's id is `rv_` + the
+// transfer's digest, so asking again answers the same reversal.
+inline constexpr std::string_view reverse_op = "banking.reverse";
+inline constexpr std::string_view operator_scope = "operator";
+
 // `name` is the database (schema) name; tests give each run its own.
 sup::domain_definition banking_domain(banking_settings settings, std::string name = "banking");
 

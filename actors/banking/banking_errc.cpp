@@ -76,6 +76,8 @@ error_description describe(banking_errc code) {
       return {"limit_per_day", "today's payments would pass your verification level's daily limit (kyc.status)", false};
     case banking_errc::limit_balance:
       return {"limit_balance", "the receiving wallet would hold more than its owner's verification level allows", false};
+    case banking_errc::transfer_not_reversible:
+      return {"transfer_not_reversible", "only a posted transfer or a hold's capture can be reversed", false};
   }
   return {"internal", "internal error", false};
 }

@@ -37,9 +37,10 @@ enum class banking_errc : std::uint8_t {
   limit_per_transaction = 23,    // above the caller's KYC level's per-transaction limit
   limit_per_day = 24,            // the day's payments would pass the level's per-day limit
   limit_balance = 25,            // the receiving wallet would hold more than its level allows
+  transfer_not_reversible = 26,  // a hold (reverse its capture), a release or a reversal
 };
 
-inline constexpr banking_errc last_banking_errc = banking_errc::limit_balance;
+inline constexpr banking_errc last_banking_errc = banking_errc::transfer_not_reversible;
 inline constexpr caf::atom_value banking_category = caf::atom("banking");
 
 caf::error make_error(banking_errc code);

@@ -707,6 +707,71 @@ caf::result<op_reply> do_bank_callback(self_ptr self, const op_request& req) {
   return op_reply{boost::json::serialize(boost::json::object{{"accepted", true}, {"duplicate", !open}})};
 }
 
+// The id of the reversal of `transfer_id`: one per transfer, so a second reverse finds it.
+std::string reversal_id(const std::string& transfer_id) {
+  auto digest = transfer_id.find('_');
+  return "rv_" + (digest == std::string::npos ? transfer_id : transfer_id.substr(digest + 1));
+}
+
+// An operator's reversal: the amount a posted transfer (or a hold's capture) moved goes back
+// from its payee to its payer, as a new immediate transfer. The payee's wallet must still hold
+// it (no wallet is ever overdrawn, not even by an operator): else insufficient_funds.
+caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
+  if (auto err = ws::require_scope(req, operator_scope)) return err;
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(req.body_json, ec);
+  const auto* o = ec ? nullptr : doc.if_object();
+  const auto* id_field = o ? o->if_contains("transfer_id") : nullptr;
+  const auto* reason_field = o ? o->if_contains("reason") : nullptr;
+  if (id_field == nullptr || !id_field->is_string() || id_field->as_string().empty() ||
+      id_field->as_string().size() > 64 || reason_field == nullptr || !reason_field->is_string() ||
+      reason_field->as_string().empty() || reason_field->as_string().size() > 500)
+    return make_error(platform_errc::bad_request);
+  const std::string original{id_field->as_string()};
+  const std::string reason{reason_field->as_string()};
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto row = store::find_transfer(**conn, original);
+  if (!row) return storage_error(row.error(), "transfer read");
+  if (!*row) return make_error(banking_errc::transfer_not_found);
+  const auto& r = **row;
+  const bool reversible = (r.kind == "immediate" || r.kind == "post_pending") &&
+                          r.transfer_id.rfind("rv_", 0) != 0 && r.moved > 0;
+  if (!reversible) return make_error(banking_errc::transfer_not_reversible);
+  transfer t;
+  t.id = reversal_id(r.transfer_id);
+  t.kind = transfer_kind::immediate;
+  t.debit_account = r.credit_account;
+  t.credit_account = r.debit_account;
+  t.amount = r.moved;
+  t.currency = r.currency;
+  auto rp = self->make_response_promise<op_reply>();
+  ask_ledger<transfer_result>(
+      self, rp,
+      [t, original, reason, by = req.who.subject](promise& rp, transfer_result result) {
+        if (auto err = refusal(result)) {
+          rp.deliver(err);
+          return;
+        }
+        if (result == transfer_result::ok)
+          log::info("banking: transfer reversed", {{"transfer_id", original},
+                                                   {"reversal_id", t.id},
+                                                   {"amount_minor", t.amount},
+                                                   {"currency", t.currency},
+                                                   {"by", by},
+                                                   {"reason", reason}});
+        rp.deliver(op_reply{boost::json::serialize(boost::json::object{
+            {"transfer_id", original},
+            {"reversal_id", t.id},
+            {"state", "reversed"},
+            {"amount", boost::json::object{{"minor", t.amount}, {"currency", t.currency}}},
+            {"from", party_of(t.debit_account)},
+            {"to", party_of(t.credit_account)}})});
+      },
+      transfer_atom::value, t);
+  return rp;
+}
+
 using op_fn = caf::result<op_reply> (*)(self_ptr, const op_request&);
 
 const std::map<std::string, op_fn, std::less<>>& op_table() {
@@ -719,6 +784,7 @@ const std::map<std::string, op_fn, std::less<>>& op_table() {
       {"banking.unlink_bank", do_unlink_bank},   {"banking.bank_accounts", do_bank_accounts},
       {"banking.topup", do_topup},               {"banking.payment_status", do_payment_status},
       {std::string{bank_callback_op}, do_bank_callback},
+      {std::string{reverse_op}, do_reverse},
   };
   return table;
 }

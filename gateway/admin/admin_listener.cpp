@@ -566,7 +566,9 @@ class admin_listener::impl::session final : public listener::connection,
         !string_field(o, "path", 1024, out.path, error) ||
         !string_field(o, "mode", 16, out.mode, error) ||
         !int_field(o, "delay_ms", out.delay_ms, error) ||
-        !int_field(o, "duration_s", out.duration_s, error))
+        !int_field(o, "duration_s", out.duration_s, error) ||
+        !string_field(o, "transfer_id", 64, out.transfer_id, error) ||
+        !string_field(o, "reason", 500, out.reason, error))
       return false;
     if (out.action.empty()) return error = "action is required", false;
     if (with_operator) {

@@ -526,6 +526,10 @@ boost::json::object params_of(const action_request& r) {
     if (r.mode == "delay") p["delay_ms"] = r.delay_ms;
     if (r.mode != "off") p["duration_s"] = r.duration_s;
   }
+  if (r.action == "reverse") {
+    p["transfer_id"] = r.transfer_id;
+    p["reason"] = r.reason;
+  }
   return p;
 }
 
@@ -568,8 +572,72 @@ action_result failed_with(const caf::error& err, const std::string& path) {
   return refusal(503, std::string{d.wire_code}, std::string{d.message});
 }
 
+// The domain that keeps the ledger, and the op that reverses one of its transfers
+// (actors/banking/banking_domain.hpp; the admin layer does not link domains).
+constexpr const char* ledger_domain = "banking";
+constexpr const char* reverse_op = "banking.reverse";
+
+// An operator's reversal of a banking transfer: a sealed op to banking's front door in the
+// operator's name (scope `operator`), through its gate like any other caller's.
+void run_reverse(ops_actor* self, action_request r, action_completion done) {
+  auto& st = self->state;
+  const std::string domain_path = (st.tree ? st.tree->name : std::string{"root"}) + "/" + ledger_domain;
+  if (!r.path.empty() && r.path != domain_path)
+    return finish(self, r, refusal(400, "invalid_argument", "reverse takes " + domain_path), done);
+  r.path = domain_path;
+  if (r.transfer_id.empty())
+    return finish(self, r, refusal(400, "invalid_argument", "transfer_id is required"), done);
+  if (r.reason.empty())
+    return finish(self, r, refusal(400, "invalid_argument", "reason is required"), done);
+  auto door = st.settings.directory ? st.settings.directory->lookup(ledger_domain) : std::nullopt;
+  if (!door)
+    return finish(self, r,
+                  refusal(503, "unavailable", "banking has no front door reachable from this node"),
+                  done);
+  op_request req;
+  req.op = reverse_op;
+  req.body_json = boost::json::serialize(
+      boost::json::object{{"transfer_id", r.transfer_id}, {"reason", r.reason}});
+  req.idempotency_key = "reverse:" + r.transfer_id;
+  req.who = caller{"operator:" + r.operator_name, {}, {"operator"}};
+  if (st.settings.seal) st.settings.seal->seal(req);
+  sup::admitted_request(
+      self, door->gate, door->front_door, action_timeout,
+      [self, r, done](op_reply& reply) {
+        boost::system::error_code ec;
+        auto doc = boost::json::parse(reply.body_json, ec);
+        const auto* o = ec ? nullptr : doc.if_object();
+        auto text = [o](const char* key) {
+          const auto* v = o ? o->if_contains(key) : nullptr;
+          return v != nullptr && v->is_string() ? std::string{v->as_string()} : std::string{};
+        };
+        std::string amount;
+        if (const auto* a = o ? o->if_contains("amount") : nullptr; a != nullptr && a->is_object())
+          amount = boost::json::serialize(a->as_object().at("minor")) + " " +
+                   std::string{a->as_object().at("currency").as_string()} + " ";
+        finish(self, r,
+               {200, {},
+                "reversed " + r.transfer_id + ": " + amount + "back from " + text("from") +
+                    " to " + text("to") + " as " + text("reversal_id"),
+                0},
+               done);
+      },
+      [self, r, done](const caf::error& err) {
+        auto d = describe(err);
+        const std::string code{d.wire_code};
+        unsigned status = code == "transfer_not_found"  ? 404
+                          : code == "bad_request"       ? 400
+                          : code == "forbidden"         ? 403
+                          : d.retryable                 ? 503
+                                                        : 409;
+        finish(self, r, refusal(status, code, std::string{d.message}), done);
+      },
+      op_atom::value, std::move(req));
+}
+
 void run_local(ops_actor* self, action_request r, action_completion done) {
   auto& st = self->state;
+  if (r.action == "reverse") return run_reverse(self, std::move(r), std::move(done));
   if (r.action == "drain" || r.action == "undrain") {
     if (!st.settings.draining)
       return finish(self, r, refusal(503, "unavailable", "this node has no gateway to drain"),
@@ -681,7 +749,8 @@ void forward(ops_actor* self, const ops_peer& peer, action_request r, action_com
     boost::json::object body{{"operator", r.operator_name}, {"role", r.role},
                              {"action", r.action},          {"path", r.path},
                              {"mode", r.mode},              {"delay_ms", r.delay_ms},
-                             {"duration_s", r.duration_s}};
+                             {"duration_s", r.duration_s},  {"transfer_id", r.transfer_id},
+                             {"reason", r.reason}};
     auto outcome =
         at ? http::post_json(*at, "/api/action", boost::json::serialize(body), action_timeout,
                              {{"Authorization", "Bearer " + peer.token}})
@@ -754,13 +823,14 @@ caf::behavior ops_monitor(ops_actor* self, ops_settings settings) {
       },
       [self](ops_action_atom, action_request& r, action_completion& done) {
         auto& st = self->state;
-        static const char* const known[] = {"restart", "stop",  "start",  "crash",
-                                            "chaos",   "drain", "undrain"};
+        static const char* const known[] = {"restart", "stop",    "start",  "crash",
+                                            "chaos",   "drain",   "undrain", "reverse"};
         bool valid = false;
         for (const auto* k : known) valid = valid || r.action == k;
         if (!valid)
           return done(refusal(400, "invalid_argument",
-                              "action: restart, stop, start, crash, chaos, drain or undrain"));
+                              "action: restart, stop, start, crash, chaos, drain, undrain or "
+                              "reverse"));
         if (!r.node.empty() && r.node != st.settings.node_name) {
           for (std::size_t i = 0; i < st.peers.size(); ++i)
             if (st.peers[i].node == r.node) return forward(self, st.settings.peers[i], r, done);

@@ -17,6 +17,7 @@
 #include <caf/allowed_unsafe_message_type.hpp>
 #include <caf/fwd.hpp>
 
+#include "protocols/caller_seal.hpp"
 #include "supervisors/chaos.hpp"
 #include "supervisors/front_door.hpp"
 
@@ -30,12 +31,14 @@ namespace superapp::admin {
 struct action_request {
   std::string operator_name;
   std::string role;    // "viewer" or "operator"; a viewer's action is refused and audited
-  std::string action;  // restart, stop, start, crash, chaos, drain, undrain
+  std::string action;  // restart, stop, start, crash, chaos, drain, undrain, reverse
   std::string node;    // the node's name; another node's goes to that peer
   std::string path;    // e.g. root/banking/front_door; empty for drain/undrain
   std::string mode;    // chaos: fail, delay or off
   std::int64_t delay_ms = 0;
   std::int64_t duration_s = 0;
+  std::string transfer_id;  // reverse: the banking transfer (or capture) to reverse
+  std::string reason;       // reverse: why, for the audit and the domain's log
 };
 
 // The outcome as an HTTP status, a wire code (empty when ok) and a message for the operator.
@@ -63,6 +66,9 @@ struct ops_settings {
   std::size_t window_s = 120;                   // how many one-second samples the charts keep
   std::chrono::milliseconds tick{1000};
   std::vector<ops_peer> peers;
+  // Seals the ops an operator's action sends to a domain (reverse); null where front doors
+  // take unsealed requests (tests).
+  caller_seal_ptr seal;
 };
 
 using text_completion = std::function<void(std::string)>;  // a JSON document

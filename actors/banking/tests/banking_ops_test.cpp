@@ -263,6 +263,88 @@ TEST_CASE("a hold reserves, captures all or part, releases, and expires") {
   CHECK(n.books() == 0);
 }
 
+TEST_CASE("an operator reverses a posted transfer or a capture, once; nothing else is reversible") {
+  banking_node n;
+  const caller op{"operator:ops-alice", "", {"operator"}};
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  n.fund(alice, 10'000);
+  auto paid = n.transfer(alice, bob, 2'500, "pay-rv");
+  REQUIRE_MESSAGE(paid.ok, paid.code);
+  const auto id = str(paid.body, "transfer_id");
+  auto reverse = [&](const std::string& transfer_id, const caller& who = {}) {
+    return n.call(std::string{reverse_op}, {{"transfer_id", transfer_id}, {"reason", "fraud report 42"}},
+                  who.subject.empty() ? op : who);
+  };
+
+  // Only an operator; users (even the payer) and anonymous callers are refused.
+  CHECK(reverse(id, alice).code == "forbidden");
+  CHECK(n.call(std::string{reverse_op}, {{"transfer_id", id}, {"reason", "x"}}, caller{}).code ==
+        "unauthorized");
+  CHECK(n.call(std::string{reverse_op}, {{"transfer_id", id}}, op).code == "bad_request");
+  CHECK(n.call(std::string{reverse_op}, {{"transfer_id", id}, {"reason", ""}}, op).code == "bad_request");
+  CHECK(reverse("tr_nope").code == "transfer_not_found");
+
+  auto rv = reverse(id);
+  REQUIRE_MESSAGE(rv.ok, rv.code);
+  CHECK(str(rv.body, "state") == "reversed");
+  CHECK(str(rv.body, "from") == "user:u-bob");
+  CHECK(str(rv.body, "to") == "user:u-alice");
+  CHECK(rv.body.at("amount").at("minor").as_int64() == 2'500);
+  const auto rv_id = str(rv.body, "reversal_id");
+  CHECK(rv_id.rfind("rv_", 0) == 0);
+  CHECK(n.available(alice) == 10'000);
+  CHECK(n.available(bob) == 0);
+  // Again: the same reversal, no money moves twice.
+  auto again = reverse(id);
+  REQUIRE(again.ok);
+  CHECK(again.body == rv.body);
+  CHECK(n.available(alice) == 10'000);
+  // A reversal is not reversed; both users see it in their statements.
+  CHECK(reverse(rv_id).code == "transfer_not_reversible");
+  auto lines = n.call("banking.statement", {{"currency", "GBP"}}, bob);
+  REQUIRE(lines.ok);
+  REQUIRE(lines.body.at("lines").as_array().size() == 2);
+  CHECK(str(lines.body.at("lines").as_array()[1].as_object(), "transfer_id") == rv_id);
+
+  // A hold is reversed through its capture (the captured part); a release is not reversible.
+  auto hold = [&](std::int64_t minor, const std::string& key) {
+    return n.call("banking.hold",
+                  {{"to_user", bob.subject},
+                   {"amount", n.money(minor)},
+                   {"approval", n.approve(alice, "banking.hold", minor, "GBP", bob.subject)}},
+                  alice, key);
+  };
+  auto h = hold(3'000, "h-rv");
+  REQUIRE(h.ok);
+  const auto hold_id = str(h.body, "hold_id");
+  CHECK(reverse(hold_id).code == "transfer_not_reversible");
+  auto cap = n.call("banking.capture", {{"hold_id", hold_id}, {"amount_minor", 1'200}}, alice, "c-rv");
+  REQUIRE_MESSAGE(cap.ok, cap.code);
+  CHECK(n.available(bob) == 1'200);
+  auto rv_cap = reverse(str(cap.body, "transfer_id"));
+  REQUIRE_MESSAGE(rv_cap.ok, rv_cap.code);
+  CHECK(rv_cap.body.at("amount").at("minor").as_int64() == 1'200);
+  CHECK(n.available(alice) == 10'000);
+  CHECK(n.available(bob) == 0);
+  auto h2 = hold(500, "h-rv2");
+  REQUIRE(h2.ok);
+  auto rel = n.call("banking.release", {{"hold_id", str(h2.body, "hold_id")}}, alice, "r-rv");
+  REQUIRE(rel.ok);
+  CHECK(reverse(str(rel.body, "transfer_id")).code == "transfer_not_reversible");
+
+  // The payee spent the money: no wallet is overdrawn, not even by an operator.
+  auto paid2 = n.transfer(alice, bob, 4'000, "pay-rv2");
+  REQUIRE(paid2.ok);
+  auto spent = n.transfer(bob, carol, 3'000, "bob-spends");
+  CHECK(spent.code == "payee_account_not_found");  // carol has no wallet yet
+  REQUIRE(n.open(carol).ok);
+  REQUIRE(n.transfer(bob, carol, 3'000, "bob-spends-2").ok);
+  CHECK(reverse(str(paid2.body, "transfer_id")).code == "insufficient_funds");
+  CHECK(n.available(bob) == 1'000);
+  CHECK(n.books() == 0);
+}
+
 TEST_CASE("concurrent transfers from one wallet by many sessions never overdraw it") {
   banking_node n;
   REQUIRE(n.open(alice).ok);

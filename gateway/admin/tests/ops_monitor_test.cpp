@@ -12,6 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "protocols/caller_seal.hpp"
+#include "protocols/error_catalogue.hpp"
 #include "supervisors/counted.hpp"
 #include "supervisors/metrics.hpp"
 #include "supervisors/supervisor.hpp"
@@ -123,6 +125,9 @@ TEST_CASE("the operations actor shows the live tree and runs, refuses and audits
   settings.draining = std::make_shared<std::atomic<bool>>(false);
   settings.audit_file = dir.path / "audit.log";
   settings.tick = 50ms;
+  superapp::system_clock clock;
+  auto seal = std::make_shared<const caller_seal>(caller_seal::generate(clock));
+  settings.seal = seal;
   auto ops = spawn_ops_monitor(sys, settings);
 
   auto first = wait_for(ops, [](const boost::json::object&) { return true; });
@@ -217,6 +222,64 @@ TEST_CASE("the operations actor shows the live tree and runs, refuses and audits
     chaos.delay_ms = 0;
     chaos.duration_s = 5;
     CHECK(act(ops, chaos).status == 400);
+  }
+
+  SUBCASE("reverse is a sealed op to banking's front door in the operator's name") {
+    // A stand-in for banking's front door: checks the seal and the caller, answers as banking.
+    auto seen = std::make_shared<std::vector<op_request>>();
+    auto door = sys.spawn([seen, seal](caf::event_based_actor*) -> caf::behavior {
+      return {[seen, seal](op_atom, op_request& req) -> caf::result<op_reply> {
+        if (!seal->verify(req)) return make_error(platform_errc::unauthorized);
+        seen->push_back(req);
+        if (req.body_json.find("tr_gone") != std::string::npos)
+          return make_error(platform_errc::unavailable);
+        return op_reply{R"({"transfer_id":"tr_1","reversal_id":"rv_1","state":"reversed",)"
+                        R"("amount":{"minor":2500,"currency":"GBP"},"from":"user:u-bob",)"
+                        R"("to":"user:u-alice"})"};
+      }};
+    });
+    settings.directory->publish("banking", door, std::make_shared<sup::admission_gate>(4));
+    auto reverse = request("operator", "reverse", "root/banking");
+    reverse.transfer_id = "tr_1";
+    reverse.reason = "fraud report 42";
+    auto done = act(ops, reverse);
+    CHECK(done.status == 200);
+    CHECK(done.message == "reversed tr_1: 2500 GBP back from user:u-bob to user:u-alice as rv_1");
+    REQUIRE(seen->size() == 1);
+    CHECK((*seen)[0].op == "banking.reverse");
+    CHECK((*seen)[0].who.subject == "operator:alice");
+    CHECK((*seen)[0].who.scopes == std::vector<std::string>{"operator"});
+    CHECK((*seen)[0].body_json == R"({"transfer_id":"tr_1","reason":"fraud report 42"})");
+    // The audit keeps what was reversed and why.
+    std::ifstream in{dir.path / "audit.log"};
+    std::string line;
+    REQUIRE(std::getline(in, line));
+    CHECK(line.find(R"("transfer_id":"tr_1")") != std::string::npos);
+    CHECK(line.find(R"("reason":"fraud report 42")") != std::string::npos);
+
+    // The domain's refusal comes back with its code; bad requests never reach the domain.
+    reverse.transfer_id = "tr_gone";
+    auto gone = act(ops, reverse);
+    CHECK(gone.status == 503);
+    CHECK(gone.code == "unavailable");
+    reverse.reason.clear();
+    CHECK(act(ops, reverse).message == "reason is required");
+    reverse.reason = "r";
+    reverse.transfer_id.clear();
+    CHECK(act(ops, reverse).message == "transfer_id is required");
+    reverse.transfer_id = "tr_1";
+    reverse.path = "root/identity";
+    CHECK(act(ops, reverse).status == 400);
+    reverse.path = "root/banking";
+    reverse.role = "viewer";
+    CHECK(act(ops, reverse).status == 403);
+    CHECK(seen->size() == 2);
+    settings.directory->clear();
+    reverse.role = "operator";
+    auto no_door = act(ops, reverse);
+    CHECK(no_door.status == 503);
+    CHECK(no_door.message == "banking has no front door reachable from this node");
+    self->send_exit(door, caf::exit_reason::user_shutdown);
   }
 
   SUBCASE("chaos and drain are switched and shown") {
