@@ -18,6 +18,7 @@
 
 #include "gateway/admin/dashboard_auth.hpp"
 #include "protocols/events/event.hpp"
+#include "protocols/http/http_client.hpp"
 #include "supervisors/node/node_config.hpp"
 
 namespace superapp::app {
@@ -59,11 +60,15 @@ int usage() {
                "usage: superapp admin <tree|health|ready|metrics> [--json] [--url http://HOST:PORT]\n"
                "                      [--token TOKEN] [--data-dir DIR]\n"
                "       superapp admin operator add NAME --role viewer|operator [--password-stdin]\n"
+               "       superapp admin reverse TRANSFER_ID --reason TEXT [--as NAME] [--url ...]\n"
+               "                      [--token ...] [--data-dir DIR]\n"
                "       superapp admin events tail [--topic TOPIC]... [--last N] [--once]\n"
                "                      [--poll-ms MS] [--url ...] [--token ...] [--data-dir DIR]\n"
                "Without --url/--token it reads DIR/node.json and DIR/operator-token (DIR: ./data).\n"
                "events tail prints the node's bus as one JSON object per line: the last N events\n"
-               "(default 10) of each topic (default: every domain's), then new ones until Ctrl-C.\n");
+               "(default 10) of each topic (default: every domain's), then new ones until Ctrl-C.\n"
+               "reverse sends banking's posted transfer (or a hold's capture) back from payee to\n"
+               "payer, in the name of NAME (default: $USER), audited like a dashboard action.\n");
   return 2;
 }
 
@@ -201,6 +206,59 @@ int operator_command(const std::vector<std::string>& args) {
   return 0;
 }
 
+// An operator's reversal through the node's /api/action (the operations actor runs and audits
+// it). Prints the outcome and the audit entry's id.
+int reverse_transfer(const std::string& url, const std::string& token,
+                     const std::string& transfer_id, const std::string& reason,
+                     std::string as_operator) {
+  if (as_operator.empty()) {
+    const char* user = std::getenv("USER");
+    as_operator = user != nullptr && *user != '\0' ? user : "cli";
+  }
+  auto at = http::parse_url(url);
+  if (!at) {
+    std::fprintf(stderr, "superapp admin: --url must look like http://127.0.0.1:9090\n");
+    return 2;
+  }
+  boost::json::object body{{"operator", as_operator}, {"role", "operator"},
+                           {"action", "reverse"},     {"transfer_id", transfer_id},
+                           {"reason", reason}};
+  auto outcome = http::post_json(*at, "/api/action", boost::json::serialize(body),
+                                 std::chrono::seconds{70}, {{"Authorization", "Bearer " + token}});
+  if (!outcome) {
+    std::fprintf(stderr, "superapp admin: cannot reach %s: %s\n", url.c_str(),
+                 outcome.failure.c_str());
+    return 1;
+  }
+  if (outcome.reply->status == 401) {
+    std::fprintf(stderr, "superapp admin: the node refused the operator token (401)\n");
+    return 1;
+  }
+  boost::system::error_code ec;
+  auto answer = boost::json::parse(outcome.reply->body, ec);
+  const auto* o = ec ? nullptr : answer.if_object();
+  auto text = [o](const char* key) -> std::string {
+    const auto* v = o ? o->if_contains(key) : nullptr;
+    if (v == nullptr) return {};
+    if (v->is_string()) return std::string{v->as_string()};
+    if (v->is_object()) {  // {"error":{"code","message"}}
+      const auto* m = v->as_object().if_contains("message");
+      const auto* c = v->as_object().if_contains("code");
+      return (c && c->is_string() ? std::string{c->as_string()} + ": " : std::string{}) +
+             (m && m->is_string() ? std::string{m->as_string()} : std::string{});
+    }
+    return boost::json::serialize(*v);
+  };
+  if (outcome.reply->status != 200) {
+    auto why = text("error");
+    std::fprintf(stderr, "superapp admin reverse: refused (HTTP %d) %s\n", outcome.reply->status,
+                 (why.empty() ? outcome.reply->body : why).c_str());
+    return 1;
+  }
+  std::printf("%s (audit #%s)\n", text("message").c_str(), text("audit_id").c_str());
+  return 0;
+}
+
 int run_admin_command(const std::vector<std::string>& args) {
   if (args.empty()) return usage();
   if (args[0] == "operator") return operator_command(args);
@@ -209,6 +267,12 @@ int run_admin_command(const std::vector<std::string>& args) {
   if (command == "events") {
     if (args.size() < 2 || args[1] != "tail") return usage();
     command = "events tail";
+    first_option = 2;
+  }
+  std::string transfer_id, reason, as_operator;
+  if (command == "reverse") {
+    if (args.size() < 2 || args[1].empty() || args[1][0] == '-') return usage();
+    transfer_id = args[1];
     first_option = 2;
   }
   std::string url, token, data_dir = "./data";
@@ -229,6 +293,8 @@ int run_admin_command(const std::vector<std::string>& args) {
       json = true;
     } else if ((args[i] == "--url" && value(url)) || (args[i] == "--token" && value(token)) ||
                (args[i] == "--data-dir" && value(data_dir))) {
+    } else if (command == "reverse" &&
+               ((args[i] == "--reason" && value(reason)) || (args[i] == "--as" && value(as_operator)))) {
     } else if (command == "events tail" && args[i] == "--topic" && value(topic)) {
       tail.topics.push_back(topic);
     } else if (command == "events tail" && args[i] == "--once") {
@@ -259,6 +325,13 @@ int run_admin_command(const std::vector<std::string>& args) {
       for (auto role : node::all_roles)
         tail.topics.push_back(events::topic_for_domain(node::to_string(role)));
     return tail_events(*target, token, tail);
+  }
+  if (command == "reverse") {
+    if (reason.empty()) {
+      std::fprintf(stderr, "superapp admin reverse: --reason is required (it goes to the audit)\n");
+      return 2;
+    }
+    return reverse_transfer(url, token, transfer_id, reason, as_operator);
   }
   std::string path;
   if (command == "tree") {

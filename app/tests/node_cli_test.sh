@@ -154,6 +154,23 @@ paid_at_standard() {
 }
 wait_for 20 paid_at_standard || fail "the standard level's limit did not reach banking: $(cat "$work/reply")"
 bob banking accounts | grep -q '"available_minor":32100' || fail "bob after the standard payment"
+# An operator reverses that payment: the money goes back from bob to alice, once, audited.
+standard_id=$(sed -n 's/.*"transfer_id":"\([^"]*\)".*/\1/p' "$work/reply")
+[[ -n $standard_id ]] || fail "no transfer id in: $(cat "$work/reply")"
+"$bin" admin reverse "$standard_id" --reason "customer dispute 7" --as ops-test --data-dir "$data" \
+  >"$work/reply" 2>&1 || fail "reverse: $(cat "$work/reply")"
+grep -q "^reversed $standard_id: 30000 GBP back from user:$bob_id to user:" "$work/reply" \
+  || fail "reverse said: $(cat "$work/reply")"
+bob banking accounts | grep -q '"available_minor":2100' || fail "bob after the reversal"
+"$bin" admin reverse "$standard_id" --reason "again" --data-dir "$data" >/dev/null 2>&1 \
+  || fail "a second reverse is not the same reversal"
+bob banking accounts | grep -q '"available_minor":2100' || fail "reversed twice"
+if "$bin" admin reverse tr_nope --reason x --data-dir "$data" >"$work/reply" 2>&1; then
+  fail "reversed an unknown transfer"
+fi
+grep -q "HTTP 404.*transfer_not_found" "$work/reply" || fail "unknown reverse said: $(cat "$work/reply")"
+grep -q '"action":"reverse".*"operator":"ops-test"\|"operator":"ops-test".*"action":"reverse"' \
+  "$data/audit.log" || fail "the reversal is not in the audit log"
 if client op kyc.submit '{"level":"full","documents":[{"type":"passport","number":"P1"}]}' \
   --idempotency-key kyc-submit-0002 >"$work/reply"; then fail "one document was taken for full"; fi
 grep -q '"code":"invalid_documents"' "$work/reply" || fail "kyc bad documents: $(cat "$work/reply")"
@@ -189,6 +206,8 @@ grep -q '"name":"root"' <<<"$json" || fail "tree JSON"
 metrics=$("$bin" admin metrics --data-dir "$data")
 grep -q 'superapp_actor_restarts_total{path="root/banking/front_door"} 0' <<<"$metrics" || fail "metrics lack restarts"
 grep -q 'superapp_actor_mailbox_depth' <<<"$metrics" || fail "metrics lack mailbox depth"
+grep -Eq 'superapp_actor_messages_total\{path="root/banking/front_door"\} [1-9]' <<<"$metrics" \
+  || fail "metrics lack the front door's message count"
 grep -q '^superapp_gateway_sessions_total [1-9]' <<<"$metrics" || fail "metrics lack the gateway's sessions"
 grep -Eq '^process_resident_memory_bytes [1-9][0-9]{5,}$' <<<"$metrics" || fail "metrics lack RSS"
 if "$bin" admin tree --data-dir "$data" --token wrong 2>"$work/err"; then fail "wrong token accepted"; fi
