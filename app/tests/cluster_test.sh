@@ -45,6 +45,12 @@ grep -q '"ok":true' <<<"$crash" || fail "crash on commerce through the edge's da
 grep -q '"action":"crash"' "$work/three/commerce/audit.log" || fail "commerce did not audit the crash"
 wait_for 15 sh -c "\"$bin\" client --data-dir \"$work/three/edge\" --dev-token op rewards.ping | grep -q '\"domain\":\"rewards\"'" \
   || fail "rewards did not come back after the crash"
+# A reversal asked on the edge reaches banking's front door on core (sealed, in the operator's
+# name) and comes back with banking's own refusal for a transfer it does not have.
+reverse=$(curl -s -b "$work/jar" -H "X-CSRF-Token: $csrf" \
+  -d '{"action":"reverse","transfer_id":"tr_none","reason":"cluster test"}' "${dashboard}api/action")
+grep -q '"code":"transfer_not_found"' <<<"$reverse" || fail "reverse through the edge: $reverse"
+grep -q '"action":"reverse"' "$work/three/edge/audit.log" || fail "the edge did not audit the reversal"
 
 three kill "$work/three" commerce
 wait_for 10 grep -q "peer unreachable" "$work/three/edge.log" || fail "the edge did not notice"

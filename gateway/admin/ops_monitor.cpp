@@ -630,7 +630,10 @@ void run_reverse(ops_actor* self, action_request r, action_completion done) {
                           : code == "forbidden"         ? 403
                           : d.retryable                 ? 503
                                                         : 409;
-        finish(self, r, refusal(status, code, std::string{d.message}), done);
+        // Banking words its refusals for app users ("of yours"); an operator gets the id.
+        auto message = code == "transfer_not_found" ? "no such transfer: " + r.transfer_id
+                                                    : std::string{d.message};
+        finish(self, r, refusal(status, code, std::move(message)), done);
       },
       op_atom::value, std::move(req));
 }

@@ -299,6 +299,22 @@ async function run(ctx) {
         `a POST without X-CSRF-Token got HTTP ${forged.status} ${JSON.stringify(forged.json)}, not 403 forbidden`);
   log(`POST without CSRF token refused: ${forged.json.error.message}`);
 
+  // The banking card's reversal form reaches banking through its front door: an unknown
+  // transfer is refused with banking's own code, shown in the page and audited.
+  const bank_card = page.locator(`article.domain[data-domain="banking"]`).first();
+  await bank_card.locator('[data-input="transfer_id"]').fill('tr_does_not_exist');
+  await bank_card.locator('[data-input="reason"]').fill('browser test');
+  const reversal = await act_through_dialog(page, bank_card.locator('[data-action="reverse"]'),
+                                            ['reverse', node_name, 'tr_does_not_exist', 'browser test']);
+  const reversal_error = await response_error(reversal);
+  check(reversal.status() === 404 && reversal_error.code === 'transfer_not_found',
+        `reversing an unknown transfer got HTTP ${reversal.status()} ${reversal_error.code}, not 404 transfer_not_found`);
+  await page.waitForFunction(() => /transfer_not_found/.test(document.querySelector('#status-text')?.textContent || ''),
+                             null, {timeout: ui_timeout_ms})
+      .catch(async () => fail(`the page does not show the refused reversal: ` +
+                              `"${(await page.locator('#status-text').textContent())?.trim()}"`));
+  log(`reversal of an unknown transfer refused: ${reversal_error.message}`);
+
   // 4. Crash the front door from the page; its supervisor restarts it; identity keeps answering.
   await page.waitForFunction((sel) => {
     const r = document.querySelector(sel);

@@ -384,6 +384,8 @@
     drain: 'The node stops accepting new WebSocket sessions and reports not ready (/readyz 503); ' +
            'existing sessions go on.',
     undrain: 'The node accepts new WebSocket sessions again and reports ready.',
+    reverse: 'The amount this transfer (or capture) moved goes back from its payee to its payer as ' +
+             'a new transfer, if the payee still holds it. Asking again moves nothing.',
   };
 
   function describe_effect(req, kind) {
@@ -698,6 +700,34 @@
     off_button.title ||= 'End chaos now';
     off_button.dataset.mode = 'off';
 
+    // Banking only: an operator's reversal of a posted transfer or a hold's capture.
+    let reverse_controls = null;
+    if (name === 'banking') {
+      const transfer_id = el('input', {type: 'text', maxlength: '64', placeholder: 'transfer id (tr_…)',
+                                       'aria-label': 'Transfer to reverse', 'data-input': 'transfer_id'});
+      const reason = el('input', {type: 'text', maxlength: '500', placeholder: 'reason (audited)',
+                                  'aria-label': 'Reason for the reversal', 'data-input': 'reason'});
+      if (!can_act()) transfer_id.disabled = reason.disabled = true;
+      const reverse_button = action_button('Reverse', 'reverse', () => {
+        const req = {action: 'reverse', node: view.name, path,
+                     transfer_id: transfer_id.value.trim(), reason: reason.value.trim()};
+        if (!req.transfer_id) {
+          show_banner('error', 'Give the id of the transfer to reverse');
+          return transfer_id.focus();
+        }
+        if (!req.reason) {
+          show_banner('error', 'Give a reason: it goes to the audit log');
+          return reason.focus();
+        }
+        run_action(req);
+      }, 'danger');
+      reverse_button.title ||= 'Send a posted transfer back from its payee to its payer';
+      reverse_controls = el('div', {class: 'domain-actions reverse-controls', role: 'group',
+                                    'aria-label': 'Reverse a banking transfer'},
+                            el('span', {class: 'muted', text: 'Reverse a transfer'}),
+                            transfer_id, reason, reverse_button);
+    }
+
     card.root = el('article', {class: 'domain', 'data-domain': name, 'data-path': path},
         el('header', {class: 'domain-head'},
            el('h4', {class: 'mono', text: name}), card.state, card.in_flight, card.chaos),
@@ -711,6 +741,7 @@
               el('span', {class: 'muted', text: 'Chaos'}),
               el('label', {}, duration, ' s'), fail_button,
               el('label', {}, delay, ' ms'), delay_button, off_button)));
+    if (reverse_controls) card.root.append(reverse_controls);
     return card;
   }
 
