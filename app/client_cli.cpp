@@ -23,6 +23,7 @@
 #include "protocols/clock.hpp"
 #include "protocols/hex.hpp"
 #include "protocols/tokens/approval.hpp"
+#include "protocols/ws/banking_ops.hpp"
 #include "protocols/tokens/device_key.hpp"
 
 namespace superapp::app {
@@ -63,6 +64,8 @@ int usage() {
                "       superapp client banking pay USER_ID AMOUNT_MINOR CURRENCY [--hold [--expires-in-s S]]\n"
                "                [--mpin PIN | --password PW] [--step-up otp|biometric [--otp CODE]]\n"
                "                [--idempotency-key KEY]\n"
+               "       superapp client banking batch CURRENCY USER_ID:AMOUNT_MINOR... [--mpin PIN ...]\n"
+               "                [--step-up otp|biometric [--otp CODE]] [--idempotency-key KEY]\n"
                "       superapp client banking capture HOLD_ID [AMOUNT_MINOR] | release HOLD_ID\n"
                "       superapp client banking status TRANSFER_ID\n"
                "       superapp client banking link CUSTOMER_ID | banks | bank-accounts LINK_ID\n"
@@ -70,7 +73,8 @@ int usage() {
                "       superapp client banking topup LINK_ID BANK_ACCOUNT AMOUNT_MINOR CURRENCY [--wait]\n"
                "The logged-in user's wallets. `pay` asks identity for the approval (as `identity\n"
                "authorise`) and sends banking.transfer (or banking.hold with --hold) with it; its\n"
-               "idempotency key (printed; random unless given) makes a retry safe. `link` links\n"
+               "idempotency key (printed; random unless given) makes a retry safe. `batch` pays\n"
+               "several users all or nothing, with one approval (it always steps up). `link` links\n"
                "your account at the bank (the simulator of `run` knows any CUSTOMER_ID), `topup`\n"
                "pays from it into your wallet; --wait prints the payment once settled.\n");
   return 2;
@@ -448,6 +452,32 @@ int banking_command(const std::vector<std::string>& args) {
       return 1;
     }
     return print(payment);
+  }
+  if (what == "batch" && positional.size() >= 2 &&
+      (f.step_up.empty() || f.step_up == "otp" || f.step_up == "biometric")) {
+    const auto& currency = positional[0];
+    std::vector<ws::banking_batch_item> items;
+    boost::json::array listed;
+    std::int64_t total = 0;
+    for (std::size_t i = 1; i < positional.size(); ++i) {
+      auto colon = positional[i].rfind(':');
+      std::int64_t amount = 0;
+      if (colon == std::string::npos || colon == 0 ||
+          !parse_integer(positional[i].substr(colon + 1), 1, std::numeric_limits<std::int64_t>::max(),
+                         amount) ||
+          amount > std::numeric_limits<std::int64_t>::max() - total)
+        return usage();
+      total += amount;
+      items.push_back({positional[i].substr(0, colon), amount});
+      listed.push_back({{"to_user", items.back().to_user}, {"amount_minor", amount}});
+    }
+    auto approved = authorise(read, state, data_dir,
+                              {"banking.batch", total, currency, ws::batch_payee(currency, items)}, f);
+    if (!approved) return 1;
+    std::fprintf(stderr, "superapp client: banking.batch with idempotency key %s\n", key.c_str());
+    return print(write("banking.batch", {{"currency", currency},
+                                         {"items", std::move(listed)},
+                                         {"approval", text_of(*approved, "approval")}}));
   }
   if (what == "pay" && positional.size() == 3 &&
       parse_integer(positional[1], 1, std::numeric_limits<std::int64_t>::max(), minor) &&

@@ -38,9 +38,10 @@ enum class banking_errc : std::uint8_t {
   limit_per_day = 24,            // the day's payments would pass the level's per-day limit
   limit_balance = 25,            // the receiving wallet would hold more than its level allows
   transfer_not_reversible = 26,  // a hold (reverse its capture), a release or a reversal
+  batch_invalid = 27,            // a batch needs 1..50 items
 };
 
-inline constexpr banking_errc last_banking_errc = banking_errc::transfer_not_reversible;
+inline constexpr banking_errc last_banking_errc = banking_errc::batch_invalid;
 inline constexpr caf::atom_value banking_category = caf::atom("banking");
 
 caf::error make_error(banking_errc code);

@@ -3,6 +3,7 @@
 #include "actors/banking/banking_service.hpp"
 #include "supervisors/counted.hpp"
 
+#include <limits>
 #include <map>
 
 #include <boost/json.hpp>
@@ -386,6 +387,77 @@ caf::result<op_reply> do_hold(self_ptr self, const op_request& req) {
                return reply_of(ws::banking_hold_reply_schema(),
                                ws::banking_hold_reply{id, "held", b.amount, b.to_user, expires});
              });
+}
+
+// Several payments at once, all or nothing, under one approval for the total and the items'
+// digest (ws::batch_payee). The reply is recorded under the key in the batch's own commit, so
+// a retry answers it again (also after its approval expired) and other items under the same
+// key are idempotency_key_reused.
+caf::result<op_reply> do_batch(self_ptr self, const op_request& req) {
+  if (auto err = require_user(req, true)) return err;
+  if (auto err = require_key(req)) return err;
+  auto body = ws::decode_body(ws::banking_batch_request_schema(), req);
+  if (!body) return body.error();
+  const auto& items = body->items;
+  const auto& currency = body->currency;
+  if (items.empty()) return make_error(banking_errc::batch_invalid);
+  std::int64_t total = 0;
+  for (const auto& item : items) {
+    if (auto err = judge_payment(req, item.to_user, {item.amount_minor, currency})) return err;
+    if (item.amount_minor > std::numeric_limits<std::int64_t>::max() - total)
+      return make_error(banking_errc::balance_overflow);
+    total += item.amount_minor;
+  }
+  const auto digest = ws::batch_payee(currency, items);
+  const auto scope = persistence::idempotency_scope(req.who.subject, req.op);
+  {
+    auto conn = reader(self);
+    if (!conn) return storage_error(conn.error(), "reader");
+    auto replay = persistence::replayed_reply(**conn, scope, req.idempotency_key, digest);
+    if (!replay) {
+      if (replay.error() == make_error(platform_errc::idempotency_key_reused)) return replay.error();
+      return storage_error(replay.error(), "idempotency read");
+    }
+    if (*replay) return op_reply{std::move(**replay)};
+  }
+  const ws::money sum{total, currency};
+  auto approval = verified_approval(self, req, "banking.batch", body->approval, sum, digest);
+  if (!approval) return make_error(banking_errc::approval_invalid);
+  const auto batch_id = keyed_id("bt_", req.who.subject, "|batch|", req.idempotency_key);
+  std::vector<transfer> ts;
+  ws::banking_batch_reply reply{batch_id, "posted", sum, {}};
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    transfer t;
+    t.id = batch_id + "_" + std::to_string(i);
+    t.kind = transfer_kind::immediate;
+    t.debit_account = wallet_id(req.who.subject, currency);
+    t.credit_account = wallet_id(items[i].to_user, currency);
+    t.amount = items[i].amount_minor;
+    t.currency = currency;
+    reply.items.push_back({t.id, items[i].to_user, items[i].amount_minor});
+    ts.push_back(std::move(t));
+  }
+  auto answer = reply_of(ws::banking_batch_reply_schema(), reply);
+  batch_reply record{scope, req.idempotency_key, digest, answer.body_json};
+  auto rp = self->make_response_promise<op_reply>();
+  ask_ledger<std::vector<transfer_result>>(
+      self, rp,
+      [answer, batch_id, total, currency](promise& rp, const std::vector<transfer_result>& results) {
+        for (auto r : results)
+          if (r != transfer_result::ok && r != transfer_result::exists &&
+              r != transfer_result::linked_transfer_failed) {
+            rp.deliver(refusal(r));
+            return;
+          }
+        if (!results.empty() && results.front() == transfer_result::ok)
+          log::info("banking: batch", {{"batch_id", batch_id},
+                                       {"items", static_cast<std::int64_t>(results.size())},
+                                       {"amount_minor", total},
+                                       {"currency", currency}});
+        rp.deliver(answer);
+      },
+      linked_atom::value, std::move(ts), *approval, std::move(record));
+  return rp;
 }
 
 // Capture (post) or release (void) a hold of the caller's: found on a reader (a hold is only
@@ -779,6 +851,7 @@ const std::map<std::string, op_fn, std::less<>>& op_table() {
       {"banking.open_account", do_open_account}, {"banking.accounts", do_accounts},
       {"banking.statement", do_statement},       {"banking.transfer", do_transfer},
       {"banking.hold", do_hold},                 {"banking.capture", do_capture},
+      {"banking.batch", do_batch},
       {"banking.release", do_release},           {"banking.transfer_status", do_transfer_status},
       {"banking.link_bank", do_link_bank},       {"banking.linked_banks", do_linked_banks},
       {"banking.unlink_bank", do_unlink_bank},   {"banking.bank_accounts", do_bank_accounts},

@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 
 #include "actors/banking/ledger_store.hpp"
+#include "persistence/idempotency.hpp"
 #include "persistence/writer.hpp"
 #include "supervisors/node/logging.hpp"
 
@@ -24,6 +25,7 @@ struct batch {
   std::vector<account> new_accounts;
   std::vector<store::recorded_transfer> transfers;
   std::vector<store::spent_approval> approvals;
+  std::vector<batch_reply> replies;     // client batches' replies, under their keys
   std::unordered_set<std::string> ids;  // accounts and transfers in it
   std::vector<waiter> waiters;
   bool empty() const { return new_accounts.empty() && transfers.empty(); }
@@ -40,6 +42,9 @@ struct ledger_state {
   std::map<std::string, limits_by_currency> limits;  // by user, as recorded
   std::map<std::string, std::int64_t> spent_today;    // per wallet: client transfers and holds
   std::int64_t day = 0;                               // UTC day (days since epoch) of spent_today
+  // Client batches this writer accepted, by "<scope>|<key>": their digest and when (s). The
+  // idempotent_replies table answers for older ones (the service looks there first).
+  std::unordered_map<std::string, std::pair<std::string, std::int64_t>> batch_keys;
   std::int64_t purge_before_s = 0;  // spent approvals to delete with the next commit
   std::int64_t last_purge_s = 0;
   batch open;            // accepted, waiting for the next commit
@@ -116,6 +121,8 @@ void flush(self_ptr self) {
   st.in_flight = true;
   auto unit = store::batch_unit(st.committing.new_accounts, st.committing.transfers, st.core,
                                 st.committing.approvals, std::exchange(st.purge_before_s, 0));
+  for (const auto& r : st.committing.replies)
+    persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
   self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value, std::move(unit))
       .then(
           [self](persistence::unit_results&) {
@@ -146,8 +153,11 @@ const currency_limits* limits_of(self_ptr self, const std::string& account, cons
   return it == by_currency.end() ? nullptr : &it->second;
 }
 
-// A client's transfer or hold against its payer's and payee's KYC limits, as the balances are.
-transfer_result judge_limits(self_ptr self, const transfer& t) {
+// A client's transfer or hold against its payer's and payee's KYC limits, as the balances are
+// plus, inside a batch, what its earlier items already take from the payer (`earlier_paid`)
+// and give the payee (`earlier_received`).
+transfer_result judge_limits(self_ptr self, const transfer& t, std::int64_t earlier_paid = 0,
+                             std::int64_t earlier_received = 0) {
   if (t.kind != transfer_kind::immediate && t.kind != transfer_kind::pending) return transfer_result::ok;
   auto& st = self->state;
   if (auto today = now_s(self) / 86'400; today != st.day) {
@@ -156,12 +166,12 @@ transfer_result judge_limits(self_ptr self, const transfer& t) {
   }
   if (const auto* payer = limits_of(self, t.debit_account, t.currency)) {
     if (t.amount > payer->per_transaction) return transfer_result::exceeds_transaction_limit;
-    auto spent = st.spent_today[t.debit_account];
+    auto spent = st.spent_today[t.debit_account] + earlier_paid;
     if (spent > payer->per_day || t.amount > payer->per_day - spent) return transfer_result::exceeds_daily_limit;
   }
   if (const auto* payee = limits_of(self, t.credit_account, t.currency)) {
     const auto* b = st.core.balance_of(t.credit_account);
-    auto held = b ? b->credits_posted - b->debits_posted + b->credits_pending : 0;
+    auto held = (b ? b->credits_posted - b->debits_posted + b->credits_pending : 0) + earlier_received;
     if (held > payee->balance || t.amount > payee->balance - held) return transfer_result::exceeds_balance_limit;
   }
   return transfer_result::ok;
@@ -188,6 +198,62 @@ caf::result<transfer_result> apply_one(self_ptr self, const transfer& t, const a
   if (r != transfer_result::ok && !(r == transfer_result::exists && unsettled(self, t.id))) return r;
   auto rp = self->make_response_promise<transfer_result>();
   after_commit(self, deliver_when_durable(rp, r));
+  return rp;
+}
+
+// A linked batch, all or nothing. With an approval (a client's batch): the approval is spent
+// once for the whole batch, and every item is judged against the KYC limits as the earlier
+// items leave them. Amounts are positive and one currency (the service checks), so the sums
+// cannot overflow before the core refuses.
+caf::result<std::vector<transfer_result>> apply_batch(self_ptr self, const std::vector<transfer>& ts,
+                                                      const approval_spend* approval,
+                                                      const batch_reply* reply = nullptr) {
+  auto& st = self->state;
+  auto refuse_all = [&](std::size_t at, transfer_result why) {
+    std::vector<transfer_result> results(ts.size(), transfer_result::linked_transfer_failed);
+    results[at] = why;
+    return results;
+  };
+  std::string reply_key;
+  if (reply != nullptr) {
+    reply_key = reply->scope + "|" + reply->key;
+    auto seen = st.batch_keys.find(reply_key);
+    if (seen != st.batch_keys.end() && seen->second.first != reply->digest)
+      return std::vector<transfer_result>(ts.size(), transfer_result::idempotency_conflict);
+  }
+  const bool spends = approval != nullptr && !ts.empty() && !st.core.knows(ts.front().id);
+  if (spends) {
+    if (st.spent.count(approval->approval_id) != 0)
+      return refuse_all(0, transfer_result::approval_already_used);
+    std::int64_t paid = 0;
+    std::map<std::string, std::int64_t> received;
+    for (std::size_t i = 0; i < ts.size(); ++i) {
+      const auto& t = ts[i];
+      if (auto limited = judge_limits(self, t, paid, received[t.credit_account]);
+          limited != transfer_result::ok)
+        return refuse_all(i, limited);
+      paid += t.amount;
+      received[t.credit_account] += t.amount;
+    }
+  }
+  std::vector<applied_transfer> applied;
+  auto results = st.core.apply_linked(ts, now_s(self), &applied);
+  for (const auto& a : applied) record(self, a);
+  if (spends && !applied.empty()) {
+    for (const auto& t : ts) st.spent_today[t.debit_account] += t.amount;
+    st.spent.emplace(approval->approval_id, approval->expires_at_s);
+    st.open.approvals.push_back({approval->approval_id, ts.front().id, approval->expires_at_s});
+    if (reply != nullptr) {
+      st.batch_keys[reply_key] = {reply->digest, now_s(self)};
+      st.open.replies.push_back(*reply);
+    }
+  }
+  bool durable_answer = !applied.empty();
+  for (std::size_t i = 0; i < ts.size(); ++i)
+    durable_answer |= results[i] == transfer_result::exists && unsettled(self, ts[i].id);
+  if (!durable_answer) return results;
+  auto rp = self->make_response_promise<std::vector<transfer_result>>();
+  after_commit(self, deliver_when_durable(rp, results));
   return rp;
 }
 
@@ -234,17 +300,11 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         return apply_one(self, t, &a);
       },
       [self](linked_atom, const std::vector<transfer>& ts) -> caf::result<std::vector<transfer_result>> {
-        auto& st = self->state;
-        std::vector<applied_transfer> applied;
-        auto results = st.core.apply_linked(ts, now_s(self), &applied);
-        for (const auto& a : applied) record(self, a);
-        bool durable_answer = !applied.empty();
-        for (std::size_t i = 0; i < ts.size(); ++i)
-          durable_answer |= results[i] == transfer_result::exists && unsettled(self, ts[i].id);
-        if (!durable_answer) return results;
-        auto rp = self->make_response_promise<std::vector<transfer_result>>();
-        after_commit(self, deliver_when_durable(rp, results));
-        return rp;
+        return apply_batch(self, ts, nullptr);
+      },
+      [self](linked_atom, const std::vector<transfer>& ts, const approval_spend& a,
+             const batch_reply& r) -> caf::result<std::vector<transfer_result>> {
+        return apply_batch(self, ts, &a, &r);
       },
       [self](balance_atom, const std::string& id) -> caf::result<balances> {
         const auto* b = self->state.core.balance_of(id);
@@ -265,6 +325,9 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         if (now - st.last_purge_s >= 60) {
           const auto before = now - 60;
           std::erase_if(st.spent, [before](const auto& kv) { return kv.second < before; });
+          // The replies table keeps a batch's key for a day; so does this.
+          std::erase_if(st.batch_keys,
+                        [now](const auto& kv) { return kv.second.second < now - 86'400; });
           st.purge_before_s = before;
           st.last_purge_s = now;
         }

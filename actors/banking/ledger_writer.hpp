@@ -38,6 +38,16 @@ struct approval_spend {
   std::int64_t expires_at_s = 0;
 };
 
+// A client's batch remembers its reply under its idempotency key (persistence/idempotency.hpp)
+// in the batch's own commit: a retry with the same key and items answers it again, with other
+// items `idempotency_conflict`. `digest` stands for the items (ws::batch_payee).
+struct batch_reply {
+  std::string scope;  // persistence::idempotency_scope(user, "banking.batch")
+  std::string key;
+  std::string digest;
+  std::string reply_json;
+};
+
 // open_account: true once the account exists as given (durably); false when its id is taken by
 //               a different account.
 // transfer:     the core's verdict; `ok` and `exists` only once durable. A refusal is answered
@@ -45,7 +55,11 @@ struct approval_spend {
 //               With an approval_spend: a client's transfer or hold. The approval is spent with
 //               it (a retry answers `exists` whatever approval it carries), and the KYC limits
 //               of its payer (per transaction, per day) and payee (balance) apply.
-// linked:       a batch, all or nothing (ledger_core::apply_linked).
+// linked:       a batch, all or nothing (ledger_core::apply_linked). With an approval_spend and
+//               a batch_reply: a client's batch; the approval is spent once for all of it, each
+//               item is judged against the KYC limits as the earlier items leave them, and the
+//               reply is recorded under the key in the same commit. A key this writer has seen
+//               with other items is idempotency_conflict (every result).
 // balance:      what the ledger holds now for an account (committed or about to be); not_found.
 // limits:       a user's limits now (kyc_limits worker, after recording them).
 using ledger_actor = caf::typed_actor<
@@ -53,6 +67,8 @@ using ledger_actor = caf::typed_actor<
     caf::replies_to<transfer_atom, transfer>::with<transfer_result>,
     caf::replies_to<transfer_atom, transfer, approval_spend>::with<transfer_result>,
     caf::replies_to<linked_atom, std::vector<transfer>>::with<std::vector<transfer_result>>,
+    caf::replies_to<linked_atom, std::vector<transfer>, approval_spend, batch_reply>::with<
+        std::vector<transfer_result>>,
     caf::replies_to<balance_atom, std::string>::with<balances>, caf::reacts_to<ledger_flush_atom>,
     caf::reacts_to<expire_atom>, caf::reacts_to<limits_atom, std::string, limits_by_currency>>;
 
@@ -76,6 +92,7 @@ caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settin
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::account)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::transfer)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::approval_spend)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::batch_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::banking::transfer_result)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<superapp::banking::transfer_result>)

@@ -35,6 +35,13 @@ step_up_above = { GBP = 50000, EUR = 50000, USD = 50000, INR = 5000000 }
 strong_step_up = ["biometric"]
 strong_step_up_above = { GBP = 500000, EUR = 500000, USD = 500000, INR = 50000000 }
 
+# A batch pays several payees at once (its payee is a digest of them all): it always steps up.
+[operations."banking.batch"]
+knowledge = ["mpin", "password"]
+step_up = ["otp", "biometric"]
+strong_step_up = ["biometric"]
+strong_step_up_above = { GBP = 500000, EUR = 500000, USD = 500000, INR = 50000000 }
+
 [operations."billers.pay"]
 knowledge = ["mpin", "password"]
 step_up = ["otp", "biometric"]

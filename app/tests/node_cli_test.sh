@@ -171,6 +171,16 @@ fi
 grep -q "HTTP 404.*transfer_not_found" "$work/reply" || fail "unknown reverse said: $(cat "$work/reply")"
 grep -q '"action":"reverse".*"operator":"ops-test"\|"operator":"ops-test".*"action":"reverse"' \
   "$data/audit.log" || fail "the reversal is not in the audit log"
+# A batch: two payments to bob under one approval (a batch always steps up), all or nothing.
+client banking batch GBP "$bob_id:100" "$bob_id:200" --mpin 579135 --step-up biometric \
+  >"$work/reply" 2>/dev/null || fail "batch: $(cat "$work/reply")"
+grep -q '"state":"posted"' "$work/reply" || fail "batch: $(cat "$work/reply")"
+grep -q '"total":{"minor":300,"currency":"GBP"}' "$work/reply" || fail "batch total: $(cat "$work/reply")"
+bob banking accounts | grep -q '"available_minor":2400' || fail "bob after the batch"
+if client banking batch GBP "$bob_id:100" "$bob_id:999999" --mpin 579135 --step-up biometric \
+  >"$work/reply" 2>/dev/null; then fail "a batch beyond the wallet was paid"; fi
+grep -q '"code":"insufficient_funds"\|"code":"limit_per' "$work/reply" || fail "batch refusal: $(cat "$work/reply")"
+bob banking accounts | grep -q '"available_minor":2400' || fail "a refused batch moved money"
 if client op kyc.submit '{"level":"full","documents":[{"type":"passport","number":"P1"}]}' \
   --idempotency-key kyc-submit-0002 >"$work/reply"; then fail "one document was taken for full"; fi
 grep -q '"code":"invalid_documents"' "$work/reply" || fail "kyc bad documents: $(cat "$work/reply")"

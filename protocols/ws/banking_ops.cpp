@@ -3,6 +3,7 @@
 
 #include <limits>
 
+#include "protocols/hex.hpp"
 #include "protocols/ws/ops.hpp"
 
 namespace superapp::ws {
@@ -82,6 +83,38 @@ const body_schema<banking_transfer_reply>& banking_transfer_reply_schema() {
                             .required("amount", &banking_transfer_reply::amount, money_schema())
                             .required("to_user", &banking_transfer_reply::to_user, user_chars);
   return s;
+}
+const body_schema<banking_batch_request>& banking_batch_request_schema() {
+  static const auto item =
+      body_schema<banking_batch_item>{}
+          .required("to_user", &banking_batch_item::to_user, user_chars, non_empty)
+          .required("amount_minor", &banking_batch_item::amount_minor, non_negative);
+  static const auto s =
+      body_schema<banking_batch_request>{}
+          .required("currency", &banking_batch_request::currency, currency_chars, currency_min)
+          .required("items", &banking_batch_request::items, item, max_items{max_batch_items})
+          .required("approval", &banking_batch_request::approval, max_length{max_approval_chars},
+                    non_empty);
+  return s;
+}
+const body_schema<banking_batch_reply>& banking_batch_reply_schema() {
+  static const auto item =
+      body_schema<banking_batch_reply_item>{}
+          .required("transfer_id", &banking_batch_reply_item::transfer_id, id_chars)
+          .required("to_user", &banking_batch_reply_item::to_user, user_chars)
+          .required("amount_minor", &banking_batch_reply_item::amount_minor, non_negative);
+  static const auto s =
+      body_schema<banking_batch_reply>{}
+          .required("batch_id", &banking_batch_reply::batch_id, id_chars)
+          .required("state", &banking_batch_reply::state, word_chars)
+          .required("total", &banking_batch_reply::total, money_schema())
+          .required("items", &banking_batch_reply::items, item, max_items{max_batch_items});
+  return s;
+}
+std::string batch_payee(std::string_view currency, const std::vector<banking_batch_item>& items) {
+  std::string text{currency};
+  for (const auto& i : items) text += '\n' + i.to_user + ':' + std::to_string(i.amount_minor);
+  return "batch:" + sha256_hex(text).substr(0, 32);
 }
 const body_schema<banking_hold_request>& banking_hold_request_schema() {
   static const auto s =
@@ -211,6 +244,11 @@ void add_banking_ops(op_catalogue& c) {
                "Pays another user's wallet of the same currency, with identity's approval for "
                "this amount and payee; answered once durable.",
                banking_transfer_request_schema(), banking_transfer_reply_schema()));
+  user(make_op("banking.batch", lane::transactional,
+               "Pays several users (1 to 50) from the caller's wallet of one currency, all or "
+               "nothing, with one identity approval for the total and batch_payee; "
+               "answered once durable.",
+               banking_batch_request_schema(), banking_batch_reply_schema()));
   user(make_op("banking.hold", lane::transactional,
                "Reserves an amount from the caller's wallet for another user until captured, "
                "released or expired; approved like a transfer.",

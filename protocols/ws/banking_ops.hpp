@@ -18,6 +18,7 @@ inline constexpr std::size_t max_approval_chars = 4096;  // a compact JWS
 inline constexpr std::size_t max_transfer_id_chars = 64;
 inline constexpr std::int64_t max_statement_page = 200;
 inline constexpr std::int64_t max_hold_seconds = 7 * 24 * 3600;
+inline constexpr std::size_t max_batch_items = 50;
 
 struct banking_open_account_request {
   std::string currency;  // ISO 4217: the wallet's currency
@@ -64,6 +65,34 @@ struct banking_transfer_reply {
   money amount;
   std::string to_user;
 };
+// Several payments from the caller's wallet of `currency` that are posted together or not at
+// all (a split bill, a payroll), to 1..max_batch_items payees (a payee may repeat).
+// `approval`: identity's approval for operation "banking.batch", the total in `currency`, and
+// the payee batch_payee(currency, items), which binds it to exactly these payees and amounts.
+struct banking_batch_item {
+  std::string to_user;
+  std::int64_t amount_minor = 0;
+};
+struct banking_batch_request {
+  std::string currency;
+  std::vector<banking_batch_item> items;
+  std::string approval;
+};
+struct banking_batch_reply_item {
+  std::string transfer_id;  // the batch id, '_', the item's index from 0
+  std::string to_user;
+  std::int64_t amount_minor = 0;
+};
+struct banking_batch_reply {
+  std::string batch_id;
+  std::string state;  // posted
+  money total;
+  std::vector<banking_batch_reply_item> items;
+};
+// "batch:" + the first 32 hex digits of SHA-256 over the currency, then "<to_user>:<minor>"
+// of every item in order, joined by '\n': what the approval's payee must be.
+std::string batch_payee(std::string_view currency, const std::vector<banking_batch_item>& items);
+
 // Reserves the amount from the caller's wallet for `to_user`, until captured, released, or
 // `expires_in_s` (default a day) passes. Approved like a transfer.
 struct banking_hold_request {
@@ -163,6 +192,8 @@ const body_schema<banking_statement_request>& banking_statement_request_schema()
 const body_schema<banking_statement_reply>& banking_statement_reply_schema();
 const body_schema<banking_transfer_request>& banking_transfer_request_schema();
 const body_schema<banking_transfer_reply>& banking_transfer_reply_schema();
+const body_schema<banking_batch_request>& banking_batch_request_schema();
+const body_schema<banking_batch_reply>& banking_batch_reply_schema();
 const body_schema<banking_hold_request>& banking_hold_request_schema();
 const body_schema<banking_hold_reply>& banking_hold_reply_schema();
 const body_schema<banking_capture_request>& banking_capture_request_schema();

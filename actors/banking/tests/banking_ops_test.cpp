@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "actors/banking/tests/banking_node.hpp"
+#include "protocols/ws/banking_ops.hpp"
 #include "supervisors/bus/bus.hpp"
 #include "supervisors/bus/bus_messages.hpp"
 
@@ -260,6 +261,143 @@ TEST_CASE("a hold reserves, captures all or part, releases, and expires") {
   n.clock->advance(61s);
   CHECK(n.call("banking.capture", {{"hold_id", str(h3.body, "hold_id")}}, alice, "c5").code == "hold_expired");
   CHECK(n.call("banking.capture", {{"hold_id", "tr_unknown"}}, alice, "c6").code == "hold_not_found");
+  CHECK(n.books() == 0);
+}
+
+TEST_CASE("a batch pays several users all or nothing, under one approval for exactly its items") {
+  banking_node n;
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  REQUIRE(n.open(carol).ok);
+  n.fund(alice, 10'000);
+  auto item = [&](const caller& to, std::int64_t minor) {
+    return json::object{{"to_user", to.subject}, {"amount_minor", minor}};
+  };
+  auto payee_of = [](const json::array& items, const char* currency = "GBP") {
+    std::vector<superapp::ws::banking_batch_item> list;
+    for (const auto& i : items)
+      list.push_back({std::string{i.at("to_user").as_string()}, i.at("amount_minor").as_int64()});
+    return superapp::ws::batch_payee(currency, list);
+  };
+  auto total_of = [](const json::array& items) {
+    std::int64_t t = 0;
+    for (const auto& i : items) t += i.at("amount_minor").as_int64();
+    return t;
+  };
+  // `approved_for`: the items the approval is for (default: the same).
+  auto batch = [&](const json::array& items, const std::string& key,
+                   std::optional<json::array> approved_for = std::nullopt,
+                   const char* currency = "GBP") {
+    const auto& a = approved_for ? *approved_for : items;
+    return n.call("banking.batch",
+                  {{"currency", currency},
+                   {"items", items},
+                   {"approval", n.approve(alice, "banking.batch", total_of(a), currency,
+                                          payee_of(a, currency))}},
+                  alice, key);
+  };
+
+  json::array split{item(bob, 1'500), item(carol, 2'500), item(bob, 500)};
+  auto paid = batch(split, "b-1");
+  REQUIRE_MESSAGE(paid.ok, paid.code);
+  CHECK(str(paid.body, "state") == "posted");
+  CHECK(paid.body.at("total").at("minor").as_int64() == 4'500);
+  const auto& items = paid.body.at("items").as_array();
+  REQUIRE(items.size() == 3);
+  const auto batch_id = str(paid.body, "batch_id");
+  CHECK(str(items[2].as_object(), "transfer_id") == batch_id + "_2");
+  CHECK(n.available(alice) == 5'500);
+  CHECK(n.available(bob) == 2'000);
+  CHECK(n.available(carol) == 2'500);
+  auto status = n.call("banking.transfer_status", {{"transfer_id", batch_id + "_1"}}, carol);
+  REQUIRE(status.ok);
+  CHECK(str(status.body, "state") == "posted");
+
+  // The same key and items again: the first reply, nothing moves (even with a fresh approval).
+  auto again = batch(split, "b-1");
+  REQUIRE(again.ok);
+  CHECK(again.body == paid.body);
+  CHECK(n.available(alice) == 5'500);
+  // The same key with other items (fewer, more, or other amounts): refused.
+  CHECK(batch({item(bob, 1'500), item(carol, 2'500)}, "b-1").code == "idempotency_key_reused");
+  CHECK(batch({item(bob, 1'500), item(carol, 2'500), item(bob, 500), item(carol, 1)}, "b-1").code ==
+        "idempotency_key_reused");
+  CHECK(n.available(alice) == 5'500);
+
+  // All or nothing: one item the wallet cannot cover, or one payee without a wallet, moves none.
+  CHECK(batch({item(bob, 5'000), item(carol, 600)}, "b-2").code == "insufficient_funds");
+  const caller dave{"u-dave", "d-dave", {"user"}};
+  CHECK(batch({item(bob, 100), item(dave, 100)}, "b-3").code == "payee_account_not_found");
+  CHECK(n.available(alice) == 5'500);
+  CHECK(n.available(bob) == 2'000);
+  // ... and the refused keys are not used up: paid once the cause is gone.
+  n.fund(alice, 1'000);
+  auto later = batch({item(bob, 5'000), item(carol, 600)}, "b-2");
+  REQUIRE_MESSAGE(later.ok, later.code);
+  CHECK(n.available(alice) == 900);
+
+  // The approval binds the items: another payee, amount or order is approval_invalid.
+  n.fund(alice, 10'000);
+  json::array two{item(bob, 100), item(carol, 200)};
+  CHECK(batch(two, "b-4", json::array{item(carol, 200), item(bob, 100)}).code == "approval_invalid");
+  CHECK(batch(two, "b-5", json::array{item(bob, 100), item(carol, 201)}).code == "approval_invalid");
+  auto bad_op = n.call("banking.batch",
+                       {{"currency", "GBP"},
+                        {"items", two},
+                        {"approval", n.approve(alice, "banking.transfer", 300, "GBP", payee_of(two))}},
+                       alice, "b-6");
+  CHECK(bad_op.code == "approval_invalid");
+  // One approval pays one batch.
+  auto token = n.approve(alice, "banking.batch", 300, "GBP", payee_of(two));
+  CHECK(n.call("banking.batch", {{"currency", "GBP"}, {"items", two}, {"approval", token}}, alice, "b-7").ok);
+  CHECK(n.call("banking.batch", {{"currency", "GBP"}, {"items", two}, {"approval", token}}, alice, "b-8").code ==
+        "approval_already_used");
+
+  // Bad batches, each with its code.
+  CHECK(batch({}, "b-9").code == "batch_invalid");
+  CHECK(batch({item(bob, 100)}, "b-10", std::nullopt, "EUR").code == "account_not_found");
+  CHECK(batch({item(bob, 100), item(alice, 100)}, "b-11").code == "same_account");
+  CHECK(batch({item(bob, 0)}, "b-12").code == "amount_must_be_positive");
+  json::array too_many;
+  for (int i = 0; i < 51; ++i) too_many.push_back(item(bob, 1));
+  CHECK(batch(too_many, "b-13").code == "bad_request");
+  CHECK(batch({item(bob, std::numeric_limits<std::int64_t>::max()), item(carol, 1)}, "b-14").code ==
+        "balance_overflow");
+  CHECK(n.call("banking.batch", {{"currency", "GBP"}, {"items", two}, {"approval", token}}, alice).code == "idempotency_key_required");
+  CHECK(n.books() == 0);
+
+  // One key, two different batches sent at once from 8 threads (as retries racing an edit):
+  // one batch wins and moves money once; every request for it gets its reply, every request
+  // for the other idempotency_key_reused.
+  for (int round = 0; round < 5; ++round) {
+    const auto key = "race-" + std::to_string(round);
+    json::array a_items{item(bob, 10), item(carol, 20)};
+    json::array b_items{item(bob, 10)};
+    const auto before = n.available(alice);
+    std::vector<std::string> tokens;
+    for (int i = 0; i < 8; ++i) {
+      const auto& it = i % 2 ? b_items : a_items;
+      tokens.push_back(n.approve(alice, "banking.batch", total_of(it), "GBP", payee_of(it)));
+    }
+    std::vector<outcome> results(8);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 8; ++i)
+      threads.emplace_back([&, i] {
+        results[i] = n.call("banking.batch",
+                            {{"currency", "GBP"}, {"items", i % 2 ? b_items : a_items}, {"approval", tokens[i]}},
+                            alice, key);
+      });
+    for (auto& t : threads) t.join();
+    int a_ok = 0, b_ok = 0, reused = 0;
+    for (int i = 0; i < 8; ++i) {
+      if (results[i].ok) (i % 2 ? b_ok : a_ok) += 1;
+      else if (results[i].code == "idempotency_key_reused") ++reused;
+      else FAIL_CHECK("unexpected: " << results[i].code);
+    }
+    CHECK(((a_ok == 4 && b_ok == 0) || (a_ok == 0 && b_ok == 4)));
+    CHECK(reused == 4);
+    CHECK(n.available(alice) == before - (a_ok ? 30 : 10));
+  }
   CHECK(n.books() == 0);
 }
 

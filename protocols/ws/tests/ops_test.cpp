@@ -42,7 +42,7 @@ TEST_CASE("the protocol knows ping, echo, subscribe, unsubscribe, resume and eve
     CHECK(op->lane == lane::query);
     CHECK_FALSE(op->idempotency_key_required);
   }
-  CHECK(protocol_ops().all().size() == 13 + 15 + 3 + 14);  // + 15 identity, 3 kyc, 14 banking ops
+  CHECK(protocol_ops().all().size() == 13 + 15 + 3 + 15);  // + 15 identity, 3 kyc, 15 banking ops
 }
 
 TEST_CASE("sign-up, login, refresh, logout and JWKS are public; the caller's own ops are not") {
