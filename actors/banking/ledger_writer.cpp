@@ -10,7 +10,11 @@
 #include <caf/all.hpp>
 
 #include "actors/banking/ledger_store.hpp"
+#include <boost/json.hpp>
+
 #include "persistence/idempotency.hpp"
+#include "persistence/outbox.hpp"
+#include "protocols/events/event.hpp"
 #include "persistence/writer.hpp"
 #include "supervisors/node/logging.hpp"
 
@@ -107,6 +111,33 @@ void fail_everything(self_ptr self, const caf::error& err) {
   self->quit(make_error(platform_errc::storage_failure));
 }
 
+// Money that moved between two users' wallets is told to them through the outbox, in the
+// commit that moves it: the payee of a transfer, a batch item or a hold's capture gets
+// banking.transfer.received; both users of an operator's reversal get banking.transfer.reversed.
+// Holds placed or released, top-ups (banking.payment.*) and ledger-internal accounts tell no one.
+void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
+                         const std::vector<store::recorded_transfer>& transfers) {
+  const auto topic = events::topic_for_domain("banking");
+  for (const auto& r : transfers) {
+    const auto& a = r.applied;
+    if (a.t.kind != transfer_kind::immediate && a.t.kind != transfer_kind::post_pending) continue;
+    auto payer = wallet_owner(a.debit_account);
+    auto payee = wallet_owner(a.credit_account);
+    if (!payer || !payee) continue;
+    const bool reversal = a.t.id.rfind("rv_", 0) == 0;
+    boost::json::object body{{"transfer_id", a.t.id},
+                             {"from", "user:" + *payer},
+                             {"to", "user:" + *payee},
+                             {"amount", {{"minor", a.amount}, {"currency", a.t.currency}}}};
+    if (a.t.kind == transfer_kind::post_pending) body["hold_id"] = a.t.pending_id;
+    auto e = events::make_event(*self->state.cfg.clock,
+                                reversal ? "banking.transfer.reversed" : "banking.transfer.received",
+                                1, a.t.id, 1, boost::json::serialize(body));
+    e.audience = reversal ? std::vector<std::string>{*payer, *payee} : std::vector<std::string>{*payee};
+    persistence::append_to_outbox(unit, e, topic, r.at_ms);
+  }
+}
+
 void flush(self_ptr self) {
   auto& st = self->state;
   st.flush_queued = false;
@@ -123,6 +154,7 @@ void flush(self_ptr self) {
                                 st.committing.approvals, std::exchange(st.purge_before_s, 0));
   for (const auto& r : st.committing.replies)
     persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
+  add_transfer_events(self, unit, st.committing.transfers);
   self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value, std::move(unit))
       .then(
           [self](persistence::unit_results&) {

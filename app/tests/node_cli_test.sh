@@ -172,8 +172,17 @@ grep -q "HTTP 404.*transfer_not_found" "$work/reply" || fail "unknown reverse sa
 grep -q '"action":"reverse".*"operator":"ops-test"\|"operator":"ops-test".*"action":"reverse"' \
   "$data/audit.log" || fail "the reversal is not in the audit log"
 # A batch: two payments to bob under one approval (a batch always steps up), all or nothing.
+# Bob's app watches his transfers and is told of each item.
+"$bin" client --data-dir "$bob_dir" watch 'banking.transfer.*' --count 2 --timeout-s 60 \
+  >"$work/bob-watch.out" 2>"$work/bob-watch.err" &
+watch_pid=$!
+wait_for 30 grep -q "subscribed to banking" "$work/bob-watch.err" \
+  || fail "bob's watch did not subscribe: $(cat "$work/bob-watch.err")"
 client banking batch GBP "$bob_id:100" "$bob_id:200" --mpin 579135 --step-up biometric \
   >"$work/reply" 2>/dev/null || fail "batch: $(cat "$work/reply")"
+wait "$watch_pid" || fail "bob was not told of the batch: $(cat "$work/bob-watch.err" "$work/bob-watch.out")"
+[[ $(grep -c '"banking.transfer.received"' "$work/bob-watch.out") -eq 2 ]] \
+  || fail "bob's pushes: $(cat "$work/bob-watch.out")"
 grep -q '"state":"posted"' "$work/reply" || fail "batch: $(cat "$work/reply")"
 grep -q '"total":{"minor":300,"currency":"GBP"}' "$work/reply" || fail "batch total: $(cat "$work/reply")"
 bob banking accounts | grep -q '"available_minor":2400' || fail "bob after the batch"

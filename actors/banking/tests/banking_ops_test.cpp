@@ -67,6 +67,16 @@ TEST_CASE("a user pays another; both see it in balances, statements and its stat
   CHECK(str(status.body, "to") == "user:u-bob");
   CHECK(n.call("banking.transfer_status", {{"transfer_id", id}}, carol).code == "transfer_not_found");
   CHECK(n.call("banking.transfer_status", {{"transfer_id", "tr_nope"}}, alice).code == "transfer_not_found");
+
+  // Bob is told, through the outbox, in the transfer's own commit; the funding tells no one.
+  auto told = n.outbox("superapp.banking.events");
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].type == "banking.transfer.received");
+  CHECK(told[0].aggregate_id == id);
+  CHECK(told[0].audience == std::vector<std::string>{bob.subject});
+  auto body = json::parse(told[0].body_json).as_object();
+  CHECK(str(body, "from") == "user:u-alice");
+  CHECK(body.at("amount").at("minor").as_int64() == 2'500);
 }
 
 TEST_CASE("a statement pages with its cursor, oldest first, and ends") {
@@ -239,6 +249,13 @@ TEST_CASE("a hold reserves, captures all or part, releases, and expires") {
   REQUIRE_MESSAGE(cap.ok, cap.code);
   CHECK(str(cap.body, "state") == "captured");
   CHECK(cap.body.at("amount_minor").as_int64() == 3'000);
+  // A hold tells no one; its capture tells the payee what it received.
+  auto told = n.outbox("superapp.banking.events");
+  REQUIRE(told.size() == 1);
+  CHECK(told[0].type == "banking.transfer.received");
+  CHECK(told[0].aggregate_id == str(cap.body, "transfer_id"));
+  CHECK(json::parse(told[0].body_json).at("hold_id").as_string() == id1);
+  CHECK(json::parse(told[0].body_json).at("amount").at("minor").as_int64() == 3'000);
   CHECK(n.call("banking.capture", {{"hold_id", id1}, {"amount_minor", 3'000}}, alice, "c2").body == cap.body);
   CHECK(n.call("banking.capture", {{"hold_id", id1}}, alice, "c3").code == "hold_already_captured");
   CHECK(n.call("banking.release", {{"hold_id", id1}}, alice, "r0").code == "hold_already_captured");
@@ -306,6 +323,11 @@ TEST_CASE("a batch pays several users all or nothing, under one approval for exa
   REQUIRE(items.size() == 3);
   const auto batch_id = str(paid.body, "batch_id");
   CHECK(str(items[2].as_object(), "transfer_id") == batch_id + "_2");
+  // Each payee is told of each item it received.
+  std::vector<std::string> told;
+  for (const auto& e : n.outbox("superapp.banking.events"))
+    if (e.aggregate_id.rfind(batch_id, 0) == 0) told.push_back(e.audience.at(0));
+  CHECK(told == std::vector<std::string>{bob.subject, carol.subject, bob.subject});
   CHECK(n.available(alice) == 5'500);
   CHECK(n.available(bob) == 2'000);
   CHECK(n.available(carol) == 2'500);
@@ -417,6 +439,7 @@ TEST_CASE("an operator reverses a posted transfer or a capture, once; nothing el
 
   // Only an operator; users (even the payer) and anonymous callers are refused.
   CHECK(reverse(id, alice).code == "forbidden");
+  const auto told_before = n.outbox("superapp.banking.events").size();
   CHECK(n.call(std::string{reverse_op}, {{"transfer_id", id}, {"reason", "x"}}, caller{}).code ==
         "unauthorized");
   CHECK(n.call(std::string{reverse_op}, {{"transfer_id", id}}, op).code == "bad_request");
@@ -437,6 +460,11 @@ TEST_CASE("an operator reverses a posted transfer or a capture, once; nothing el
   auto again = reverse(id);
   REQUIRE(again.ok);
   CHECK(again.body == rv.body);
+  // Both users are told of the reversal, once.
+  auto told = n.outbox("superapp.banking.events");
+  REQUIRE(told.size() == told_before + 1);
+  CHECK(told.back().type == "banking.transfer.reversed");
+  CHECK(told.back().audience == std::vector<std::string>{bob.subject, alice.subject});
   CHECK(n.available(alice) == 10'000);
   // A reversal is not reversed; both users see it in their statements.
   CHECK(reverse(rv_id).code == "transfer_not_reversible");
