@@ -1,8 +1,9 @@
 // Fault injection workers.
 #include "supervisors/chaos.hpp"
-#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
+
+#include "supervisors/counted.hpp"
 
 namespace superapp::sup {
 namespace {

@@ -1,8 +1,8 @@
 // Builds a domain's supervision tree from its definition.
 #include "supervisors/domain.hpp"
-#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 #include "persistence/connection.hpp"

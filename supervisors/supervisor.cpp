@@ -10,7 +10,6 @@
 // queue of operations, one at a time, so a crash arriving in the middle of a restart is handled
 // after it, against the state the restart left.
 #include "supervisors/supervisor.hpp"
-#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <deque>
@@ -21,6 +20,7 @@
 #include <unordered_set>
 
 #include <caf/all.hpp>
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 #include "protocols/assert.hpp"

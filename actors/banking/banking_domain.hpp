@@ -42,7 +42,7 @@ inline constexpr std::string_view bank_callback_op = "banking.bank_callback";
 // An operator's reversal of a posted transfer (or a hold's capture); not in the client catalogue.
 // The node's operations actor sends it, sealed, for an operator's `reverse` action (caller
 // scope `operator`). Body {"transfer_id", "reason"}; the reversal's id is `rv_` + the
-// transfer's digest, so asking again answers the same reversal.
+// transfer's id, so asking again answers the same reversal.
 inline constexpr std::string_view reverse_op = "banking.reverse";
 inline constexpr std::string_view operator_scope = "operator";
 

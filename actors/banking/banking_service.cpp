@@ -1,7 +1,6 @@
 // The banking service: wallets, balances, statements (reads on reader connections), and
 // transfers and holds approved by identity, applied by the ledger writer (ADR 0015).
 #include "actors/banking/banking_service.hpp"
-#include "supervisors/counted.hpp"
 
 #include <limits>
 #include <map>
@@ -22,6 +21,7 @@
 #include "protocols/ws/banking_ops.hpp"
 #include "protocols/ws/op_body.hpp"
 #include "protocols/ws/ops.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/domain_service.hpp"
 #include "supervisors/node/logging.hpp"
 #include "supervisors/supervisor.hpp"
@@ -780,10 +780,7 @@ caf::result<op_reply> do_bank_callback(self_ptr self, const op_request& req) {
 }
 
 // The id of the reversal of `transfer_id`: one per transfer, so a second reverse finds it.
-std::string reversal_id(const std::string& transfer_id) {
-  auto digest = transfer_id.find('_');
-  return "rv_" + (digest == std::string::npos ? transfer_id : transfer_id.substr(digest + 1));
-}
+std::string reversal_id(const std::string& transfer_id) { return "rv_" + transfer_id; }
 
 // An operator's reversal: the amount a posted transfer (or a hold's capture) moved goes back
 // from its payee to its payer, as a new immediate transfer. The payee's wallet must still hold

@@ -1,21 +1,20 @@
 // The ledger writer: core checks in memory, one set-based commit in flight, replies after it.
 #include "actors/banking/ledger_writer.hpp"
-#include "supervisors/counted.hpp"
 
 #include <functional>
 #include <map>
 #include <unordered_map>
 #include <unordered_set>
 
+#include <boost/json.hpp>
 #include <caf/all.hpp>
 
 #include "actors/banking/ledger_store.hpp"
-#include <boost/json.hpp>
-
 #include "persistence/idempotency.hpp"
 #include "persistence/outbox.hpp"
-#include "protocols/events/event.hpp"
 #include "persistence/writer.hpp"
+#include "protocols/events/event.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::banking {

@@ -1,7 +1,6 @@
 // Limits per KYC level: the user_limits table, the kyc.check.verified events, and the worker
 // that keeps the first from the second.
 #include "actors/banking/limits.hpp"
-#include "supervisors/counted.hpp"
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
@@ -11,6 +10,7 @@
 #include "persistence/writer.hpp"
 #include "supervisors/bus/bus.hpp"
 #include "supervisors/bus/bus_messages.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::banking {

@@ -1,11 +1,11 @@
 // The Open Banking connector's HTTP calls and the parsing of the bank's answers.
 #include "actors/banking/open_banking.hpp"
-#include "supervisors/counted.hpp"
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
 #include "protocols/http/http_client.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::banking {

@@ -1,6 +1,5 @@
 // The payment actor's state machine and the payments supervisor.
 #include "actors/banking/payments.hpp"
-#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 
@@ -8,6 +7,7 @@
 #include "actors/banking/open_banking.hpp"
 #include "actors/banking/payments_store.hpp"
 #include "persistence/writer.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 #include "supervisors/supervisor.hpp"
 

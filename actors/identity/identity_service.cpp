@@ -1,7 +1,6 @@
 // The identity service: sign-up by OTP, device binding, challenge login with mPIN, refresh-token
 // rotation, logout, devices, JWKS. Rules are in identity_rules, SQL in identity_store.
 #include "actors/identity/identity_service.hpp"
-#include "supervisors/counted.hpp"
 
 #include <algorithm>
 
@@ -22,6 +21,7 @@
 #include "protocols/ws/identity_ops.hpp"
 #include "protocols/ws/op_body.hpp"
 #include "protocols/ws/ops.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/domain_service.hpp"
 #include "supervisors/node/logging.hpp"
 

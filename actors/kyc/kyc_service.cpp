@@ -1,7 +1,6 @@
 // The kyc service: levels and status (reads), document submission to the provider, and the
 // provider's signed callbacks deciding a check. Level rules are in levels, SQL in kyc_store.
 #include "actors/kyc/kyc_service.hpp"
-#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <set>
@@ -23,6 +22,7 @@
 #include "protocols/ws/kyc_ops.hpp"
 #include "protocols/ws/op_body.hpp"
 #include "protocols/ws/ops.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/domain_service.hpp"
 #include "supervisors/node/logging.hpp"
 

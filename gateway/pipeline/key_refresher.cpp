@@ -1,6 +1,5 @@
 // The key refresher: identity.jwks -> jwk_set -> the gateway's key store.
 #include "gateway/pipeline/key_refresher.hpp"
-#include "supervisors/counted.hpp"
 
 #include <cstdint>
 #include <vector>
@@ -10,6 +9,7 @@
 
 #include "gateway/filters/jwt.hpp"
 #include "protocols/front_door_messages.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/front_door.hpp"
 #include "supervisors/node/logging.hpp"
 

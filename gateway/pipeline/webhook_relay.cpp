@@ -1,11 +1,11 @@
 // The webhook relay: io thread -> relay actor -> the domain's front door -> the io thread's answer.
 #include "gateway/pipeline/webhook_relay.hpp"
-#include "supervisors/counted.hpp"
 
 #include <boost/json.hpp>
 #include <caf/all.hpp>
 
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(superapp::gateway::webhook_delivery)

@@ -1,12 +1,12 @@
 // The event feed: bus deliveries -> client events for the subscription router.
 #include "gateway/subscriptions/event_feed.hpp"
-#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 
 #include "gateway/subscriptions/subscriptions.hpp"
 #include "protocols/events/event.hpp"
 #include "supervisors/bus/bus_messages.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::gateway {

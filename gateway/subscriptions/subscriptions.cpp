@@ -1,6 +1,5 @@
 // The subscription router and the per-session subscription actors.
 #include "gateway/subscriptions/subscriptions.hpp"
-#include "supervisors/counted.hpp"
 
 #include <openssl/rand.h>
 
@@ -14,6 +13,7 @@
 #include "gateway/subscriptions/event_ring.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 

@@ -1,7 +1,6 @@
 // The WebSocket transport: listener, session (plain or TLS), the link between a connection and
 // its session actor, and the session actor itself. One TU: Beast and CAF together cost ~10 s.
 #include "gateway/ws/ws_listener.hpp"
-#include "supervisors/counted.hpp"
 
 #include <spdlog/spdlog.h>
 
@@ -26,6 +25,7 @@
 #include "gateway/net/listener_core.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/metrics.hpp"
 
 namespace superapp::ws {

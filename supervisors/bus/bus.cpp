@@ -1,6 +1,5 @@
 // The in-process event bus: per-topic sequence, bounded replay ring, monitored subscribers.
 #include "supervisors/bus/bus.hpp"
-#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <caf/all.hpp>
@@ -11,6 +10,7 @@
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "supervisors/bus/topic_log.hpp"
+#include "supervisors/counted.hpp"
 
 namespace superapp::bus {
 namespace {

@@ -1,6 +1,5 @@
 // The outbox relay: read unpublished rows, publish them in order, mark what was acknowledged.
 #include "supervisors/bus/outbox_relay.hpp"
-#include "supervisors/counted.hpp"
 
 #include <caf/all.hpp>
 
@@ -9,6 +8,7 @@
 #include "persistence/writer.hpp"
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::bus {

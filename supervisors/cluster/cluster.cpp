@@ -1,6 +1,5 @@
 // The cluster subtree: the registry other nodes look domains up in, and one link per peer.
 #include "supervisors/cluster/cluster.hpp"
-#include "supervisors/counted.hpp"
 
 #include <algorithm>
 #include <caf/all.hpp>
@@ -11,6 +10,7 @@
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "protocols/front_door_messages.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::cluster {

@@ -1,7 +1,6 @@
 // The Kafka bridge on librdkafka's C API. Blocking calls (poll, flush, commit, admin requests)
 // run only on the bridge's own threads, never on CAF's scheduler threads: see ADR 0006.
 #include "supervisors/kafka/kafka_bridge.hpp"
-#include "supervisors/counted.hpp"
 
 #include <librdkafka/rdkafka.h>
 
@@ -18,6 +17,7 @@
 
 #include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
+#include "supervisors/counted.hpp"
 #include "supervisors/metrics.hpp"
 #include "supervisors/node/logging.hpp"
 
