@@ -267,7 +267,14 @@ class sqlite_database final : public database {
       spdlog::error("sqlite {}: journal_mode=WAL was refused", path_);
       return make_error(db_errc::open_failed);
     }
-    std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;";
+    // A group commit dirties pages all over the indexes: the writer keeps up to 64 MiB of them
+    // (SQLite's default is 2 MiB, so every commit re-read most of its pages from the file), and
+    // every connection reads the file through a 256 MiB mapping instead of a read() per page.
+    // The ledger benchmark gained about 20% from both (BENCHMARKS.md); memory is only used as
+    // the database grows into it.
+    std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
+                          " PRAGMA mmap_size=268435456;";
+    if (role == connection_role::writer) pragmas += " PRAGMA cache_size=-65536;";
     if (role == connection_role::reader) pragmas += " PRAGMA query_only=ON;";
     if (auto err = conn->execute_script(pragmas)) return err;
     return std::unique_ptr<connection>{std::move(conn)};

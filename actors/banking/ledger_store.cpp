@@ -59,6 +59,48 @@ CREATE TABLE approvals_spent (
 );
 )sql";
 
+// SQLite only: fewer B-trees for each commit to write. In SQLite `BIGINT PRIMARY KEY` is not
+// the rowid, so `transfers` kept a rowid tree and a separate unique index on seq; as `INTEGER
+// PRIMARY KEY` seq is the rowid itself, and the by-account indexes need not repeat it (SQLite
+// appends the rowid to every index entry, in order). `accounts` becomes WITHOUT ROWID: one
+// tree keyed by account_id instead of a rowid tree plus its primary-key index, so the upsert of
+// every touched account writes half the pages. PostgreSQL keeps its schema.
+constexpr auto sqlite_v7 = R"sql(
+CREATE TABLE transfers_v7 (
+  seq INTEGER PRIMARY KEY,
+  transfer_id TEXT NOT NULL UNIQUE,
+  kind TEXT NOT NULL,
+  debit_account TEXT NOT NULL,
+  credit_account TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  moved BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  pending_id TEXT NOT NULL,
+  expires_at_s BIGINT NOT NULL,
+  pending_state TEXT NOT NULL,
+  at_ms BIGINT NOT NULL
+);
+INSERT INTO transfers_v7 SELECT seq, transfer_id, kind, debit_account, credit_account, amount,
+  moved, currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers;
+DROP TABLE transfers;
+ALTER TABLE transfers_v7 RENAME TO transfers;
+CREATE INDEX transfers_by_debit ON transfers (debit_account);
+CREATE INDEX transfers_by_credit ON transfers (credit_account);
+CREATE TABLE accounts_v7 (
+  account_id TEXT PRIMARY KEY,
+  currency TEXT NOT NULL,
+  flags BIGINT NOT NULL,
+  debits_pending BIGINT NOT NULL,
+  debits_posted BIGINT NOT NULL,
+  credits_pending BIGINT NOT NULL,
+  credits_posted BIGINT NOT NULL
+) WITHOUT ROWID;
+INSERT INTO accounts_v7 SELECT account_id, currency, flags, debits_pending, debits_posted,
+  credits_pending, credits_posted FROM accounts;
+DROP TABLE accounts;
+ALTER TABLE accounts_v7 RENAME TO accounts;
+)sql";
+
 // Rows per multi-row statement: one of a few fixed sizes, so the engines' statement caches
 // hold every shape a batch can take (a batch of n rows is cut greedily into 256s, 64s, 16s, 4s
 // and 1s; with any row count allowed, SQLite prepared a new 500-row statement for nearly every
@@ -121,7 +163,9 @@ std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1},
           persistence::outbox_migration(2), persistence::idempotency_migration(3),
           persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5),
-          limits_migration(6)};
+          limits_migration(6),
+          persistence::migration{7, "banking: fewer trees per commit (sqlite)", "SELECT 1",
+                                 sqlite_v7}};
 }
 
 caf::expected<loaded> load(conn& c) {
