@@ -389,6 +389,21 @@ caf::result<op_reply> do_hold(self_ptr self, const op_request& req) {
              });
 }
 
+// The reply kept under `key` (persistence/idempotency.hpp) when this request came before;
+// nothing when it is new; idempotency_key_reused when the key came with another request.
+caf::expected<std::optional<op_reply>> stored_reply(self_ptr self, const std::string& scope,
+                                                    const std::string& key, const std::string& digest) {
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto replay = persistence::replayed_reply(**conn, scope, key, digest);
+  if (!replay) {
+    if (replay.error() == make_error(platform_errc::idempotency_key_reused)) return replay.error();
+    return storage_error(replay.error(), "idempotency read");
+  }
+  if (!*replay) return std::optional<op_reply>{};
+  return std::optional<op_reply>{op_reply{std::move(**replay)}};
+}
+
 // Several payments at once, all or nothing, under one approval for the total and the items'
 // digest (ws::batch_payee). The reply is recorded under the key in the batch's own commit, so
 // a retry answers it again (also after its approval expired) and other items under the same
@@ -410,16 +425,9 @@ caf::result<op_reply> do_batch(self_ptr self, const op_request& req) {
   }
   const auto digest = ws::batch_payee(currency, items);
   const auto scope = persistence::idempotency_scope(req.who.subject, req.op);
-  {
-    auto conn = reader(self);
-    if (!conn) return storage_error(conn.error(), "reader");
-    auto replay = persistence::replayed_reply(**conn, scope, req.idempotency_key, digest);
-    if (!replay) {
-      if (replay.error() == make_error(platform_errc::idempotency_key_reused)) return replay.error();
-      return storage_error(replay.error(), "idempotency read");
-    }
-    if (*replay) return op_reply{std::move(**replay)};
-  }
+  auto replay = stored_reply(self, scope, req.idempotency_key, digest);
+  if (!replay) return replay.error();
+  if (*replay) return std::move(**replay);
   const ws::money sum{total, currency};
   auto approval = verified_approval(self, req, "banking.batch", body->approval, sum, digest);
   if (!approval) return make_error(banking_errc::approval_invalid);
@@ -567,16 +575,9 @@ caf::result<op_reply> do_link_bank(self_ptr self, const op_request& req) {
   if (!body) return body.error();
   auto scope = persistence::idempotency_scope(req.who.subject, req.op);
   auto digest = sha256_hex(req.body_json);
-  {
-    auto conn = reader(self);
-    if (!conn) return storage_error(conn.error(), "reader");
-    auto replay = persistence::replayed_reply(**conn, scope, req.idempotency_key, digest);
-    if (!replay) {
-      if (replay.error() == make_error(platform_errc::idempotency_key_reused)) return replay.error();
-      return storage_error(replay.error(), "idempotency read");
-    }
-    if (*replay) return op_reply{std::move(**replay)};
-  }
+  auto replay = stored_reply(self, scope, req.idempotency_key, digest);
+  if (!replay) return replay.error();
+  if (*replay) return std::move(**replay);
   auto rp = self->make_response_promise<op_reply>();
   ask_bank<consent_reply>(
       self, rp,
