@@ -581,7 +581,8 @@ constexpr const char* reverse_op = "banking.reverse";
 // operator's name (scope `operator`), through its gate like any other caller's.
 void run_reverse(ops_actor* self, action_request r, action_completion done) {
   auto& st = self->state;
-  const std::string domain_path = (st.tree ? st.tree->name : std::string{"root"}) + "/" + ledger_domain;
+  const std::string domain_path =
+      (st.tree ? st.tree->name : std::string{"root"}) + "/" + ledger_domain;
   if (!r.path.empty() && r.path != domain_path)
     return finish(self, r, refusal(400, "invalid_argument", "reverse takes " + domain_path), done);
   r.path = domain_path;
@@ -612,9 +613,12 @@ void run_reverse(ops_actor* self, action_request r, action_completion done) {
           return v != nullptr && v->is_string() ? std::string{v->as_string()} : std::string{};
         };
         std::string amount;
-        if (const auto* a = o ? o->if_contains("amount") : nullptr; a != nullptr && a->is_object())
-          amount = boost::json::serialize(a->as_object().at("minor")) + " " +
-                   std::string{a->as_object().at("currency").as_string()} + " ";
+        const auto* a = o ? o->if_contains("amount") : nullptr;
+        const auto* minor = a != nullptr && a->is_object() ? a->as_object().if_contains("minor") : nullptr;
+        const auto* currency =
+            a != nullptr && a->is_object() ? a->as_object().if_contains("currency") : nullptr;
+        if (minor != nullptr && currency != nullptr && currency->is_string())
+          amount = boost::json::serialize(*minor) + " " + std::string{currency->as_string()} + " ";
         finish(self, r,
                {200, {},
                 "reversed " + r.transfer_id + ": " + amount + "back from " + text("from") +
