@@ -293,8 +293,8 @@ int run_admin_command(const std::vector<std::string>& args) {
       json = true;
     } else if ((args[i] == "--url" && value(url)) || (args[i] == "--token" && value(token)) ||
                (args[i] == "--data-dir" && value(data_dir))) {
-    } else if (command == "reverse" &&
-               ((args[i] == "--reason" && value(reason)) || (args[i] == "--as" && value(as_operator)))) {
+    } else if (command == "reverse" && ((args[i] == "--reason" && value(reason)) ||
+                                        (args[i] == "--as" && value(as_operator)))) {
     } else if (command == "events tail" && args[i] == "--topic" && value(topic)) {
       tail.topics.push_back(topic);
     } else if (command == "events tail" && args[i] == "--once") {

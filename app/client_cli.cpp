@@ -64,8 +64,9 @@ int usage() {
                "       superapp client banking pay USER_ID AMOUNT_MINOR CURRENCY [--hold [--expires-in-s S]]\n"
                "                [--mpin PIN | --password PW] [--step-up otp|biometric [--otp CODE]]\n"
                "                [--idempotency-key KEY]\n"
-               "       superapp client banking batch CURRENCY USER_ID:AMOUNT_MINOR... [--mpin PIN ...]\n"
-               "                [--step-up otp|biometric [--otp CODE]] [--idempotency-key KEY]\n"
+               "       superapp client banking batch CURRENCY USER_ID:AMOUNT_MINOR...\n"
+               "                [--mpin PIN | --password PW] [--step-up otp|biometric [--otp CODE]]\n"
+               "                [--idempotency-key KEY]\n"
                "       superapp client banking capture HOLD_ID [AMOUNT_MINOR] | release HOLD_ID\n"
                "       superapp client banking status TRANSFER_ID\n"
                "       superapp client banking link CUSTOMER_ID | banks | bank-accounts LINK_ID\n"
@@ -74,7 +75,7 @@ int usage() {
                "The logged-in user's wallets. `pay` asks identity for the approval (as `identity\n"
                "authorise`) and sends banking.transfer (or banking.hold with --hold) with it; its\n"
                "idempotency key (printed; random unless given) makes a retry safe. `batch` pays\n"
-               "several users all or nothing, with one approval (it always steps up). `link` links\n"
+               "several users all or nothing under one approval (always a step-up). `link` links\n"
                "your account at the bank (the simulator of `run` knows any CUSTOMER_ID), `topup`\n"
                "pays from it into your wallet; --wait prints the payment once settled.\n");
   return 2;
@@ -463,16 +464,17 @@ int banking_command(const std::vector<std::string>& args) {
       auto colon = positional[i].rfind(':');
       std::int64_t amount = 0;
       if (colon == std::string::npos || colon == 0 ||
-          !parse_integer(positional[i].substr(colon + 1), 1, std::numeric_limits<std::int64_t>::max(),
-                         amount) ||
+          !parse_integer(positional[i].substr(colon + 1), 1,
+                         std::numeric_limits<std::int64_t>::max(), amount) ||
           amount > std::numeric_limits<std::int64_t>::max() - total)
         return usage();
       total += amount;
       items.push_back({positional[i].substr(0, colon), amount});
       listed.push_back({{"to_user", items.back().to_user}, {"amount_minor", amount}});
     }
-    auto approved = authorise(read, state, data_dir,
-                              {"banking.batch", total, currency, ws::batch_payee(currency, items)}, f);
+    const tokens::operation_binding op{"banking.batch", total, currency,
+                                       ws::batch_payee(currency, items)};
+    auto approved = authorise(read, state, data_dir, op, f);
     if (!approved) return 1;
     std::fprintf(stderr, "superapp client: banking.batch with idempotency key %s\n", key.c_str());
     return print(write("banking.batch", {{"currency", currency},

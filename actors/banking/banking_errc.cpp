@@ -77,7 +77,8 @@ error_description describe(banking_errc code) {
     case banking_errc::limit_balance:
       return {"limit_balance", "the receiving wallet would hold more than its owner's verification level allows", false};
     case banking_errc::transfer_not_reversible:
-      return {"transfer_not_reversible", "only a posted transfer or a hold's capture can be reversed", false};
+      return {"transfer_not_reversible",
+              "only a posted transfer or a hold's capture can be reversed", false};
     case banking_errc::batch_invalid:
       return {"batch_invalid", "a batch takes 1 to 50 payments", false};
   }

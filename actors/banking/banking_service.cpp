@@ -392,7 +392,8 @@ caf::result<op_reply> do_hold(self_ptr self, const op_request& req) {
 // The reply kept under `key` (persistence/idempotency.hpp) when this request came before;
 // nothing when it is new; idempotency_key_reused when the key came with another request.
 caf::expected<std::optional<op_reply>> stored_reply(self_ptr self, const std::string& scope,
-                                                    const std::string& key, const std::string& digest) {
+                                                    const std::string& key,
+                                                    const std::string& digest) {
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "reader");
   auto replay = persistence::replayed_reply(**conn, scope, key, digest);
@@ -450,7 +451,8 @@ caf::result<op_reply> do_batch(self_ptr self, const op_request& req) {
   auto rp = self->make_response_promise<op_reply>();
   ask_ledger<std::vector<transfer_result>>(
       self, rp,
-      [answer, batch_id, total, currency](promise& rp, const std::vector<transfer_result>& results) {
+      [answer, batch_id, total, currency](promise& rp,
+                                          const std::vector<transfer_result>& results) {
         for (auto r : results)
           if (r != transfer_result::ok && r != transfer_result::exists &&
               r != transfer_result::linked_transfer_failed) {

@@ -129,10 +129,11 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
                              {"to", "user:" + *payee},
                              {"amount", {{"minor", a.amount}, {"currency", a.t.currency}}}};
     if (a.t.kind == transfer_kind::post_pending) body["hold_id"] = a.t.pending_id;
-    auto e = events::make_event(*self->state.cfg.clock,
-                                reversal ? "banking.transfer.reversed" : "banking.transfer.received",
-                                1, a.t.id, 1, boost::json::serialize(body));
-    e.audience = reversal ? std::vector<std::string>{*payer, *payee} : std::vector<std::string>{*payee};
+    auto type = reversal ? "banking.transfer.reversed" : "banking.transfer.received";
+    auto e = events::make_event(*self->state.cfg.clock, type, 1, a.t.id, 1,
+                                boost::json::serialize(body));
+    e.audience = {*payee};
+    if (reversal) e.audience.insert(e.audience.begin(), *payer);
     persistence::append_to_outbox(unit, e, topic, r.at_ms);
   }
 }
@@ -202,7 +203,8 @@ transfer_result judge_limits(self_ptr self, const transfer& t, std::int64_t earl
   }
   if (const auto* payee = limits_of(self, t.credit_account, t.currency)) {
     const auto* b = st.core.balance_of(t.credit_account);
-    auto held = (b ? b->credits_posted - b->debits_posted + b->credits_pending : 0) + earlier_received;
+    auto held =
+        (b ? b->credits_posted - b->debits_posted + b->credits_pending : 0) + earlier_received;
     if (held > payee->balance || t.amount > payee->balance - held) return transfer_result::exceeds_balance_limit;
   }
   return transfer_result::ok;
@@ -236,7 +238,8 @@ caf::result<transfer_result> apply_one(self_ptr self, const transfer& t, const a
 // once for the whole batch, and every item is judged against the KYC limits as the earlier
 // items leave them. Amounts are positive and one currency (the service checks), so the sums
 // cannot overflow before the core refuses.
-caf::result<std::vector<transfer_result>> apply_batch(self_ptr self, const std::vector<transfer>& ts,
+caf::result<std::vector<transfer_result>> apply_batch(self_ptr self,
+                                                      const std::vector<transfer>& ts,
                                                       const approval_spend* approval,
                                                       const batch_reply* reply = nullptr) {
   auto& st = self->state;

@@ -439,7 +439,8 @@ service_actor::behavior_type kyc_service(service_actor::stateful_pointer<service
 
 service_actor spawn_kyc_service(caf::local_actor& parent, kyc_settings settings,
                                 sup::domain_context_ptr ctx) {
-  return sup::spawn_counted<caf::detached>(parent, kyc_service, std::move(settings), std::move(ctx));
+  return sup::spawn_counted<caf::detached>(parent, kyc_service, std::move(settings),
+                                           std::move(ctx));
 }
 
 }  // namespace superapp::kyc

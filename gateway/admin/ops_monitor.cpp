@@ -614,9 +614,9 @@ void run_reverse(ops_actor* self, action_request r, action_completion done) {
         };
         std::string amount;
         const auto* a = o ? o->if_contains("amount") : nullptr;
-        const auto* minor = a != nullptr && a->is_object() ? a->as_object().if_contains("minor") : nullptr;
-        const auto* currency =
-            a != nullptr && a->is_object() ? a->as_object().if_contains("currency") : nullptr;
+        const auto* money = a != nullptr && a->is_object() ? &a->as_object() : nullptr;
+        const auto* minor = money ? money->if_contains("minor") : nullptr;
+        const auto* currency = money ? money->if_contains("currency") : nullptr;
         if (minor != nullptr && currency != nullptr && currency->is_string())
           amount = boost::json::serialize(*minor) + " " + std::string{currency->as_string()} + " ";
         finish(self, r,
