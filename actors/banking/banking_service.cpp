@@ -788,6 +788,38 @@ std::string reversal_id(const std::string& transfer_id) { return "rv_" + transfe
 // An operator's reversal: the amount a posted transfer (or a hold's capture) moved goes back
 // from its payee to its payer, as a new immediate transfer. The payee's wallet must still hold
 // it (no wallet is ever overdrawn, not even by an operator): else insufficient_funds.
+// A reversed top-up's payment (the ledger transfer's id is the payment id) moves from posted
+// to reversed, with its event, once the reversal is durable. Asked again, a reversal whose
+// payment step did not commit (a crash between the two) completes it.
+void mark_payment_reversed(self_ptr self, promise rp, const std::string& transfer_id,
+                           op_reply reply) {
+  if (transfer_id.rfind("pm_", 0) != 0) {
+    rp.deliver(std::move(reply));
+    return;
+  }
+  auto conn = reader(self);
+  if (!conn) {
+    rp.deliver(storage_error(conn.error(), "reader"));
+    return;
+  }
+  auto p = store::find_payment(**conn, transfer_id);
+  if (!p) {
+    rp.deliver(storage_error(p.error(), "payment read"));
+    return;
+  }
+  if (!*p || (*p)->state != store::payment_state::posted) {
+    rp.deliver(std::move(reply));
+    return;
+  }
+  auto next = **p;
+  next.state = store::payment_state::reversed;
+  next.reason = "reversed_by_operator";
+  persistence::unit_of_work unit;
+  store::advance_payment(unit, **p, next, *self->state.cfg.ledger.clock, now_ms(self));
+  commit(self, rp, std::move(unit),
+         [reply = std::move(reply)](promise& rp) mutable { rp.deliver(std::move(reply)); });
+}
+
 caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
   if (auto err = ws::require_scope(req, operator_scope)) return err;
   boost::system::error_code ec;
@@ -820,7 +852,7 @@ caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
   auto rp = self->make_response_promise<op_reply>();
   ask_ledger<transfer_result>(
       self, rp,
-      [t, original, reason, by = req.who.subject](promise& rp, transfer_result result) {
+      [self, t, original, reason, by = req.who.subject](promise& rp, transfer_result result) {
         if (auto err = refusal(result)) {
           rp.deliver(err);
           return;
@@ -832,13 +864,14 @@ caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
                                                    {"currency", t.currency},
                                                    {"by", by},
                                                    {"reason", reason}});
-        rp.deliver(op_reply{boost::json::serialize(boost::json::object{
+        op_reply reply{boost::json::serialize(boost::json::object{
             {"transfer_id", original},
             {"reversal_id", t.id},
             {"state", "reversed"},
             {"amount", boost::json::object{{"minor", t.amount}, {"currency", t.currency}}},
             {"from", party_of(t.debit_account)},
-            {"to", party_of(t.credit_account)}})});
+            {"to", party_of(t.credit_account)}})};
+        mark_payment_reversed(self, rp, original, std::move(reply));
       },
       transfer_atom::value, t);
   return rp;

@@ -190,6 +190,7 @@ void step(self_ptr self) {
       return poll(self, *bank);
     case payment_state::posted:
     case payment_state::failed:
+    case payment_state::reversed:
       return self->quit();
   }
 }

@@ -82,13 +82,14 @@ std::string_view to_string(payment_state s) {
     case payment_state::authorised: return "authorised";
     case payment_state::posted: return "posted";
     case payment_state::failed: return "failed";
+    case payment_state::reversed: return "reversed";
   }
   return "failed";
 }
 
 std::optional<payment_state> payment_state_from(std::string_view s) {
   for (auto x : {payment_state::created, payment_state::unknown, payment_state::authorised,
-                 payment_state::posted, payment_state::failed})
+                 payment_state::posted, payment_state::failed, payment_state::reversed})
     if (to_string(x) == s) return x;
   return std::nullopt;
 }

@@ -39,10 +39,13 @@ caf::expected<std::vector<bank_link>> links_of(persistence::connection& c, const
 //   authorised  the bank took it (bank_payment_id known); waiting for it to settle
 //   posted      settled at the bank and credited in the ledger (terminal)
 //   failed      refused or rejected by the bank, or never received by it (terminal)
-enum class payment_state : std::uint8_t { created, unknown, authorised, posted, failed };
+// reversed: an operator sent a posted top-up's money back (banking.reverse).
+enum class payment_state : std::uint8_t { created, unknown, authorised, posted, failed, reversed };
 std::string_view to_string(payment_state s);
 std::optional<payment_state> payment_state_from(std::string_view s);
-inline bool terminal(payment_state s) { return s == payment_state::posted || s == payment_state::failed; }
+inline bool terminal(payment_state s) {
+  return s == payment_state::posted || s == payment_state::failed || s == payment_state::reversed;
+}
 
 struct payment_row {
   std::string payment_id;  // also the bank's idempotency key, our reference, the ledger's transfer id

@@ -171,7 +171,7 @@ struct banking_payment_ref {
 struct banking_payment {
   std::string payment_id;
   std::string kind;   // topup
-  std::string state;  // created | unknown | authorised | posted | failed
+  std::string state;  // created | unknown | authorised | posted | failed | reversed
   money amount;
   std::string reason;  // why it failed ("" otherwise)
 };

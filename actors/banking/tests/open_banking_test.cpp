@@ -119,6 +119,26 @@ TEST_CASE_FIXTURE(bank_fixture, "a linked bank tops up the wallet once the bank 
   auto lines = n().call("banking.statement", {{"currency", "GBP"}}, alice);
   REQUIRE(lines.ok);
   CHECK(str(lines.body.at("lines").as_array()[0].as_object(), "counterparty") == "bank:GBP");
+
+  // An operator reverses the top-up: the wallet gives the money back to the platform's bank
+  // account, and the payment ends `reversed` with its event (asked again: nothing more).
+  const caller op{"operator:ops", "", {"operator"}};
+  json::object why{{"transfer_id", payment_id}, {"reason", "chargeback 7"}};
+  auto rv = n().call(std::string{reverse_op}, why, op);
+  REQUIRE_MESSAGE(rv.ok, rv.code);
+  CHECK(str(rv.body, "to") == "bank:GBP");
+  CHECK(n().available(alice) == 0);
+  auto status = n().call("banking.payment_status", {{"payment_id", payment_id}}, alice);
+  REQUIRE(status.ok);
+  CHECK(str(status.body, "state") == "reversed");
+  CHECK(str(status.body, "reason") == "reversed_by_operator");
+  REQUIRE(n().call(std::string{reverse_op}, why, op).ok);
+  types.clear();
+  for (const auto& e : n().outbox("superapp.banking.events"))
+    if (e.aggregate_id == payment_id) types.push_back(e.type);
+  CHECK(types.back() == "banking.payment.reversed");
+  CHECK(std::count(types.begin(), types.end(), "banking.payment.reversed") == 1);
+  CHECK(n().books() == 0);
 }
 
 TEST_CASE_FIXTURE(bank_fixture, "bad top-ups are refused before the bank is asked; the bank's refusals fail them") {
