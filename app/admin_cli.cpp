@@ -208,26 +208,22 @@ int operator_command(const std::vector<std::string>& args) {
 
 // An operator's reversal through the node's /api/action (the operations actor runs and audits
 // it). Prints the outcome and the audit entry's id.
-int reverse_transfer(const std::string& url, const std::string& token,
+int reverse_transfer(const endpoint_url& target, const std::string& token,
                      const std::string& transfer_id, const std::string& reason,
                      std::string as_operator) {
   if (as_operator.empty()) {
     const char* user = std::getenv("USER");
     as_operator = user != nullptr && *user != '\0' ? user : "cli";
   }
-  auto at = http::parse_url(url);
-  if (!at) {
-    std::fprintf(stderr, "superapp admin: --url must look like http://127.0.0.1:9090\n");
-    return 2;
-  }
+  const http::endpoint at{target.host, target.port, ""};
   boost::json::object body{{"operator", as_operator}, {"role", "operator"},
                            {"action", "reverse"},     {"transfer_id", transfer_id},
                            {"reason", reason}};
-  auto outcome = http::post_json(*at, "/api/action", boost::json::serialize(body),
+  auto outcome = http::post_json(at, "/api/action", boost::json::serialize(body),
                                  std::chrono::seconds{70}, {{"Authorization", "Bearer " + token}});
   if (!outcome) {
-    std::fprintf(stderr, "superapp admin: cannot reach %s: %s\n", url.c_str(),
-                 outcome.failure.c_str());
+    std::fprintf(stderr, "superapp admin: cannot reach %s:%s: %s\n", target.host.c_str(),
+                 target.port.c_str(), outcome.failure.c_str());
     return 1;
   }
   if (outcome.reply->status == 401) {
@@ -331,7 +327,7 @@ int run_admin_command(const std::vector<std::string>& args) {
       std::fprintf(stderr, "superapp admin reverse: --reason is required (it goes to the audit)\n");
       return 2;
     }
-    return reverse_transfer(url, token, transfer_id, reason, as_operator);
+    return reverse_transfer(*target, token, transfer_id, reason, as_operator);
   }
   std::string path;
   if (command == "tree") {

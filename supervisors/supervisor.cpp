@@ -628,11 +628,12 @@ class supervisor_logic {
     n.state = to_string(rec.state);
     n.restarts = rec.restarts;
     n.last_exit_reason = rec.last_exit_reason;
-    if (rec.handle) n.messages = messages_of(rec.handle);
-    if (rec.handle)
+    if (rec.handle) {
+      n.messages = messages_of(rec.handle);
       n.uptime_ms = std::chrono::duration_cast<std::chrono::milliseconds>(self_->clock().now() -
                                                                           rec.started_at)
                         .count();
+    }
     return n;
   }
 
@@ -700,7 +701,6 @@ class supervisor_logic {
                   mine.intensity_max = sub.intensity_max;
                   mine.intensity_period_ms = sub.intensity_period_ms;
                   mine.mailbox_depth = sub.mailbox_depth;
-                  mine.messages = sub.messages;
                   mine.dynamic_children = sub.dynamic_children;
                   mine.children = std::move(sub.children);
                   finish_one();

@@ -785,9 +785,6 @@ caf::result<op_reply> do_bank_callback(self_ptr self, const op_request& req) {
 // The id of the reversal of `transfer_id`: one per transfer, so a second reverse finds it.
 std::string reversal_id(const std::string& transfer_id) { return "rv_" + transfer_id; }
 
-// An operator's reversal: the amount a posted transfer (or a hold's capture) moved goes back
-// from its payee to its payer, as a new immediate transfer. The payee's wallet must still hold
-// it (no wallet is ever overdrawn, not even by an operator): else insufficient_funds.
 // A reversed top-up's payment (the ledger transfer's id is the payment id) moves from posted
 // to reversed, with its event, once the reversal is durable. Asked again, a reversal whose
 // payment step did not commit (a crash between the two) completes it.
@@ -820,19 +817,15 @@ void mark_payment_reversed(self_ptr self, promise rp, const std::string& transfe
          [reply = std::move(reply)](promise& rp) mutable { rp.deliver(std::move(reply)); });
 }
 
+// An operator's reversal: the amount a posted transfer (or a hold's capture) moved goes back
+// from its payee to its payer, as a new immediate transfer. The payee's wallet must still hold
+// it (no wallet is ever overdrawn, not even by an operator): else insufficient_funds.
 caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
   if (auto err = ws::require_scope(req, operator_scope)) return err;
-  boost::system::error_code ec;
-  auto doc = boost::json::parse(req.body_json, ec);
-  const auto* o = ec ? nullptr : doc.if_object();
-  const auto* id_field = o ? o->if_contains("transfer_id") : nullptr;
-  const auto* reason_field = o ? o->if_contains("reason") : nullptr;
-  if (id_field == nullptr || !id_field->is_string() || id_field->as_string().empty() ||
-      id_field->as_string().size() > 64 || reason_field == nullptr || !reason_field->is_string() ||
-      reason_field->as_string().empty() || reason_field->as_string().size() > 500)
-    return make_error(platform_errc::bad_request);
-  const std::string original{id_field->as_string()};
-  const std::string reason{reason_field->as_string()};
+  auto body = ws::decode_body(ws::banking_reverse_request_schema(), req);
+  if (!body) return body.error();
+  const std::string original = std::move(body->transfer_id);
+  const std::string reason = std::move(body->reason);
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "reader");
   auto row = store::find_transfer(**conn, original);

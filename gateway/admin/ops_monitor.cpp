@@ -334,8 +334,8 @@ void take_message_counts(ops_state& st, std::chrono::steady_clock::time_point no
       counts[path] = node.messages;
       auto prev = st.message_counts.find(path);
       if (prev != st.message_counts.end() && dt > 0) {
-        const auto grown = node.messages >= prev->second ? node.messages - prev->second
-                                                         : node.messages;
+        const auto grown = growth(static_cast<std::uint64_t>(node.messages),
+                                  static_cast<std::uint64_t>(prev->second));
         rates[path] = static_cast<double>(grown) / dt;
       }
     }

@@ -116,6 +116,14 @@ std::string batch_payee(std::string_view currency, const std::vector<banking_bat
   for (const auto& i : items) text += '\n' + i.to_user + ':' + std::to_string(i.amount_minor);
   return "batch:" + sha256_hex(text).substr(0, 32);
 }
+const body_schema<banking_reverse_request>& banking_reverse_request_schema() {
+  static const auto s =
+      body_schema<banking_reverse_request>{}
+          .required("transfer_id", &banking_reverse_request::transfer_id, id_chars, non_empty)
+          .required("reason", &banking_reverse_request::reason, max_length{max_reason_chars},
+                    non_empty);
+  return s;
+}
 const body_schema<banking_hold_request>& banking_hold_request_schema() {
   static const auto s =
       body_schema<banking_hold_request>{}

@@ -93,6 +93,13 @@ struct banking_batch_reply {
 // of every item in order, joined by '\n': what the approval's payee must be.
 std::string batch_payee(std::string_view currency, const std::vector<banking_batch_item>& items);
 
+// An operator's reversal (internal op banking.reverse, not in the client catalogue).
+inline constexpr std::size_t max_reason_chars = 500;
+struct banking_reverse_request {
+  std::string transfer_id;
+  std::string reason;  // for the audit and the domain's log
+};
+
 // Reserves the amount from the caller's wallet for `to_user`, until captured, released, or
 // `expires_in_s` (default a day) passes. Approved like a transfer.
 struct banking_hold_request {
@@ -194,6 +201,7 @@ const body_schema<banking_transfer_request>& banking_transfer_request_schema();
 const body_schema<banking_transfer_reply>& banking_transfer_reply_schema();
 const body_schema<banking_batch_request>& banking_batch_request_schema();
 const body_schema<banking_batch_reply>& banking_batch_reply_schema();
+const body_schema<banking_reverse_request>& banking_reverse_request_schema();
 const body_schema<banking_hold_request>& banking_hold_request_schema();
 const body_schema<banking_hold_reply>& banking_hold_reply_schema();
 const body_schema<banking_capture_request>& banking_capture_request_schema();
