@@ -3,6 +3,7 @@
 
 #include <functional>
 #include <map>
+#include <span>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -210,6 +211,15 @@ transfer_result judge_limits(self_ptr self, const transfer& t, std::int64_t earl
   return transfer_result::ok;
 }
 
+// `a` paid for `ts` (one transfer, or a batch's items): it is spent in their commit, recorded
+// under the first one, and their amounts count towards their payers' day.
+void spend_approval(self_ptr self, const approval_spend& a, std::span<const transfer> ts) {
+  auto& st = self->state;
+  for (const auto& t : ts) st.spent_today[t.debit_account] += t.amount;
+  st.spent.emplace(a.approval_id, a.expires_at_s);
+  st.open.approvals.push_back({a.approval_id, ts.front().id, a.expires_at_s});
+}
+
 // One transfer: the core's verdict now, `ok` (and `exists` of one not yet durable) after its
 // commit. An approval already spent by another transfer refuses it before the core sees it.
 caf::result<transfer_result> apply_one(self_ptr self, const transfer& t, const approval_spend* approval) {
@@ -222,11 +232,7 @@ caf::result<transfer_result> apply_one(self_ptr self, const transfer& t, const a
   auto r = st.core.apply(t, now_s(self), &a);
   if (r == transfer_result::ok) {
     record(self, a);
-    if (spends) {
-      st.spent_today[t.debit_account] += t.amount;
-      st.spent.emplace(approval->approval_id, approval->expires_at_s);
-      st.open.approvals.push_back({approval->approval_id, t.id, approval->expires_at_s});
-    }
+    if (spends) spend_approval(self, *approval, {&t, 1});
   }
   if (r != transfer_result::ok && !(r == transfer_result::exists && unsettled(self, t.id))) return r;
   auto rp = self->make_response_promise<transfer_result>();
@@ -274,9 +280,7 @@ caf::result<std::vector<transfer_result>> apply_batch(self_ptr self,
   auto results = st.core.apply_linked(ts, now_s(self), &applied);
   for (const auto& a : applied) record(self, a);
   if (spends && !applied.empty()) {
-    for (const auto& t : ts) st.spent_today[t.debit_account] += t.amount;
-    st.spent.emplace(approval->approval_id, approval->expires_at_s);
-    st.open.approvals.push_back({approval->approval_id, ts.front().id, approval->expires_at_s});
+    spend_approval(self, *approval, ts);
     if (reply != nullptr) {
       st.batch_keys[reply_key] = {reply->digest, now_s(self)};
       st.open.replies.push_back(*reply);
