@@ -7,8 +7,10 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <utility>
 
 #include "persistence/db_errc.hpp"
@@ -59,6 +61,8 @@ using pg_result_ptr = std::unique_ptr<PGresult, pg_result_deleter>;
 // Parameters in libpq's parallel-array form. int64 and blob carry their type so `SELECT $1`
 // round-trips; text stays untyped (OID 0) so the server may read it as varchar, jsonb, date...
 struct bound_params {
+  bound_params(const bound_params&) = delete;  // `values` points into `numbers`
+  bound_params& operator=(const bound_params&) = delete;
   explicit bound_params(const statement& stmt) {
     auto n = stmt.params.size();
     types.resize(n);
@@ -232,10 +236,35 @@ class pg_connection final : public connection {
     return out;
   }
 
-  bool send(const statement& stmt) {
-    bound_params p{stmt};
+  bool send(const statement& stmt) { return send(stmt, bound_params{stmt}, {}); }
+
+  bool send(const statement& stmt, const bound_params& p, const std::string& prepared) {
+    if (!prepared.empty())
+      return PQsendQueryPrepared(conn_, prepared.c_str(), p.count(), p.values.data(),
+                                 p.lengths.data(), p.formats.data(), 0) == 1;
     return PQsendQueryParams(conn_, stmt.sql.c_str(), p.count(), p.types.data(), p.values.data(),
                              p.lengths.data(), p.formats.data(), 0) == 1;
+  }
+
+  // The name of `stmt` prepared on this connection (with these parameter types), preparing it
+  // on first use; empty to send it unprepared. A group commit sends the same few multi-row
+  // shapes over and over, each with hundreds of parameters: prepared once, the server no longer
+  // parses and analyses them at every commit. Called outside pipeline mode.
+  const std::string& prepared_name(const statement& stmt, const bound_params& p) {
+    static const std::string none;
+    if (stmt.params.empty()) return none;
+    std::string key = stmt.sql;
+    key.push_back('\0');
+    for (auto t : p.types) key += std::to_string(t) + ",";
+    if (auto it = prepared_.find(key); it != prepared_.end()) return it->second;
+    if (prepared_.size() >= max_prepared) return none;
+    auto name = "superapp_" + std::to_string(prepared_.size() + 1);
+    pg_result_ptr res{PQprepare(conn_, name.c_str(), stmt.sql.c_str(), p.count(), p.types.data())};
+    if (!res || PQresultStatus(res.get()) != PGRES_COMMAND_OK) {
+      spdlog::debug("postgres: not prepared: {}", PQerrorMessage(conn_));
+      return none;
+    }
+    return prepared_.emplace(std::move(key), std::move(name)).first->second;
   }
 
   // Flushes the queued pipeline without deadlocking: while our output is blocked we keep
@@ -279,6 +308,13 @@ class pg_connection final : public connection {
     for (const auto* unit : units)
       for (const auto& step : unit->steps)
         if (check_param_count(step.stmt)) return std::nullopt;
+    std::deque<bound_params> params;  // never moved: each points into its own strings
+    std::vector<const std::string*> names;
+    for (const auto* unit : units)
+      for (const auto& step : unit->steps) {
+        params.emplace_back(step.stmt);
+        names.push_back(&prepared_name(step.stmt, params.back()));
+      }
     if (PQenterPipelineMode(conn_) != 1) {
       spdlog::warn("postgres: cannot enter pipeline mode: {}", PQerrorMessage(conn_));
       return std::nullopt;
@@ -288,8 +324,12 @@ class pg_connection final : public connection {
         spdlog::warn("postgres: cannot leave pipeline mode: {}", PQerrorMessage(conn_));
     };
     bool sent = send({"BEGIN", {}});
+    std::size_t at = 0;
     for (const auto* unit : units)
-      for (const auto& step : unit->steps) sent = sent && send(step.stmt);
+      for (const auto& step : unit->steps) {
+        sent = sent && send(step.stmt, params[at], *names[at]);
+        ++at;
+      }
     sent = sent && PQpipelineSync(conn_) == 1 && flush_nonblocking();
     if (!sent) {
       spdlog::warn("postgres: pipeline send failed: {}", PQerrorMessage(conn_));
@@ -344,7 +384,9 @@ class pg_connection final : public connection {
     return out;
   }
 
+  static constexpr std::size_t max_prepared = 512;
   PGconn* conn_;
+  std::unordered_map<std::string, std::string> prepared_;  // sql and types -> name
 };
 
 std::string quoted(std::string_view identifier) { return "\"" + std::string{identifier} + "\""; }

@@ -101,6 +101,67 @@ DROP TABLE accounts;
 ALTER TABLE accounts_v7 RENAME TO accounts;
 )sql";
 
+// Both engines: `transfers` is written append-only in sequence order by each commit, and the
+// lookups by id and by account move to two index tables the ledger writer fills behind it, in
+// large sorted passes (ADR 0018). A commit of thousands of transfers with random ids and
+// accounts otherwise puts an entry on nearly every page of three B-trees, and so rewrites about
+// the whole index set into the log at every commit. `ledger_index.indexed_through` is the
+// highest seq both tables cover; the rows above it (the tail) are found by scanning `transfers`
+// from there. The ledger's memory holds every transfer id, which keeps them unique.
+constexpr auto index_tables = R"sql(
+CREATE TABLE ledger_index (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  indexed_through BIGINT NOT NULL
+);
+INSERT INTO ledger_index (id, indexed_through) VALUES (1, COALESCE((SELECT MAX(seq) FROM transfers), 0));
+INSERT INTO transfer_ids (transfer_id, seq) SELECT transfer_id, seq FROM transfers;
+INSERT INTO account_transfers (account_id, seq)
+  SELECT debit_account, seq FROM transfers UNION ALL SELECT credit_account, seq FROM transfers;
+)sql";
+
+std::string sqlite_v8() {
+  return std::string{R"sql(
+CREATE TABLE transfers_v8 (
+  seq INTEGER PRIMARY KEY,
+  transfer_id TEXT NOT NULL,
+  kind TEXT NOT NULL,
+  debit_account TEXT NOT NULL,
+  credit_account TEXT NOT NULL,
+  amount BIGINT NOT NULL,
+  moved BIGINT NOT NULL,
+  currency TEXT NOT NULL,
+  pending_id TEXT NOT NULL,
+  expires_at_s BIGINT NOT NULL,
+  pending_state TEXT NOT NULL,
+  at_ms BIGINT NOT NULL
+);
+INSERT INTO transfers_v8 SELECT seq, transfer_id, kind, debit_account, credit_account, amount,
+  moved, currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers;
+DROP TABLE transfers;
+ALTER TABLE transfers_v8 RENAME TO transfers;
+CREATE TABLE transfer_ids (transfer_id TEXT PRIMARY KEY, seq BIGINT NOT NULL) WITHOUT ROWID;
+CREATE TABLE account_transfers (
+  account_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  PRIMARY KEY (account_id, seq)
+) WITHOUT ROWID;
+)sql"} + index_tables;
+}
+
+std::string postgres_v8() {
+  return std::string{R"sql(
+ALTER TABLE transfers DROP CONSTRAINT transfers_transfer_id_key;
+DROP INDEX transfers_by_debit;
+DROP INDEX transfers_by_credit;
+CREATE TABLE transfer_ids (transfer_id TEXT PRIMARY KEY, seq BIGINT NOT NULL);
+CREATE TABLE account_transfers (
+  account_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  PRIMARY KEY (account_id, seq)
+);
+)sql"} + index_tables;
+}
+
 // Rows per multi-row statement: one of a few fixed sizes, so the engines' statement caches
 // hold every shape a batch can take (a batch of n rows is cut greedily into 256s, 64s, 16s, 4s
 // and 1s; with any row count allowed, SQLite prepared a new 500-row statement for nearly every
@@ -165,7 +226,9 @@ std::vector<persistence::migration> migrations() {
           persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5),
           limits_migration(6),
           persistence::migration{7, "banking: fewer trees per commit (sqlite)", "SELECT 1",
-                                 sqlite_v7}};
+                                 sqlite_v7},
+          persistence::migration{8, "banking: transfers indexed behind the commits", "",
+                                 sqlite_v8(), postgres_v8()}};
 }
 
 caf::expected<loaded> load(conn& c) {
@@ -194,10 +257,14 @@ caf::expected<loaded> load(conn& c) {
     t.currency = text_at(r, 6);
     t.pending_id = text_at(r, 7);
     t.expires_at_s = int_at(r, 8);
-    if (t.kind == transfer_kind::pending && text_at(r, 9) == "pending") out.pending.push_back(t);
+    if (t.kind == transfer_kind::pending && text_at(r, 9) == "pending")
+      out.pending.push_back({t, int_at(r, 0)});
     out.next_seq = std::max(out.next_seq, int_at(r, 0) + 1);
     out.transfers.push_back(std::move(t));
   }
+  auto indexed = c.execute({"SELECT indexed_through FROM ledger_index", {}});
+  if (!indexed) return indexed.error();
+  if (!indexed->rows.empty()) out.indexed_through = int_at(indexed->rows[0], 0);
   auto approvals = c.execute({"SELECT approval_id, expires_at_s FROM approvals_spent", {}});
   if (!approvals) return approvals.error();
   for (const auto& r : approvals->rows) out.approvals.push_back({text_at(r, 0), int_at(r, 1)});
@@ -231,8 +298,8 @@ persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
   for (const auto& r : transfers) {
     const auto& t = r.applied.t;
     if (t.kind != transfer_kind::post_pending && t.kind != transfer_kind::void_pending) continue;
-    unit.add({"UPDATE transfers SET pending_state = $2 WHERE transfer_id = $1 AND pending_state = 'pending'",
-              {t.pending_id, std::string{t.kind == transfer_kind::post_pending ? "posted" : "voided"}}},
+    unit.add({"UPDATE transfers SET pending_state = $2 WHERE seq = $1 AND pending_state = 'pending'",
+              {r.pending_seq, std::string{t.kind == transfer_kind::post_pending ? "posted" : "voided"}}},
              1);
   }
   std::vector<const account*> accounts;
@@ -262,6 +329,24 @@ persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
   return unit;
 }
 
+void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
+                    std::int64_t through_seq) {
+  // Sorted, so each B-tree is written in key order: every page it touches, once.
+  unit.add({"INSERT INTO transfer_ids (transfer_id, seq) SELECT transfer_id, seq FROM transfers"
+            " WHERE seq > $1 AND seq <= $2 ORDER BY transfer_id",
+            {after_seq, through_seq}},
+           std::nullopt);
+  unit.add({"INSERT INTO account_transfers (account_id, seq)"
+            " SELECT debit_account, seq FROM transfers WHERE seq > $1 AND seq <= $2"
+            " UNION ALL SELECT credit_account, seq FROM transfers WHERE seq > $1 AND seq <= $2"
+            " ORDER BY 1, 2",
+            {after_seq, through_seq}},
+           std::nullopt);
+  unit.add({"UPDATE ledger_index SET indexed_through = $2 WHERE indexed_through = $1",
+            {after_seq, through_seq}},
+           1);
+}
+
 caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std::string& prefix) {
   // A range on the primary key: every id that starts with `prefix` (which ends in ':').
   std::string end = prefix;
@@ -279,9 +364,12 @@ caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std:
 }
 
 caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::string& transfer_id) {
+  // One statement, so one snapshot: the indexed part and the tail cannot both miss a row the
+  // writer indexes meanwhile.
   auto r = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount, moved,"
                       " currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers"
-                      " WHERE transfer_id = $1",
+                      " WHERE seq = (SELECT seq FROM transfer_ids WHERE transfer_id = $1)"
+                      " OR (seq > (SELECT indexed_through FROM ledger_index) AND transfer_id = $1)",
                       {transfer_id}});
   if (!r) return r.error();
   if (r->rows.empty()) return std::optional<transfer_row>{};
@@ -294,9 +382,20 @@ caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::str
 
 caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,
                                                           std::int64_t after_seq, std::int64_t limit) {
+  // The indexed part (at most `limit` rows from the index) and the tail, in one statement.
   auto r = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
-                      " FROM transfers WHERE (debit_account = $1 OR credit_account = $1) AND seq > $2"
-                      " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3",
+                      " FROM (SELECT t.seq, t.transfer_id, t.kind, t.debit_account, t.credit_account,"
+                      " t.moved, t.at_ms FROM account_transfers a JOIN transfers t ON t.seq = a.seq"
+                      " WHERE a.account_id = $1 AND a.seq > $2 AND t.kind IN ('immediate', 'post_pending')"
+                      " ORDER BY a.seq LIMIT $3) AS indexed"
+                      " UNION ALL"
+                      " SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+                      " FROM (SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+                      " FROM transfers WHERE seq > (SELECT CASE WHEN indexed_through > $2"
+                      " THEN indexed_through ELSE $2 END FROM ledger_index)"
+                      " AND (debit_account = $1 OR credit_account = $1)"
+                      " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3) AS tail"
+                      " ORDER BY seq LIMIT $3",
                       {account_id, after_seq, limit}});
   if (!r) return r.error();
   std::vector<statement_line> out;

@@ -24,10 +24,11 @@ using conn = persistence::connection;
 // transfer sequence.
 struct loaded {
   std::vector<std::pair<account, balances>> accounts;
-  std::vector<transfer> pending;
+  std::vector<std::pair<transfer, std::int64_t>> pending;  // with its seq
   std::vector<transfer> transfers;  // every transfer as recorded (ids and fields)
   std::vector<std::pair<std::string, std::int64_t>> approvals;  // spent: id, expires_at_s
   std::int64_t next_seq = 1;
+  std::int64_t indexed_through = 0;  // transfer_ids and account_transfers cover seq up to here
 };
 caf::expected<loaded> load(conn& c);
 
@@ -36,6 +37,7 @@ struct recorded_transfer {
   applied_transfer applied;
   std::int64_t seq = 0;
   std::int64_t at_ms = 0;
+  std::int64_t pending_seq = 0;  // post_pending, void_pending: the pending transfer's seq
 };
 
 // One batch as one unit: new accounts, the transfers (one multi-row insert), the state of the
@@ -56,6 +58,12 @@ persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
                                      const ledger_core& core,
                                      const std::vector<spent_approval>& approvals = {},
                                      std::int64_t purge_before_s = 0);
+
+// Indexes the transfers with seq in (`after_seq`, `through_seq`] by id and by account (the
+// index tables, ADR 0018), and moves ledger_index.indexed_through from `after_seq` to
+// `through_seq`: a unit that did not start where the database is fails on that row.
+void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
+                    std::int64_t through_seq);
 
 // Reads for the client ops (reader connections; never the writer's).
 struct account_row {

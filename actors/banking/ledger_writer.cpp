@@ -42,6 +42,8 @@ struct ledger_state {
   sup::domain_context_ptr ctx;
   ledger_core core;
   std::int64_t next_seq = 1;
+  std::int64_t indexed_through = 0;  // as the database's ledger_index says (ADR 0018)
+  std::unordered_map<std::string, std::int64_t> pending_seq;  // pending transfers' seq, by id
   std::unordered_map<std::string, std::int64_t> spent;  // approval id -> expires_at_s
   std::map<std::string, limits_by_currency> limits;  // by user, as recorded
   std::map<std::string, std::int64_t> spent_today;    // per wallet: client transfers and holds
@@ -54,6 +56,7 @@ struct ledger_state {
   batch open;            // accepted, waiting for the next commit
   batch committing;      // in the commit in flight
   bool in_flight = false;
+  std::int64_t indexing_through = 0;  // > 0: the commit in flight indexes up to here
   bool flush_queued = false;
   static inline const char* name = "ledger";
 };
@@ -75,7 +78,7 @@ bool unsettled(self_ptr self, const std::string& id) {
   return self->state.open.ids.count(id) != 0 || self->state.committing.ids.count(id) != 0;
 }
 
-void flush(self_ptr self);
+void flush(self_ptr self, bool index_now = false);
 
 void queue_flush(self_ptr self) {
   auto& st = self->state;
@@ -97,7 +100,17 @@ void after_commit(self_ptr self, waiter w) {
 void record(self_ptr self, const applied_transfer& a) {
   auto& st = self->state;
   st.open.ids.insert(a.t.id);
-  st.open.transfers.push_back({a, st.next_seq++, now_ms(self)});
+  store::recorded_transfer r{a, st.next_seq++, now_ms(self)};
+  if (a.t.kind == transfer_kind::pending) {
+    st.pending_seq.emplace(a.t.id, r.seq);
+  } else if (a.t.kind == transfer_kind::post_pending || a.t.kind == transfer_kind::void_pending) {
+    auto it = st.pending_seq.find(a.t.pending_id);
+    if (it != st.pending_seq.end()) {
+      r.pending_seq = it->second;
+      st.pending_seq.erase(it);
+    }
+  }
+  st.open.transfers.push_back(std::move(r));
 }
 
 void fail_everything(self_ptr self, const caf::error& err) {
@@ -139,11 +152,16 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
   }
 }
 
-void flush(self_ptr self) {
+// Commits what is open. The commit also indexes the transfers not yet indexed (ADR 0018) when
+// they reach `index_every`, when they are few (under light load every commit indexes its own
+// transfers, so reads rarely scan a tail), or when `index_now` (the writer is idle).
+void flush(self_ptr self, bool index_now) {
   auto& st = self->state;
   st.flush_queued = false;
   if (st.in_flight) return;
-  if (st.open.empty()) {
+  const auto through = st.next_seq - 1;
+  const auto tail = through - st.indexed_through;
+  if (st.open.empty() && !(index_now && tail > 0)) {
     for (auto& w : st.open.waiters) w(caf::error{});
     st.open.waiters.clear();
     return;
@@ -156,13 +174,28 @@ void flush(self_ptr self) {
   for (const auto& r : st.committing.replies)
     persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
   add_transfer_events(self, unit, st.committing.transfers);
+  st.indexing_through = 0;
+  if (tail > 0 && (index_now || tail >= static_cast<std::int64_t>(st.cfg.index_every) ||
+                   tail <= static_cast<std::int64_t>(st.cfg.index_at_once_up_to))) {
+    store::add_index_pass(unit, st.indexed_through, through);
+    st.indexing_through = through;
+  }
+  const auto started = std::chrono::steady_clock::now();
   self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value, std::move(unit))
       .then(
-          [self](persistence::unit_results&) {
+          [self, started](persistence::unit_results&) {
             auto& st = self->state;
+            log::debug("ledger: committed",
+                       {{"transfers", static_cast<std::int64_t>(st.committing.transfers.size())},
+                        {"indexed_through", st.indexing_through},
+                        {"us", static_cast<std::int64_t>(
+                                   std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count())}});
             for (auto& w : st.committing.waiters) w(caf::error{});
             st.committing = batch{};
             st.in_flight = false;
+            if (st.indexing_through > 0) st.indexed_through = st.indexing_through;
             if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
           },
           [self](caf::error& err) { fail_everything(self, err); });
@@ -307,7 +340,11 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
     st.core.restore(a.id, b);
   }
   for (const auto& t : data.transfers) st.core.remember(t);
-  for (const auto& p : data.pending) st.core.restore_pending(p, pending_state::state::pending);
+  for (const auto& [p, seq] : data.pending) {
+    st.core.restore_pending(p, pending_state::state::pending);
+    st.pending_seq.emplace(p.id, seq);
+  }
+  st.indexed_through = data.indexed_through;
   for (const auto& [id, expires] : data.approvals) st.spent.emplace(id, expires);
   st.next_seq = data.next_seq;
   st.limits = std::move(limits);
@@ -370,6 +407,8 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
           st.last_purge_s = now;
         }
         if (!st.open.empty()) queue_flush(self);
+        // Idle: index the transfers a busy spell left unindexed, so reads find them by index.
+        else if (!st.in_flight && st.indexed_through < st.next_seq - 1) flush(self, true);
         self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
       },
   };

@@ -92,7 +92,7 @@ void send_next(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
   t.credit_account = "w" + std::to_string(to);
   t.amount = 1;
   t.currency = "EUR";
-  self->request(st->ledger, 60s, transfer_atom::value, t)
+  self->request(st->ledger, caf::infinite, transfer_atom::value, t)
       .then(
           [self, st](transfer_result r) {
             if (r != transfer_result::ok) ++*st->refused;

@@ -104,6 +104,45 @@ TEST_CASE("engine failures become db errors without the engine's text") {
   CHECK(bad.error() == db_errc::invalid_statement);
 }
 
+TEST_CASE("a group commit sends one statement again and again, whatever its values' types") {
+  // PostgreSQL prepares a commit's statements once per connection, under the statement and its
+  // parameters' types: a NULL or a number where text came before must still bind right.
+  test_database t;
+  auto conn = migrated(t);
+  auto insert = [](std::int64_t id, value amount, value note) {
+    unit_of_work u;
+    u.add({"INSERT INTO items (id, amount_minor, note) VALUES ($1, $2, $3)",
+           {id, std::move(amount), std::move(note)}},
+          1);
+    return u;
+  };
+  std::int64_t id = 0;
+  for (int round = 0; round < 8; ++round) {  // past PostgreSQL's five custom plans
+    auto a = insert(++id, std::int64_t{round}, std::string{"text"});
+    auto b = insert(++id, null, null);
+    auto c = insert(++id, std::int64_t{-round}, null);
+    auto out = conn->commit_batch({&a, &b, &c});
+    REQUIRE(out.units.size() == 3);
+    for (const auto& u : out.units) CHECK(u);
+    CHECK_FALSE(out.used_fallback);
+  }
+  CHECK(count_items(*conn) == 24);
+  // A unit that fails (a taken id) is rolled back alone, prepared statements or not.
+  auto fresh = insert(++id, std::int64_t{1}, std::string{"kept"});
+  auto taken = insert(1, std::int64_t{1}, null);
+  auto out = conn->commit_batch({&fresh, &taken});
+  REQUIRE(out.units.size() == 2);
+  CHECK(out.units[0]);
+  CHECK_FALSE(out.units[1]);
+  CHECK(count_items(*conn) == 25);
+  auto sel = conn->execute({"SELECT amount_minor, note FROM items WHERE id IN (2, 22, 25) ORDER BY id", {}});
+  REQUIRE(sel);
+  REQUIRE(sel->rows.size() == 3);
+  CHECK(sel->rows[0] == row{null, null});
+  CHECK(sel->rows[1] == row{std::int64_t{7}, std::string{"text"}});
+  CHECK(sel->rows[2] == row{std::int64_t{1}, std::string{"kept"}});
+}
+
 TEST_CASE("a rollback to a savepoint keeps the work done before it") {
   test_database t;
   auto conn = migrated(t);

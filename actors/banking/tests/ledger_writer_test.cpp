@@ -23,11 +23,12 @@ struct ledger_node : domain_node {
   std::shared_ptr<sup::service_slot> slot = std::make_shared<sup::service_slot>();
   banking_settings settings;
 
-  ledger_node()
+  explicit ledger_node(std::function<void(ledger_settings&)> tweak = {})
       : domain_node("banking", [this](const std::string& db_name) { return banking_domain(settings, db_name); }) {
     settings.ledger.clock = clock;
     settings.ledger.expire_every = 20ms;
     settings.ledger_slot = slot;
+    if (tweak) tweak(settings.ledger);
     start();
   }
   ~ledger_node() { stop(); }
@@ -221,7 +222,110 @@ TEST_CASE("a commit that fails restarts the ledger from the database; nothing ha
   CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
 }
 
-TEST_CASE("a database of schema 6 is upgraded to 7 with every row kept") {
+namespace {
+
+std::vector<std::string> statement_ids(ledger_node& n, const std::string& account,
+                                       std::int64_t after, std::int64_t limit) {
+  auto page = store::statement_page(*n.reader(), account, after, limit);
+  REQUIRE(page);
+  std::vector<std::string> ids;
+  for (const auto& line : *page) ids.push_back(line.transfer_id);
+  return ids;
+}
+
+using ids = std::vector<std::string>;
+
+}  // namespace
+
+TEST_CASE("transfers are indexed behind the commits; reads find the indexed part and the tail") {
+  // Index every 4 transfers, never because a batch is small, and no idle pass in this test.
+  ledger_node n{[](ledger_settings& s) {
+    s.index_every = 4;
+    s.index_at_once_up_to = 0;
+    s.expire_every = 1h;
+  }};
+  n.open_books();  // "fund" is seq 1
+  for (const char* id : {"t1", "t2"})
+    REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
+            transfer_result::ok);
+  const auto indexed = "SELECT indexed_through FROM ledger_index";
+  CHECK(n.db_int(indexed) == 0);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 0);
+  // All three in the tail.
+  CHECK(statement_ids(n, "wallet:alice", 0, 10) == ids{"fund", "t1", "t2"});
+  auto t1 = store::find_transfer(*n.reader(), "t1");
+  REQUIRE(t1);
+  REQUIRE(t1->has_value());
+  CHECK((*t1)->seq == 2);
+  CHECK((*t1)->credit_account == "wallet:bob");
+
+  // The fourth brings the tail to index_every: its commit indexes all four.
+  REQUIRE(n.pay(ledger_node::immediate("t3", "wallet:alice", "wallet:bob", 100)) ==
+          transfer_result::ok);
+  CHECK(n.db_int(indexed) == 4);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 4);
+  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 8);
+  REQUIRE(n.pay(ledger_node::immediate("t4", "wallet:bob", "wallet:alice", 50)) ==
+          transfer_result::ok);
+  CHECK(n.db_int(indexed) == 4);
+  // Seqs: fund 1, t1 2, t2 3, t3 4 (indexed); t4 5 (tail). Pages across the boundary.
+  CHECK(statement_ids(n, "wallet:alice", 0, 10) == ids{"fund", "t1", "t2", "t3", "t4"});
+  CHECK(statement_ids(n, "wallet:alice", 2, 2) == ids{"t2", "t3"});
+  CHECK(statement_ids(n, "wallet:alice", 3, 10) == ids{"t3", "t4"});
+  CHECK(statement_ids(n, "wallet:alice", 4, 10) == ids{"t4"});
+  CHECK(statement_ids(n, "wallet:alice", 5, 10) == ids{});
+  CHECK(statement_ids(n, "wallet:bob", 0, 3) == ids{"t1", "t2", "t3"});
+  CHECK(statement_ids(n, "funding:GBP", 0, 10) == ids{"fund"});
+  for (const char* id : {"fund", "t3", "t4"}) {
+    auto found = store::find_transfer(*n.reader(), id);
+    REQUIRE(found);
+    CHECK_MESSAGE(found->has_value(), id);
+  }
+  auto missing = store::find_transfer(*n.reader(), "nope");
+  REQUIRE(missing);
+  CHECK_FALSE(missing->has_value());
+
+  // A restart reads where the index stands and goes on from there; a hold placed in the tail
+  // is captured by its seq after the restart.
+  auto hold = ledger_node::immediate("hold-1", "wallet:alice", "wallet:bob", 500);
+  hold.kind = transfer_kind::pending;
+  REQUIRE(n.pay(hold) == transfer_result::ok);  // seq 6
+  n.stop();
+  n.slot->set(caf::actor{});
+  n.start();
+  transfer capture;
+  capture.id = "cap-1";
+  capture.kind = transfer_kind::post_pending;
+  capture.pending_id = "hold-1";
+  capture.currency = "GBP";
+  REQUIRE(n.pay(capture) == transfer_result::ok);  // seq 7
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfers WHERE transfer_id = 'hold-1'"
+                 " AND pending_state = 'posted'") == 1);
+  REQUIRE(n.pay(ledger_node::immediate("t5", "wallet:alice", "wallet:bob", 1)) ==
+          transfer_result::ok);  // seq 8: the tail reaches 4 again
+  CHECK(n.db_int(indexed) == 8);
+  CHECK(statement_ids(n, "wallet:bob", 4, 10) == ids{"t4", "cap-1", "t5"});
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 8);
+}
+
+TEST_CASE("an idle ledger indexes what a busy spell left unindexed") {
+  ledger_node n{[](ledger_settings& s) {
+    s.index_every = 1'000;
+    s.index_at_once_up_to = 0;
+  }};
+  n.open_books();
+  for (int i = 0; i < 5; ++i)
+    REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob",
+                                         10)) == transfer_result::ok);
+  // The expiry tick (every 20 ms here) finds the writer idle and indexes all six.
+  for (int i = 0; i < 500 && n.db_int("SELECT indexed_through FROM ledger_index") != 6; ++i)
+    std::this_thread::sleep_for(10ms);
+  CHECK(n.db_int("SELECT indexed_through FROM ledger_index") == 6);
+  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 12);
+  CHECK(statement_ids(n, "wallet:bob", 0, 10) == ids{"t0", "t1", "t2", "t3", "t4"});
+}
+
+TEST_CASE("a database of schema 6 is upgraded to 8 with every row kept and indexed") {
   // A database made by the previous code (migrations 1-6), with books in it.
   domain_node place("banking_mig", [](const std::string&) { return sup::domain_definition{}; });
   auto db = persistence::open_database(place.database(), place.name);
@@ -257,6 +361,17 @@ TEST_CASE("a database of schema 6 is upgraded to 7 with every row kept") {
   REQUIRE(page->size() == 2);
   CHECK((*page)[0].transfer_id == "fund");
   CHECK((*page)[1].transfer_id == "tr_1");
+  // Migration 8 indexed what was there (ADR 0018).
+  auto indexed = (*w)->execute({"SELECT indexed_through FROM ledger_index", {}});
+  REQUIRE(indexed);
+  CHECK(persistence::as_int(indexed->rows.at(0)[0]) == 2);
+  auto by_account = (*w)->execute({"SELECT COUNT(*) FROM account_transfers", {}});
+  REQUIRE(by_account);
+  CHECK(persistence::as_int(by_account->rows.at(0)[0]) == 4);
+  auto found = store::find_transfer(**w, "tr_1");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->seq == 2);
   if (!on_postgres()) {
     auto ddl = (*w)->execute({"SELECT sql FROM sqlite_master WHERE name = 'accounts'", {}});
     REQUIRE(ddl);
