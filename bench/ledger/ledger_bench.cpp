@@ -43,6 +43,7 @@ struct options {
   std::int64_t transfers = 100'000;
   std::int64_t accounts = 10'000;
   int in_flight = 4096;
+  int request_timeout_s = 0;  // 0: requesters wait without a timer
   int pgbench_clients = 16;
   int pgbench_seconds = 10;
   std::int64_t sqlite_raw = 3'000;  // batch-of-one inserts are slow: fewer
@@ -67,12 +68,16 @@ void row(const char* engine, const char* run, std::int64_t n, double secs, const
 // ---- the ledger writer, in-process -------------------------------------------------------
 
 // A requester: sends a transfer, and the next when the answer comes, until `left` runs out.
+// By default it waits without a timeout: with one (`--request-timeout-s`), each request also
+// puts a timer into CAF 0.17's clock thread (a mutex and a multimap), which costs the run about
+// a fifth of its throughput, in the driver, not in the ledger (BENCHMARKS.md).
 struct drive_state {
   std::atomic<std::int64_t>* left;
   std::atomic<std::int64_t>* refused;
   ledger_actor ledger;
   std::int64_t accounts;
   bool hot;
+  caf::duration timeout;
   std::mt19937_64 rng;
   std::latch* done;
 };
@@ -92,7 +97,7 @@ void send_next(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
   t.credit_account = "w" + std::to_string(to);
   t.amount = 1;
   t.currency = "EUR";
-  self->request(st->ledger, caf::infinite, transfer_atom::value, t)
+  self->request(st->ledger, st->timeout, transfer_atom::value, t)
       .then(
           [self, st](transfer_result r) {
             if (r != transfer_result::ok) ++*st->refused;
@@ -155,13 +160,17 @@ struct ledger_node {
     }
   }
 
-  double run(std::int64_t n, int in_flight, std::int64_t accounts, bool hot, std::int64_t& refused_out) {
+  double run(std::int64_t n, int in_flight, std::int64_t accounts, bool hot, int timeout_s,
+             std::int64_t& refused_out) {
+    const caf::duration timeout =
+        timeout_s > 0 ? caf::duration{std::chrono::seconds{timeout_s}} : caf::infinite;
     std::atomic<std::int64_t> left{n}, refused{0};
     std::latch done{in_flight};
     auto t0 = steady::now();
     for (int i = 0; i < in_flight; ++i) {
       auto st = std::make_shared<drive_state>(
-          drive_state{&left, &refused, ledger(), accounts, hot, std::mt19937_64{static_cast<unsigned>(i)}, &done});
+          drive_state{&left, &refused, ledger(), accounts, hot, timeout,
+                      std::mt19937_64{static_cast<unsigned>(i)}, &done});
       sys->spawn(driver, st);
     }
     done.wait();
@@ -174,10 +183,10 @@ void ledger_runs(const char* engine, persistence::database_config db, const opti
   ledger_node node{std::move(db), "bench_ledger_" + std::to_string(::getpid())};
   node.open(o.accounts);
   std::int64_t refused = 0;
-  auto secs = node.run(o.transfers, o.in_flight, o.accounts, false, refused);
+  auto secs = node.run(o.transfers, o.in_flight, o.accounts, false, o.request_timeout_s, refused);
   row(engine, "ledger writer, random accounts", o.transfers, secs,
       refused ? ("refused " + std::to_string(refused)).c_str() : "");
-  secs = node.run(o.transfers, o.in_flight, o.accounts, true, refused);
+  secs = node.run(o.transfers, o.in_flight, o.accounts, true, o.request_timeout_s, refused);
   row(engine, "ledger writer, hot account", o.transfers, secs, refused ? ("refused " + std::to_string(refused)).c_str() : "");
 }
 
@@ -359,20 +368,24 @@ int main(int argc, char** argv) {
     else if (flag == "--transfers") o.transfers = std::atoll(value.c_str());
     else if (flag == "--accounts") o.accounts = std::atoll(value.c_str());
     else if (flag == "--in-flight") o.in_flight = std::atoi(value.c_str());
+    else if (flag == "--request-timeout-s") o.request_timeout_s = std::atoi(value.c_str());
     else if (flag == "--pgbench-seconds") o.pgbench_seconds = std::atoi(value.c_str());
     else if (flag == "--sqlite-raw") o.sqlite_raw = std::atoll(value.c_str());
     else {
       std::fprintf(stderr,
                    "usage: bench_ledger [--engine sqlite|postgres|both] [--conninfo CONNINFO] [--transfers N]\n"
-                   "                    [--accounts N] [--in-flight N] [--pgbench-seconds S] [--sqlite-raw N]\n");
+                   "                    [--accounts N] [--in-flight N] [--pgbench-seconds S] [--sqlite-raw N]\n"
+                   "                    [--request-timeout-s S]\n");
       return 2;
     }
   }
   spdlog::set_level(spdlog::level::warn);
   auto dir = std::filesystem::temp_directory_path() / ("superapp-ledger-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  std::printf("ledger_bench: %lld transfers, %lld accounts, %d in flight; ratios are target / baseline\n\n",
-              static_cast<long long>(o.transfers), static_cast<long long>(o.accounts), o.in_flight);
+  std::printf("ledger_bench: %lld transfers, %lld accounts, %d in flight, request timeout %s;"
+              " ratios are target / baseline\n\n",
+              static_cast<long long>(o.transfers), static_cast<long long>(o.accounts), o.in_flight,
+              o.request_timeout_s > 0 ? (std::to_string(o.request_timeout_s) + " s").c_str() : "none");
   std::printf("| engine | run | transfers | s | transfers/s | note |\n|---|---|---|---|---|---|\n");
   if (o.engine == "sqlite" || o.engine == "both") {
     sqlite_raw(dir, o);
