@@ -59,16 +59,13 @@ CREATE TABLE approvals_spent (
 );
 )sql";
 
-// SQLite only: fewer B-trees for each commit to write. In SQLite `BIGINT PRIMARY KEY` is not
-// the rowid, so `transfers` kept a rowid tree and a separate unique index on seq; as `INTEGER
-// PRIMARY KEY` seq is the rowid itself, and the by-account indexes need not repeat it (SQLite
-// appends the rowid to every index entry, in order). `accounts` becomes WITHOUT ROWID: one
-// tree keyed by account_id instead of a rowid tree plus its primary-key index, so the upsert of
-// every touched account writes half the pages. PostgreSQL keeps its schema.
-constexpr auto sqlite_v7 = R"sql(
-CREATE TABLE transfers_v7 (
+// SQLite cannot drop a column's constraint: migrations 7 and 8 rebuild `transfers` with
+// `transfer_id` declared as given, every row copied.
+std::string sqlite_rebuild_transfers(std::string_view transfer_id_column) {
+  return std::string{R"sql(
+CREATE TABLE transfers_new (
   seq INTEGER PRIMARY KEY,
-  transfer_id TEXT NOT NULL UNIQUE,
+  )sql"} + std::string{transfer_id_column} + R"sql(,
   kind TEXT NOT NULL,
   debit_account TEXT NOT NULL,
   credit_account TEXT NOT NULL,
@@ -80,10 +77,21 @@ CREATE TABLE transfers_v7 (
   pending_state TEXT NOT NULL,
   at_ms BIGINT NOT NULL
 );
-INSERT INTO transfers_v7 SELECT seq, transfer_id, kind, debit_account, credit_account, amount,
+INSERT INTO transfers_new SELECT seq, transfer_id, kind, debit_account, credit_account, amount,
   moved, currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers;
 DROP TABLE transfers;
-ALTER TABLE transfers_v7 RENAME TO transfers;
+ALTER TABLE transfers_new RENAME TO transfers;
+)sql";
+}
+
+// SQLite only: fewer B-trees for each commit to write. In SQLite `BIGINT PRIMARY KEY` is not
+// the rowid, so `transfers` kept a rowid tree and a separate unique index on seq; as `INTEGER
+// PRIMARY KEY` seq is the rowid itself, and the by-account indexes need not repeat it (SQLite
+// appends the rowid to every index entry, in order). `accounts` becomes WITHOUT ROWID: one
+// tree keyed by account_id instead of a rowid tree plus its primary-key index, so the upsert of
+// every touched account writes half the pages. PostgreSQL keeps its schema.
+std::string sqlite_v7() {
+  return sqlite_rebuild_transfers("transfer_id TEXT NOT NULL UNIQUE") + R"sql(
 CREATE INDEX transfers_by_debit ON transfers (debit_account);
 CREATE INDEX transfers_by_credit ON transfers (credit_account);
 CREATE TABLE accounts_v7 (
@@ -100,6 +108,7 @@ INSERT INTO accounts_v7 SELECT account_id, currency, flags, debits_pending, debi
 DROP TABLE accounts;
 ALTER TABLE accounts_v7 RENAME TO accounts;
 )sql";
+}
 
 // Both engines: `transfers` is written append-only in sequence order by each commit, and the
 // lookups by id and by account move to two index tables the ledger writer fills behind it, in
@@ -120,32 +129,14 @@ INSERT INTO account_transfers (account_id, seq)
 )sql";
 
 std::string sqlite_v8() {
-  return std::string{R"sql(
-CREATE TABLE transfers_v8 (
-  seq INTEGER PRIMARY KEY,
-  transfer_id TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  debit_account TEXT NOT NULL,
-  credit_account TEXT NOT NULL,
-  amount BIGINT NOT NULL,
-  moved BIGINT NOT NULL,
-  currency TEXT NOT NULL,
-  pending_id TEXT NOT NULL,
-  expires_at_s BIGINT NOT NULL,
-  pending_state TEXT NOT NULL,
-  at_ms BIGINT NOT NULL
-);
-INSERT INTO transfers_v8 SELECT seq, transfer_id, kind, debit_account, credit_account, amount,
-  moved, currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers;
-DROP TABLE transfers;
-ALTER TABLE transfers_v8 RENAME TO transfers;
+  return sqlite_rebuild_transfers("transfer_id TEXT NOT NULL") + R"sql(
 CREATE TABLE transfer_ids (transfer_id TEXT PRIMARY KEY, seq BIGINT NOT NULL) WITHOUT ROWID;
 CREATE TABLE account_transfers (
   account_id TEXT NOT NULL,
   seq BIGINT NOT NULL,
   PRIMARY KEY (account_id, seq)
 ) WITHOUT ROWID;
-)sql"} + index_tables;
+)sql" + std::string{index_tables};
 }
 
 std::string postgres_v8() {
@@ -226,7 +217,7 @@ std::vector<persistence::migration> migrations() {
           persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5),
           limits_migration(6),
           persistence::migration{7, "banking: fewer trees per commit (sqlite)", "SELECT 1",
-                                 sqlite_v7},
+                                 sqlite_v7()},
           persistence::migration{8, "banking: transfers indexed behind the commits", "",
                                  sqlite_v8(), postgres_v8()}};
 }
