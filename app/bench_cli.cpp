@@ -36,10 +36,12 @@ int usage() {
 
 // Scenario sessions authenticate with development tokens (a login per session would make every
 // scenario a login storm; that one is measured by bench/login_storm with real logins).
-std::function<std::string(const std::string&, std::string&)> token_source(std::string data_dir) {
-  return [data_dir](const std::string& subject, std::string& failure) {
+// Each is bound to its session's device, as identity's are (banking's money ops need one).
+std::function<std::string(const std::string&, const std::string&, std::string&)> token_source(
+    std::string data_dir) {
+  return [data_dir](const std::string& subject, const std::string& device, std::string& failure) {
     superapp::system_clock clock;
-    return dev_token(data_dir, subject, clock, failure);
+    return dev_token(data_dir, subject, clock, failure, device);
   };
 }
 
@@ -88,6 +90,10 @@ int run(const std::vector<std::string>& args) {
   bench::bench_environment env;
   env.target = *target;
   env.token_for = token_source(data_dir);
+  // ${approval} in a scenario: approvals signed with the same development key as the tokens
+  // (an identity.authorise with the mPIN per transfer would measure Argon2id, not the ledger).
+  std::string no_minter;
+  env.approve = dev_approval_minter(data_dir, no_minter);
   env.out_dir = out_dir;
   env.command = "superapp bench run";
   for (const auto& a : args) env.command += " " + a;

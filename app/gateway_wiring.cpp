@@ -4,15 +4,18 @@
 #include "app/cli_common.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 
+#include <boost/json.hpp>
 #include <caf/all.hpp>
 
 #include "gateway/pipeline/key_refresher.hpp"
+#include "protocols/tokens/approval.hpp"
 #include "gateway/pipeline/webhook_relay.hpp"
 #include "supervisors/node/logging.hpp"
 
@@ -224,27 +227,72 @@ std::string dev_jwks(const std::string& data_dir, std::string& failure) {
   return filters::jwks_json(std::span<const filters::signing_key>{&*key, 1});
 }
 
-std::string dev_token(const std::string& data_dir, const std::string& subject,
-                      const superapp::clock& clock, std::string& failure) {
+namespace {
+
+// The development key of `data_dir`, as `superapp run` made it.
+std::optional<filters::signing_key> existing_dev_key(const std::string& data_dir,
+                                                     std::string& failure) {
   auto path = std::filesystem::path{data_dir} / dev_key_file;
   if (!std::filesystem::exists(path)) {
     failure = path.string() + " is missing: start the node with `superapp run` first";
-    return {};
+    return std::nullopt;
   }
   std::string err;
   auto key = filters::signing_key::from_pem(dev_kid, read_text_file(path.string()), err);
-  if (!key) {
-    failure = path.string() + ": " + err;
-    return {};
-  }
+  if (!key) failure = path.string() + ": " + err;
+  return key;
+}
+
+}  // namespace
+
+std::string dev_token(const std::string& data_dir, const std::string& subject,
+                      const superapp::clock& clock, std::string& failure,
+                      const std::string& device) {
+  auto key = existing_dev_key(data_dir, failure);
+  if (!key) return {};
   node::node_config defaults;
   filters::claims claims;
   claims.subject = subject;
+  if (!device.empty()) claims.device_id = device;
   claims.scopes = {"user"};  // it stands for an app user, as identity's tokens do
   claims.token_id = "dev-" + std::to_string(clock.now().time_since_epoch().count());
   claims.expires_at = clock.now() + dev_token_lifetime;
   return filters::sign_es256(
       claims, {defaults.gateway.token_issuer, defaults.gateway.token_audience, clock.now()}, *key);
+}
+
+std::function<std::string(const std::string&, const std::string&, const std::string&,
+                          const std::string&)>
+dev_approval_minter(const std::string& data_dir, std::string& failure) {
+  auto key = existing_dev_key(data_dir, failure);
+  if (!key) return {};
+  auto shared = std::make_shared<filters::signing_key>(std::move(*key));
+  auto counter = std::make_shared<std::uint64_t>(0);
+  const auto prefix = "bench-ap-" + std::to_string(::getpid()) + "-" +
+                      std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-";
+  return [shared, counter, prefix](const std::string& user, const std::string& device,
+                                   const std::string& op, const std::string& body_json) -> std::string {
+    boost::system::error_code ec;
+    auto doc = boost::json::parse(body_json, ec);
+    const auto* body = ec ? nullptr : doc.if_object();
+    const auto* amount = body ? body->if_contains("amount") : nullptr;
+    const auto* to_user = body ? body->if_contains("to_user") : nullptr;
+    if (!amount || !amount->is_object() || !to_user || !to_user->is_string()) return {};
+    const auto* minor = amount->as_object().if_contains("minor");
+    const auto* currency = amount->as_object().if_contains("currency");
+    if (!minor || !minor->is_int64() || !currency || !currency->is_string()) return {};
+    superapp::system_clock clock;
+    const auto now = clock.now();
+    tokens::approval a;
+    a.approval_id = prefix + std::to_string(++*counter);
+    a.user_id = user;
+    a.device_id = device;
+    a.operation = {op, minor->as_int64(), std::string{currency->as_string()},
+                   std::string{to_user->as_string()}};
+    a.tier = "mpin";
+    a.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(now) + std::chrono::seconds{120};
+    return tokens::sign_approval(a, now, *shared);
+  };
 }
 
 }  // namespace superapp::app

@@ -1,6 +1,8 @@
 // Wires the mobile gateway of a node: keys, routes, limits, the sessions supervisor, listener.
 #pragma once
 
+#include <functional>
+
 #include <memory>
 #include <optional>
 #include <string>
@@ -41,9 +43,18 @@ caf::actor find_sessions_supervisor(caf::scoped_actor& self, const caf::actor& r
 // with `failure` set when the key file cannot be read.
 std::string dev_jwks(const std::string& data_dir, std::string& failure);
 
-// A token for `subject`, signed with the development key of `data_dir` (superapp client
-// --dev-token); empty with `failure` set when there is no such key.
+// A token for `subject` (bound to `device` when given), signed with the development key of
+// `data_dir` (superapp client --dev-token); empty with `failure` set when there is no such key.
 std::string dev_token(const std::string& data_dir, const std::string& subject,
-                      const superapp::clock& clock, std::string& failure);
+                      const superapp::clock& clock, std::string& failure,
+                      const std::string& device = {});
+
+// Mints what identity.authorise would answer for a money op, signed with the development key of
+// `data_dir` (which `superapp run`'s gateway, and so banking, trusts): the load harness's
+// ${approval}. The op binding is read from the body: `amount {minor, currency}` and `to_user`.
+// Empty when there is no key or the body lacks them.
+std::function<std::string(const std::string& user, const std::string& device, const std::string& op,
+                          const std::string& body_json)>
+dev_approval_minter(const std::string& data_dir, std::string& failure);
 
 }  // namespace superapp::app

@@ -8,12 +8,15 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/json.hpp>
+#include <charconv>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
 #include <set>
+#include <thread>
 
 #include "bench/harness/baseline.hpp"
 #include "bench/harness/load_engine.hpp"
@@ -44,7 +47,9 @@ class call_session {
   }
 
   // Sends one request and waits for the reply with its id.
-  std::optional<reply_view> call(const std::string& frame, std::uint64_t id, std::string& failure) {
+  // `raw` (when given) receives the reply frame.
+  std::optional<reply_view> call(const std::string& frame, std::uint64_t id, std::string& failure,
+                                 std::string* raw = nullptr) {
     std::optional<reply_view> reply;
     beast::get_lowest_layer(*ws_).expires_after(preflight_timeout);
     ws_->text(true);
@@ -54,10 +59,12 @@ class call_session {
           failure = ec == beast::error::timeout ? "no reply within 5 s" : ec.message();
           return;
         }
-        auto r = read_reply(beast::buffers_to_string(buffer_.data()));
+        auto text = beast::buffers_to_string(buffer_.data());
+        auto r = read_reply(text);
         buffer_.consume(buffer_.size());
         if (r.has_id && r.id == id) {
           reply = std::move(r);
+          if (raw != nullptr) *raw = std::move(text);
           return;
         }
         read_one();  // a push or another reply: keep reading
@@ -96,16 +103,18 @@ std::string utc_now(const char* format) {
   return text;
 }
 
-// Tokens per user, minted once; sessions of one user share its token.
+// Tokens per user and device, minted once; sessions of one user on one device share a token.
+// Session i's user and device depend only on i modulo users x devices_per_user.
 class token_cache {
  public:
   token_cache(const scenario& s, const bench_environment& env) : s_(s), env_(env) {}
   bool mint(std::size_t sessions, std::string& failure) {
-    const auto users = std::min<std::size_t>(s_.users, sessions);
-    tokens_.resize(users);
-    for (std::size_t u = 0; u < users; ++u) {
-      tokens_[u] = env_.token_for(user_of_session(s_, u), failure);
-      if (tokens_[u].empty()) return false;
+    const auto pairs =
+        std::min<std::size_t>(std::size_t{s_.users} * s_.devices_per_user, sessions);
+    tokens_.resize(pairs);
+    for (std::size_t i = 0; i < pairs; ++i) {
+      tokens_[i] = env_.token_for(user_of_session(s_, i), device_of_session(s_, i), failure);
+      if (tokens_[i].empty()) return false;
     }
     return true;
   }
@@ -135,7 +144,6 @@ std::optional<std::string> preflight(const scenario& s, const bench_environment&
   if (!session.open(env.target, tokens.headers(0), failure))
     return fmt::format("cannot reach {}: {}", env.target.url(), failure);
   std::vector<preflight_request> requests;
-  for (const auto& r : s.per_user_setup) requests.push_back({r.op, r.body_json, r.idempotency_key});
   std::set<std::string> seen;
   for (const auto& op : s.ops)
     if (seen.insert(op.op).second) requests.push_back({op.op, op.body_json, op.idempotency_key});
@@ -143,7 +151,8 @@ std::optional<std::string> preflight(const scenario& s, const bench_environment&
   for (const auto& r : requests) {
     const auto id = next_id++;
     const auto frame = request_frame(id, op_mix_entry{r.op, 1, r.body_json, r.idempotency_key},
-                                     user_of_session(s, 0), device_of_session(s, 0), key_prefix);
+                                     user_of_session(s, 0), device_of_session(s, 0), key_prefix,
+                                     frame_extras{next_user_of_session(s, 0), nullptr, &env.approve});
     const auto reply = session.call(frame, id, failure);
     if (!reply) return fmt::format("preflight: {} on {}: {}", r.op, env.target.url(), failure);
     if (reply->error_code == "unknown_op") {
@@ -165,37 +174,95 @@ std::optional<std::string> preflight(const scenario& s, const bench_environment&
   return std::nullopt;
 }
 
-// The data set: each user's setup requests, as that user (user 0 was done by the preflight).
+// The value at `path` ("accounts.0.account_id") in a reply frame's body, as text.
+std::optional<std::string> reply_field(const std::string& frame, const std::string& path) {
+  boost::system::error_code ec;
+  auto doc = boost::json::parse(frame, ec);
+  const boost::json::value* at = ec || !doc.is_object() ? nullptr : doc.as_object().if_contains("body");
+  for (std::size_t from = 0; at != nullptr && from <= path.size();) {
+    auto dot = path.find('.', from);
+    if (dot == std::string::npos) dot = path.size();
+    const auto step = path.substr(from, dot - from);
+    from = dot + 1;
+    if (const auto* o = at->if_object()) {
+      at = o->if_contains(step);
+    } else if (const auto* a = at->if_array()) {
+      std::size_t i = 0;
+      auto [end, err] = std::from_chars(step.data(), step.data() + step.size(), i);
+      at = err == std::errc{} && end == step.data() + step.size() && i < a->size() ? &(*a)[i] : nullptr;
+    } else {
+      at = nullptr;
+    }
+  }
+  if (at == nullptr) return std::nullopt;
+  if (const auto* text = at->if_string()) return std::string{*text};
+  return boost::json::serialize(*at);
+}
+
+// One user's data set, in order, on one session: captures kept for the later requests, and a
+// request with `until` asked again until its reply says so.
+std::optional<std::string> create_user_data(const scenario& s, const bench_environment& env,
+                                            std::size_t u, std::uint64_t& next_id,
+                                            const std::string& key_prefix) {
+  const auto user = user_of_session(s, u);
+  std::string failure;
+  const auto token = env.token_for(user, device_of_session(s, u), failure);
+  if (token.empty()) return "data set: " + failure;
+  call_session session;
+  if (!session.open(env.target, {token, device_of_session(s, u)}, failure))
+    return fmt::format("data set: cannot reach {}: {}", env.target.url(), failure);
+  std::vector<std::pair<std::string, std::string>> vars;
+  const frame_extras extras{next_user_of_session(s, u), &vars, &env.approve};
+  for (const auto& r : s.per_user_setup) {
+    const auto give_up = std::chrono::steady_clock::now() +
+                         std::chrono::milliseconds{static_cast<std::int64_t>(r.until_within_s * 1000)};
+    std::string raw;
+    for (;;) {
+      const auto id = next_id++;
+      const auto frame = request_frame(id, op_mix_entry{r.op, 1, r.body_json, r.idempotency_key},
+                                       user, device_of_session(s, u), key_prefix, extras);
+      const auto reply = session.call(frame, id, failure, &raw);
+      if (!reply) return fmt::format("data set: {} for {}: {}", r.op, user, failure);
+      if (reply->error_code == "unknown_op")
+        return fmt::format("the target does not serve op \"{}\" (unknown_op), which the data set "
+                           "of scenario \"{}\" needs",
+                           r.op, s.name);
+      if (!reply->error_code.empty())
+        return fmt::format("data set: {} for {} was refused with {} ({})", r.op, user,
+                           reply->error_code, reply->error_message);
+      if (r.until_path.empty() || reply_field(raw, r.until_path) == r.until_equals) break;
+      if (std::chrono::steady_clock::now() > give_up)
+        return fmt::format("data set: {} for {}: {} was not \"{}\" within {} s (last reply: {})",
+                           r.op, user, r.until_path, r.until_equals, r.until_within_s, raw);
+      std::this_thread::sleep_for(std::chrono::milliseconds{50});
+    }
+    for (const auto& [name, path] : r.capture) {
+      auto value = reply_field(raw, path);
+      if (!value)
+        return fmt::format("data set: {} for {}: the reply has no {} to capture as {} ({})", r.op,
+                           user, path, name, raw);
+      vars.emplace_back(name, std::move(*value));
+    }
+  }
+  session.close();
+  return std::nullopt;
+}
+
+// The data set: each user's setup requests, as that user. User 0 goes first, alone: a setup
+// op the target lacks or refuses stops the run there.
 std::optional<std::string> create_dataset(const scenario& s, const bench_environment& env,
                                           std::uint64_t& next_id, const std::string& key_prefix,
                                           std::FILE* progress) {
-  if (s.per_user_setup.empty() || s.users <= 1) return std::nullopt;
+  if (s.per_user_setup.empty()) return std::nullopt;
   const auto deadline = std::chrono::steady_clock::now() + dataset_time_limit;
-  std::string failure;
-  for (std::uint32_t u = 1; u < s.users; ++u) {
+  for (std::uint32_t u = 0; u < s.users; ++u) {
     if (std::chrono::steady_clock::now() > deadline)
       return fmt::format("data set: {} users not created within {} minutes", s.users - u,
                          dataset_time_limit.count());
     if (env.stop_requested != nullptr && env.stop_requested->load())
       return std::string{"data set: stopped by Ctrl-C"};
-    const auto user = user_of_session(s, u);
-    const auto token = env.token_for(user, failure);
-    if (token.empty()) return "data set: " + failure;
-    call_session session;
-    if (!session.open(env.target, {token, device_of_session(s, u)}, failure))
-      return fmt::format("data set: cannot reach {}: {}", env.target.url(), failure);
-    for (const auto& r : s.per_user_setup) {
-      const auto id = next_id++;
-      const auto frame = request_frame(id, op_mix_entry{r.op, 1, r.body_json, r.idempotency_key},
-                                       user, device_of_session(s, u), key_prefix);
-      const auto reply = session.call(frame, id, failure);
-      if (!reply) return fmt::format("data set: {} for {}: {}", r.op, user, failure);
-      if (!reply->error_code.empty())
-        return fmt::format("data set: {} for {} was refused with {} ({})", r.op, user,
-                           reply->error_code, reply->error_message);
-    }
-    session.close();
-    if (u % 1000 == 0) std::fprintf(progress, "[dataset] %u/%u users\n", u, s.users);
+    if (auto why = create_user_data(s, env, u, next_id, key_prefix)) return why;
+    if ((u + 1) % 1000 == 0) std::fprintf(progress, "[dataset] %u/%u users\n", u + 1, s.users);
   }
   return std::nullopt;
 }
@@ -216,6 +283,8 @@ load_plan plan_for(const scenario& s, const ws_target& target, const token_cache
   plan.headers = [&tokens](std::size_t i) { return tokens.headers(i); };
   plan.user_of = [&s](std::size_t i) { return user_of_session(s, i); };
   plan.device_of = [&s](std::size_t i) { return device_of_session(s, i); };
+  plan.next_user_of = [&s](std::size_t i) { return next_user_of_session(s, i); };
+  plan.approve = env.approve;
   plan.stop_requested = env.stop_requested;
   const bool tty = ::isatty(::fileno(env.progress)) != 0;
   plan.on_progress = [&env, run_name, tty](const load_progress& p) {
@@ -238,6 +307,10 @@ bool write_file(const std::filesystem::path& path, const std::string& text) {
 
 std::string user_of_session(const scenario& s, std::size_t session) {
   return "bench-user-" + std::to_string(session % s.users);
+}
+
+std::string next_user_of_session(const scenario& s, std::size_t session) {
+  return "bench-user-" + std::to_string((session % s.users + 1) % s.users);
 }
 
 std::string device_of_session(const scenario& s, std::size_t session) {
@@ -277,13 +350,14 @@ bench_outcome run_bench(const scenario& s, const bench_environment& env) {
   if (!tokens.mint(s.sessions, failure)) return fail(failure);
   std::uint64_t next_id = 1;
   const auto key_prefix = fresh_key_prefix();  // the setup's keys; each run makes its own
-  if (auto why = preflight(s, env, tokens, next_id, key_prefix)) return fail(*why);
   if (s.chaos)
     return fail(fmt::format(
         "scenario \"{}\" needs a {} in domain \"{}\", and the node's admin API has no chaos "
         "control yet (it comes with the operators' dashboard); nothing was run",
         s.name, s.chaos->action == "crash_loop" ? "crash loop" : s.chaos->action, s.chaos->domain));
+  // The data set first: the load's ops may need every user's data (a payee's wallet).
   if (auto why = create_dataset(s, env, next_id, key_prefix, env.progress)) return fail(*why);
+  if (auto why = preflight(s, env, tokens, next_id, key_prefix)) return fail(*why);
 
   auto run_baseline = [&] {
     if (!baseline || (env.stop_requested && env.stop_requested->load())) return;

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "bench/harness/load_engine.hpp"
 #include "bench/harness/scenario.hpp"
 #include "bench/harness/ws_connector.hpp"
 
@@ -18,8 +19,12 @@ namespace superapp::bench {
 // tokens to real logins by swapping one function.
 struct bench_environment {
   ws_target target;
-  // A bearer token for `subject`; empty with `failure` set when none can be had.
-  std::function<std::string(const std::string& subject, std::string& failure)> token_for;
+  // A bearer token for `subject` on `device`; empty with `failure` set when none can be had.
+  std::function<std::string(const std::string& subject, const std::string& device,
+                            std::string& failure)>
+      token_for;
+  // ${approval}: what identity would approve (unset: the placeholder stays, and the node refuses).
+  approval_minter approve;
   // The node's /metrics text; nullopt with `failure` set. Unset: not scraped (see note).
   std::function<std::optional<std::string>(std::string& failure)> fetch_metrics;
   std::string metrics_note;  // why there is no fetch_metrics
@@ -40,7 +45,9 @@ struct bench_outcome {
 bench_outcome run_bench(const scenario& s, const bench_environment& env);
 
 // Session i's user and device ids: sessions are spread over users, then over their devices.
+// The next user of a session's is the user after its own, the last user's the first.
 std::string user_of_session(const scenario& s, std::size_t session);
+std::string next_user_of_session(const scenario& s, std::size_t session);
 std::string device_of_session(const scenario& s, std::size_t session);
 
 }  // namespace superapp::bench

@@ -75,11 +75,18 @@ std::string fresh_key_prefix() {
 }
 
 std::string request_frame(std::uint64_t id, const op_mix_entry& op, const std::string& user,
-                          const std::string& device, std::string_view key_prefix) {
+                          const std::string& device, std::string_view key_prefix,
+                          const frame_extras& extras) {
   std::string body = op.body_json;
   if (body.find("${") != std::string::npos) {
     replace_all(body, "${user}", user);
     replace_all(body, "${device}", device);
+    if (!extras.next_user.empty()) replace_all(body, "${next_user}", extras.next_user);
+    if (extras.vars != nullptr)
+      for (const auto& [name, value] : *extras.vars) replace_all(body, "${" + name + "}", value);
+    if (extras.approve != nullptr && *extras.approve &&
+        body.find("${approval}") != std::string::npos)
+      replace_all(body, "${approval}", (*extras.approve)(user, device, op.op, body));
   }
   std::string frame = R"({"id":)" + std::to_string(id) + R"(,"op":")" + op.op +
                       R"(","body":)" + body;
@@ -145,9 +152,12 @@ load_figures run_load(const load_plan& plan) {
   auto& book = fig.book;
   std::vector<session_state> sessions(plan.sessions);
   std::vector<std::string> users(plan.sessions), devices(plan.sessions);
+  std::vector<frame_extras> extras(plan.sessions);
   for (std::size_t i = 0; i < plan.sessions; ++i) {
     users[i] = plan.user_of ? plan.user_of(i) : "bench-user-" + std::to_string(i);
     devices[i] = plan.device_of ? plan.device_of(i) : "bench-device-" + std::to_string(i);
+    if (plan.next_user_of) extras[i].next_user = plan.next_user_of(i);
+    if (plan.approve) extras[i].approve = &plan.approve;
   }
   std::optional<open_loop_schedule> schedule;
   if (plan.mode == load_mode::open_loop)
@@ -183,7 +193,7 @@ load_figures run_load(const load_plan& plan) {
   auto send = [&](std::size_t i, std::uint32_t op, ns intended) {
     auto& s = sessions[i];
     const auto id = next_id++;
-    s.out.push_back(request_frame(id, plan.ops[op], users[i], devices[i], key_prefix));
+    s.out.push_back(request_frame(id, plan.ops[op], users[i], devices[i], key_prefix, extras[i]));
     s.ids.insert(id);
     book.sent(id, op, intended, since());
     if (!s.writing) write_next(i);

@@ -26,6 +26,18 @@ struct load_progress {
   std::uint64_t p99_ns = 0;
 };
 
+// Mints what identity.authorise would answer (ADR 0013) for `user` on `device` doing `op` with
+// this body (placeholders other than ${approval} already replaced); empty when it cannot.
+using approval_minter = std::function<std::string(const std::string& user, const std::string& device,
+                                                  const std::string& op, const std::string& body_json)>;
+
+// What a frame's placeholders need beyond the user and device.
+struct frame_extras {
+  std::string next_user;                                        // ${next_user}
+  const std::vector<std::pair<std::string, std::string>>* vars = nullptr;  // ${name}: captured
+  const approval_minter* approve = nullptr;                     // ${approval}
+};
+
 struct load_plan {
   ws_target target;
   load_mode mode = load_mode::open_loop;
@@ -44,6 +56,8 @@ struct load_plan {
   ws_connector::headers_fn headers;          // per session: token and device id
   std::function<std::string(std::size_t)> user_of;    // per session, for ${user}
   std::function<std::string(std::size_t)> device_of;  // per session, for ${device}
+  std::function<std::string(std::size_t)> next_user_of;  // per session, for ${next_user}
+  approval_minter approve;                               // for ${approval}
   const std::atomic<bool>* stop_requested = nullptr;  // Ctrl-C: end now, report partial
   std::function<void(const load_progress&)> on_progress;
   // Called once the load is over and replies are in, while every session is still open: the
@@ -73,9 +87,11 @@ struct load_figures {
 load_figures run_load(const load_plan& plan);
 
 // One request frame: {"id":N,"op":OP,"body":BODY[,"idempotency_key":"<prefix>N"]} with
-// ${user} and ${device} replaced in the body.
+// ${user}, ${device} and what `extras` knows replaced in the body (${approval} last, so the
+// approval is for the body as sent).
 std::string request_frame(std::uint64_t id, const op_mix_entry& op, const std::string& user,
-                          const std::string& device, std::string_view key_prefix);
+                          const std::string& device, std::string_view key_prefix,
+                          const frame_extras& extras = {});
 
 // "bench-<16 hex digits>-": a key prefix no earlier run used.
 std::string fresh_key_prefix();

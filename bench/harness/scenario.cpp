@@ -269,10 +269,29 @@ scenario read(const toml::table& doc, std::string_view source) {
     std::size_t i = 0;
     for (const auto& element : per_user ? *per_user : toml::array{}) {
       const auto prefix = fmt::format("dataset.per_user[{}].", i++);
-      only_keys(*element.as_table(), prefix, {"op", "body", "idempotency_key"});
+      only_keys(*element.as_table(), prefix, {"op", "body", "idempotency_key", "capture", "until"});
       table_reader d{element.as_table(), prefix};
       setup_request request;
       read_request(d, "op", "the op that creates this user's data", request);
+      if (const auto* capture = d.table("capture")) {
+        for (const auto& [name, path] : *capture) {
+          const auto key = prefix + "capture." + std::string{name.str()};
+          if (!path.is_string() || path.as_string()->get().empty())
+            throw bad_key{key, "expected the reply field's path, e.g. \"accounts.0.account_id\""};
+          request.capture.emplace_back(std::string{name.str()}, path.as_string()->get());
+        }
+      }
+      if (const auto* until = d.table("until")) {
+        only_keys(*until, prefix + "until.", {"path", "equals", "within_s"});
+        table_reader u{until, prefix + "until."};
+        auto path = u.text("path");
+        auto equals = u.text("equals");
+        if (!path || path->empty() || !equals)
+          throw bad_key{prefix + "until", "needs path and equals, e.g. { path = \"state\", equals = \"posted\" }"};
+        request.until_path = *path;
+        request.until_equals = *equals;
+        request.until_within_s = u.number("within_s", 0.1, 600).value_or(30);
+      }
       s.per_user_setup.push_back(std::move(request));
     }
   }

@@ -15,7 +15,9 @@ enum class load_mode : std::uint8_t { open_loop, closed_loop };
 std::string_view to_string(load_mode mode) noexcept;
 
 // One op of the mix. `body_json` is a JSON object; "${user}" and "${device}" in its strings are
-// replaced by the session's user and device ids.
+// replaced by the session's user and device ids, "${next_user}" by the user after it (the last
+// user's is the first: a ring), and "${approval}" by an approval identity would give that user
+// on that device for this op, amount and payee, minted per request (ADR 0013; see bench_run.hpp).
 struct op_mix_entry {
   std::string op;  // "domain.verb", as in the op catalogue
   std::uint32_t weight = 1;
@@ -23,11 +25,20 @@ struct op_mix_entry {
   bool idempotency_key = false;  // a fresh key per request (transactional ops need one)
 };
 
-// A request made once per user before the load starts (the data set).
+// A request made once per user before the load starts (the data set). Its body may name what
+// an earlier request of the same user's data set captured ("${link_id}").
 struct setup_request {
   std::string op;
   std::string body_json = "{}";
   bool idempotency_key = false;
+  // Reply body fields to keep, as name -> path ("accounts.0.account_id": keys and array
+  // indexes separated by dots).
+  std::vector<std::pair<std::string, std::string>> capture;
+  // Asked again (every 50 ms) until the reply's `until_path` is `until_equals`, for at most
+  // `until_within_s`: e.g. a top-up's payment_status until "posted".
+  std::string until_path;
+  std::string until_equals;
+  double until_within_s = 30;
 };
 
 struct baseline_spec {

@@ -89,6 +89,39 @@ TEST_CASE("a complete scenario file parses into its load, users, op mix, data se
   CHECK_FALSE(s.chaos.has_value());
 }
 
+TEST_CASE("a data set's requests capture reply fields and may wait for one") {
+  const auto text = minimal_head + minimal_load + minimal_op + R"(
+[[dataset.per_user]]
+op = "banking.link_bank"
+body = { customer = "${user}" }
+capture = { link_id = "link_id", first = "accounts.0.account_id" }
+
+[[dataset.per_user]]
+op = "banking.payment_status"
+body = { payment_id = "${payment_id}" }
+until = { path = "state", equals = "posted", within_s = 5 }
+)";
+  auto result = parse_scenario(text, "s.toml");
+  REQUIRE(std::holds_alternative<scenario>(result));
+  const auto& s = std::get<scenario>(result);
+  REQUIRE(s.per_user_setup.size() == 2);
+  using capture = std::vector<std::pair<std::string, std::string>>;
+  CHECK(s.per_user_setup[0].capture ==  // by name: captures of one reply need no order
+        capture{{"first", "accounts.0.account_id"}, {"link_id", "link_id"}});
+  CHECK(s.per_user_setup[0].until_path.empty());
+  CHECK(s.per_user_setup[1].until_path == "state");
+  CHECK(s.per_user_setup[1].until_equals == "posted");
+  CHECK(s.per_user_setup[1].until_within_s == 5);
+
+  const auto head = minimal_head + minimal_load + minimal_op + "[[dataset.per_user]]\nop = \"a.b\"\n";
+  CHECK(error_of(head + "capture = { x = 1 }\n").find("dataset.per_user[0].capture.x") !=
+        std::string::npos);
+  CHECK(error_of(head + "until = { path = \"state\" }\n").find("needs path and equals") !=
+        std::string::npos);
+  CHECK(error_of(head + "until = { path = \"s\", equals = \"p\", every = 1 }\n")
+            .find("dataset.per_user[0].until.every") != std::string::npos);
+}
+
 TEST_CASE("each malformed key stops parsing with one line naming the file and the key") {
   struct bad_case {
     std::string text;
