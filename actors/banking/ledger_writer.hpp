@@ -76,10 +76,9 @@ struct ledger_settings {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
   std::size_t max_batch_transfers = 4000;  // a batch commits at once when it reaches this
   // Transfers are indexed by id and account behind the commits (ADR 0018): in the commit that
-  // brings the unindexed ones to `index_every` or leaves no more than `index_at_once_up_to`
-  // of them, and when the writer is idle (at the expiry tick).
+  // brings the unindexed ones to `index_every`, and when the writer is idle (at the expiry
+  // tick), in a commit of its own.
   std::size_t index_every = 65'536;
-  std::size_t index_at_once_up_to = 256;
   std::chrono::milliseconds store_timeout{10'000};
   std::chrono::milliseconds expire_every{1'000};  // how often expired reservations are voided
   // The limits of users with no recorded KYC level (the default level's); empty: none.

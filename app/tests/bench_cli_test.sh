@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End to end: `superapp bench` against a real `superapp run`: a short scenario beside the echo
-# baseline (result.json, summary.md, latency.svg), compare, Ctrl-C with a partial report, and
-# the one-line failures: malformed scenario, unreachable target, unserved op, missing chaos.
+# baseline (result.json, summary.md, latency.svg), compare, Ctrl-C with a partial report,
+# transfers with a funded data set and minted approvals, and the one-line failures: malformed
+# scenario, unreachable target, unserved op, refused op, missing chaos.
 set -euo pipefail
 bin=$1
 scenarios=$2
@@ -91,13 +92,25 @@ bench run "$work/short.toml" --target ws://127.0.0.1:1/ws --data-dir "$data" 2>"
 grep -q 'cannot reach ws://127.0.0.1:1/ws' "$work/err" || fail "unreachable: $(cat "$work/err")"
 [[ $(( $(date +%s) - start )) -lt 15 ]] || fail "unreachable target took too long"
 
-# A scenario whose op the node refuses stops at the preflight, naming the op and the code:
-# transfers need identity's approvals and device-bound tokens the harness does not make yet.
+# Transfers through the whole node, shortened: the data set funds each wallet from the bank
+# simulator (link, accounts, top-up, until posted), and every transfer to the next user carries
+# an approval minted with the node's development key, from a device-bound token.
+# (40/s over 4 users: under the node's default per-user and per-device rate limits.)
+sed -e 's/duration_s = 10/duration_s = 2/' -e 's/count = 100/count = 4/' \
+    -e 's/sessions = 100/sessions = 4/' -e 's/rate_per_s = 2400/rate_per_s = 40/' \
+    "$scenarios/transfers.toml" >"$work/transfers.toml"
+bench run "$work/transfers.toml" --data-dir "$data" --out "$work/transfers-out" \
+  >"$work/out" 2>"$work/err" || fail "transfers: $(cat "$work/err")"
+grep -Eq '^\| target \| open 40/s \| 4 \| [1-9][0-9,]* \| 0 \|' "$work/out" \
+  || fail "transfers: $(cat "$work/out")"
+
+# A scenario whose op the node refuses stops at the preflight, naming the op and the code.
+sed 's/approval = "${approval}"/approval = "none"/' "$work/transfers.toml" >"$work/refused.toml"
 status=0
-bench run "$scenarios/transfers.toml" --data-dir "$data" 2>"$work/err" >/dev/null || status=$?
-[[ $status -eq 1 ]] || fail "transfers gave status $status"
-grep -q 'preflight: op "banking.transfer" was refused with unauthorized' "$work/err" \
-  || fail "transfers: $(cat "$work/err")"
+bench run "$work/refused.toml" --data-dir "$data" 2>"$work/err" >/dev/null || status=$?
+[[ $status -eq 1 ]] || fail "refused transfers gave status $status"
+grep -q 'preflight: op "banking.transfer" was refused with approval_invalid' "$work/err" \
+  || fail "refused transfers: $(cat "$work/err")"
 status=0
 bench run "$scenarios/isolation.toml" --data-dir "$data" 2>"$work/err" >/dev/null || status=$?
 [[ $status -eq 1 ]] || fail "isolation gave status $status"

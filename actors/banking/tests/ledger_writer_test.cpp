@@ -238,10 +238,9 @@ using ids = std::vector<std::string>;
 }  // namespace
 
 TEST_CASE("transfers are indexed behind the commits; reads find the indexed part and the tail") {
-  // Index every 4 transfers, never because a batch is small, and no idle pass in this test.
+  // Index every 4 transfers, and no idle pass in this test.
   ledger_node n{[](ledger_settings& s) {
     s.index_every = 4;
-    s.index_at_once_up_to = 0;
     s.expire_every = 1h;
   }};
   n.open_books();  // "fund" is seq 1
@@ -309,10 +308,7 @@ TEST_CASE("transfers are indexed behind the commits; reads find the indexed part
 }
 
 TEST_CASE("an idle ledger indexes what a busy spell left unindexed") {
-  ledger_node n{[](ledger_settings& s) {
-    s.index_every = 1'000;
-    s.index_at_once_up_to = 0;
-  }};
+  ledger_node n{[](ledger_settings& s) { s.index_every = 1'000; }};
   n.open_books();
   for (int i = 0; i < 5; ++i)
     REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob",
