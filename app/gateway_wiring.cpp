@@ -15,8 +15,8 @@
 #include <caf/all.hpp>
 
 #include "gateway/pipeline/key_refresher.hpp"
-#include "protocols/tokens/approval.hpp"
 #include "gateway/pipeline/webhook_relay.hpp"
+#include "protocols/tokens/approval.hpp"
 #include "supervisors/node/logging.hpp"
 
 namespace superapp::app {
@@ -269,9 +269,11 @@ dev_approval_minter(const std::string& data_dir, std::string& failure) {
   auto shared = std::make_shared<filters::signing_key>(std::move(*key));
   auto counter = std::make_shared<std::uint64_t>(0);
   const auto prefix = "bench-ap-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) + "-";
+                      std::to_string(std::chrono::system_clock::now().time_since_epoch().count()) +
+                      "-";
   return [shared, counter, prefix](const std::string& user, const std::string& device,
-                                   const std::string& op, const std::string& body_json) -> std::string {
+                                   const std::string& op,
+                                   const std::string& body_json) -> std::string {
     boost::system::error_code ec;
     auto doc = boost::json::parse(body_json, ec);
     const auto* body = ec ? nullptr : doc.if_object();
@@ -290,7 +292,8 @@ dev_approval_minter(const std::string& data_dir, std::string& failure) {
     a.operation = {op, minor->as_int64(), std::string{currency->as_string()},
                    std::string{to_user->as_string()}};
     a.tier = "mpin";
-    a.expires_at = std::chrono::time_point_cast<std::chrono::seconds>(now) + std::chrono::seconds{120};
+    a.expires_at =
+        std::chrono::time_point_cast<std::chrono::seconds>(now) + std::chrono::seconds{120};
     return tokens::sign_approval(a, now, *shared);
   };
 }

@@ -65,7 +65,8 @@ std::string sqlite_rebuild_transfers(std::string_view transfer_id_column) {
   return std::string{R"sql(
 CREATE TABLE transfers_new (
   seq INTEGER PRIMARY KEY,
-  )sql"} + std::string{transfer_id_column} + R"sql(,
+  )sql"} +
+         std::string{transfer_id_column} + R"sql(,
   kind TEXT NOT NULL,
   debit_account TEXT NOT NULL,
   credit_account TEXT NOT NULL,
@@ -289,9 +290,10 @@ persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
   for (const auto& r : transfers) {
     const auto& t = r.applied.t;
     if (t.kind != transfer_kind::post_pending && t.kind != transfer_kind::void_pending) continue;
-    unit.add({"UPDATE transfers SET pending_state = $2 WHERE seq = $1 AND pending_state = 'pending'",
-              {r.pending_seq, std::string{t.kind == transfer_kind::post_pending ? "posted" : "voided"}}},
-             1);
+    unit.add(
+        {"UPDATE transfers SET pending_state = $2 WHERE seq = $1 AND pending_state = 'pending'",
+         {r.pending_seq, std::string{t.kind == transfer_kind::post_pending ? "posted" : "voided"}}},
+        1);
   }
   std::vector<const account*> accounts;
   for (const auto& [id, a] : touched)
@@ -357,11 +359,12 @@ caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std:
 caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::string& transfer_id) {
   // One statement, so one snapshot: the indexed part and the tail cannot both miss a row the
   // writer indexes meanwhile.
-  auto r = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount, moved,"
-                      " currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers"
-                      " WHERE seq = (SELECT seq FROM transfer_ids WHERE transfer_id = $1)"
-                      " OR (seq > (SELECT indexed_through FROM ledger_index) AND transfer_id = $1)",
-                      {transfer_id}});
+  auto r =
+      c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount, moved,"
+                 " currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers"
+                 " WHERE seq = (SELECT seq FROM transfer_ids WHERE transfer_id = $1)"
+                 " OR (seq > (SELECT indexed_through FROM ledger_index) AND transfer_id = $1)",
+                 {transfer_id}});
   if (!r) return r.error();
   if (r->rows.empty()) return std::optional<transfer_row>{};
   const auto& row = r->rows[0];
@@ -374,20 +377,21 @@ caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::str
 caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,
                                                           std::int64_t after_seq, std::int64_t limit) {
   // The indexed part (at most `limit` rows from the index) and the tail, in one statement.
-  auto r = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
-                      " FROM (SELECT t.seq, t.transfer_id, t.kind, t.debit_account, t.credit_account,"
-                      " t.moved, t.at_ms FROM account_transfers a JOIN transfers t ON t.seq = a.seq"
-                      " WHERE a.account_id = $1 AND a.seq > $2 AND t.kind IN ('immediate', 'post_pending')"
-                      " ORDER BY a.seq LIMIT $3) AS indexed"
-                      " UNION ALL"
-                      " SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
-                      " FROM (SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
-                      " FROM transfers WHERE seq > (SELECT CASE WHEN indexed_through > $2"
-                      " THEN indexed_through ELSE $2 END FROM ledger_index)"
-                      " AND (debit_account = $1 OR credit_account = $1)"
-                      " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3) AS tail"
-                      " ORDER BY seq LIMIT $3",
-                      {account_id, after_seq, limit}});
+  auto r = c.execute(
+      {"SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+       " FROM (SELECT t.seq, t.transfer_id, t.kind, t.debit_account, t.credit_account,"
+       " t.moved, t.at_ms FROM account_transfers a JOIN transfers t ON t.seq = a.seq"
+       " WHERE a.account_id = $1 AND a.seq > $2 AND t.kind IN ('immediate', 'post_pending')"
+       " ORDER BY a.seq LIMIT $3) AS indexed"
+       " UNION ALL"
+       " SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+       " FROM (SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+       " FROM transfers WHERE seq > (SELECT CASE WHEN indexed_through > $2"
+       " THEN indexed_through ELSE $2 END FROM ledger_index)"
+       " AND (debit_account = $1 OR credit_account = $1)"
+       " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3) AS tail"
+       " ORDER BY seq LIMIT $3",
+       {account_id, after_seq, limit}});
   if (!r) return r.error();
   std::vector<statement_line> out;
   for (const auto& row : r->rows) {

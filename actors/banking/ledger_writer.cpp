@@ -182,7 +182,8 @@ void flush(self_ptr self, bool index_now) {
     st.indexing_through = through;
   }
   const auto started = std::chrono::steady_clock::now();
-  self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value, std::move(unit))
+  self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value,
+                std::move(unit))
       .then(
           [self, started](persistence::unit_results&) {
             auto& st = self->state;
@@ -409,7 +410,8 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         }
         if (!st.open.empty()) queue_flush(self);
         // Idle: index the transfers a busy spell left unindexed, so reads find them by index.
-        else if (!st.in_flight && st.indexed_through < st.next_seq - 1) flush(self, true);
+        else if (!st.in_flight && st.indexed_through < st.next_seq - 1)
+          flush(self, true);
         self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
       },
   };

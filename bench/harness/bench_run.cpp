@@ -109,8 +109,7 @@ class token_cache {
  public:
   token_cache(const scenario& s, const bench_environment& env) : s_(s), env_(env) {}
   bool mint(std::size_t sessions, std::string& failure) {
-    const auto pairs =
-        std::min<std::size_t>(std::size_t{s_.users} * s_.devices_per_user, sessions);
+    const auto pairs = std::min<std::size_t>(std::size_t{s_.users} * s_.devices_per_user, sessions);
     tokens_.resize(pairs);
     for (std::size_t i = 0; i < pairs; ++i) {
       tokens_[i] = env_.token_for(user_of_session(s_, i), device_of_session(s_, i), failure);
@@ -134,8 +133,8 @@ struct preflight_request {
   bool idempotency_key;
 };
 
-// Every op the scenario will send, once, as user 0: an op the node does not serve stops the
-// run here with one line, before any load. The data set's requests for user 0 are its own.
+// Every op of the load, once, as user 0, after the data set (a transfer's payee must have its
+// wallet): an op the node does not serve stops the run here with one line, before any load.
 std::optional<std::string> preflight(const scenario& s, const bench_environment& env,
                                      const token_cache& tokens, std::uint64_t& next_id,
                                      const std::string& key_prefix) {
@@ -150,9 +149,10 @@ std::optional<std::string> preflight(const scenario& s, const bench_environment&
   std::vector<std::string> missing;
   for (const auto& r : requests) {
     const auto id = next_id++;
-    const auto frame = request_frame(id, op_mix_entry{r.op, 1, r.body_json, r.idempotency_key},
-                                     user_of_session(s, 0), device_of_session(s, 0), key_prefix,
-                                     frame_extras{next_user_of_session(s, 0), nullptr, &env.approve});
+    const auto frame =
+        request_frame(id, op_mix_entry{r.op, 1, r.body_json, r.idempotency_key},
+                      user_of_session(s, 0), device_of_session(s, 0), key_prefix,
+                      frame_extras{next_user_of_session(s, 0), nullptr, &env.approve});
     const auto reply = session.call(frame, id, failure);
     if (!reply) return fmt::format("preflight: {} on {}: {}", r.op, env.target.url(), failure);
     if (reply->error_code == "unknown_op") {
@@ -178,7 +178,8 @@ std::optional<std::string> preflight(const scenario& s, const bench_environment&
 std::optional<std::string> reply_field(const std::string& frame, const std::string& path) {
   boost::system::error_code ec;
   auto doc = boost::json::parse(frame, ec);
-  const boost::json::value* at = ec || !doc.is_object() ? nullptr : doc.as_object().if_contains("body");
+  const boost::json::value* at =
+      ec || !doc.is_object() ? nullptr : doc.as_object().if_contains("body");
   for (std::size_t from = 0; at != nullptr && from <= path.size();) {
     auto dot = path.find('.', from);
     if (dot == std::string::npos) dot = path.size();
@@ -189,7 +190,8 @@ std::optional<std::string> reply_field(const std::string& frame, const std::stri
     } else if (const auto* a = at->if_array()) {
       std::size_t i = 0;
       auto [end, err] = std::from_chars(step.data(), step.data() + step.size(), i);
-      at = err == std::errc{} && end == step.data() + step.size() && i < a->size() ? &(*a)[i] : nullptr;
+      at = err == std::errc{} && end == step.data() + step.size() && i < a->size() ? &(*a)[i]
+                                                                                   : nullptr;
     } else {
       at = nullptr;
     }
@@ -214,8 +216,9 @@ std::optional<std::string> create_user_data(const scenario& s, const bench_envir
   std::vector<std::pair<std::string, std::string>> vars;
   const frame_extras extras{next_user_of_session(s, u), &vars, &env.approve};
   for (const auto& r : s.per_user_setup) {
-    const auto give_up = std::chrono::steady_clock::now() +
-                         std::chrono::milliseconds{static_cast<std::int64_t>(r.until_within_s * 1000)};
+    const auto give_up =
+        std::chrono::steady_clock::now() +
+        std::chrono::milliseconds{static_cast<std::int64_t>(r.until_within_s * 1000)};
     std::string raw;
     for (;;) {
       const auto id = next_id++;
@@ -224,9 +227,10 @@ std::optional<std::string> create_user_data(const scenario& s, const bench_envir
       const auto reply = session.call(frame, id, failure, &raw);
       if (!reply) return fmt::format("data set: {} for {}: {}", r.op, user, failure);
       if (reply->error_code == "unknown_op")
-        return fmt::format("the target does not serve op \"{}\" (unknown_op), which the data set "
-                           "of scenario \"{}\" needs",
-                           r.op, s.name);
+        return fmt::format(
+            "the target does not serve op \"{}\" (unknown_op), which the data set "
+            "of scenario \"{}\" needs",
+            r.op, s.name);
       if (!reply->error_code.empty())
         return fmt::format("data set: {} for {} was refused with {} ({})", r.op, user,
                            reply->error_code, reply->error_message);

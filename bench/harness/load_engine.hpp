@@ -28,14 +28,15 @@ struct load_progress {
 
 // Mints what identity.authorise would answer (ADR 0013) for `user` on `device` doing `op` with
 // this body (placeholders other than ${approval} already replaced); empty when it cannot.
-using approval_minter = std::function<std::string(const std::string& user, const std::string& device,
-                                                  const std::string& op, const std::string& body_json)>;
+using approval_minter =
+    std::function<std::string(const std::string& user, const std::string& device,
+                              const std::string& op, const std::string& body_json)>;
 
 // What a frame's placeholders need beyond the user and device.
 struct frame_extras {
-  std::string next_user;                                        // ${next_user}
+  std::string next_user;                                                   // ${next_user}
   const std::vector<std::pair<std::string, std::string>>* vars = nullptr;  // ${name}: captured
-  const approval_minter* approve = nullptr;                     // ${approval}
+  const approval_minter* approve = nullptr;                                // ${approval}
 };
 
 struct load_plan {

@@ -287,7 +287,8 @@ scenario read(const toml::table& doc, std::string_view source) {
         auto path = u.text("path");
         auto equals = u.text("equals");
         if (!path || path->empty() || !equals)
-          throw bad_key{prefix + "until", "needs path and equals, e.g. { path = \"state\", equals = \"posted\" }"};
+          throw bad_key{prefix + "until",
+                        "needs path and equals, e.g. { path = \"state\", equals = \"posted\" }"};
         request.until_path = *path;
         request.until_equals = *equals;
         request.until_within_s = u.number("within_s", 0.1, 600).value_or(30);

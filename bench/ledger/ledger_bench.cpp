@@ -368,13 +368,16 @@ int main(int argc, char** argv) {
     else if (flag == "--transfers") o.transfers = std::atoll(value.c_str());
     else if (flag == "--accounts") o.accounts = std::atoll(value.c_str());
     else if (flag == "--in-flight") o.in_flight = std::atoi(value.c_str());
-    else if (flag == "--request-timeout-s") o.request_timeout_s = std::atoi(value.c_str());
+    else if (flag == "--request-timeout-s")
+      o.request_timeout_s = std::atoi(value.c_str());
     else if (flag == "--pgbench-seconds") o.pgbench_seconds = std::atoi(value.c_str());
     else if (flag == "--sqlite-raw") o.sqlite_raw = std::atoll(value.c_str());
     else {
       std::fprintf(stderr,
-                   "usage: bench_ledger [--engine sqlite|postgres|both] [--conninfo CONNINFO] [--transfers N]\n"
-                   "                    [--accounts N] [--in-flight N] [--pgbench-seconds S] [--sqlite-raw N]\n"
+                   "usage: bench_ledger [--engine sqlite|postgres|both] [--conninfo CONNINFO] "
+                   "[--transfers N]\n"
+                   "                    [--accounts N] [--in-flight N] [--pgbench-seconds S] "
+                   "[--sqlite-raw N]\n"
                    "                    [--request-timeout-s S]\n");
       return 2;
     }
@@ -382,10 +385,11 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::warn);
   auto dir = std::filesystem::temp_directory_path() / ("superapp-ledger-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
-  std::printf("ledger_bench: %lld transfers, %lld accounts, %d in flight, request timeout %s;"
-              " ratios are target / baseline\n\n",
-              static_cast<long long>(o.transfers), static_cast<long long>(o.accounts), o.in_flight,
-              o.request_timeout_s > 0 ? (std::to_string(o.request_timeout_s) + " s").c_str() : "none");
+  std::printf(
+      "ledger_bench: %lld transfers, %lld accounts, %d in flight, request timeout %s;"
+      " ratios are target / baseline\n\n",
+      static_cast<long long>(o.transfers), static_cast<long long>(o.accounts), o.in_flight,
+      o.request_timeout_s > 0 ? (std::to_string(o.request_timeout_s) + " s").c_str() : "none");
   std::printf("| engine | run | transfers | s | transfers/s | note |\n|---|---|---|---|---|---|\n");
   if (o.engine == "sqlite" || o.engine == "both") {
     sqlite_raw(dir, o);

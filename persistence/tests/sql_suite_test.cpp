@@ -135,7 +135,8 @@ TEST_CASE("a group commit sends one statement again and again, whatever its valu
   CHECK(out.units[0]);
   CHECK_FALSE(out.units[1]);
   CHECK(count_items(*conn) == 25);
-  auto sel = conn->execute({"SELECT amount_minor, note FROM items WHERE id IN (2, 22, 25) ORDER BY id", {}});
+  auto sel = conn->execute(
+      {"SELECT amount_minor, note FROM items WHERE id IN (2, 22, 25) ORDER BY id", {}});
   REQUIRE(sel);
   REQUIRE(sel->rows.size() == 3);
   CHECK(sel->rows[0] == row{null, null});

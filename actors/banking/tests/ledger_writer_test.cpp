@@ -24,7 +24,9 @@ struct ledger_node : domain_node {
   banking_settings settings;
 
   explicit ledger_node(std::function<void(ledger_settings&)> tweak = {})
-      : domain_node("banking", [this](const std::string& db_name) { return banking_domain(settings, db_name); }) {
+      : domain_node("banking", [this](const std::string& db_name) {
+          return banking_domain(settings, db_name);
+        }) {
     settings.ledger.clock = clock;
     settings.ledger.expire_every = 20ms;
     settings.ledger_slot = slot;

@@ -109,9 +109,9 @@ TEST_CASE("request frames carry id, op, body with ${user} replaced, and a key wh
 }
 
 TEST_CASE("request frames fill the next user, captured values and an approval for the body") {
-  op_mix_entry op{"banking.transfer", 1,
-                  R"({"to":"${next_user}","link":"${link_id}","amount":1,"approval":"${approval}"})",
-                  false};
+  op_mix_entry op{
+      "banking.transfer", 1,
+      R"({"to":"${next_user}","link":"${link_id}","amount":1,"approval":"${approval}"})", false};
   std::vector<std::pair<std::string, std::string>> vars{{"link_id", "lnk_9"}};
   std::string seen;
   approval_minter approve = [&](const std::string& user, const std::string& device,
@@ -119,8 +119,9 @@ TEST_CASE("request frames fill the next user, captured values and an approval fo
     seen = user + "|" + device + "|" + name + "|" + body;
     return std::string{"signed"};
   };
-  CHECK(request_frame(8, op, "u1", "d1", "k-", frame_extras{"u2", &vars, &approve}) ==
-        R"({"id":8,"op":"banking.transfer","body":{"to":"u2","link":"lnk_9","amount":1,"approval":"signed"}})");
+  CHECK(
+      request_frame(8, op, "u1", "d1", "k-", frame_extras{"u2", &vars, &approve}) ==
+      R"({"id":8,"op":"banking.transfer","body":{"to":"u2","link":"lnk_9","amount":1,"approval":"signed"}})");
   // The approval is minted for the body as it is sent, other placeholders filled.
   CHECK(seen ==
         R"(u1|d1|banking.transfer|{"to":"u2","link":"lnk_9","amount":1,"approval":"${approval}"})");

@@ -113,7 +113,8 @@ until = { path = "state", equals = "posted", within_s = 5 }
   CHECK(s.per_user_setup[1].until_equals == "posted");
   CHECK(s.per_user_setup[1].until_within_s == 5);
 
-  const auto head = minimal_head + minimal_load + minimal_op + "[[dataset.per_user]]\nop = \"a.b\"\n";
+  const auto head =
+      minimal_head + minimal_load + minimal_op + "[[dataset.per_user]]\nop = \"a.b\"\n";
   CHECK(error_of(head + "capture = { x = 1 }\n").find("dataset.per_user[0].capture.x") !=
         std::string::npos);
   CHECK(error_of(head + "until = { path = \"state\" }\n").find("needs path and equals") !=
