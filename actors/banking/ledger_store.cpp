@@ -17,11 +17,12 @@ using persistence::text_at;
 using persistence::statement;
 using persistence::value;
 
+// The columns of `accounts`, and of `transfers` after its key and id, as migration 1 made them:
+// the SQLite rebuilds of migrations 7 and 8 declare the same ones and copy every row.
 // `moved` is what the transfer did to the balances (a post of part of a reservation moves less
 // than it reserved; a void releases the reservation); `amount` is what was asked, kept to
 // recognise the same request again.
-constexpr auto schema_v1 = R"sql(
-CREATE TABLE accounts (
+constexpr auto account_columns = R"sql(
   account_id TEXT PRIMARY KEY,
   currency TEXT NOT NULL,
   flags BIGINT NOT NULL,
@@ -29,10 +30,8 @@ CREATE TABLE accounts (
   debits_posted BIGINT NOT NULL,
   credits_pending BIGINT NOT NULL,
   credits_posted BIGINT NOT NULL
-);
-CREATE TABLE transfers (
-  seq BIGINT PRIMARY KEY,
-  transfer_id TEXT NOT NULL UNIQUE,
+)sql";
+constexpr auto transfer_columns = R"sql(
   kind TEXT NOT NULL,
   debit_account TEXT NOT NULL,
   credit_account TEXT NOT NULL,
@@ -43,10 +42,17 @@ CREATE TABLE transfers (
   expires_at_s BIGINT NOT NULL,
   pending_state TEXT NOT NULL,
   at_ms BIGINT NOT NULL
-);
+)sql";
+
+std::string schema_v1() {
+  return std::string{"CREATE TABLE accounts ("} + account_columns +
+         ");\nCREATE TABLE transfers (\n  seq BIGINT PRIMARY KEY,\n"
+         "  transfer_id TEXT NOT NULL UNIQUE," +
+         transfer_columns + R"sql();
 CREATE INDEX transfers_by_debit ON transfers (debit_account, seq);
 CREATE INDEX transfers_by_credit ON transfers (credit_account, seq);
 )sql";
+}
 
 // Identity's approvals (ADR 0013) this ledger spent, each with the transfer it paid for: an
 // approval is single-use, recorded in the same commit as its transfer. Rows are purged once
@@ -62,22 +68,8 @@ CREATE TABLE approvals_spent (
 // SQLite cannot drop a column's constraint: migrations 7 and 8 rebuild `transfers` with
 // `transfer_id` declared as given, every row copied.
 std::string sqlite_rebuild_transfers(std::string_view transfer_id_column) {
-  return std::string{R"sql(
-CREATE TABLE transfers_new (
-  seq INTEGER PRIMARY KEY,
-  )sql"} +
-         std::string{transfer_id_column} + R"sql(,
-  kind TEXT NOT NULL,
-  debit_account TEXT NOT NULL,
-  credit_account TEXT NOT NULL,
-  amount BIGINT NOT NULL,
-  moved BIGINT NOT NULL,
-  currency TEXT NOT NULL,
-  pending_id TEXT NOT NULL,
-  expires_at_s BIGINT NOT NULL,
-  pending_state TEXT NOT NULL,
-  at_ms BIGINT NOT NULL
-);
+  return "CREATE TABLE transfers_new (\n  seq INTEGER PRIMARY KEY,\n  " +
+         std::string{transfer_id_column} + "," + transfer_columns + R"sql();
 INSERT INTO transfers_new SELECT seq, transfer_id, kind, debit_account, credit_account, amount,
   moved, currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers;
 DROP TABLE transfers;
@@ -95,15 +87,7 @@ std::string sqlite_v7() {
   return sqlite_rebuild_transfers("transfer_id TEXT NOT NULL UNIQUE") + R"sql(
 CREATE INDEX transfers_by_debit ON transfers (debit_account);
 CREATE INDEX transfers_by_credit ON transfers (credit_account);
-CREATE TABLE accounts_v7 (
-  account_id TEXT PRIMARY KEY,
-  currency TEXT NOT NULL,
-  flags BIGINT NOT NULL,
-  debits_pending BIGINT NOT NULL,
-  debits_posted BIGINT NOT NULL,
-  credits_pending BIGINT NOT NULL,
-  credits_posted BIGINT NOT NULL
-) WITHOUT ROWID;
+CREATE TABLE accounts_v7 ()sql" + std::string{account_columns} + R"sql() WITHOUT ROWID;
 INSERT INTO accounts_v7 SELECT account_id, currency, flags, debits_pending, debits_posted,
   credits_pending, credits_posted FROM accounts;
 DROP TABLE accounts;
@@ -213,7 +197,7 @@ std::string_view to_string(transfer_kind k) {
 }
 
 std::vector<persistence::migration> migrations() {
-  return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1},
+  return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1()},
           persistence::outbox_migration(2), persistence::idempotency_migration(3),
           persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5),
           limits_migration(6),

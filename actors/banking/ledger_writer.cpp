@@ -56,7 +56,6 @@ struct ledger_state {
   batch open;            // accepted, waiting for the next commit
   batch committing;      // in the commit in flight
   bool in_flight = false;
-  std::int64_t indexing_through = 0;  // > 0: the commit in flight indexes up to here
   bool flush_queued = false;
   static inline const char* name = "ledger";
 };
@@ -176,20 +175,20 @@ void flush(self_ptr self, bool index_now) {
   for (const auto& r : st.committing.replies)
     persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
   add_transfer_events(self, unit, st.committing.transfers);
-  st.indexing_through = 0;
+  std::int64_t indexing_through = 0;  // > 0: this commit indexes up to here
   if (tail > 0 && (index_now || tail >= static_cast<std::int64_t>(st.cfg.index_every))) {
     store::add_index_pass(unit, st.indexed_through, through);
-    st.indexing_through = through;
+    indexing_through = through;
   }
   const auto started = std::chrono::steady_clock::now();
   self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value,
                 std::move(unit))
       .then(
-          [self, started](persistence::unit_results&) {
+          [self, started, indexing_through](persistence::unit_results&) {
             auto& st = self->state;
             log::debug("ledger: committed",
                        {{"transfers", static_cast<std::int64_t>(st.committing.transfers.size())},
-                        {"indexed_through", st.indexing_through},
+                        {"indexed_through", indexing_through},
                         {"us", static_cast<std::int64_t>(
                                    std::chrono::duration_cast<std::chrono::microseconds>(
                                        std::chrono::steady_clock::now() - started)
@@ -197,7 +196,7 @@ void flush(self_ptr self, bool index_now) {
             for (auto& w : st.committing.waiters) w(caf::error{});
             st.committing = batch{};
             st.in_flight = false;
-            if (st.indexing_through > 0) st.indexed_through = st.indexing_through;
+            if (indexing_through > 0) st.indexed_through = indexing_through;
             if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
           },
           [self](caf::error& err) { fail_everything(self, err); });
