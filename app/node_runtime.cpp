@@ -197,6 +197,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   const bool clustered = config.cluster.publish || !config.cluster.peers.empty();
   if (clustered) cluster::prepare_config(cfg);
   cfg.set("scheduler.max-threads", node::effective_scheduler_threads(config));
+  cfg.set("work-stealing.moderate-poll-attempts", config.node.scheduler_idle_polls);
   add_error_renderers(cfg);
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};

@@ -315,6 +315,9 @@ const std::vector<setting>& schema() {
     s.push_back(integer_setting("node", "scheduler_threads", 0, 1024, [](node_config& c, auto v) {
       c.node.scheduler_threads = static_cast<std::size_t>(v);
     }));
+    s.push_back(integer_setting("node", "scheduler_idle_polls", 0, 100000, [](node_config& c, auto v) {
+      c.node.scheduler_idle_polls = static_cast<std::size_t>(v);
+    }));
     s.push_back(text_setting("node", "internal_key_file", true, [](node_config& c, const std::string& v) {
       c.node.internal_key_file = v;
     }));

@@ -49,6 +49,10 @@ struct node_settings {
   std::vector<role> roles{all_roles.begin(), all_roles.end()};
   std::string data_dir = "./data";
   std::size_t scheduler_threads = 0;  // 0: one per core (see effective_scheduler_threads)
+  // How many 50 µs naps an idle scheduler worker takes before it sleeps until work arrives
+  // (CAF's "moderate" polling). CAF's own 500 kept an idle node at a third of a core, since
+  // some actor wakes every few milliseconds; 10 costs no throughput (BENCHMARKS.md).
+  std::size_t scheduler_idle_polls = 10;
   // 64 hex digits every node of a deployment shares: the gateway seals each op it forwards and
   // front doors verify the seal (protocols/caller_seal.hpp). Empty: a key made for this process,
   // enough for a single node.

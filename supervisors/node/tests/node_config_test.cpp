@@ -23,6 +23,7 @@ name = "node-7"
 roles = ["banking", "kyc"]
 data_dir = "/var/lib/superapp"
 scheduler_threads = 3
+scheduler_idle_polls = 40
 
 [log]
 level = "debug"
@@ -93,6 +94,7 @@ TEST_CASE("a file with every key set is read back key by key") {
   CHECK(c.node.data_dir == "/var/lib/superapp");
   CHECK(c.node.scheduler_threads == 3);
   CHECK(node::effective_scheduler_threads(c) == 3);
+  CHECK(c.node.scheduler_idle_polls == 40);
   CHECK(c.log.level == node::log_level::debug);
   CHECK(c.log.format == node::log_format::text);
   CHECK(c.log.file == "/var/log/superapp.log");
@@ -136,6 +138,7 @@ TEST_CASE("keys left out take their documented defaults and sqlite follows data_
   const node::node_config& c = result.value();
   CHECK(c.node.name == "node-1");
   CHECK(c.node.roles.size() == node::all_roles.size());
+  CHECK(c.node.scheduler_idle_polls == 10);
   CHECK(c.admin.port == 9090);
   CHECK(c.gateway.port == 8080);
   CHECK(c.persistence.engine == superapp::persistence::engine::sqlite);
