@@ -539,4 +539,21 @@ std::int64_t bank_simulator::balance_of(const std::string& account_id) const {
   return found == state_->accounts.end() ? -1 : found->second.available_minor;
 }
 
+bool bank_simulator::return_payment(const std::string& reference, const std::string& reason) {
+  std::lock_guard<std::mutex> guard{state_->mutex};
+  for (auto& p : state_->payments) {
+    if (p.order.reference != reference || p.status != "completed") continue;
+    account& debtor = state_->accounts.at(p.order.debtor_account);
+    debtor.available_minor += p.order.amount_minor;
+    debtor.transactions.push_back({"txn-" + std::to_string(++state_->transactions_booked),
+                                   p.order.amount_minor, p.order.currency, p.order.reference,
+                                   unix_now_ms()});
+    p.status = "returned";
+    p.reason = reason;
+    state_->webhooks.send(webhook_body(p));
+    return true;
+  }
+  return false;
+}
+
 }  // namespace superapp::sim

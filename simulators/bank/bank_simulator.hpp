@@ -42,9 +42,10 @@ namespace superapp::sim {
 //          the same key with another body -> 409; no key, a bad body, or a currency other than
 //          the account's -> 400
 // GET    /v1/payments/{id}                   (payments)
-//          -> 200 {"payment_id", "reference", "status": "pending"|"completed"|"rejected",
-//                  "reason" ("" or "insufficient_funds"), "amount_minor", "currency",
-//                  "debtor_account"}
+//          -> 200 {"payment_id", "reference",
+//                  "status": "pending"|"completed"|"rejected"|"returned",
+//                  "reason" ("", "insufficient_funds", or a return's reason), "amount_minor",
+//                  "currency", "debtor_account"}
 // GET    /v1/payments?reference=R            (payments)
 //          -> 200 {"payments": [ objects as above ]} (those of the consent's customer with that
 //          reference; [] when none): how an initiator reconciles a payment it never got an
@@ -55,7 +56,11 @@ namespace superapp::sim {
 // amount it is debited (a transaction with the payment's reference is booked) and the payment
 // is "completed"; otherwise "rejected" with reason "insufficient_funds".
 //
-// Webhook, when a payment is completed or rejected and a URL is set:
+// A completed payment can later be returned (return_payment: a recall for fraud, a
+// beneficiary bank's return): "returned" with the return's reason, the amount booked back to
+// the debtor account (a transaction with the payment's reference), and a webhook.
+//
+// Webhook, when a payment is completed, rejected or returned and a URL is set:
 //   POST <url> {"payment_id", "reference", "status", "reason"}
 //   X-Bank-Timestamp: <unix seconds>
 //   X-Bank-Signature: v1=<lowercase hex HMAC-SHA256(secret, timestamp + "." + body)>
@@ -94,6 +99,9 @@ class bank_simulator {
   std::int64_t payments_received() const;  // distinct payments taken
   std::int64_t webhooks_delivered() const;  // attempts answered 2xx
   std::int64_t balance_of(const std::string& account_id) const;  // -1 when unknown
+  // Returns the completed payment its initiator referenced as `reference` (see above). False
+  // when there is none, or it is not completed (pending, rejected, or returned already).
+  bool return_payment(const std::string& reference, const std::string& reason);
 
  private:
   struct state;

@@ -407,6 +407,45 @@ TEST_CASE("a payment without a key, with a bad body or in another currency is a 
   CHECK(bench.take(consent, "k-bad", payment_body(account, 100, "ref-1")) == "pay-1");
 }
 
+TEST_CASE(
+    "a completed payment returned: the account is credited back, booked, and told by webhook") {
+  webhook_inbox inbox{0};
+  bank_bench bench;
+  bench.bank.set_webhook(inbox.url(), bank_secret);
+  auto consent = bench.consent_for("cust-r");
+  auto account = bench.first_account(consent);
+  bench.bank.set_settle_delay(60s);
+  auto waiting = bench.take(consent, "k-wait", payment_body(account, 5, "ref-wait"));
+  CHECK_FALSE(bench.bank.return_payment("ref-wait", "fraud_recall"));  // pending: not returnable
+  bench.bank.set_settle_delay(settle_delay);
+  auto paid = bench.take(consent, "k-r", payment_body(account, 700, "ref-r"));
+  REQUIRE(bench.settled_status(consent, paid) == "completed");
+  REQUIRE(comes_true([&] { return bench.bank.webhooks_delivered() == 1; }));
+  CHECK(bench.bank.balance_of(account) == 100000 - 700);
+
+  CHECK(bench.bank.return_payment("ref-r", "fraud_recall"));
+  CHECK_FALSE(bench.bank.return_payment("ref-r", "fraud_recall"));
+  CHECK_FALSE(bench.bank.return_payment("ref-none", "fraud_recall"));
+  auto returned = bench.payment(consent, paid);
+  CHECK(text_at(returned, "status") == "returned");
+  CHECK(text_at(returned, "reason") == "fraud_recall");
+  CHECK(bench.bank.balance_of(account) == 100000);
+  auto statement = object_of(bench.get("/v1/accounts/" + account + "/transactions", consent));
+  const auto& booked = statement.at("transactions").as_array();
+  REQUIRE(booked.size() == 2);
+  CHECK(booked.at(1).as_object().at("amount_minor").as_int64() == 700);
+  CHECK(text_at(booked.at(1).as_object(), "reference") == "ref-r");
+  REQUIRE(comes_true([&] { return bench.bank.webhooks_delivered() == 2; }));
+  auto got = inbox.received();
+  REQUIRE(got.size() == 2);
+  CHECK(got[1].verifies_with(bank_secret));
+  CHECK(json::parse(got[1].body) == json::object{{"payment_id", paid},
+                                                 {"reference", "ref-r"},
+                                                 {"status", "returned"},
+                                                 {"reason", "fraud_recall"}});
+  CHECK(text_at(bench.payment(consent, waiting), "status") == "pending");
+}
+
 TEST_CASE("a payment the balance cannot cover is rejected for insufficient funds") {
   bank_bench bench;
   bench.bank.set_opening_balance(1000);
