@@ -2,6 +2,7 @@
 // transfers and holds approved by identity, applied by the ledger writer (ADR 0015).
 #include "actors/banking/banking_service.hpp"
 
+#include <functional>
 #include <limits>
 #include <map>
 
@@ -749,6 +750,8 @@ caf::result<op_reply> do_payment_status(self_ptr self, const op_request& req) {
 // The bank's signed callback that a payment moved: verified, then a hint to the payment's actor
 // to look at the bank now (the bank's answer to that look is the truth; the callback only saves
 // waiting for the next poll).
+caf::result<op_reply> check_return(self_ptr self, const store::payment_row& p);
+
 caf::result<op_reply> do_bank_callback(self_ptr self, const op_request& req) {
   auto delivery = relayed_webhook(req.body_json);
   if (!delivery) return make_error(platform_errc::bad_request);
@@ -776,6 +779,7 @@ caf::result<op_reply> do_bank_callback(self_ptr self, const op_request& req) {
   auto p = store::find_payment(**conn, payment_id);
   if (!p) return storage_error(p.error(), "payment read");
   if (!*p) return make_error(platform_errc::not_found);
+  if ((*p)->state == store::payment_state::posted) return check_return(self, **p);
   const bool open = !store::terminal((*p)->state);
   if (open)
     if (auto actor = self->state.slots.running->find(payment_id)) caf::anon_send(actor, payment_check_atom::value);
@@ -789,9 +793,10 @@ std::string reversal_id(const std::string& transfer_id) { return "rv_" + transfe
 // to reversed, with its event, once the reversal is durable. Asked again, a reversal whose
 // payment step did not commit (a crash between the two) completes it.
 void mark_payment_reversed(self_ptr self, promise rp, const std::string& transfer_id,
-                           op_reply reply) {
+                           const std::string& why, op_reply reply,
+                           std::function<void(promise&, op_reply)> done) {
   if (transfer_id.rfind("pm_", 0) != 0) {
-    rp.deliver(std::move(reply));
+    done(rp, std::move(reply));
     return;
   }
   auto conn = reader(self);
@@ -805,36 +810,46 @@ void mark_payment_reversed(self_ptr self, promise rp, const std::string& transfe
     return;
   }
   if (!*p || (*p)->state != store::payment_state::posted) {
-    rp.deliver(std::move(reply));
+    done(rp, std::move(reply));
     return;
   }
   auto next = **p;
   next.state = store::payment_state::reversed;
-  next.reason = "reversed_by_operator";
+  next.reason = why;
   persistence::unit_of_work unit;
   store::advance_payment(unit, **p, next, *self->state.cfg.ledger.clock, now_ms(self));
   commit(self, rp, std::move(unit),
-         [reply = std::move(reply)](promise& rp) mutable { rp.deliver(std::move(reply)); });
+         [reply = std::move(reply), done](promise& rp) mutable { done(rp, std::move(reply)); });
 }
 
-// An operator's reversal: the amount a posted transfer (or a hold's capture) moved goes back
-// from its payee to its payer, as a new immediate transfer. The payee's wallet must still hold
-// it (no wallet is ever overdrawn, not even by an operator): else insufficient_funds.
-caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
-  if (auto err = ws::require_scope(req, operator_scope)) return err;
-  auto body = ws::decode_body(ws::banking_reverse_request_schema(), req);
-  if (!body) return body.error();
-  const std::string original = std::move(body->transfer_id);
-  const std::string reason = std::move(body->reason);
+// How a reversal ends for whoever asked: `reversed` gets the reversal's reply (also when it
+// was made before), `refused` the ledger's or the lookup's refusal.
+struct reversal_outcome {
+  std::function<void(promise&, op_reply)> reversed = [](promise& rp, op_reply r) {
+    rp.deliver(std::move(r));
+  };
+  std::function<void(promise&, caf::error)> refused = [](promise& rp, caf::error e) {
+    rp.deliver(std::move(e));
+  };
+};
+
+// Reverses a posted transfer (or a hold's capture) into `rp`: the amount it moved goes back
+// from its payee to its payer, as a new immediate transfer `rv_` + its id. The payee's wallet
+// must still hold it (no wallet is ever overdrawn, not even by an operator or a rule): else
+// insufficient_funds. `by` and `reason` are for the log; a top-up's payment becomes reversed
+// with `payment_reason` once the reversal is durable.
+void reverse_transfer(self_ptr self, promise rp, const std::string& original, const std::string& by,
+                      const std::string& reason, const std::string& payment_reason,
+                      reversal_outcome then = {}) {
   auto conn = reader(self);
-  if (!conn) return storage_error(conn.error(), "reader");
+  if (!conn) return then.refused(rp, storage_error(conn.error(), "reader"));
   auto row = store::find_transfer(**conn, original);
-  if (!row) return storage_error(row.error(), "transfer read");
-  if (!*row) return make_error(banking_errc::transfer_not_found);
+  if (!row) return then.refused(rp, storage_error(row.error(), "transfer read"));
+  if (!*row) return then.refused(rp, make_error(banking_errc::transfer_not_found));
   const auto& r = **row;
   const bool reversible = (r.kind == "immediate" || r.kind == "post_pending") &&
                           r.transfer_id.rfind("rv_", 0) != 0 && r.moved > 0;
-  if (!reversible) return make_error(banking_errc::transfer_not_reversible);
+  if (!reversible) return then.refused(rp, make_error(banking_errc::transfer_not_reversible));
   transfer t;
   t.id = reversal_id(r.transfer_id);
   t.kind = transfer_kind::immediate;
@@ -842,14 +857,10 @@ caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
   t.credit_account = r.debit_account;
   t.amount = r.moved;
   t.currency = r.currency;
-  auto rp = self->make_response_promise<op_reply>();
   ask_ledger<transfer_result>(
       self, rp,
-      [self, t, original, reason, by = req.who.subject](promise& rp, transfer_result result) {
-        if (auto err = refusal(result)) {
-          rp.deliver(err);
-          return;
-        }
+      [self, t, original, reason, by, payment_reason, then](promise& rp, transfer_result result) {
+        if (auto err = refusal(result)) return then.refused(rp, err);
         if (result == transfer_result::ok)
           log::info("banking: transfer reversed", {{"transfer_id", original},
                                                    {"reversal_id", t.id},
@@ -864,9 +875,65 @@ caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
             {"amount", boost::json::object{{"minor", t.amount}, {"currency", t.currency}}},
             {"from", party_of(t.debit_account)},
             {"to", party_of(t.credit_account)}})};
-        mark_payment_reversed(self, rp, original, std::move(reply));
+        mark_payment_reversed(self, rp, original, payment_reason, std::move(reply), then.reversed);
       },
       transfer_atom::value, t);
+}
+
+// An operator's reversal (banking.reverse), audited by the node's operations actor.
+caf::result<op_reply> do_reverse(self_ptr self, const op_request& req) {
+  if (auto err = ws::require_scope(req, operator_scope)) return err;
+  auto body = ws::decode_body(ws::banking_reverse_request_schema(), req);
+  if (!body) return body.error();
+  auto rp = self->make_response_promise<op_reply>();
+  reverse_transfer(self, rp, body->transfer_id, req.who.subject, body->reason,
+                   "reversed_by_operator");
+  return rp;
+}
+
+// The rule for a top-up its bank returned after it settled (a recall for fraud, a return by
+// the beneficiary's bank): a callback about a posted payment asks the bank for the payment's
+// status (the callback's body is not trusted for it), and a "returned" one reverses the
+// top-up, the payment becoming reversed ("returned_by_bank"). Answered only once that is
+// durable, so an unreachable bank or a failed commit gets the callback delivered again. If the
+// wallet no longer holds the money, nothing moves (no wallet is overdrawn): logged as an error
+// for operators, and the callback is answered (another delivery would not change it).
+caf::result<op_reply> check_return(self_ptr self, const store::payment_row& p) {
+  auto answer = [](bool duplicate) {
+    return op_reply{
+        boost::json::serialize(boost::json::object{{"accepted", true}, {"duplicate", duplicate}})};
+  };
+  auto rp = self->make_response_promise<op_reply>();
+  ask_bank<payment_reply>(
+      self, rp,
+      [self, p, answer](promise& rp, const payment_reply& r) {
+        if (r.outcome != bank_outcome::taken) {
+          rp.deliver(bank_error(r.outcome));
+          return;
+        }
+        if (r.payment.status != "returned") {
+          rp.deliver(answer(true));
+          return;
+        }
+        reversal_outcome then;
+        then.reversed = [answer](promise& rp, op_reply) { rp.deliver(answer(false)); };
+        then.refused = [p, answer, why = r.payment.reason](promise& rp, caf::error err) {
+          if (err != make_error(banking_errc::insufficient_funds)) {
+            rp.deliver(std::move(err));
+            return;
+          }
+          log::error("banking: a returned top-up cannot be reversed: the wallet no longer holds it",
+              {{"payment_id", p.payment_id},
+               {"user_id", p.user_id},
+               {"amount_minor", p.amount},
+               {"currency", p.currency},
+               {"reason", why}});
+          rp.deliver(answer(false));
+        };
+        reverse_transfer(self, rp, p.payment_id, "rule:bank_return", r.payment.reason,
+                         "returned_by_bank", std::move(then));
+      },
+      payment_status_atom::value, p.consent_id, p.bank_payment_id);
   return rp;
 }
 

@@ -70,7 +70,8 @@ bank_payment_view payment_of(const json::object& o) {
 }
 
 bool known_status(const bank_payment_view& p) {
-  return !p.payment_id.empty() && (p.status == "pending" || p.status == "completed" || p.status == "rejected");
+  return !p.payment_id.empty() && (p.status == "pending" || p.status == "completed" ||
+                                   p.status == "rejected" || p.status == "returned");
 }
 
 bank_connector_actor::behavior_type connector(bank_connector_actor::pointer, open_banking_settings cfg) {

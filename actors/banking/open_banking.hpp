@@ -31,7 +31,7 @@ struct bank_account_view {
 
 struct bank_payment_view {
   std::string payment_id;  // the bank's
-  std::string status;      // pending | completed | rejected
+  std::string status;      // pending | completed | rejected | returned (after completed)
   std::string reason;
 };
 

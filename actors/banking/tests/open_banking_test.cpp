@@ -330,3 +330,91 @@ TEST_CASE("a top-up that would take the wallet above its KYC balance limit is re
   n.stop();
   bank.stop();
 }
+
+TEST_CASE(
+    "a top-up its bank returns after it settled is reversed by rule; money already spent stays") {
+  sim::bank_simulator bank;
+  std::string failure;
+  REQUIRE_MESSAGE(bank.start("127.0.0.1", 0, failure), failure);
+  bank.set_settle_delay(20ms);
+  const std::string secret = "bank-webhook-secret";
+  banking_node n{[&](banking_settings& s) {
+    s.open_banking.bank_url = bank.base_url();
+    s.bank_webhook_secret = secret;
+    s.payments.first_wait = 20ms;
+    s.payments.max_wait = 100ms;
+  }};
+  REQUIRE(n.open(alice).ok);
+  REQUIRE(n.open(bob).ok);
+  auto link = n.call("banking.link_bank", {{"customer", "cust-alice"}}, alice, "l1");
+  REQUIRE(link.ok);
+  const auto link_id = str(link.body, "link_id");
+  auto accounts = n.call("banking.bank_accounts", {{"link_id", link_id}}, alice);
+  REQUIRE(accounts.ok);
+  const auto account = str(accounts.body.at("accounts").as_array()[0].as_object(), "account_id");
+  auto state_of = [&](const std::string& payment_id) {
+    return str(n.call("banking.payment_status", {{"payment_id", payment_id}}, alice).body, "state");
+  };
+  auto topup = [&](std::int64_t minor, const std::string& key) {
+    auto started = n.call(
+        "banking.topup",
+        {{"link_id", link_id}, {"bank_account", account}, {"amount", banking_node::money(minor)}},
+        alice, key);
+    REQUIRE_MESSAGE(started.ok, started.code);
+    const auto id = str(started.body, "payment_id");
+    for (int i = 0; i < 250 && state_of(id) != "posted"; ++i) std::this_thread::sleep_for(20ms);
+    REQUIRE(state_of(id) == "posted");
+    return id;
+  };
+  auto callback = [&](const std::string& payment_id, const char* status) {
+    const auto ts = std::to_string(
+        std::chrono::duration_cast<std::chrono::seconds>(n.clock->now().time_since_epoch())
+            .count());
+    auto body = json::serialize(json::object{
+        {"payment_id", "pay-x"}, {"reference", payment_id}, {"status", status}, {"reason", ""}});
+    return n.call(
+        std::string{bank_callback_op},
+        {{"payload", body}, {"timestamp", ts}, {"signature", webhook_signature(secret, ts, body)}});
+  };
+
+  const auto first = topup(1'200, "t1");
+  CHECK(n.available(alice) == 1'200);
+  CHECK_FALSE(bank.return_payment("pm_unknown", "fraud_recall"));
+  // A callback that only says "returned": the bank still has it completed, so nothing moves.
+  auto claimed = callback(first, "returned");
+  REQUIRE_MESSAGE(claimed.ok, claimed.code);
+  CHECK(claimed.body.at("duplicate").as_bool());
+  CHECK(n.available(alice) == 1'200);
+
+  REQUIRE(bank.return_payment(first, "fraud_recall"));
+  CHECK_FALSE(bank.return_payment(first, "fraud_recall"));  // returned once
+  CHECK(bank.balance_of(account) == 100'000);
+  auto returned = callback(first, "returned");
+  REQUIRE_MESSAGE(returned.ok, returned.code);
+  CHECK_FALSE(returned.body.at("duplicate").as_bool());
+  CHECK(state_of(first) == "reversed");
+  auto status = n.call("banking.payment_status", {{"payment_id", first}}, alice);
+  CHECK(str(status.body, "reason") == "returned_by_bank");
+  CHECK(n.available(alice) == 0);
+  auto reversal = n.call("banking.transfer_status", {{"transfer_id", "rv_" + first}}, alice);
+  REQUIRE_MESSAGE(reversal.ok, reversal.code);
+  CHECK(str(reversal.body, "state") == "posted");
+  // Delivered again (at least once): a duplicate, nothing moves twice.
+  auto again = callback(first, "returned");
+  REQUIRE(again.ok);
+  CHECK(again.body.at("duplicate").as_bool());
+  CHECK(n.available(alice) == 0);
+
+  // Spent before the bank returned it: no wallet is overdrawn, the payment stays posted.
+  const auto second = topup(500, "t2");
+  REQUIRE(n.transfer(alice, bob, 400, "pay-bob").ok);
+  REQUIRE(bank.return_payment(second, "beneficiary_bank_return"));
+  auto unrecovered = callback(second, "returned");
+  REQUIRE_MESSAGE(unrecovered.ok, unrecovered.code);
+  CHECK(state_of(second) == "posted");
+  CHECK(n.available(alice) == 100);
+  CHECK(n.available(bob) == 400);
+  CHECK(n.books() == 0);
+  n.stop();
+  bank.stop();
+}
