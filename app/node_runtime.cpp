@@ -204,6 +204,9 @@ int run_node(const node::node_config& config, bool dev_keys) {
   metrics::registry registry;
   registry.add_sampled_gauge("process_resident_memory_bytes", "Resident memory size in bytes.",
                              metrics::process_resident_memory_bytes);
+  registry.add_sampled_counter_us("process_cpu_seconds_total",
+                                  "Total user and system CPU time spent in seconds.",
+                                  metrics::process_cpu_microseconds);
   auto directory = std::make_shared<sup::front_door_directory>();
 
   superapp::system_clock clock;

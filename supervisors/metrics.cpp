@@ -1,6 +1,7 @@
 // Metric registration, the lock-free update path and Prometheus text rendering.
 #include "supervisors/metrics.hpp"
 
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,7 +100,8 @@ struct registry::series {
   std::string pairs;  // rendered once at registration, not per scrape
   std::atomic<std::uint64_t> counter_cell{0};
   std::atomic<std::int64_t> gauge_cell{0};
-  std::function<std::int64_t()> sample;  // set: a sampled gauge, read at render time
+  // Set: a sampled gauge (or a sampled counter, in µs), read at render time.
+  std::function<std::int64_t()> sample;
   std::unique_ptr<detail::histogram_cells> histogram_cells;
 };
 
@@ -202,6 +204,25 @@ void registry::add_sampled_gauge(std::string_view name, std::string_view help,
   s.sample = std::move(sample);
 }
 
+void registry::add_sampled_counter_us(std::string_view name, std::string_view help,
+                                      std::function<std::int64_t()> sample_us, label_set labels) {
+  SUPERAPP_ASSERT(sample_us);
+  SUPERAPP_ASSERT(name.ends_with("_seconds_total"));  // rendered in seconds
+  std::lock_guard<std::mutex> guard{mutex_};
+  auto& s = series_for(family_for(name, help, type_counter, {}), std::move(labels));
+  SUPERAPP_ASSERT(!s.sample);  // one sampler per series
+  s.sample = std::move(sample_us);
+}
+
+std::int64_t process_cpu_microseconds() {
+  rusage usage{};
+  if (::getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  auto us = [](const timeval& t) {
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000 + static_cast<std::int64_t>(t.tv_usec);
+  };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
+
 std::int64_t process_resident_memory_bytes() {
   // statm: size resident shared text lib data dt, in pages.
   std::FILE* file = std::fopen("/proc/self/statm", "r");
@@ -240,7 +261,9 @@ std::string registry::render() const {
       switch (f->type) {
         case type_counter:
           append_sample(out, f->name, s->pairs,
-                        std::to_string(s->counter_cell.load(std::memory_order_relaxed)));
+                        s->sample
+                            ? format_seconds(s->sample())
+                            : std::to_string(s->counter_cell.load(std::memory_order_relaxed)));
           break;
         case type_gauge:
           append_sample(out, f->name, s->pairs, std::to_string(gauge_value(*s)));
@@ -278,7 +301,9 @@ std::vector<registry::reading> registry::read(std::string_view name) const {
     for (const auto& s : f->members) {
       std::int64_t value = 0;
       if (f->type == type_counter)
-        value = static_cast<std::int64_t>(s->counter_cell.load(std::memory_order_relaxed));
+        value = s->sample
+                    ? s->sample()
+                    : static_cast<std::int64_t>(s->counter_cell.load(std::memory_order_relaxed));
       else
         value = gauge_value(*s);
       out.push_back({s->labels, value});

@@ -108,6 +108,11 @@ class registry {
   // such as its resident memory.
   void add_sampled_gauge(std::string_view name, std::string_view help,
                          std::function<std::int64_t()> sample, label_set labels = {});
+  // A counter of seconds whose value `sample_us` computes at each scrape, in microseconds
+  // (rendered in seconds; the name ends in `_seconds_total`), such as the process' CPU time.
+  // `read` gives it in microseconds.
+  void add_sampled_counter_us(std::string_view name, std::string_view help,
+                              std::function<std::int64_t()> sample_us, label_set labels = {});
 
   // The Prometheus text exposition format (version 0.0.4), families in registration order.
   std::string render() const;
@@ -135,6 +140,8 @@ class registry {
 
 // The process' resident set size in bytes from /proc/self/statm; -1 when it cannot be read.
 std::int64_t process_resident_memory_bytes();
+// The CPU time (user and system) the process has used, in microseconds (getrusage).
+std::int64_t process_cpu_microseconds();
 
 // Appends the supervision tree as metric families: each node's path is its ancestors' names
 // joined by '/', e.g. superapp_actor_mailbox_depth{path="root/banking/store"}. Called at scrape

@@ -52,6 +52,9 @@ grep -q '"ok_by_op":{"banking.ping":[1-9]' <<<"$json" || fail "banking.ping not 
 grep -q '"scraped":true' <<<"$json" || fail "server figures not scraped"
 grep -q '"loaded":{"restarts_total"' <<<"$json" || fail "no figures with the sessions open"
 grep -Eq '"rss_bytes":[1-9][0-9]{6,}' <<<"$json" || fail "no node RSS"
+grep -Eq '"load_cpu_cores":[0-9.eE+-]+,"load_cpu_us_per_ok":[0-9.eE+-]+' <<<"$json" || fail "no node CPU: $json"
+grep -Eq 'CPU over the measured load: [0-9]+\.[0-9]{2} cores, [0-9]+ µs per answered request' "$dir/summary.md" ||
+  fail "no CPU line: $(cat "$dir/summary.md")"
 grep -Eq '"p99":[0-9.]+' <<<"$json" || fail "no p99"
 grep -q '| target | open 400/s | 24 |' "$dir/summary.md" || fail "summary table: $(cat "$dir/summary.md")"
 grep -q 'Target / ws_echo: throughput' "$dir/summary.md" || fail "no ratio to the baseline"

@@ -393,13 +393,32 @@ bench_outcome run_bench(const scenario& s, const bench_environment& env) {
   bool loaded_ok = false;
   if (!(env.stop_requested && env.stop_requested->load())) {
     auto plan = plan_for(s, env.target, tokens, env, "target");
-    plan.before_close = [&] { loaded_ok = before_ok && scrape(result.server.loaded); };
+    // The node's CPU time when the measured load begins and when it ends (replies in).
+    node_snapshot at_begin;
+    bool begin_ok = false;
+    auto begin_time = std::chrono::steady_clock::now(), end_time = begin_time;
+    plan.on_begin = [&] {
+      begin_ok = before_ok && scrape(at_begin);
+      begin_time = std::chrono::steady_clock::now();
+    };
+    plan.before_close = [&] {
+      end_time = std::chrono::steady_clock::now();
+      loaded_ok = before_ok && scrape(result.server.loaded);
+    };
     const auto figures = run_load(plan);
     if (figures.connected == 0)
       return fail(fmt::format("cannot reach {}: {}", env.target.url(),
                               figures.first_connect_failure));
     result.runs.push_back(
         summarize("target", "target", env.target.url(), "the scenario's target", s, figures));
+    const double wall_s = std::chrono::duration<double>(end_time - begin_time).count();
+    if (begin_ok && loaded_ok && at_begin.cpu_seconds && result.server.loaded.cpu_seconds &&
+        wall_s > 0) {
+      const double cpu_s = *result.server.loaded.cpu_seconds - *at_begin.cpu_seconds;
+      result.server.load_cpu_cores = cpu_s / wall_s;
+      if (result.runs.back().ok > 0)
+        result.server.load_cpu_us_per_ok = cpu_s * 1e6 / static_cast<double>(result.runs.back().ok);
+    }
   }
   result.server.scraped = loaded_ok && scrape(result.server.after);
   if (s.baseline && !s.baseline->before) run_baseline();

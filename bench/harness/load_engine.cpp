@@ -305,6 +305,7 @@ load_figures run_load(const load_plan& plan) {
   };
   auto begin = [&] {
     started = true;
+    if (plan.on_begin) plan.on_begin();
     t0 = steady::now();
     if (alive == 0) return finish();
     end_timer.expires_at(t0 + plan.duration);

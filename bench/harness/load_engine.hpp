@@ -64,6 +64,8 @@ struct load_plan {
   // Called once the load is over and replies are in, while every session is still open: the
   // moment to read the server's memory with its sessions held.
   std::function<void()> before_close;
+  // Called when the measured load begins (every session connected, before the first send).
+  std::function<void()> on_begin;
   std::chrono::milliseconds progress_interval{1000};
   std::uint64_t seed = 1;  // the op mix's sequence, the same on every run
   // Idempotency keys are <prefix><request id>; empty: "bench-<random>-", fresh per run, so a

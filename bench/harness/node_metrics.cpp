@@ -51,6 +51,11 @@ node_snapshot parse_node_metrics(std::string_view text) {
       }
     } else if (name == "process_resident_memory_bytes") {
       out.rss_bytes = *value;
+    } else if (name == "process_cpu_seconds_total") {
+      const auto text = line.substr(space + 1);
+      double seconds = 0;
+      const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+      if (ec == std::errc{} && std::isfinite(seconds)) out.cpu_seconds = seconds;
     }
   }
   return out;

@@ -1,5 +1,5 @@
 // Server-side figures of a node, read from its admin listener's /metrics (Prometheus text)
-// before and after a run: restarts, mailbox depth, resident memory.
+// before and after a run: restarts, mailbox depth, resident memory, CPU time.
 #pragma once
 
 #include <cstdint>
@@ -15,6 +15,7 @@ struct node_snapshot {
   std::int64_t mailbox_depth_max = 0;   // the deepest superapp_actor_mailbox_depth
   std::string mailbox_depth_max_path;   // ... and whose it is
   std::optional<std::int64_t> rss_bytes;  // process_resident_memory_bytes, when exposed
+  std::optional<double> cpu_seconds;      // process_cpu_seconds_total, when exposed
   std::map<std::string, std::int64_t> restarts_by_path;
 };
 

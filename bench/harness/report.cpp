@@ -43,6 +43,8 @@ json::object snapshot_json(const node_snapshot& s) {
                    {"mailbox_depth_max_path", s.mailbox_depth_max_path}};
   if (s.rss_bytes) out["rss_bytes"] = *s.rss_bytes;
   else out["rss_bytes"] = nullptr;
+  if (s.cpu_seconds) out["cpu_seconds"] = *s.cpu_seconds;
+  else out["cpu_seconds"] = nullptr;
   out["restarts_by_path"] = counts_json(s.restarts_by_path);
   return out;
 }
@@ -190,6 +192,9 @@ std::string to_json(const bench_result& result) {
     server["after"] = snapshot_json(result.server.after);
     server["restarts_during_run"] =
         result.server.after.restarts_total - result.server.before.restarts_total;
+    if (result.server.load_cpu_cores) server["load_cpu_cores"] = *result.server.load_cpu_cores;
+    if (result.server.load_cpu_us_per_ok)
+      server["load_cpu_us_per_ok"] = *result.server.load_cpu_us_per_ok;
   }
   json::object doc{
       {"format", result_format},
@@ -310,6 +315,14 @@ std::string to_markdown(const bench_result& r) {
                             run.connected);
     } else
       md += "- resident memory: not exposed by this node\n";
+    if (r.server.load_cpu_cores)
+      md += fmt::format(
+          "- CPU over the measured load: {:.2f} cores{}\n", *r.server.load_cpu_cores,
+          r.server.load_cpu_us_per_ok
+              ? fmt::format(", {:.0f} µs per answered request", *r.server.load_cpu_us_per_ok)
+              : std::string{});
+    else
+      md += "- CPU: not exposed by this node\n";
   }
   for (const auto& run : r.runs)
     if (run.server_rss_kib)

@@ -62,6 +62,10 @@ struct server_figures {
   node_snapshot before;
   node_snapshot loaded;  // at the end of the load, sessions still open
   node_snapshot after;
+  // The node's CPU from the start of the measured load to its end (process_cpu_seconds_total
+  // read at both): cores used, and CPU per answered request.
+  std::optional<double> load_cpu_cores;
+  std::optional<double> load_cpu_us_per_ok;
 };
 
 struct machine_info {

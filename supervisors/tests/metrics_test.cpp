@@ -136,6 +136,31 @@ TEST_CASE("the process' resident memory is read from /proc and grows when pages 
   CHECK(block[block.size() - 1] == 1);
 }
 
+TEST_CASE("a sampled counter of seconds renders its microseconds as seconds; the CPU time grows") {
+  metrics::registry registry;
+  std::int64_t us = 1'500'250;
+  registry.add_sampled_counter_us("superapp_busy_seconds_total", "busy", [&] { return us; });
+  CHECK(registry.render().find("# TYPE superapp_busy_seconds_total counter\n") !=
+        std::string::npos);
+  CHECK(registry.render().find("superapp_busy_seconds_total 1.50025\n") != std::string::npos);
+  us = 2'000'000;
+  CHECK(registry.render().find("superapp_busy_seconds_total 2\n") != std::string::npos);
+  REQUIRE(registry.read("superapp_busy_seconds_total").size() == 1);
+  CHECK(registry.read("superapp_busy_seconds_total")[0].value == 2'000'000);
+  CHECK_THROWS_AS(
+      registry.add_sampled_counter_us("superapp_busy_total", "no unit", [] { return 1; }),
+      assertion_failure);
+
+  const auto before = metrics::process_cpu_microseconds();
+  REQUIRE(before >= 0);
+  volatile std::uint64_t spin = 0;  // spins until 20 ms of CPU show (or 10 s pass)
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds{10};
+  while (metrics::process_cpu_microseconds() - before < 20'000 &&
+         std::chrono::steady_clock::now() < until)
+    for (int i = 0; i < 100'000; ++i) spin = spin + 1;
+  CHECK(metrics::process_cpu_microseconds() - before >= 20'000);
+}
+
 TEST_CASE("a name reused with another type, a bad name or a reserved label is a bug") {
   metrics::registry registry;
   registry.add_counter("superapp_things_total", "things");

@@ -42,6 +42,8 @@ bench_result sample() {
   r.server.after.rss_bytes = 64 * 1024 * 1024;
   r.server.before.rss_bytes = 32 * 1024 * 1024;
   r.server.loaded.rss_bytes = 42 * 1024 * 1024;
+  r.server.load_cpu_cores = 1.5;
+  r.server.load_cpu_us_per_ok = 250.4;
   return r;
 }
 
@@ -53,6 +55,8 @@ TEST_CASE("the JSON result file names its format and reads back for compare") {
   CHECK(doc.at("format").as_string() == "superapp-bench-result/1");
   CHECK(doc.at("partial").as_bool() == false);
   CHECK(doc.at("server").at("restarts_during_run").as_int64() == 3);
+  CHECK(doc.at("server").at("load_cpu_cores").as_double() == 1.5);
+  CHECK(doc.at("server").at("load_cpu_us_per_ok").as_double() == 250.4);
   const auto& target = doc.at("runs").as_array()[1].as_object();
   CHECK(target.at("errors_by_code").at("rate_limited").to_number<std::int64_t>() == 2);
   CHECK(target.at("latency_us").at("p99").as_double() == 1000);
@@ -81,6 +85,8 @@ TEST_CASE("the Markdown summary has the table, the ratio to the baseline and the
   CHECK(md.find("restarts: 1 → 4 (+3)") != std::string::npos);
   CHECK(md.find("32.0 MiB → 42.0 MiB → 64.0 MiB") != std::string::npos);
   CHECK(md.find("per open session: 1024.00 KiB (10 sessions)") != std::string::npos);
+  CHECK(md.find("CPU over the measured load: 1.50 cores, 250 µs per answered request") !=
+        std::string::npos);
   auto partial = sample();
   partial.partial = true;
   CHECK(to_markdown(partial).find("PARTIAL") != std::string::npos);
@@ -131,6 +137,7 @@ superapp_actor_restarts_total{path="root/rewards/store"} 5
 superapp_actor_mailbox_depth{path="root/banking/front_door"} 3
 superapp_actor_mailbox_depth{path="root/gateway/sessions_sup"} 17
 process_resident_memory_bytes 123456789
+process_cpu_seconds_total 12.345678
 superapp_other 1
 )";
   const auto s = parse_node_metrics(text);
@@ -141,4 +148,7 @@ superapp_other 1
   REQUIRE(s.rss_bytes.has_value());
   CHECK(*s.rss_bytes == 123456789);
   CHECK_FALSE(parse_node_metrics("superapp_actor_restarts_total 1\n").rss_bytes.has_value());
+  REQUIRE(s.cpu_seconds.has_value());
+  CHECK(*s.cpu_seconds == doctest::Approx(12.345678));
+  CHECK_FALSE(parse_node_metrics("process_cpu_seconds_total nan\n").cpu_seconds.has_value());
 }
