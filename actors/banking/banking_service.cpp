@@ -747,11 +747,12 @@ caf::result<op_reply> do_payment_status(self_ptr self, const op_request& req) {
   return payment_reply_of(**p);
 }
 
-// The bank's signed callback that a payment moved: verified, then a hint to the payment's actor
-// to look at the bank now (the bank's answer to that look is the truth; the callback only saves
-// waiting for the next poll).
 caf::result<op_reply> check_return(self_ptr self, const store::payment_row& p);
 
+// The bank's signed callback that a payment moved: verified, then a hint to the payment's actor
+// to look at the bank now (the bank's answer to that look is the truth; the callback only saves
+// waiting for the next poll). About a payment already posted, it asks the bank for a return
+// (check_return).
 caf::result<op_reply> do_bank_callback(self_ptr self, const op_request& req) {
   auto delivery = relayed_webhook(req.body_json);
   if (!delivery) return make_error(platform_errc::bad_request);
@@ -922,12 +923,12 @@ caf::result<op_reply> check_return(self_ptr self, const store::payment_row& p) {
             rp.deliver(std::move(err));
             return;
           }
-          log::error("banking: a returned top-up cannot be reversed: the wallet no longer holds it",
-              {{"payment_id", p.payment_id},
-               {"user_id", p.user_id},
-               {"amount_minor", p.amount},
-               {"currency", p.currency},
-               {"reason", why}});
+          log::error("banking: a returned top-up cannot be reversed: the wallet spent it",
+                     {{"payment_id", p.payment_id},
+                      {"user_id", p.user_id},
+                      {"amount_minor", p.amount},
+                      {"currency", p.currency},
+                      {"reason", why}});
           rp.deliver(answer(false));
         };
         reverse_transfer(self, rp, p.payment_id, "rule:bank_return", r.payment.reason,
