@@ -58,13 +58,9 @@ void append_to_outbox(unit_of_work& unit, const events::event& e, std::string_vi
            1);
 }
 
-caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit,
-                                                        std::int64_t after_position) {
-  SUPERAPP_ASSERT(limit > 0);
-  auto r = conn.execute({"SELECT position, topic, aggregate_id, payload, created_at_ms"
-                         " FROM event_outbox WHERE published_at_ms IS NULL AND position > $2"
-                         " ORDER BY position LIMIT $1",
-                         {static_cast<std::int64_t>(limit), after_position}});
+namespace {
+
+caf::expected<std::vector<outbox_row>> rows_of(caf::expected<result> r) {
   if (!r) return std::move(r.error());
   std::vector<outbox_row> rows;
   rows.reserve(r->rows.size());
@@ -78,6 +74,33 @@ caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::s
     rows.push_back(std::move(row));
   }
   return rows;
+}
+
+}  // namespace
+
+caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit,
+                                                        std::int64_t after_position) {
+  SUPERAPP_ASSERT(limit > 0);
+  return rows_of(
+      conn.execute({"SELECT position, topic, aggregate_id, payload, created_at_ms"
+                    " FROM event_outbox WHERE published_at_ms IS NULL AND position > $2"
+                    " ORDER BY position LIMIT $1",
+                    {static_cast<std::int64_t>(limit), after_position}}));
+}
+
+caf::expected<std::vector<outbox_row>> read_recently_published(connection& conn,
+                                                               std::int64_t since_ms,
+                                                               std::size_t limit) {
+  SUPERAPP_ASSERT(limit > 0);
+  // Newest first to take the last `limit`, then back into position order. Runs once per bus
+  // start: the scan of the retained rows (24 h by default) needs no index of its own.
+  return rows_of(conn.execute(
+      {"SELECT position, topic, aggregate_id, payload, created_at_ms FROM"
+       " (SELECT position, topic, aggregate_id, payload, created_at_ms FROM event_outbox"
+       "  WHERE published_at_ms IS NOT NULL AND published_at_ms >= $1"
+       "  ORDER BY position DESC LIMIT $2) AS recent"
+       " ORDER BY position",
+       {since_ms, static_cast<std::int64_t>(limit)}}));
 }
 
 unit_of_work mark_published(const std::vector<std::int64_t>& positions, std::int64_t now_ms) {

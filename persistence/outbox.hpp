@@ -45,6 +45,12 @@ struct outbox_row {
 caf::expected<std::vector<outbox_row>> read_unpublished(connection& conn, std::size_t limit,
                                                         std::int64_t after_position = 0);
 
+// The newest `limit` rows published at or after `since_ms`, in position order: what a relay
+// publishes again when the bus it publishes to is new (ADR 0019).
+caf::expected<std::vector<outbox_row>> read_recently_published(connection& conn,
+                                                               std::int64_t since_ms,
+                                                               std::size_t limit);
+
 // Marks these rows published (one UPDATE per run of consecutive positions; the relay submits
 // it as one unit).
 unit_of_work mark_published(const std::vector<std::int64_t>& positions, std::int64_t now_ms);

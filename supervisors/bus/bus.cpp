@@ -5,6 +5,7 @@
 #include <caf/all.hpp>
 #include <map>
 #include <random>
+#include <set>
 #include <string>
 
 #include "protocols/assert.hpp"
@@ -27,6 +28,7 @@ struct bus_state {
   std::map<std::string, topic_state> topics;
   std::map<caf::actor_addr, int> monitored;  // subscriber -> topics it is subscribed to
   std::int64_t published = 0;
+  std::set<std::string> refilled_sources;  // relays that asked bus_refill_atom of this bus
   static inline const char* name = "event_bus";
 };
 
@@ -64,15 +66,15 @@ caf::expected<std::vector<topic_log::entry>> entries_after(bus_pointer self, top
 
 // Appends `e` to `topic`, sends it to the topic's subscribers; its position.
 caf::expected<bus_position> publish_one(bus_pointer self, const std::string& topic,
-                                        const events::event& e) {
+                                        const events::event& e, bool refilled = false) {
   if (auto err = events::validate(e)) return err;
   auto* t = find_or_add(self, topic);
   if (t == nullptr) return make_error(platform_errc::invalid_argument);
   bus_position pos{self->state.epoch, 0};
-  pos.seq = t->log.append(e);
+  pos.seq = t->log.append(e, refilled);
   ++self->state.published;
   for (const auto& sub : t->subscribers)
-    self->send(sub, bus_event_atom::value, bus_delivery{topic, pos, e});
+    self->send(sub, bus_event_atom::value, bus_delivery{topic, pos, e, refilled});
   return pos;
 }
 
@@ -105,8 +107,10 @@ caf::behavior bus_behavior(bus_pointer self, bus_config config) {
           return make_error(platform_errc::invalid_argument);
         bus_batch_published out;
         out.ok.reserve(batch.events.size());
-        for (std::size_t i = 0; i < batch.events.size(); ++i)
-          out.ok.push_back(publish_one(self, batch.topics[i], batch.events[i]) ? 1 : 0);
+        for (std::size_t i = 0; i < batch.events.size(); ++i) {
+          auto pos = publish_one(self, batch.topics[i], batch.events[i], batch.refilled);
+          out.ok.push_back(pos ? 1 : 0);
+        }
         return out;
       },
       [self](bus_subscribe_atom, std::string& topic, caf::actor& subscriber,
@@ -119,8 +123,9 @@ caf::behavior bus_behavior(bus_pointer self, bus_config config) {
           auto replay = entries_after(self, *t, after);
           if (!replay) return std::move(replay.error());
           for (const auto& entry : *replay)
-            self->send(subscriber, bus_event_atom::value,
-                       bus_delivery{topic, {self->state.epoch, entry.seq}, *entry.event});
+            self->send(
+                subscriber, bus_event_atom::value,
+                bus_delivery{topic, {self->state.epoch, entry.seq}, *entry.event, entry.refilled});
           reply.replayed = static_cast<std::int64_t>(replay->size());
         }
         remove_subscriber(self, *t, subscriber);
@@ -141,7 +146,8 @@ caf::behavior bus_behavior(bus_pointer self, bus_config config) {
         bus_replayed out;
         out.deliveries.reserve(replay->size());
         for (const auto& entry : *replay)
-          out.deliveries.push_back({topic, {self->state.epoch, entry.seq}, *entry.event});
+          out.deliveries.push_back(
+              {topic, {self->state.epoch, entry.seq}, *entry.event, entry.refilled});
         out.head = {self->state.epoch, t->log.head()};
         return out;
       },
@@ -153,9 +159,15 @@ caf::behavior bus_behavior(bus_pointer self, bus_config config) {
         auto entries = std::get<std::vector<topic_log::entry>>(t->log.after(from));
         bus_replayed out;
         for (const auto& entry : entries)
-          out.deliveries.push_back({topic, {self->state.epoch, entry.seq}, *entry.event});
+          out.deliveries.push_back(
+              {topic, {self->state.epoch, entry.seq}, *entry.event, entry.refilled});
         out.head = {self->state.epoch, t->log.head()};
         return out;
+      },
+      [self](bus_refill_atom, const std::string& source) {
+        // Only the first ask per source: this bus starts empty, and the source's relay fills
+        // it once with what it published before (ADR 0019).
+        return self->state.refilled_sources.insert(source).second;
       },
       [self](bus_stats_atom) {
         bus_stats s;

@@ -36,6 +36,12 @@ namespace superapp::bus {
 //       The last `count` events the ring holds (fewer if it holds fewer), for people looking
 //       in (`superapp admin events tail`); `head` tells where to go on from.
 //   (bus_stats_atom)                                                -> bus_stats
+//   (bus_refill_atom, std::string source)                           -> bool
+//       True the first time `source` (a domain's outbox relay) asks this bus: the bus is new
+//       to it (the node or the bus restarted), so it holds none of the events the source
+//       published before, acknowledged or not by their consumers. The relay then publishes its
+//       recently published rows again as a batch with `refilled` set (ADR 0019). False on
+//       every later ask; a Kafka producer always answers false (Kafka keeps the log).
 //
 // To each subscriber, in publish order per topic:
 //   (bus_event_atom, bus_delivery)
@@ -51,6 +57,7 @@ using bus_unsubscribe_atom = caf::atom_constant<caf::atom("bus_unsub")>;
 using bus_replay_atom = caf::atom_constant<caf::atom("bus_replay")>;
 using bus_recent_atom = caf::atom_constant<caf::atom("bus_recent")>;
 using bus_stats_atom = caf::atom_constant<caf::atom("bus_stats")>;
+using bus_refill_atom = caf::atom_constant<caf::atom("bus_refill")>;
 using bus_event_atom = caf::atom_constant<caf::atom("bus_event")>;
 
 // A point in one topic's stream: the bus incarnation (epoch) and the per-topic sequence
@@ -67,6 +74,10 @@ struct bus_delivery {
   std::string topic;
   bus_position position;  // resume from here: subscribe with after = this position
   events::event event;
+  // Published again from the source's outbox after a bus restart (bus_refill_atom): a consumer
+  // with effects may have applied it before (its inbox tells); one that only shows events
+  // (the gateway's pushes) skips it.
+  bool refilled = false;
 };
 
 struct bus_published {
@@ -76,6 +87,7 @@ struct bus_published {
 struct bus_batch {
   std::vector<std::string> topics;  // topics[i] is events[i]'s
   std::vector<events::event> events;
+  bool refilled = false;  // every event is a refill (see bus_refill_atom)
 };
 
 struct bus_batch_published {
@@ -105,7 +117,7 @@ typename Inspector::result_type inspect(Inspector& f, bus_position& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_delivery& x) {
-  return f(caf::meta::type_name("bus_delivery"), x.topic, x.position, x.event);
+  return f(caf::meta::type_name("bus_delivery"), x.topic, x.position, x.event, x.refilled);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_published& x) {
@@ -113,7 +125,7 @@ typename Inspector::result_type inspect(Inspector& f, bus_published& x) {
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_batch& x) {
-  return f(caf::meta::type_name("bus_batch"), x.topics, x.events);
+  return f(caf::meta::type_name("bus_batch"), x.topics, x.events, x.refilled);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, bus_batch_published& x) {

@@ -1,6 +1,7 @@
 // The outbox relay: read unpublished rows, publish them in order, mark what was acknowledged.
 #include "supervisors/bus/outbox_relay.hpp"
 
+#include <algorithm>
 #include <caf/all.hpp>
 
 #include "persistence/connection.hpp"
@@ -19,6 +20,7 @@ struct relay_metrics {
   metrics::gauge oldest_age_ms;
   metrics::counter published;
   metrics::counter failures;
+  metrics::counter refilled;
 };
 
 struct relay_state {
@@ -32,6 +34,11 @@ struct relay_state {
   std::int64_t last_purge_ms = 0;
   std::int64_t last_backlog_ms = 0;
   std::uint64_t timer_generation = 0;
+  // The refill (ADR 0019): the publisher last asked bus_refill_atom, whether it answered that
+  // it is new (and not yet filled), and whether an ask or a fill is under way.
+  caf::actor_addr refill_asked;
+  bool refill_due = false;
+  bool refill_busy = false;
   static inline const char* name = "outbox_relay";
 };
 
@@ -122,11 +129,103 @@ void finish_batch(relay_pointer self, std::shared_ptr<batch> b) {
           });
 }
 
+// Publishes the recently published rows again to `publisher`, a bus new to this relay, before
+// anything new goes to it: consumers with effects find what they missed (their inbox drops
+// what they had applied), in the order it was first published.
+void refill(relay_pointer self, caf::actor publisher) {
+  auto& st = self->state;
+  auto fail = [self](std::string_view reason) {
+    log::warn("outbox relay could not fill a new bus; trying again",
+              {{"domain", self->state.ctx->domain}, {"reason", std::string{reason}}});
+    self->state.refill_busy = false;
+    schedule(self, self->state.settings.retry_backoff);
+  };
+  std::vector<persistence::outbox_row> rows;
+  {
+    auto lease = st.ctx->readers->borrow();
+    if (!lease) return fail(describe(lease.error()).wire_code);
+    auto read = persistence::read_recently_published(
+        **lease, now_ms(self) - st.settings.refill_window.count(), st.settings.refill_max_events);
+    if (!read) return fail(describe(read.error()).wire_code);
+    rows = std::move(*read);
+  }
+  bus_batch request;
+  request.refilled = true;
+  for (auto& row : rows)
+    if (auto decoded = events::decode(row.payload)) {  // a corrupt row was logged when first sent
+      request.topics.push_back(std::move(row.topic));
+      request.events.push_back(std::move(*decoded));
+    }
+  auto done = [self](std::int64_t count) {
+    auto& st = self->state;
+    st.refill_due = false;
+    st.refill_busy = false;
+    st.stats.refilled += count;
+    if (st.series.refilled) st.series.refilled.increment(static_cast<std::uint64_t>(count));
+    if (count > 0)
+      log::info(
+          "outbox relay filled a new bus with its recently published events",
+          {{"domain", st.ctx->domain},
+           {"events", count},
+           {"window_s",
+            std::chrono::duration_cast<std::chrono::seconds>(st.settings.refill_window).count()}});
+    schedule(self, std::chrono::milliseconds{0});
+  };
+  if (request.events.empty()) return done(0);
+  self->request(publisher, st.settings.publish_timeout, bus_publish_batch_atom::value,
+                std::move(request))
+      .then(
+          [done](bus_batch_published& reply) {
+            done(static_cast<std::int64_t>(std::count(reply.ok.begin(), reply.ok.end(), 1)));
+          },
+          [fail](caf::error& err) { fail(describe(err).wire_code); });
+}
+
+// Asks `publisher` whether it is new to this relay; a bus answers true once (bus_refill_atom).
+void ask_refill(relay_pointer self, caf::actor publisher) {
+  auto& st = self->state;
+  st.refill_busy = true;
+  st.refill_asked = publisher.address();
+  self->request(publisher, st.settings.publish_timeout, bus_refill_atom::value, st.ctx->domain)
+      .then(
+          [self](bool fresh) {
+            self->state.refill_due = fresh;
+            self->state.refill_busy = false;
+            schedule(self, std::chrono::milliseconds{0});
+          },
+          [self](caf::error& err) {
+            auto& st = self->state;
+            st.refill_busy = false;
+            if (err == caf::sec::unexpected_message) {  // a publisher without refills
+              schedule(self, std::chrono::milliseconds{0});
+              return;
+            }
+            st.refill_asked = caf::actor_addr{};  // ask again (this publisher, or the next one)
+            schedule(self, st.settings.retry_backoff);
+          });
+}
+
 void tick(relay_pointer self) {
   auto& st = self->state;
   // Ticks come from the timer and from each finished batch; beyond the bound (or while halted)
   // the batch that finishes next reads on.
   if (st.in_flight >= st.settings.max_batches_in_flight || (st.halted && st.in_flight > 0)) return;
+  if (st.refill_busy) return;  // its reply schedules the next tick
+  // A publisher not asked yet may be a new bus: ask (and fill it) before sending it anything
+  // new, once the batches sent to the one before are done.
+  if (auto current = st.settings.publisher->current(); current) {
+    if (current.address() != st.refill_asked) {
+      if (st.in_flight == 0) ask_refill(self, current);
+      return;
+    }
+    if (st.refill_due) {
+      if (st.in_flight == 0) {
+        st.refill_busy = true;
+        refill(self, current);
+      }
+      return;
+    }
+  }
   if (st.in_flight == 0) {
     st.halted = false;
     st.cursor = 0;  // nothing in flight: start from the oldest unpublished row
@@ -259,6 +358,9 @@ caf::behavior relay_behavior(relay_pointer self, sup::domain_context_ptr ctx,
         "superapp_outbox_published_total", "Outbox events published and marked", labels);
     st.series.failures = registry->add_counter(
         "superapp_outbox_publish_failures_total", "Outbox publish attempts that failed", labels);
+    st.series.refilled = registry->add_counter(
+        "superapp_outbox_refilled_total",
+        "Published outbox events published again to a bus new to the relay", labels);
   }
   schedule(self, std::chrono::milliseconds{0});
   return {

@@ -1,5 +1,6 @@
 // The outbox relay: a domain worker that publishes committed outbox rows, in order, and marks
-// them published only once the publisher (local bus or Kafka producer) acknowledged them.
+// them published only once the publisher (local bus or Kafka producer) acknowledged them. A
+// local bus that is new to the relay first gets the recently published rows again (ADR 0019).
 #pragma once
 
 #include <chrono>
@@ -31,6 +32,13 @@ struct outbox_relay_settings {
   std::chrono::milliseconds publish_timeout{10000};
   std::int64_t alarm_backlog_events = 10000;  // log an alarm once the backlog passes this
   std::chrono::milliseconds retention{std::chrono::hours{24}};  // published rows kept this long
+  // When the publisher is a bus new to this relay (bus_refill_atom: the node or the bus
+  // restarted), the rows published in the last `refill_window`, at most the newest
+  // `refill_max_events`, are published to it again before anything new (ADR 0019). Keep the
+  // cap under the bus's ring (4096 per topic) so a consumer subscribing from the start of the
+  // ring still finds them.
+  std::chrono::milliseconds refill_window{std::chrono::hours{1}};
+  std::size_t refill_max_events = 1024;
 };
 
 // Asks a relay what it has done (tests, and operators through probes).
@@ -42,6 +50,7 @@ struct relay_stats {
   std::int64_t published = 0;       // rows acknowledged by the publisher and marked
   std::int64_t publish_failures = 0;  // publish requests that failed (retried later)
   std::int64_t skipped_corrupt = 0;   // rows whose payload did not decode (logged, marked)
+  std::int64_t refilled = 0;          // published rows published again to a new bus
   std::int64_t backlog_events = 0;    // at the last read
   std::int64_t oldest_age_ms = 0;     // at the last read
   std::int64_t alarms = 0;            // times the backlog crossed alarm_backlog_events
@@ -50,8 +59,8 @@ struct relay_stats {
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, relay_stats& x) {
-  return f(caf::meta::type_name("relay_stats"), x.published, x.publish_failures,
-           x.skipped_corrupt, x.backlog_events, x.oldest_age_ms, x.alarms, x.alarm_on);
+  return f(caf::meta::type_name("relay_stats"), x.published, x.publish_failures, x.skipped_corrupt,
+           x.refilled, x.backlog_events, x.oldest_age_ms, x.alarms, x.alarm_on);
 }
 
 // Spawns a relay over the domain context's readers (to read rows) and store (to mark them).

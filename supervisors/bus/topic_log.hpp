@@ -16,10 +16,10 @@ class topic_log {
   explicit topic_log(std::size_t capacity) : capacity_(capacity) { SUPERAPP_ASSERT(capacity > 0); }
 
   // Appends and returns the event's sequence number (1 for the first); drops the oldest event
-  // once `capacity` are held.
-  std::int64_t append(events::event e) {
+  // once `capacity` are held. `refilled`: published again from an outbox (bus_refill_atom).
+  std::int64_t append(events::event e, bool refilled = false) {
     ++head_;
-    ring_.push_back(std::move(e));
+    ring_.push_back({std::move(e), refilled});
     if (ring_.size() > capacity_) ring_.pop_front();
     SUPERAPP_ASSERT(ring_.size() <= capacity_);
     return head_;
@@ -29,6 +29,7 @@ class topic_log {
   struct entry {
     std::int64_t seq;
     const events::event* event;
+    bool refilled;
   };
 
   // Every held event with seq > after, oldest first; too_old when events after `after` have
@@ -37,8 +38,10 @@ class topic_log {
     if (after < oldest_seq() - 1 || after > head_) return too_old{};
     std::vector<entry> out;
     out.reserve(static_cast<std::size_t>(head_ - after));
-    for (std::int64_t seq = after + 1; seq <= head_; ++seq)
-      out.push_back({seq, &ring_[static_cast<std::size_t>(seq - oldest_seq())]});
+    for (std::int64_t seq = after + 1; seq <= head_; ++seq) {
+      const auto& held = ring_[static_cast<std::size_t>(seq - oldest_seq())];
+      out.push_back({seq, &held.event, held.refilled});
+    }
     return out;
   }
 
@@ -47,8 +50,12 @@ class topic_log {
   std::size_t size() const { return ring_.size(); }
 
  private:
+  struct held {
+    events::event event;
+    bool refilled;
+  };
   std::size_t capacity_;
-  std::deque<events::event> ring_;
+  std::deque<held> ring_;
   std::int64_t head_ = 0;
 };
 

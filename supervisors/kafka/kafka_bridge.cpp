@@ -214,7 +214,10 @@ caf::behavior producer_behavior(producer_pointer self, std::shared_ptr<producer_
         self->state.pending.emplace(token, pending_delivery{promise, nullptr, 0});
         return promise;
       },
-      [self](bus::bus_publish_batch_atom, const bus::bus_batch& b) -> caf::result<bus::bus_batch_published> {
+      // Kafka keeps the log: a relay never has to fill it again (bus_messages.hpp, ADR 0019).
+      [](bus::bus_refill_atom, const std::string&) { return false; },
+      [self](bus::bus_publish_batch_atom,
+             const bus::bus_batch& b) -> caf::result<bus::bus_batch_published> {
         if (b.topics.size() != b.events.size()) return make_error(platform_errc::invalid_argument);
         auto batch = std::make_shared<batch_in_flight>();
         batch->out.ok.assign(b.events.size(), 0);

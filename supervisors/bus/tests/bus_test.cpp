@@ -212,6 +212,44 @@ TEST_CASE_FIXTURE(bus_fixture, "an invalid event or one topic too many is refuse
   CHECK(over == platform_errc::invalid_argument);
 }
 
+TEST_CASE_FIXTURE(bus_fixture,
+                  "a bus is new to each source once, and refilled events say so wherever they go") {
+  CHECK(request<bool>(bus, bus_refill_atom::value, std::string{"kyc"}));
+  CHECK_FALSE(request<bool>(bus, bus_refill_atom::value, std::string{"kyc"}));
+  CHECK(request<bool>(bus, bus_refill_atom::value, std::string{"banking"}));
+  auto [live, box] = subscriber();
+  REQUIRE(subscribe(live, bus_position::live()));
+  bus_batch refill;
+  refill.refilled = true;
+  for (int i = 1; i <= 2; ++i) {
+    refill.topics.push_back(banking);
+    refill.events.push_back(numbered(i));
+  }
+  CHECK(request<bus_batch_published>(bus, bus_publish_batch_atom::value, refill).ok ==
+        std::vector<std::uint8_t>{1, 1});
+  publish(3);
+  run();
+  REQUIRE(box->got.size() == 3);
+  CHECK(box->got[0].refilled);
+  CHECK(box->got[1].refilled);
+  CHECK_FALSE(box->got[2].refilled);
+  // The ring keeps the mark: a replay and a late subscriber see the same.
+  auto replay =
+      request<bus_replayed>(bus, bus_replay_atom::value, banking, bus_position{test_epoch, 0});
+  REQUIRE(replay.deliveries.size() == 3);
+  CHECK(replay.deliveries[0].refilled);
+  CHECK_FALSE(replay.deliveries[2].refilled);
+  auto [late, late_box] = subscriber();
+  REQUIRE(subscribe(late, bus_position{test_epoch, 1}));
+  run();
+  REQUIRE(late_box->got.size() == 2);
+  CHECK(late_box->got[0].refilled);
+  CHECK_FALSE(late_box->got[1].refilled);
+  self->send_exit(live, caf::exit_reason::kill);
+  self->send_exit(late, caf::exit_reason::kill);
+  run();
+}
+
 TEST_CASE("bridge_sup runs the bus, publishes it, and restarts it with a new epoch") {
   caf::actor_system_config cfg;
   caf::actor_system sys{cfg};

@@ -57,18 +57,29 @@ persistence::unit_of_work open_account(const superapp::clock& c, int n) {
 struct publisher_script {
   bool refuse = false;
   std::vector<events::event> got;
+  std::vector<bool> got_refilled;  // per event in `got`: came in a refill batch
 };
 
+caf::result<bus_batch_published> take(publisher_script& s, const bus_batch& b) {
+  if (s.refuse) return make_error(platform_errc::unavailable);
+  bus_batch_published out;
+  for (const auto& e : b.events) {
+    s.got.push_back(e);
+    s.got_refilled.push_back(b.refilled);
+    out.ok.push_back(1);
+  }
+  return out;
+}
+
 caf::behavior scripted_publisher(caf::event_based_actor*, std::shared_ptr<publisher_script> s) {
-  return {[s](bus_publish_batch_atom, bus_batch& b) -> caf::result<bus_batch_published> {
-    if (s->refuse) return make_error(platform_errc::unavailable);
-    bus_batch_published out;
-    for (auto& e : b.events) {
-      s->got.push_back(e);
-      out.ok.push_back(1);
-    }
-    return out;
-  }};
+  return {[s](bus_publish_batch_atom, const bus_batch& b) { return take(*s, b); }};
+}
+
+// The same, answering bus_refill_atom as a bus does: true the first time.
+caf::behavior refilling_publisher(caf::event_based_actor*, std::shared_ptr<publisher_script> s) {
+  auto asked = std::make_shared<bool>(false);
+  return {[s](bus_publish_batch_atom, const bus_batch& b) { return take(*s, b); },
+          [asked](bus_refill_atom, const std::string&) { return !std::exchange(*asked, true); }};
 }
 
 // A domain context built by hand around a scheduled writer, for the test coordinator.
@@ -103,13 +114,16 @@ struct stepped_relay : test_coordinator_fixture<> {
     self->send(ctx->store, persistence::write_atom::value, open_account(*clock, n));
     consume_messages();
   }
-  void start(std::int64_t alarm_at) {
+  void start(std::int64_t alarm_at, std::chrono::milliseconds refill_window = std::chrono::hours{1},
+             std::size_t refill_max = 1024) {
     outbox_relay_settings s;
     s.publisher = directory;
     s.clock = clock;
     s.metrics = &registry;
     s.batch_rows = 2;
     s.alarm_backlog_events = alarm_at;
+    s.refill_window = refill_window;
+    s.refill_max_events = refill_max;
     relay = spawn_outbox_relay(sys, ctx, s);
     consume_messages();
   }
@@ -200,6 +214,55 @@ TEST_CASE_FIXTURE(stepped_relay, "without a publisher the relay waits and loses 
   CHECK(unpublished() == 0);
   CHECK(script->got.size() == 1);
   self->send_exit(publisher, caf::exit_reason::kill);
+  consume_messages();
+}
+
+TEST_CASE_FIXTURE(
+    stepped_relay,
+    "a bus new to the relay first gets the recently published rows again, newest within the cap") {
+  auto first = sys.spawn(refilling_publisher, script);
+  directory->publish(first);
+  write(1);
+  write(2);
+  start(100, 10s, 2);
+  // The first bus is new too, but nothing was published before it.
+  REQUIRE(script->got.size() == 2);
+  CHECK(stats().refilled == 0);
+  clock->advance(20s);  // rows 1 and 2 now lie outside the 10 s window
+  for (int i = 3; i <= 5; ++i) write(i);
+  next_tick();
+  REQUIRE(script->got.size() == 5);
+  CHECK(unpublished() == 0);
+
+  // The node (or the bus) restarted: a new bus, and row 6 committed meanwhile.
+  auto second_script = std::make_shared<publisher_script>();
+  auto second = sys.spawn(refilling_publisher, second_script);
+  directory->publish(second);
+  write(6);
+  clock->advance(1s);
+  next_tick();
+  // Rows 3..5 are in the window; the cap keeps the newest two; in order, before row 6.
+  REQUIRE(second_script->got.size() == 3);
+  CHECK(second_script->got[0].aggregate_id == "acct-4");
+  CHECK(second_script->got[1].aggregate_id == "acct-5");
+  CHECK(second_script->got[2].aggregate_id == "acct-6");
+  CHECK(second_script->got_refilled == std::vector<bool>{true, true, false});
+  CHECK(unpublished() == 0);
+  CHECK(stats().refilled == 2);
+  CHECK(registry.render().find("superapp_outbox_refilled_total{domain=\"banking\"} 2") !=
+        std::string::npos);
+
+  // The same bus after a relay restart: it is not new, nothing is sent twice.
+  anon_send_exit(relay, caf::exit_reason::kill);
+  consume_messages();
+  write(7);
+  start(100, 10s, 2);
+  REQUIRE(second_script->got.size() == 4);
+  CHECK(second_script->got[3].aggregate_id == "acct-7");
+  CHECK_FALSE(second_script->got_refilled[3]);
+  CHECK(stats().refilled == 0);
+  self->send_exit(first, caf::exit_reason::kill);
+  self->send_exit(second, caf::exit_reason::kill);
   consume_messages();
 }
 
@@ -300,6 +363,38 @@ TEST_CASE("in a running domain tree, events reach bus subscribers and a relay cr
   CHECK(report.children[1].restarts == 0);
   CHECK(report.children[2].name == "outbox_relay");
   CHECK(report.children[2].restarts == 1);
+
+  // The bus dies: bridge_sup starts a new, empty one (another epoch). The relay fills it with
+  // the five events it published before, marked as a refill, then carries on with new ones.
+  relay = relay2;  // what marked() asks
+  for (int i = 0; i < 500 && marked() < 2; ++i) self->receive(caf::after(10ms) >> [] {});
+  REQUIRE(marked() == 2);
+  auto old_bus = directory->current();
+  self->monitor(old_bus);
+  self->send_exit(old_bus, caf::exit_reason::kill);
+  self->receive([](caf::down_msg&) {});
+  caf::actor new_bus;
+  for (int i = 0; i < 500 && (!new_bus || new_bus == old_bus); ++i) {
+    new_bus = directory->current();
+    if (new_bus == old_bus) self->receive(caf::after(10ms) >> [] {});
+  }
+  REQUIRE(new_bus);
+  std::uint64_t epoch = 0;
+  self->request(new_bus, 5s, bus_stats_atom::value)
+      .receive([&](bus_stats& st) { epoch = st.epoch; }, [](caf::error&) {});
+  self->request(new_bus, 5s, bus_subscribe_atom::value, topic, caf::actor_cast<caf::actor>(self),
+                bus_position{epoch, 0})
+      .receive([](bus_subscribed&) {}, [](caf::error& err) { FAIL(caf::to_string(err)); });
+  std::vector<std::string> refilled;
+  while (refilled.size() < 5)
+    self->receive(
+        [&](bus_event_atom, bus_delivery& d) {
+          CHECK(d.refilled);
+          refilled.push_back(d.event.aggregate_id);
+        },
+        caf::after(10s) >> [&] { FAIL("the new bus was not filled within 10 s"); });
+  CHECK(refilled == std::vector<std::string>{"acct-1", "acct-2", "acct-3", "acct-4", "acct-5"});
+  receive_events(6, 6);
 
   CHECK_FALSE(sup::shutdown(self, domain, 10s));
   CHECK_FALSE(sup::shutdown(self, bridge, 10s));
