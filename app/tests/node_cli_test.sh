@@ -243,6 +243,22 @@ stop_node
 grep -q '"msg":"stopped"' "$work/log" || fail "no orderly stop logged"
 for domain in identity events; do test -f "$data/db/$domain.db" || fail "no $domain.db"; done
 
+# The node died after its bus delivered kyc's level and before banking recorded it: banking's
+# record and inbox entry are gone, as a kill -9 at that moment leaves them. At the next start
+# kyc's relay fills the new bus with what it published in the last hour (ADR 0019), and
+# banking records the level from it.
+sqlite3 "$data/db/banking.db" \
+  "DELETE FROM user_limits; DELETE FROM event_inbox WHERE consumer = 'banking.kyc_limits';"
+[[ -z $(sqlite3 "$data/db/banking.db" "SELECT level FROM user_limits") ]] || fail "limits not deleted"
+SUPERAPP_ADMIN_PORT=0 SUPERAPP_GATEWAY_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
+pid=$!
+wait_for 60 test -s "$data/node.json" || fail "node.json did not appear after the restart"
+level_back() { [[ $(sqlite3 "$data/db/banking.db" "SELECT DISTINCT level FROM user_limits") == standard ]]; }
+wait_for 30 level_back || fail "banking did not record the level again from kyc's refill: $(sqlite3 "$data/db/banking.db" "SELECT user_id, currency, level FROM user_limits" 2>&1)"
+grep 'filled a new bus' "$work/log" | grep -q '"domain":"kyc"' || fail "kyc's relay did not refill"
+grep -q 'missed before the restart is recorded now' "$work/log" || fail "banking did not say so"
+stop_node
+
 # A bad config: one line naming the key and the file, status 2.
 printf '[admin]\nport = "abc"\n' >"$work/bad.toml"
 status=0

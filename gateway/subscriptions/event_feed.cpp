@@ -58,7 +58,9 @@ caf::behavior event_feed(caf::event_based_actor* self, std::shared_ptr<feed_stat
       },
       [st](bus::bus_event_atom, bus::bus_delivery& delivery) {
         auto& e = delivery.event;
-        if (e.audience.empty()) return;
+        // A refill (a new bus filled again from the outboxes, ADR 0019) was pushed when it
+        // happened; clients that were away resync rather than take old news as new.
+        if (e.audience.empty() || delivery.refilled) return;
         auto router = st->router();
         if (!router) return;
         caf::anon_send(router, client_event_atom::value,

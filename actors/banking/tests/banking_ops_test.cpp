@@ -599,6 +599,44 @@ TEST_CASE("KYC limits: the default level's, then each user's from kyc.check.veri
   CHECK(persistence::text_at(rows->rows[0], 0) == "standard");
   CHECK(persistence::int_at(rows->rows[0], 1) == 200'000);
   CHECK(n.books() == 0);
+
+  // The node dies after the bus delivered the level and before banking recorded it: a new bus,
+  // and banking's row and inbox entry gone. kyc's relay fills the new bus with what it had
+  // published (ADR 0019): banking records the level from the refill, and a refill of what it
+  // recorded changes nothing.
+  n.stop();
+  caf::anon_send_exit(buses->current(), caf::exit_reason::user_shutdown);
+  buses->publish(bus::spawn_local_bus(*n.sys, bus::bus_config{}));
+  {
+    auto db = persistence::open_database(n.database(), n.name);
+    REQUIRE(db);
+    auto w = (*db)->connect(persistence::connection_role::writer);
+    REQUIRE(w);
+    REQUIRE((*w)->execute({"DELETE FROM user_limits", {}}));
+    REQUIRE((*w)->execute({"DELETE FROM event_inbox WHERE consumer = 'banking.kyc_limits'", {}}));
+  }
+  n.start();
+  CHECK(n.transfer(alice, dave, 100, "l9").code == "limit_per_day");  // the default level's again
+  bus::bus_batch refill;
+  refill.refilled = true;
+  refill.topics = {events::topic_for_domain("kyc"), events::topic_for_domain("kyc")};
+  refill.events = {verified(carol, 100'000, 200'000, 1'000'000), e};
+  self->request(buses->current(), 5s, bus::bus_publish_batch_atom::value, refill)
+      .receive([](const bus::bus_batch_published&) {},
+               [](caf::error& err) { FAIL(superapp::describe(err).wire_code); });
+  bool again = false;
+  for (int i = 0; i < 100 && !again; ++i) {
+    again = n.transfer(alice, dave, 100, "l10").ok;
+    if (!again) std::this_thread::sleep_for(20ms);
+  }
+  CHECK(again);
+  refill.topics.resize(1);
+  refill.events = {e};  // recorded now: skipped by the inbox
+  self->request(buses->current(), 5s, bus::bus_publish_batch_atom::value, refill)
+      .receive([](const bus::bus_batch_published&) {},
+               [](caf::error& err) { FAIL(superapp::describe(err).wire_code); });
+  CHECK(n.transfer(alice, dave, 100, "l11").ok);
+  CHECK(n.books() == 0);
   n.stop();
   caf::anon_send_exit(buses->current(), caf::exit_reason::user_shutdown);  // not in the tree
 }

@@ -16,7 +16,7 @@
 using namespace superapp;
 using namespace std::chrono_literals;
 
-TEST_CASE("events with an audience on the bus reach the router; the others do not") {
+TEST_CASE("events with an audience on the bus reach the router; the others and refills do not") {
   caf::actor_system_config cfg;
   cfg.set("scheduler.max-threads", 2);
   caf::actor_system sys{cfg};
@@ -57,14 +57,24 @@ TEST_CASE("events with an audience on the bus reach the router; the others do no
   CHECK(got.type == "banking.transfer.completed");
   CHECK(got.audience == std::vector<std::string>{"alice"});
   CHECK(got.body_json == R"({"n":1})");
-  // An event without an audience is never forwarded (earlier attempts may still arrive).
+  // An event without an audience is never forwarded (earlier attempts may still arrive), nor
+  // is a refill of a new bus (ADR 0019): it was news when it first happened.
   publish({}, "banking.ledger.closed");
+  bus::bus_batch refill;
+  refill.refilled = true;
+  refill.topics = {events::topic_for_domain("banking")};
+  refill.events = {
+      events::make_event(clock, "banking.transfer.refilled", 1, "acct-1", 1, "{}", "")};
+  refill.events[0].audience = {"alice"};
+  self->request(bus, 5s, bus::bus_publish_batch_atom::value, refill)
+      .receive([](const bus::bus_batch_published&) {}, [](caf::error&) { FAIL("refill failed"); });
   bool forwarded = false;
   bool quiet = false;
   while (!quiet)
     self->receive(
         [&](gateway::client_event_atom, gateway::client_event& e) {
-          if (e.type == "banking.ledger.closed") forwarded = true;
+          if (e.type == "banking.ledger.closed" || e.type == "banking.transfer.refilled")
+            forwarded = true;
         },
         caf::after(300ms) >> [&] { quiet = true; });
   CHECK_FALSE(forwarded);
