@@ -142,6 +142,36 @@ TEST_CASE("unpublished rows come in commit order and marked rows leave the backl
   CHECK(left->at(0).position == tail[0]);
 }
 
+TEST_CASE("the recently published rows are the newest published in the window, in position order") {
+  test_database t;
+  auto conn = migrated(t);
+  manual_clock c;
+  std::vector<events::event> written;
+  for (int i = 1; i <= 6; ++i) {
+    written.push_back(transfer_event(c, "acct-" + std::to_string(i), 1));
+    REQUIRE(commit_one(*conn, insert_with_event(i, written.back(), 1000 + i)));
+  }
+  auto rows = read_unpublished(*conn, 10);
+  REQUIRE(rows);
+  auto pos = positions(*rows);
+  // 1 and 2 published long ago, 3..5 lately, 6 not yet.
+  REQUIRE(commit_one(*conn, mark_published({pos[0], pos[1]}, 1'000)));
+  REQUIRE(commit_one(*conn, mark_published({pos[2], pos[3], pos[4]}, 9'000)));
+  auto recent = read_recently_published(*conn, 5'000, 10);
+  REQUIRE(recent);
+  REQUIRE(recent->size() == 3);
+  CHECK(positions(*recent) == std::vector<std::int64_t>{pos[2], pos[3], pos[4]});
+  CHECK(*events::decode(recent->at(0).payload) == written[2]);
+  CHECK(recent->at(2).topic == topic);
+  // The cap keeps the newest.
+  auto capped = read_recently_published(*conn, 0, 2);
+  REQUIRE(capped);
+  CHECK(positions(*capped) == std::vector<std::int64_t>{pos[3], pos[4]});
+  auto none = read_recently_published(*conn, 9'001, 10);
+  REQUIRE(none);
+  CHECK(none->empty());
+}
+
 TEST_CASE("two events of one aggregate under the same sequence are refused") {
   test_database t;
   auto conn = migrated(t);
