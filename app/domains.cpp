@@ -170,8 +170,9 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     settings.bank_webhook_secret = wiring.bank_webhook_secret;
     settings.payments.clock = wiring.clock;
     // KYC limits: the default level's for users kyc has not verified yet, each user's own from
-    // the kyc.check.verified events on the bus.
+    // the kyc.check.verified events (on the bus, or from Kafka through a consumer group).
     settings.bus = wiring.bus;
+    settings.kyc_consumer = wiring.kyc_consumer;
     const auto& levels = wiring.kyc_levels ? *wiring.kyc_levels : kyc::level_policy::defaults();
     for (const auto& [currency, l] : levels.default_level().limits_by_currency)
       settings.ledger.default_limits[currency] = {l.per_transaction_minor, l.per_day_minor, l.balance_minor};

@@ -1,6 +1,7 @@
 // Which domain tree each role of a node runs: the composition root's table of domains.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,9 @@ struct domain_wiring {
   std::string bank_webhook_secret;
   // The node's event bus (banking learns each user's KYC limits from it); null: none.
   std::shared_ptr<bus::bus_directory> bus;
+  // A node on Kafka: banking's kyc_limits is fed by a consumer group of its own instead of the
+  // bus (banking_settings::kyc_consumer); empty: the bus.
+  std::function<sup::domain_worker(std::function<caf::actor()> handler)> kyc_consumer;
 };
 
 // Reads and checks the domain files the config names (identity.tiers_file, .partners_file,

@@ -296,6 +296,23 @@ int run_node(const node::node_config& config, bool dev_keys) {
         bus::bus_config{}, bus_directory,
         {kafka::producer_child(ks, kafka_directory), kafka::mirror_child(std::move(ms))}));
     relay_settings.publisher = kafka_directory;
+    // Banking's KYC limits have an effect: their own consumer group, committing after banking's
+    // commit, rather than the mirror (ADR 0012). It runs inside banking's tree.
+    wiring.kyc_consumer = [ks, &registry](std::function<caf::actor()> handler) {
+      kafka::consumer_settings cs;
+      cs.kafka = ks;
+      cs.group = "banking.kyc_limits";
+      cs.topics = {events::topic_for_domain("kyc")};
+      cs.handler = std::move(handler);
+      cs.clock = std::make_shared<superapp::system_clock>();
+      cs.metrics = &registry;
+      auto child = kafka::consumer_child(std::move(cs));
+      sup::domain_worker w;
+      w.spec = child;
+      w.start = [child](caf::local_actor& parent, const caf::message& msg,
+                        sup::domain_context_ptr) { return child.start(parent, msg); };
+      return w;
+    };
   } else {
     subtrees.push_back(bus::bridge_supervisor(bus::bus_config{}, bus_directory));
   }

@@ -37,7 +37,14 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
     return handle;
   };
   def.workers.push_back(std::move(ledger));
-  if (settings.bus) def.workers.push_back(kyc_limits_worker(settings.bus, ledger_slot, settings.ledger.store_timeout));
+  // kyc's events: from a durable consumer (a node on Kafka) or from the node's bus.
+  auto kyc_handler = settings.kyc_consumer ? std::make_shared<sup::service_slot>() : nullptr;
+  if (kyc_handler)
+    def.workers.push_back(
+        kyc_limits_worker(nullptr, ledger_slot, settings.ledger.store_timeout, kyc_handler));
+  else if (settings.bus)
+    def.workers.push_back(
+        kyc_limits_worker(settings.bus, ledger_slot, settings.ledger.store_timeout));
   sup::domain_worker connector;
   connector.spec.id = "bank_connector";
   connector.spec.shutdown_timeout = std::chrono::seconds{5};  // a bank call in flight ends
@@ -61,6 +68,9 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
     return handle;
   };
   def.workers.push_back(std::move(service));
+  // Last: a crash of the consumer (its broker) restarts nothing of banking's own.
+  if (kyc_handler)
+    def.workers.push_back(settings.kyc_consumer([kyc_handler] { return kyc_handler->get(); }));
   return def;
 }
 

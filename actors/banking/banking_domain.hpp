@@ -2,6 +2,7 @@
 // bank_connector (Open Banking) -> payments (one actor per payment) -> service (the client ops).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,6 +27,11 @@ struct banking_settings {
   // The node's event bus: kyc.check.verified events give each user's limits (ADR 0014); null:
   // none are learnt (the default limits, ledger.default_limits, apply to everyone).
   std::shared_ptr<bus::bus_directory> bus;
+  // Set (a node on Kafka): kyc's events come from a durable consumer instead of the bus. Given
+  // how to find the kyc_limits worker (the consumer's handler), it makes the consumer, which
+  // banking runs as its last worker: it consumes only while banking runs, and commits an
+  // event's offset only after kyc_limits recorded it (ADR 0012).
+  std::function<sup::domain_worker(std::function<caf::actor()> handler)> kyc_consumer;
   // The secret the bank signs its payment callbacks with (raw bytes; banking.bank_webhook_
   // secret_file). Empty: every callback is refused (payments still settle by polling).
   std::string bank_webhook_secret;

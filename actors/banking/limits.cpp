@@ -137,27 +137,41 @@ void tell_ledger(self_ptr self, const verified_level& v) {
 }
 
 // Records the level's limits, once per event (the inbox), then tells the ledger. Waits for the
-// commit before the next delivery: levels are applied in the order kyc published them.
-void apply(self_ptr self, const events::event& e) {
+// commit before the next event: levels are applied in the order kyc published them. `asked`
+// (a durable consumer's request) is answered true once recorded, or with the error, which the
+// consumer retries; without it (the bus) a failure restarts the worker, which replays the ring.
+void apply(self_ptr self, const events::event& e, std::optional<caf::response_promise> asked = {}) {
   auto v = parse_verified(e);
-  if (!v) return;
+  if (!v) {
+    if (asked) asked->deliver(true);  // not banking's concern: done with it
+    return;
+  }
   auto now_ms = e.occurred_at_ms;
   persistence::unit_of_work unit;
   persistence::inbox_claim(unit, consumer, e.id, now_ms);
   store::set_limits(unit, v->user_id, v->level, v->limits);
-  self->request(self->state.ctx->store, self->state.store_timeout, persistence::write_atom::value, std::move(unit))
+  self->request(self->state.ctx->store, self->state.store_timeout, persistence::write_atom::value,
+                std::move(unit))
       .await(
-          [self, v = *v](persistence::unit_results&) {
+          [self, v = *v, asked](persistence::unit_results&) mutable {
             log::info("banking: limits of a KYC level recorded", {{"user_id", v.user_id}, {"level", v.level}});
             tell_ledger(self, v);
+            if (asked) asked->deliver(true);
           },
-          [self, v = *v, id = e.id](caf::error& err) {
+          [self, v = *v, id = e.id, asked](caf::error& err) mutable {
             auto conn = self->state.ctx->readers->borrow();
             auto seen = conn ? persistence::applied_before(**conn, consumer, id) : caf::expected<bool>{conn.error()};
-            if (seen && *seen) return tell_ledger(self, v);  // a replay: recorded before
+            if (seen && *seen) {  // a replay: recorded before
+              tell_ledger(self, v);
+              if (asked) asked->deliver(true);
+              return;
+            }
             log::error("banking: the limits of a KYC level could not be recorded",
                        {{"user_id", v.user_id}, {"code", superapp::describe(err).wire_code}});
-            self->quit(err);  // restarted, it replays the ring and tries again
+            if (asked)
+              asked->deliver(err);
+            else
+              self->quit(err);
           });
 }
 
@@ -175,9 +189,14 @@ caf::behavior kyc_limits(self_ptr self, std::shared_ptr<bus::bus_directory> buse
       self->delayed_send(self, retry, attach_atom::value);
     }
   });
-  self->send(self, attach_atom::value);
+  if (st.buses) self->send(self, attach_atom::value);  // else a durable consumer asks
   const auto topic = events::topic_for_domain("kyc");
   return {
+      [self](bus::event_apply_atom, const std::string&, const events::event& e) {
+        auto promise = self->make_response_promise<bool>();
+        apply(self, e, promise);
+        return promise;
+      },
       [self, topic](attach_atom) {
         auto& st = self->state;
         if (st.bus) return;
@@ -234,14 +253,18 @@ caf::behavior kyc_limits(self_ptr self, std::shared_ptr<bus::bus_directory> buse
 
 sup::domain_worker kyc_limits_worker(std::shared_ptr<bus::bus_directory> buses,
                                      std::shared_ptr<sup::service_slot> ledger_slot,
-                                     std::chrono::milliseconds store_timeout) {
+                                     std::chrono::milliseconds store_timeout,
+                                     std::shared_ptr<sup::service_slot> handler_slot) {
   sup::domain_worker w;
   w.spec.id = "kyc_limits";
   w.spec.shutdown_timeout = std::chrono::seconds{5};
-  w.start = [buses, ledger_slot, store_timeout](caf::local_actor& parent, const caf::message&,
-                                                sup::domain_context_ptr ctx) -> caf::expected<caf::actor> {
-    return sup::spawn_counted(parent, kyc_limits, buses, ledger_slot, std::move(ctx),
-                              store_timeout);
+  w.start = [buses, ledger_slot, store_timeout, handler_slot](
+                caf::local_actor& parent, const caf::message&,
+                sup::domain_context_ptr ctx) -> caf::expected<caf::actor> {
+    auto handle =
+        sup::spawn_counted(parent, kyc_limits, buses, ledger_slot, std::move(ctx), store_timeout);
+    if (handler_slot) handler_slot->set(handle);
+    return handle;
   };
   return w;
 }

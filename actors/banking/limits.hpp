@@ -63,11 +63,14 @@ struct verified_level {
 };
 std::optional<verified_level> parse_verified(const events::event& e);
 
-// The `kyc_limits` worker: subscribes to the kyc topic on the node's bus (found through
-// `buses`, again after the bus restarts), records each verified level's limits (deduplicated
-// through the inbox, in the same unit), then tells the ledger writer (in `ledger_slot`).
+// The `kyc_limits` worker: records each verified level's limits (deduplicated through the
+// inbox, in the same unit), then tells the ledger writer (in `ledger_slot`). With `buses` it
+// subscribes to the kyc topic on the node's bus (again after the bus restarts); without, it
+// answers a durable consumer's (bus::event_apply_atom, topic, event) -> bool, true once
+// recorded. `handler_slot`, when set, is where it publishes itself for that consumer.
 sup::domain_worker kyc_limits_worker(std::shared_ptr<bus::bus_directory> buses,
                                      std::shared_ptr<sup::service_slot> ledger_slot,
-                                     std::chrono::milliseconds store_timeout);
+                                     std::chrono::milliseconds store_timeout,
+                                     std::shared_ptr<sup::service_slot> handler_slot = nullptr);
 
 }  // namespace superapp::banking

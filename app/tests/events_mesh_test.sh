@@ -31,6 +31,9 @@ fail() {
 three start "$work/three" --any-ports --kafka-brokers "$brokers" >"$work/out" 2>&1 || fail "three-nodes start: $(tail -5 "$work/out")"
 grep -q "event bus:     Kafka at $brokers" "$work/three/core.out" || fail "core is not on Kafka"
 token=$(cat "$work/three/operator-token")
+# Banking on core reads kyc's events through a consumer group of its own, in its own tree.
+"$bin" admin tree --data-dir "$work/three/core" --token "$token" |
+  grep -q "kafka_consumer.banking.kyc_limits  \[worker\] running" || fail "core's banking runs no kyc consumer"
 
 # device_events NODE: "user device" for every identity.device.bound event on NODE's bus.
 device_events() {

@@ -60,6 +60,12 @@ using bus_stats_atom = caf::atom_constant<caf::atom("bus_stats")>;
 using bus_refill_atom = caf::atom_constant<caf::atom("bus_refill")>;
 using bus_event_atom = caf::atom_constant<caf::atom("bus_event")>;
 
+// What a durable consumer (a Kafka consumer group, supervisors/kafka) asks of a domain's
+// handler: (event_apply_atom, std::string topic, events::event) -> bool, true once the event's
+// effect is durable (or was applied before: the handler's inbox). Here so a domain can be a
+// handler without depending on Kafka.
+using event_apply_atom = caf::atom_constant<caf::atom("ev_apply")>;
+
 // A point in one topic's stream: the bus incarnation (epoch) and the per-topic sequence
 // (1, 2, ...). seq 0 means "before the first event of this epoch".
 struct bus_position {

@@ -39,7 +39,7 @@ struct kafka_settings {
 // to max_in_flight of them before its first answer is awaited (or was applied before: the handler dedups by
 // event id in its inbox, persistence::inbox_claim). An error reply or a timeout counts as a
 // failure: the event goes to the retry topic, and after max_attempts to the dead-letter topic.
-using event_apply_atom = caf::atom_constant<caf::atom("ev_apply")>;
+using event_apply_atom = bus::event_apply_atom;
 
 struct consumer_settings {
   kafka_settings kafka;
