@@ -198,13 +198,16 @@ std::string_view to_string(transfer_kind k) {
 
 std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1()},
-          persistence::outbox_migration(2), persistence::idempotency_migration(3),
-          persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5),
+          persistence::outbox_migration(2),
+          persistence::idempotency_migration(3),
+          persistence::migration{4, "banking: approvals spent", schema_v4},
+          payments_migration(5),
           limits_migration(6),
           persistence::migration{7, "banking: fewer trees per commit (sqlite)", "SELECT 1",
                                  sqlite_v7()},
           persistence::migration{8, "banking: transfers indexed behind the commits", "",
-                                 sqlite_v8(), postgres_v8()}};
+                                 sqlite_v8(), postgres_v8()},
+          levels_migration(9)};
 }
 
 caf::expected<loaded> load(conn& c) {

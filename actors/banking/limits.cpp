@@ -65,8 +65,33 @@ caf::expected<std::optional<limits_by_currency>> user_limits(persistence::connec
   return std::optional<limits_by_currency>{std::move(out)};
 }
 
+persistence::migration levels_migration(std::int64_t version) {
+  // Levels recorded before this migration get sequence 0: any kyc event is newer.
+  return persistence::migration{version, "banking: the kyc sequence of each user's level", R"sql(
+CREATE TABLE user_levels (
+  user_id TEXT PRIMARY KEY,
+  level TEXT NOT NULL,
+  kyc_sequence BIGINT NOT NULL
+);
+INSERT INTO user_levels (user_id, level, kyc_sequence)
+  SELECT user_id, MIN(level), 0 FROM user_limits GROUP BY user_id;
+)sql"};
+}
+
+caf::expected<std::int64_t> recorded_sequence(persistence::connection& c,
+                                              const std::string& user_id) {
+  auto r = c.execute({"SELECT kyc_sequence FROM user_levels WHERE user_id = $1", {user_id}});
+  if (!r) return r.error();
+  return r->rows.empty() ? std::int64_t{0} : int_at(r->rows[0], 0);
+}
+
 void set_limits(persistence::unit_of_work& u, const std::string& user_id, const std::string& level,
-                const limits_by_currency& limits) {
+                const limits_by_currency& limits, std::int64_t kyc_sequence) {
+  u.add({"INSERT INTO user_levels (user_id, level, kyc_sequence) VALUES ($1, $2, $3)"
+         " ON CONFLICT (user_id) DO UPDATE SET level = excluded.level,"
+         " kyc_sequence = excluded.kyc_sequence",
+         {user_id, level, kyc_sequence}},
+        1);
   u.add({"DELETE FROM user_limits WHERE user_id = $1", {user_id}});
   for (const auto& [currency, l] : limits)
     u.add({"INSERT INTO user_limits (user_id, currency, level, per_transaction, per_day, balance)"
@@ -137,32 +162,56 @@ void tell_ledger(self_ptr self, const verified_level& v) {
 }
 
 // Records the level's limits, once per event (the inbox), then tells the ledger. Waits for the
-// commit before the next event: levels are applied in the order kyc published them. `asked`
-// (a durable consumer's request) is answered true once recorded, or with the error, which the
-// consumer retries; without it (the bus) a failure restarts the worker, which replays the ring.
+// commit before the next event: levels are applied in the order they arrive, and a level older
+// than the one recorded (a lower kyc sequence: a Kafka retry arriving after a later level) is
+// claimed in the inbox and changes nothing. `asked` (a durable consumer's request) is answered
+// true once recorded, or with the error, which the consumer retries; without it (the bus) a
+// failure restarts the worker, which replays the ring.
 void apply(self_ptr self, const events::event& e, std::optional<caf::response_promise> asked = {}) {
   auto v = parse_verified(e);
   if (!v) {
     if (asked) asked->deliver(true);  // not banking's concern: done with it
     return;
   }
+  auto recorded = [&]() -> caf::expected<std::int64_t> {
+    auto conn = self->state.ctx->readers->borrow();
+    if (!conn) return conn.error();
+    return store::recorded_sequence(**conn, v->user_id);
+  }();
+  if (!recorded) {
+    log::error("banking: the recorded KYC level could not be read",
+               {{"user_id", v->user_id}, {"code", superapp::describe(recorded.error()).wire_code}});
+    if (asked)
+      asked->deliver(recorded.error());
+    else
+      self->quit(recorded.error());
+    return;
+  }
+  const bool newer = e.sequence > *recorded;
   auto now_ms = e.occurred_at_ms;
   persistence::unit_of_work unit;
   persistence::inbox_claim(unit, consumer, e.id, now_ms);
-  store::set_limits(unit, v->user_id, v->level, v->limits);
+  if (newer) store::set_limits(unit, v->user_id, v->level, v->limits, e.sequence);
   self->request(self->state.ctx->store, self->state.store_timeout, persistence::write_atom::value,
                 std::move(unit))
       .await(
-          [self, v = *v, asked](persistence::unit_results&) mutable {
-            log::info("banking: limits of a KYC level recorded", {{"user_id", v.user_id}, {"level", v.level}});
-            tell_ledger(self, v);
+          [self, v = *v, asked, newer, seq = e.sequence](persistence::unit_results&) mutable {
+            if (newer) {
+              log::info("banking: limits of a KYC level recorded",
+                        {{"user_id", v.user_id}, {"level", v.level}});
+              tell_ledger(self, v);
+            } else {
+              log::warn("banking: a KYC level older than the one recorded is ignored",
+                        {{"user_id", v.user_id}, {"level", v.level}, {"kyc_sequence", seq}});
+            }
             if (asked) asked->deliver(true);
           },
-          [self, v = *v, id = e.id, asked](caf::error& err) mutable {
+          [self, v = *v, id = e.id, asked, newer, seq = e.sequence,
+           recorded = *recorded](caf::error& err) mutable {
             auto conn = self->state.ctx->readers->borrow();
             auto seen = conn ? persistence::applied_before(**conn, consumer, id) : caf::expected<bool>{conn.error()};
-            if (seen && *seen) {  // a replay: recorded before
-              tell_ledger(self, v);
+            if (seen && *seen) {  // a replay: recorded before (the ledger may have restarted since)
+              if (newer || seq == recorded) tell_ledger(self, v);
               if (asked) asked->deliver(true);
               return;
             }

@@ -45,9 +45,15 @@ persistence::migration limits_migration(std::int64_t version);
 caf::expected<std::map<std::string, limits_by_currency>> load_limits(persistence::connection& c);
 // One user's recorded limits; nullopt when none were recorded (the default level's apply).
 caf::expected<std::optional<limits_by_currency>> user_limits(persistence::connection& c, const std::string& user_id);
-// Replaces the user's limits (all currencies) within `u`.
+// user_levels (the kyc event sequence of each user's recorded level), as migration `version`.
+persistence::migration levels_migration(std::int64_t version);
+// The kyc sequence of the user's recorded level; 0 when none was recorded.
+caf::expected<std::int64_t> recorded_sequence(persistence::connection& c,
+                                              const std::string& user_id);
+// Replaces the user's limits (all currencies) within `u`, recording the level and the kyc
+// event's sequence (its per-user sequence: a later level has a higher one).
 void set_limits(persistence::unit_of_work& u, const std::string& user_id, const std::string& level,
-                const limits_by_currency& limits);
+                const limits_by_currency& limits, std::int64_t kyc_sequence);
 // Today's outgoing client transfers and holds per wallet (UTC day starting at `day_start_ms`).
 caf::expected<std::map<std::string, std::int64_t>> spent_since(persistence::connection& c,
                                                                std::int64_t day_start_ms);

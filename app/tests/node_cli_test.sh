@@ -248,7 +248,7 @@ for domain in identity events; do test -f "$data/db/$domain.db" || fail "no $dom
 # kyc's relay fills the new bus with what it published in the last hour (ADR 0019), and
 # banking records the level from it.
 sqlite3 "$data/db/banking.db" \
-  "DELETE FROM user_limits; DELETE FROM event_inbox WHERE consumer = 'banking.kyc_limits';"
+  "DELETE FROM user_limits; DELETE FROM user_levels; DELETE FROM event_inbox WHERE consumer = 'banking.kyc_limits';"
 [[ -z $(sqlite3 "$data/db/banking.db" "SELECT level FROM user_limits") ]] || fail "limits not deleted"
 SUPERAPP_ADMIN_PORT=0 SUPERAPP_GATEWAY_PORT=0 "$bin" run --data-dir "$data" >"$work/out" 2>"$work/log" &
 pid=$!
