@@ -1,6 +1,7 @@
 // The ledger core's rules (ADR 0015).
 #include "actors/banking/ledger_core.hpp"
 
+#include <functional>
 #include <map>
 
 namespace superapp::banking {
@@ -9,8 +10,9 @@ namespace {
 // a + b into `out`, false when it leaves int64 (both are >= 0 here).
 bool add(std::int64_t a, std::int64_t b, std::int64_t& out) { return !__builtin_add_overflow(a, b, &out); }
 
-// The fields that make a transfer what it is, length-prefixed so no id can fake a separator.
-std::string digest_of(const transfer& t) {
+// The fields that make a transfer what it is, length-prefixed so no id can fake a separator,
+// hashed: the ledger keeps one per transfer it ever accepted.
+std::uint64_t digest_of(const transfer& t) {
   std::string d;
   auto put = [&d](std::string_view s) {
     d += std::to_string(s.size());
@@ -23,7 +25,7 @@ std::string digest_of(const transfer& t) {
   put(std::to_string(t.amount));
   put(t.currency);
   put(t.pending_id);
-  return d;
+  return std::hash<std::string_view>{}(d);
 }
 
 }  // namespace
