@@ -4,12 +4,12 @@
 // publishes while banking is down is recorded when banking starts again.
 #include <doctest/doctest.h>
 
-#include <fstream>
 #include <thread>
 
 #include "actors/banking/tests/banking_node.hpp"
 #include "supervisors/bus/bus.hpp"
 #include "supervisors/kafka/kafka_bridge.hpp"
+#include "tests/support/kafka_broker.hpp"
 
 using namespace superapp;
 using namespace superapp::banking;
@@ -19,13 +19,8 @@ using namespace std::chrono_literals;
 namespace {
 
 kafka::kafka_settings broker() {
-  const char* path = std::getenv("SUPERAPP_KAFKA_BOOTSTRAP_FILE");
-  REQUIRE_MESSAGE(path != nullptr, "SUPERAPP_KAFKA_BOOTSTRAP_FILE is not set; run via ctest");
-  std::ifstream in{path};
   kafka::kafka_settings s;
-  std::getline(in, s.bootstrap_servers);
-  REQUIRE_MESSAGE(!s.bootstrap_servers.empty(),
-                  "no bootstrap address from scripts/kafka-test-server");
+  s.bootstrap_servers = kafka_bootstrap();
   s.message_timeout = 20s;
   return s;
 }

@@ -1,11 +1,12 @@
 // The Kafka bridge against a real broker: outbox -> relay -> producer (acks=all, keyed,
 // headers), consumer groups with commit after a durable effect and inbox dedup, retry and
 // dead-letter topics for a poison event, and bridge crashes that leave the domain serving.
+#include "supervisors/kafka/kafka_bridge.hpp"
+
 #include <doctest/doctest.h>
 #include <librdkafka/rdkafka.h>
-#include <unistd.h>
-
 #include <signal.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <caf/all.hpp>
@@ -24,23 +25,15 @@
 #include "supervisors/bus/outbox_relay.hpp"
 #include "supervisors/domain.hpp"
 #include "supervisors/front_door.hpp"
-#include "supervisors/kafka/kafka_bridge.hpp"
 #include "supervisors/metrics.hpp"
+#include "tests/support/kafka_broker.hpp"
 
 using namespace superapp;
 using namespace std::chrono_literals;
 
 namespace {
 
-std::string bootstrap() {
-  const char* path = std::getenv("SUPERAPP_KAFKA_BOOTSTRAP_FILE");
-  REQUIRE_MESSAGE(path != nullptr, "SUPERAPP_KAFKA_BOOTSTRAP_FILE is not set; run via ctest");
-  std::ifstream in{path};
-  std::string line;
-  std::getline(in, line);
-  REQUIRE_MESSAGE(!line.empty(), "no bootstrap address from scripts/kafka-test-server");
-  return line;
-}
+std::string bootstrap() { return testing::kafka_bootstrap(); }
 
 std::string unique(const std::string& stem) {
   static int n = 0;
