@@ -318,6 +318,8 @@ int run_node(const node::node_config& config, bool dev_keys) {
   }
   relay_settings.clock = std::make_shared<superapp::system_clock>();
   relay_settings.metrics = &registry;
+  relay_settings.refill_window = std::chrono::seconds{config.bus.refill_window_s};
+  relay_settings.refill_max_events = static_cast<std::size_t>(config.bus.refill_max_events);
   // The gateway is made (not started) before the domains: banking verifies identity's
   // approvals with the keys the gateway's key refresher keeps fresh.
   std::optional<gateway_parts> gateway;

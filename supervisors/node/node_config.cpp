@@ -530,6 +530,11 @@ const std::vector<setting>& schema() {
     s.push_back(
         integer_setting("bus", "kafka_replication_factor", 1, 32,
                         [](node_config& c, auto v) { c.bus.kafka_replication_factor = v; }));
+    // Up to the outbox's retention (24 h); the cap under the bus's ring (4096 per topic).
+    s.push_back(integer_setting("bus", "refill_window_s", 0, 86400,
+                                [](node_config& c, auto v) { c.bus.refill_window_s = v; }));
+    s.push_back(integer_setting("bus", "refill_max_events", 1, 4096,
+                                [](node_config& c, auto v) { c.bus.refill_max_events = v; }));
     return s;
   }();
   return all;

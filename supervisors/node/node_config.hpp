@@ -177,6 +177,10 @@ struct bus_settings {
   std::string kafka_brokers;  // required when kind is kafka
   std::int64_t kafka_partitions = 4;          // of the topics the bridge creates
   std::int64_t kafka_replication_factor = 1;  // of the topics the bridge creates
+  // A new in-process bus gets each relay's rows published in this window again (0: none), at
+  // most the newest refill_max_events per domain (ADR 0019).
+  std::int64_t refill_window_s = 3600;
+  std::int64_t refill_max_events = 1024;
 };
 
 // Member defaults are the documented defaults of every key (README.md).

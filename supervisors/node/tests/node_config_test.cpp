@@ -63,6 +63,8 @@ front_door_credits = 64
 [bus]
 kind = "kafka"
 kafka_brokers = "k1:9092,k2:9092"
+refill_window_s = 600
+refill_max_events = 256
 )";
 
 // The smallest file `superapp node` accepts: only the required secret.
@@ -121,6 +123,8 @@ TEST_CASE("a file with every key set is read back key by key") {
   CHECK(c.admission.front_door_credits == 64);
   CHECK(c.bus.kind == node::bus_kind::kafka);
   CHECK(c.bus.kafka_brokers == "k1:9092,k2:9092");
+  CHECK(c.bus.refill_window_s == 600);
+  CHECK(c.bus.refill_max_events == 256);
 
   const superapp::persistence::database_config db = node::to_database_config(c);
   CHECK(db.engine_kind == superapp::persistence::engine::postgres);
@@ -147,6 +151,8 @@ TEST_CASE("keys left out take their documented defaults and sqlite follows data_
   CHECK(c.supervision.max_restarts == 5);
   CHECK(c.admission.front_door_credits == 1024);
   CHECK(c.bus.kind == node::bus_kind::local);
+  CHECK(c.bus.refill_window_s == 3600);
+  CHECK(c.bus.refill_max_events == 1024);
   CHECK(c.log.format == node::log_format::json);
 }
 
