@@ -306,12 +306,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
       cs.handler = std::move(handler);
       cs.clock = std::make_shared<superapp::system_clock>();
       cs.metrics = &registry;
-      auto child = kafka::consumer_child(std::move(cs));
-      sup::domain_worker w;
-      w.spec = child;
-      w.start = [child](caf::local_actor& parent, const caf::message& msg,
-                        sup::domain_context_ptr) { return child.start(parent, msg); };
-      return w;
+      return kafka::consumer_worker(std::move(cs));
     };
   } else {
     subtrees.push_back(bus::bridge_supervisor(bus::bus_config{}, bus_directory));

@@ -156,6 +156,13 @@ struct limits_state {
 
 using self_ptr = caf::stateful_actor<limits_state>*;
 
+// Whether this consumer applied the event before (its inbox), on a reader connection.
+caf::expected<bool> applied(self_ptr self, const events::event_id& id) {
+  auto conn = self->state.ctx->readers->borrow();
+  if (!conn) return conn.error();
+  return persistence::applied_before(**conn, consumer, id);
+}
+
 void tell_ledger(self_ptr self, const verified_level& v) {
   if (auto ledger = self->state.ledger->get())
     caf::anon_send(caf::actor_cast<ledger_actor>(ledger), limits_atom::value, v.user_id, v.limits);
@@ -208,8 +215,7 @@ void apply(self_ptr self, const events::event& e, std::optional<caf::response_pr
           },
           [self, v = *v, id = e.id, asked, newer, seq = e.sequence,
            recorded = *recorded](caf::error& err) mutable {
-            auto conn = self->state.ctx->readers->borrow();
-            auto seen = conn ? persistence::applied_before(**conn, consumer, id) : caf::expected<bool>{conn.error()};
+            auto seen = applied(self, id);
             if (seen && *seen) {  // a replay: recorded before (the ledger may have restarted since)
               if (newer || seq == recorded) tell_ledger(self, v);
               if (asked) asked->deliver(true);
@@ -286,10 +292,7 @@ caf::behavior kyc_limits(self_ptr self, std::shared_ptr<bus::bus_directory> buse
         // the inbox rather than fail a write for each.
         if (delivery.refilled) {
           if (!parse_verified(delivery.event)) return;
-          auto conn = self->state.ctx->readers->borrow();
-          auto seen = conn ? persistence::applied_before(**conn, consumer, delivery.event.id)
-                           : caf::expected<bool>{conn.error()};
-          if (seen && *seen) return;
+          if (auto seen = applied(self, delivery.event.id); seen && *seen) return;
           log::info("banking: a KYC level missed before the restart is recorded now",
                     {{"user_id", delivery.event.aggregate_id}});
         }

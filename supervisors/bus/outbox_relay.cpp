@@ -134,6 +134,7 @@ void finish_batch(relay_pointer self, std::shared_ptr<batch> b) {
 // what they had applied), in the order it was first published.
 void refill(relay_pointer self, caf::actor publisher) {
   auto& st = self->state;
+  st.refill_busy = true;
   auto fail = [self](std::string_view reason) {
     log::warn("outbox relay could not fill a new bus; trying again",
               {{"domain", self->state.ctx->domain}, {"reason", std::string{reason}}});
@@ -213,18 +214,14 @@ void tick(relay_pointer self) {
   if (st.refill_busy) return;  // its reply schedules the next tick
   // A publisher not asked yet may be a new bus: ask (and fill it) before sending it anything
   // new, once the batches sent to the one before are done.
-  if (auto current = st.settings.publisher->current(); current) {
-    if (current.address() != st.refill_asked) {
-      if (st.in_flight == 0) ask_refill(self, current);
-      return;
-    }
-    if (st.refill_due) {
-      if (st.in_flight == 0) {
-        st.refill_busy = true;
-        refill(self, current);
-      }
-      return;
-    }
+  auto publisher = st.settings.publisher->current();
+  if (publisher && publisher.address() != st.refill_asked) {
+    if (st.in_flight == 0) ask_refill(self, publisher);
+    return;
+  }
+  if (publisher && st.refill_due) {
+    if (st.in_flight == 0) refill(self, publisher);
+    return;
   }
   if (st.in_flight == 0) {
     st.halted = false;
@@ -275,7 +272,6 @@ void tick(relay_pointer self) {
     if (st.in_flight == 0) schedule(self, st.settings.poll_interval);
     return;
   }
-  auto publisher = st.settings.publisher->current();
   if (!publisher) {
     retry_later();
     return;

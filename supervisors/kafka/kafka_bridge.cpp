@@ -790,6 +790,14 @@ sup::child_spec consumer_child(consumer_settings settings) {
   return c;
 }
 
+sup::domain_worker consumer_worker(consumer_settings settings) {
+  sup::domain_worker w;
+  w.spec = consumer_child(std::move(settings));
+  w.start = [child = w.spec](caf::local_actor& parent, const caf::message& msg,
+                             sup::domain_context_ptr) { return child.start(parent, msg); };
+  return w;
+}
+
 sup::child_spec mirror_child(mirror_settings settings) {
   SUPERAPP_ASSERT(!settings.node.empty() && !settings.topics.empty());
   SUPERAPP_ASSERT(settings.local != nullptr && settings.clock != nullptr);

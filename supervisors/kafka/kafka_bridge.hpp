@@ -16,6 +16,7 @@
 #include "protocols/clock.hpp"
 #include "protocols/events/event.hpp"
 #include "supervisors/bus/bus.hpp"
+#include "supervisors/domain.hpp"
 #include "supervisors/supervisor.hpp"
 
 namespace superapp::metrics {
@@ -76,6 +77,10 @@ sup::child_spec producer_child(kafka_settings settings, bus::bus_directory_ptr d
 
 // "kafka_consumer.<group>": a consumer group member over settings.topics and their retry topic.
 sup::child_spec consumer_child(consumer_settings settings);
+
+// The same as a worker of the consuming domain's own tree (put it last), so it consumes only
+// while the domain runs and its handler is there (banking's kyc_limits, ADR 0012).
+sup::domain_worker consumer_worker(consumer_settings settings);
 
 // "kafka_mirror": the node's view of the mesh. A consumer group member of its own
 // (`superapp.mirror.<node>`) over `topics` that republishes every event on the node's local bus

@@ -35,13 +35,7 @@ std::function<sup::domain_worker(std::function<caf::actor()>)> consumer_in_banki
     cs.topics = {events::topic_for_domain("kyc")};
     cs.handler = std::move(handler);
     cs.clock = std::make_shared<system_clock>();
-    auto child = kafka::consumer_child(std::move(cs));
-    sup::domain_worker w;
-    w.spec = child;
-    w.start = [child](caf::local_actor& parent, const caf::message& msg, sup::domain_context_ptr) {
-      return child.start(parent, msg);
-    };
-    return w;
+    return kafka::consumer_worker(std::move(cs));
   };
 }
 
