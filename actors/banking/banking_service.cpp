@@ -137,6 +137,8 @@ caf::error refusal(transfer_result r) {
       return make_error(banking_errc::limit_per_day);
     case transfer_result::exceeds_balance_limit:
       return make_error(banking_errc::limit_balance);
+    case transfer_result::storage_failure:  // an older transfer's id could not be read: retry
+      return make_error(platform_errc::storage_failure);
     case transfer_result::linked_transfer_failed:
       break;
   }

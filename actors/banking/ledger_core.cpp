@@ -10,9 +10,13 @@ namespace {
 // a + b into `out`, false when it leaves int64 (both are >= 0 here).
 bool add(std::int64_t a, std::int64_t b, std::int64_t& out) { return !__builtin_add_overflow(a, b, &out); }
 
-// The fields that make a transfer what it is, length-prefixed so no id can fake a separator,
-// hashed: the ledger keeps one per transfer it ever accepted.
-std::uint64_t digest_of(const transfer& t) {
+}  // namespace
+
+// Length-prefixed so no id can fake a separator. A post or void's accounts are only the owner
+// check (the database keeps the pending transfer's): not part of what it is.
+std::uint64_t ledger_core::digest_of(const transfer& t) {
+  const bool settles =
+      t.kind == transfer_kind::post_pending || t.kind == transfer_kind::void_pending;
   std::string d;
   auto put = [&d](std::string_view s) {
     d += std::to_string(s.size());
@@ -20,15 +24,17 @@ std::uint64_t digest_of(const transfer& t) {
     d += s;
   };
   put(std::to_string(static_cast<int>(t.kind)));
-  put(t.debit_account);
-  put(t.credit_account);
+  put(settles ? std::string_view{} : t.debit_account);
+  put(settles ? std::string_view{} : t.credit_account);
   put(std::to_string(t.amount));
   put(t.currency);
   put(t.pending_id);
   return std::hash<std::string_view>{}(d);
 }
 
-}  // namespace
+std::uint64_t ledger_core::id_hash(std::string_view id) {
+  return std::hash<std::string_view>{}(id);
+}
 
 std::string_view to_string(transfer_result r) {
   switch (r) {
@@ -53,6 +59,7 @@ std::string_view to_string(transfer_result r) {
     case transfer_result::exceeds_transaction_limit: return "exceeds_transaction_limit";
     case transfer_result::exceeds_daily_limit: return "exceeds_daily_limit";
     case transfer_result::exceeds_balance_limit: return "exceeds_balance_limit";
+    case transfer_result::storage_failure: return "storage_failure";
   }
   return "?";
 }
@@ -83,11 +90,58 @@ void ledger_core::restore_pending(const transfer& pending, pending_state::state 
   pending_[pending.id] = pending_state{pending, now};
 }
 
-void ledger_core::remember(const transfer& t) { seen_[t.id] = digest_of(t); }
+void ledger_core::keep_recent(std::size_t recent, id_lookup lookup) {
+  keep_ = recent;
+  lookup_ = std::move(lookup);
+}
+
+void ledger_core::remember(const transfer& t) {
+  auto [it, fresh] = recent_.insert_or_assign(t.id, digest_of(t));
+  if (fresh) order_.push_back(&it->first);
+}
+
+void ledger_core::forget_settled(const std::function<bool(const std::string&)>& unsettled) {
+  while (recent_.size() > keep_ && !order_.empty() && !unsettled(*order_.front())) {
+    auto it = recent_.find(*order_.front());
+    old_ids_.insert(id_hash(it->first));
+    order_.pop_front();
+    recent_.erase(it);
+  }
+}
+
+// The newest id only (apply_linked undoing what it added, newest first).
+void ledger_core::forget_newest(const std::string& id) {
+  if (order_.empty() || *order_.back() != id) return;
+  order_.pop_back();
+  recent_.erase(id);
+}
+
+std::optional<transfer_result> ledger_core::seen(const transfer& t) {
+  if (auto it = recent_.find(t.id); it != recent_.end())
+    return it->second == digest_of(t) ? transfer_result::exists : transfer_result::idempotency_conflict;
+  if (old_ids_.empty() || !old_ids_.contains(id_hash(t.id))) return std::nullopt;
+  // Probably an older transfer's id: only the database knows (an id_hash collision is new).
+  const auto stored = lookup_ ? lookup_(t.id) : stored_id{stored_id::state::unreadable};
+  switch (stored.now) {
+    case stored_id::state::absent:
+      return std::nullopt;
+    case stored_id::state::unreadable:
+      return transfer_result::storage_failure;
+    case stored_id::state::present:
+      break;
+  }
+  return stored.digest == digest_of(t) ? transfer_result::exists
+                                       : transfer_result::idempotency_conflict;
+}
+
+bool ledger_core::knows(const std::string& id) {
+  if (recent_.count(id) != 0) return true;
+  if (old_ids_.empty() || !old_ids_.contains(id_hash(id))) return false;
+  return !lookup_ || lookup_(id).now != stored_id::state::absent;
+}
 
 transfer_result ledger_core::apply(const transfer& t, std::int64_t now_s, applied_transfer* out) {
-  if (auto it = seen_.find(t.id); it != seen_.end())
-    return it->second == digest_of(t) ? transfer_result::exists : transfer_result::idempotency_conflict;
+  if (auto r = seen(t)) return *r;
   auto r = check_and_apply(t, now_s, out);
   if (r == transfer_result::ok) remember(t);
   return r;
@@ -195,11 +249,10 @@ std::vector<transfer_result> ledger_core::apply_linked(std::span<const transfer>
         save_account(it->second.original.credit_account);
       }
     }
-    const bool known = seen_.count(t.id) != 0;
     applied_transfer a;
     results[i] = apply(t, now_s, &a);
-    if (results[i] == transfer_result::ok) {
-      if (!known) added_ids.push_back(t.id);
+    if (results[i] == transfer_result::ok) {  // ok: a new id (a known one is exists)
+      added_ids.push_back(t.id);
       applied.push_back(std::move(a));
     } else if (results[i] != transfer_result::exists) {
       for (auto& [id, b] : saved_balances) accounts_.at(id).bal = b;
@@ -207,7 +260,7 @@ std::vector<transfer_result> ledger_core::apply_linked(std::span<const transfer>
         if (p) pending_[id] = *p;
         else pending_.erase(id);
       }
-      for (const auto& id : added_ids) seen_.erase(id);
+      for (auto id = added_ids.rbegin(); id != added_ids.rend(); ++id) forget_newest(*id);
       for (std::size_t j = 0; j < batch.size(); ++j)
         if (j != i) results[j] = transfer_result::linked_transfer_failed;
       return results;

@@ -4,12 +4,16 @@
 #pragma once
 
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include <boost/unordered/unordered_flat_set.hpp>
 
 namespace superapp::banking {
 
@@ -76,6 +80,7 @@ enum class transfer_result : std::uint8_t {
   exceeds_transaction_limit,  // the writer's check: above the payer's KYC level's per-transaction cap
   exceeds_daily_limit,        // the payer's transfers and holds today would pass the per-day cap
   exceeds_balance_limit,      // the payee's wallet would hold more than its level allows
+  storage_failure,            // the id may be an older transfer's, and the database did not say
 };
 
 std::string_view to_string(transfer_result r);
@@ -94,8 +99,24 @@ struct applied_transfer {
   std::int64_t amount = 0;     // the amount that moved or was reserved / released
 };
 
+// What the database holds under a transfer id the core keeps only as a hash (ADR 0020).
+struct stored_id {
+  enum class state : std::uint8_t { absent, present, unreadable } now = state::absent;
+  std::uint64_t digest = 0;  // present: ledger_core::digest_of the transfer as recorded
+};
+using id_lookup = std::function<stored_id(const std::string& id)>;
+
 class ledger_core {
  public:
+  // The fields that make a transfer the same one again (not its id, not its expiry), hashed.
+  static std::uint64_t digest_of(const transfer& t);
+  static std::uint64_t id_hash(std::string_view id);
+
+  // Transfer ids (ADR 0020): the newest `recent` ids stay in memory with their digest; older
+  // ones only as a 64-bit hash of the id, and a hash hit asks `lookup` (the database) whether
+  // the id is really there and with what digest. Until this is called every id stays in memory.
+  void keep_recent(std::size_t recent, id_lookup lookup);
+
   // False when the id exists (a different account, or a different currency or flags).
   bool add_account(const account& a);
   const account* find_account(std::string_view id) const;
@@ -105,8 +126,16 @@ class ledger_core {
   void restore_pending(const transfer& pending, pending_state::state now);
   // A transfer id the database holds, with its fields' digest (for `exists` vs conflict).
   void remember(const transfer& t);
-  // Whether a transfer with this id was accepted (the same id again is `exists` or a conflict).
-  bool knows(std::string_view id) const { return seen_.count(std::string{id}) != 0; }
+  // An older transfer id the database holds: kept as its id_hash only.
+  void remember_hash(std::uint64_t id_hash) { old_ids_.insert(id_hash); }
+  // Moves the oldest ids beyond the `recent` newest to the hashes, oldest first, stopping at the
+  // first one `unsettled` says is not durable yet (the database could not answer for it).
+  void forget_settled(const std::function<bool(const std::string&)>& unsettled);
+  // Whether a transfer with this id was accepted (the same id again is `exists` or a conflict);
+  // an unreadable database counts as yes (apply then answers storage_failure).
+  bool knows(const std::string& id);
+  std::size_t ids_in_memory() const { return recent_.size(); }
+  std::size_t ids_as_hashes() const { return old_ids_.size(); }
 
   // Checks `t` against the balances as they are, and applies it when ok; `out` (when given)
   // receives what changed. `now_s` decides expiry.
@@ -129,14 +158,22 @@ class ledger_core {
     balances bal;
   };
   transfer_result check_and_apply(const transfer& t, std::int64_t now_s, applied_transfer* out);
+  // exists, idempotency_conflict or storage_failure for an id accepted before; nullopt if new.
+  std::optional<transfer_result> seen(const transfer& t);
+  void forget_newest(const std::string& id);
   transfer_result move(entry& debit, entry& credit, std::int64_t amount, bool pending);
 
   std::unordered_map<std::string, entry> accounts_;
   std::unordered_map<std::string, pending_state> pending_;   // by transfer id
-  // id -> a 64-bit hash of its fields: an exact id check, and retry-vs-conflict told apart but
-  // for a 2^-64 chance of answering a conflicting reuse with the first result (bench/ledger:
-  // 124 bytes per transfer, about a bare set of the ids; 236 with the fields as text).
-  std::unordered_map<std::string, std::uint64_t> seen_;
+  // Recent ids -> a 64-bit hash of the transfer's fields: an exact id check, and retry vs
+  // conflict told apart but for a 2^-64 chance of answering a conflicting reuse with the first
+  // result (bench/ledger: 132 bytes per transfer, with order_; a bare set of the ids: 124).
+  std::unordered_map<std::string, std::uint64_t> recent_;
+  std::deque<const std::string*> order_;  // recent_'s keys, oldest first (node keys are stable)
+  std::size_t keep_ = static_cast<std::size_t>(-1);
+  id_lookup lookup_;
+  // Older ids, as id_hash (bench/ledger: 12-18 bytes each, by how full the table is).
+  boost::unordered_flat_set<std::uint64_t> old_ids_;
 };
 
 }  // namespace superapp::banking

@@ -2,6 +2,7 @@
 #include "actors/banking/ledger_store.hpp"
 
 #include <algorithm>
+#include <cstdint>
 #include <map>
 
 #include "actors/banking/limits.hpp"
@@ -180,6 +181,27 @@ void multi_row(persistence::unit_of_work& unit, const std::vector<Row>& rows, st
   }
 }
 
+// A transfer as the core accepted it, from its row. A post or void names only its pending
+// transfer: the accounts stored are that one's, so they are left out.
+transfer as_accepted(std::string id, std::string_view kind, std::string debit, std::string credit,
+                     std::int64_t amount, std::string currency, std::string pending_id,
+                     std::int64_t expires_at_s) {
+  transfer t;
+  t.id = std::move(id);
+  t.kind = kind_from(kind);
+  const bool settles =
+      t.kind == transfer_kind::post_pending || t.kind == transfer_kind::void_pending;
+  if (!settles) {
+    t.debit_account = std::move(debit);
+    t.credit_account = std::move(credit);
+  }
+  t.amount = amount;
+  t.currency = std::move(currency);
+  t.pending_id = std::move(pending_id);
+  t.expires_at_s = expires_at_s;
+  return t;
+}
+
 }  // namespace
 
 std::string_view to_string(transfer_kind k) {
@@ -210,7 +232,7 @@ std::vector<persistence::migration> migrations() {
           levels_migration(9)};
 }
 
-caf::expected<loaded> load(conn& c) {
+caf::expected<loaded> load(conn& c, std::size_t recent) {
   loaded out;
   auto accounts = c.execute({"SELECT account_id, currency, flags, debits_pending, debits_posted,"
                              " credits_pending, credits_posted FROM accounts",
@@ -219,28 +241,37 @@ caf::expected<loaded> load(conn& c) {
   for (const auto& r : accounts->rows)
     out.accounts.push_back({account{text_at(r, 0), text_at(r, 1), static_cast<std::uint32_t>(int_at(r, 2))},
                             balances{int_at(r, 3), int_at(r, 4), int_at(r, 5), int_at(r, 6)}});
-  auto transfers = c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount,"
-                              " currency, pending_id, expires_at_s, pending_state FROM transfers"
-                              " ORDER BY seq",
-                              {}});
+  auto max_seq = c.execute({"SELECT COALESCE(MAX(seq), 0) FROM transfers", {}});
+  if (!max_seq) return max_seq.error();
+  out.next_seq = int_at(max_seq->rows.at(0), 0) + 1;
+  const auto older_through = std::max<std::int64_t>(
+      0, out.next_seq - 1 - static_cast<std::int64_t>(std::min<std::size_t>(recent, INT64_MAX)));
+  auto older = c.execute({"SELECT transfer_id FROM transfers WHERE seq <= $1", {older_through}});
+  if (!older) return older.error();
+  out.older_id_hashes.reserve(older->rows.size());
+  for (const auto& r : older->rows)
+    out.older_id_hashes.push_back(ledger_core::id_hash(text_at(r, 0)));
+  older->rows.clear();
+  auto transfers =
+      c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount,"
+                 " currency, pending_id, expires_at_s, pending_state FROM transfers"
+                 " WHERE seq > $1 ORDER BY seq",
+                 {older_through}});
   if (!transfers) return transfers.error();
-  for (const auto& r : transfers->rows) {
-    transfer t;
-    t.id = text_at(r, 1);
-    t.kind = kind_from(text_at(r, 2));
-    // A post or void names only its pending transfer; the accounts stored are that one's.
-    const bool settles = t.kind == transfer_kind::post_pending || t.kind == transfer_kind::void_pending;
-    t.debit_account = settles ? "" : text_at(r, 3);
-    t.credit_account = settles ? "" : text_at(r, 4);
-    t.amount = int_at(r, 5);
-    t.currency = text_at(r, 6);
-    t.pending_id = text_at(r, 7);
-    t.expires_at_s = int_at(r, 8);
-    if (t.kind == transfer_kind::pending && text_at(r, 9) == "pending")
-      out.pending.push_back({t, int_at(r, 0)});
-    out.next_seq = std::max(out.next_seq, int_at(r, 0) + 1);
-    out.transfers.push_back(std::move(t));
-  }
+  for (const auto& r : transfers->rows)
+    out.transfers.push_back(as_accepted(text_at(r, 1), text_at(r, 2), text_at(r, 3), text_at(r, 4),
+                                        int_at(r, 5), text_at(r, 6), text_at(r, 7), int_at(r, 8)));
+  // Pending transfers still pending, of any age.
+  auto pending =
+      c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount,"
+                 " currency, pending_id, expires_at_s FROM transfers"
+                 " WHERE kind = 'pending' AND pending_state = 'pending' ORDER BY seq",
+                 {}});
+  if (!pending) return pending.error();
+  for (const auto& r : pending->rows)
+    out.pending.push_back({as_accepted(text_at(r, 1), text_at(r, 2), text_at(r, 3), text_at(r, 4),
+                                       int_at(r, 5), text_at(r, 6), text_at(r, 7), int_at(r, 8)),
+                           int_at(r, 0)});
   auto indexed = c.execute({"SELECT indexed_through FROM ledger_index", {}});
   if (!indexed) return indexed.error();
   if (!indexed->rows.empty()) out.indexed_through = int_at(indexed->rows[0], 0);
@@ -359,6 +390,16 @@ caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::str
                                                   text_at(row, 3), text_at(row, 4), int_at(row, 5),
                                                   int_at(row, 6), text_at(row, 7), text_at(row, 8),
                                                   int_at(row, 9), text_at(row, 10), int_at(row, 11)}};
+}
+
+caf::expected<std::optional<transfer>> find_recorded(conn& c, const std::string& transfer_id) {
+  auto row = find_transfer(c, transfer_id);
+  if (!row) return row.error();
+  if (!*row) return std::optional<transfer>{};
+  auto& r = **row;
+  return std::optional<transfer>{as_accepted(
+      std::move(r.transfer_id), r.kind, std::move(r.debit_account), std::move(r.credit_account),
+      r.amount, std::move(r.currency), std::move(r.pending_id), r.expires_at_s)};
 }
 
 caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,

@@ -20,17 +20,23 @@ std::vector<persistence::migration> migrations();
 using conn = persistence::connection;
 
 // Everything the core needs after a start: accounts with their balances, pending transfers
-// still pending, and every transfer id (for idempotency). `next_seq` is one past the highest
+// still pending, and every transfer id (for idempotency): the newest `recent` with their
+// fields, the older ones as ledger_core::id_hash (ADR 0020). `next_seq` is one past the highest
 // transfer sequence.
 struct loaded {
   std::vector<std::pair<account, balances>> accounts;
   std::vector<std::pair<transfer, std::int64_t>> pending;  // with its seq
-  std::vector<transfer> transfers;  // every transfer as recorded (ids and fields)
+  std::vector<transfer> transfers;  // the newest transfers as recorded, oldest first
+  std::vector<std::uint64_t> older_id_hashes;
   std::vector<std::pair<std::string, std::int64_t>> approvals;  // spent: id, expires_at_s
   std::int64_t next_seq = 1;
   std::int64_t indexed_through = 0;  // transfer_ids and account_transfers cover seq up to here
 };
-caf::expected<loaded> load(conn& c);
+caf::expected<loaded> load(conn& c, std::size_t recent);
+
+// A transfer as recorded (the fields ledger_core::digest_of reads, as the core accepted them),
+// found by id; nullopt when there is none.
+caf::expected<std::optional<transfer>> find_recorded(conn& c, const std::string& transfer_id);
 
 // A transfer the core accepted, with the ledger's sequence number (statement order, cursors).
 struct recorded_transfer {

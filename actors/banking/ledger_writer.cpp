@@ -196,10 +196,26 @@ void flush(self_ptr self, bool index_now) {
             for (auto& w : st.committing.waiters) w(caf::error{});
             st.committing = batch{};
             st.in_flight = false;
+            st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });
             if (indexing_through > 0) st.indexed_through = indexing_through;
             if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
           },
           [self](caf::error& err) { fail_everything(self, err); });
+}
+
+// What the database holds under `id`: the core asks when an id matches the hash of an older
+// transfer's (ADR 0020). One indexed read on the writer's thread, only for a retry older than
+// the recent ids (or a hash collision, about never).
+stored_id stored_under(const sup::domain_context& ctx, const std::string& id) {
+  auto conn = ctx.readers->borrow();
+  auto t = conn ? store::find_recorded(**conn, id) : conn.error();
+  if (!t) {
+    log::warn("ledger: could not read an older transfer id; the transfer is refused",
+              {{"code", superapp::describe(t.error()).wire_code}});
+    return {stored_id::state::unreadable};
+  }
+  if (!*t) return {stored_id::state::absent};
+  return {stored_id::state::present, ledger_core::digest_of(**t)};
 }
 
 template <class T>
@@ -340,7 +356,11 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
     st.core.add_account(a);
     st.core.restore(a.id, b);
   }
+  st.core.keep_recent(st.cfg.recent_transfer_ids,
+                      [ctx = st.ctx](const std::string& id) { return stored_under(*ctx, id); });
   for (const auto& t : data.transfers) st.core.remember(t);
+  for (auto h : data.older_id_hashes) st.core.remember_hash(h);
+  data.older_id_hashes = {};
   for (const auto& [p, seq] : data.pending) {
     st.core.restore_pending(p, pending_state::state::pending);
     st.pending_seq.emplace(p.id, seq);
@@ -351,9 +371,11 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   st.limits = std::move(limits);
   st.spent_today = std::move(spent_today);
   st.day = now_s(self) / 86'400;
-  log::info("ledger: loaded", {{"accounts", static_cast<std::int64_t>(data.accounts.size())},
-                               {"transfers", static_cast<std::int64_t>(data.transfers.size())},
-                               {"pending", static_cast<std::int64_t>(data.pending.size())}});
+  log::info("ledger: loaded",
+            {{"accounts", static_cast<std::int64_t>(data.accounts.size())},
+             {"transfer_ids", static_cast<std::int64_t>(st.core.ids_in_memory())},
+             {"older_transfer_ids", static_cast<std::int64_t>(st.core.ids_as_hashes())},
+             {"pending", static_cast<std::int64_t>(data.pending.size())}});
   self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
   return {
       [self](open_account_atom, const account& a) -> caf::result<bool> {
@@ -429,7 +451,7 @@ caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settin
   {
     auto conn = ctx->readers->borrow();  // back to the pool before the ledger runs
     if (!conn) return conn.error();
-    auto loaded = store::load(**conn);
+    auto loaded = store::load(**conn, settings.recent_transfer_ids);
     if (!loaded) return loaded.error();
     data = std::move(*loaded);
     auto l = store::load_limits(**conn);

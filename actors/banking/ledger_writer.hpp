@@ -79,6 +79,10 @@ struct ledger_settings {
   // brings the unindexed ones to `index_every`, and when the writer is idle (at the expiry
   // tick), in a commit of its own.
   std::size_t index_every = 65'536;
+  // Transfer ids kept in memory with their fields' digest (about 124 bytes each); older ones
+  // are kept as a 64-bit hash (12-18 bytes), and a retry of one is answered from the
+  // database (ADR 0020). The default holds about 32 MB: hours of retries at a busy node's rate.
+  std::size_t recent_transfer_ids = 262'144;
   std::chrono::milliseconds store_timeout{10'000};
   std::chrono::milliseconds expire_every{1'000};  // how often expired reservations are voided
   // The limits of users with no recorded KYC level (the default level's); empty: none.

@@ -1,11 +1,12 @@
 // The ledger core: every rule of a transfer, two-phase transfers, batches that apply whole or
 // not at all, idempotency, and double entry under a random load.
+#include "actors/banking/ledger_core.hpp"
+
 #include <doctest/doctest.h>
 
 #include <limits>
+#include <map>
 #include <random>
-
-#include "actors/banking/ledger_core.hpp"
 
 using namespace superapp::banking;
 
@@ -297,4 +298,106 @@ TEST_CASE("a retried pending transfer is the same one whatever expiry it compute
   CHECK(core.apply(hold, 5) == transfer_result::exists);
   hold.amount = 401;
   CHECK(core.apply(hold, 5) == transfer_result::idempotency_conflict);
+}
+
+namespace {
+
+// The database as the core's id lookup sees it: what was recorded, and how often it was asked.
+struct fake_store {
+  std::map<std::string, transfer> recorded;
+  bool readable = true;
+  int asked = 0;
+  id_lookup lookup() {
+    return [this](const std::string& id) {
+      ++asked;
+      if (!readable) return stored_id{stored_id::state::unreadable};
+      auto it = recorded.find(id);
+      if (it == recorded.end()) return stored_id{stored_id::state::absent};
+      return stored_id{stored_id::state::present, ledger_core::digest_of(it->second)};
+    };
+  }
+};
+
+}  // namespace
+
+TEST_CASE("only the newest transfer ids stay in memory; an older one's retry asks the database") {
+  books b;
+  fake_store db;
+  b.core.keep_recent(2, db.lookup());
+  std::vector<transfer> sent;
+  for (int i = 0; i < 5; ++i) {
+    sent.push_back(immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob", 10));
+    REQUIRE(b.core.apply(sent.back(), now) == transfer_result::ok);
+    db.recorded[sent.back().id] = sent.back();
+  }
+  db.recorded["fund-1"] = immediate("fund-1", "funding:GBP", "wallet:alice", 10'000);
+  // t2 is not durable yet: nothing from it on may leave memory.
+  b.core.forget_settled([](const std::string& id) { return id == "t2"; });
+  CHECK(b.core.ids_in_memory() == 3);  // t2..t4
+  CHECK(b.core.ids_as_hashes() == 3);  // fund-1, t0, t1
+  CHECK(db.asked == 0);
+
+  // A new id (no hash matches) is not looked up; a recent retry neither.
+  CHECK(b.core.apply(immediate("t5", "wallet:alice", "wallet:bob", 10), now) ==
+        transfer_result::ok);
+  CHECK(b.core.apply(sent[3], now) == transfer_result::exists);
+  CHECK(db.asked == 0);
+
+  // The oldest: the database answers, and it is not applied twice.
+  CHECK(b.core.apply(sent[0], now) == transfer_result::exists);
+  CHECK(db.asked == 1);
+  auto changed = sent[1];
+  changed.amount = 11;
+  CHECK(b.core.apply(changed, now) == transfer_result::idempotency_conflict);
+  CHECK(b.available("wallet:alice") == 10'000 - 60);
+  CHECK(b.core.knows("t2"));
+
+  // A database that cannot answer refuses the transfer rather than guess.
+  db.readable = false;
+  CHECK(b.core.apply(sent[1], now) == transfer_result::storage_failure);
+  CHECK(b.core.knows("t1"));
+  CHECK(b.available("wallet:alice") == 10'000 - 60);
+}
+
+TEST_CASE("an id whose hash matches an older id's, but which the database lacks, is new") {
+  books b;
+  fake_store db;
+  b.core.keep_recent(0, db.lookup());
+  b.core.remember_hash(ledger_core::id_hash("collides"));
+  CHECK_FALSE(b.core.knows("collides"));
+  CHECK(b.core.apply(immediate("collides", "wallet:alice", "wallet:bob", 10), now) ==
+        transfer_result::ok);
+  CHECK(db.asked == 2);
+}
+
+TEST_CASE("a linked batch that fails forgets its ids also when the memory holds few") {
+  books b;
+  fake_store db;
+  b.core.keep_recent(1, db.lookup());
+  std::vector<transfer> batch{immediate("l1", "wallet:alice", "wallet:bob", 10),
+                              immediate("l2", "wallet:alice", "wallet:bob", 20'000)};
+  auto results = b.core.apply_linked(batch, now);
+  CHECK(results[1] == transfer_result::exceeds_credits);
+  CHECK_FALSE(b.core.knows("l1"));
+  CHECK(b.core.ids_in_memory() == 1);  // fund-1
+  batch[1].amount = 20;
+  results = b.core.apply_linked(batch, now);
+  CHECK(results[0] == transfer_result::ok);
+  CHECK(results[1] == transfer_result::ok);
+  b.core.forget_settled([](const std::string&) { return false; });
+  CHECK(b.core.ids_in_memory() == 1);
+  CHECK(b.core.ids_as_hashes() == 2);
+}
+
+TEST_CASE("a post's retry is the same one whether or not it names the owner's account") {
+  // The database keeps a post's accounts as the pending transfer's, not as the caller sent them.
+  books b;
+  REQUIRE(b.core.apply(pending("hold", "wallet:alice", "wallet:bob", 400), now) ==
+          transfer_result::ok);
+  auto post = settle("post", transfer_kind::post_pending, "hold", 100);
+  post.debit_account = "wallet:alice";
+  auto recorded = settle("post", transfer_kind::post_pending, "hold", 100);
+  CHECK(ledger_core::digest_of(post) == ledger_core::digest_of(recorded));
+  recorded.amount = 0;
+  CHECK(ledger_core::digest_of(post) != ledger_core::digest_of(recorded));
 }

@@ -179,6 +179,58 @@ TEST_CASE("balances, reservations and transfer ids survive a restart") {
         transfer_result::exceeds_credits);
 }
 
+TEST_CASE("retries of transfers older than the recent ids are answered from the database") {
+  // Two ids in memory; the rest as hashes. Indexed every 4, no idle pass: some older ids are
+  // found through transfer_ids, the others in the unindexed tail.
+  ledger_node n{[](ledger_settings& s) {
+    s.recent_transfer_ids = 2;
+    s.index_every = 4;
+    s.expire_every = 1h;
+  }};
+  n.open_books();  // "fund", seq 1
+  std::vector<transfer> sent;
+  for (int i = 0; i < 5; ++i) {  // seqs 2..6: indexed through 4, a tail of 2
+    sent.push_back(
+        ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob", 100));
+    REQUIRE(n.pay(sent.back()) == transfer_result::ok);
+  }
+  auto hold = ledger_node::immediate("hold-1", "wallet:alice", "wallet:bob", 1'000);
+  hold.kind = transfer_kind::pending;
+  REQUIRE(n.pay(hold) == transfer_result::ok);
+  transfer capture;  // as the service sends it: naming the owner's account
+  capture.id = "cap-1";
+  capture.kind = transfer_kind::post_pending;
+  capture.pending_id = "hold-1";
+  capture.debit_account = "wallet:alice";
+  capture.currency = "GBP";
+  REQUIRE(n.pay(capture) == transfer_result::ok);
+  for (const char* id : {"t5", "t6"})  // cap-1 leaves the memory too
+    REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 1)) ==
+            transfer_result::ok);
+  CHECK(n.db_int("SELECT indexed_through FROM ledger_index") == 8);
+  auto check_retries = [&] {
+    for (const auto& t : sent) CHECK_MESSAGE(n.pay(t) == transfer_result::exists, t.id);
+    auto changed = sent[0];
+    changed.amount = 99;
+    CHECK(n.pay(changed) == transfer_result::idempotency_conflict);
+    changed = sent[4];
+    changed.credit_account = "funding:GBP";
+    CHECK(n.pay(changed) == transfer_result::idempotency_conflict);
+    CHECK(n.pay(capture) == transfer_result::exists);
+    CHECK(n.pay(hold) == transfer_result::exists);
+    CHECK(n.db_available("wallet:alice") == 10'000 - 500 - 1'000 - 2);
+    CHECK(n.db_int("SELECT COUNT(*) FROM transfers") == 10);
+  };
+  check_retries();
+  // A restart loads only the newest ids with their fields; the older ones as hashes.
+  n.stop();
+  n.slot->set(caf::actor{});
+  n.start();
+  check_retries();
+  CHECK(n.pay(ledger_node::immediate("t7", "wallet:alice", "wallet:bob", 1)) ==
+        transfer_result::ok);
+}
+
 TEST_CASE("an expired reservation is voided by the ledger and the money is free again") {
   ledger_node n;
   n.open_books();
