@@ -165,6 +165,7 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
   if (role == node::role::banking) {
     banking::banking_settings settings;
     settings.ledger.clock = wiring.clock;
+    settings.ledger.recent_transfer_ids = wiring.recent_transfer_ids;
     settings.approval_keys = wiring.approval_keys;
     settings.open_banking.bank_url = wiring.bank_url;
     settings.bank_webhook_secret = wiring.bank_webhook_secret;

@@ -45,6 +45,7 @@ struct domain_wiring {
   // data dir; empty when this node hosts no banking).
   std::string bank_url;
   std::string bank_webhook_secret;
+  std::size_t recent_transfer_ids = 262'144;  // banking.recent_transfer_ids (ADR 0020)
   // The node's event bus (banking learns each user's KYC limits from it); null: none.
   std::shared_ptr<bus::bus_directory> bus;
   // A node on Kafka: banking's kyc_limits is fed by a consumer group of its own instead of the

@@ -518,6 +518,8 @@ const std::vector<setting>& schema() {
     s.push_back(text_setting("banking", "bank_webhook_secret_file", true, [](node_config& c, const std::string& v) {
       c.banking.bank_webhook_secret_file = v;
     }));
+    s.push_back(integer_setting("banking", "recent_transfer_ids", 0, 100'000'000,
+                                [](node_config& c, auto v) { c.banking.recent_transfer_ids = v; }));
 
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},

@@ -170,6 +170,9 @@ struct banking_settings {
   // The HMAC secret the bank signs its payment callbacks with, as 64 hex digits; empty:
   // <data_dir>/bank-webhook.key, made (0600) when missing (and given to `run`'s simulator).
   std::string bank_webhook_secret_file;
+  // Transfer ids the ledger keeps in memory with their fields; older ones as 64-bit hashes, a
+  // retry of one answered from the database (ADR 0020).
+  std::int64_t recent_transfer_ids = 262'144;
 };
 
 struct bus_settings {

@@ -60,6 +60,9 @@ shutdown_timeout_ms = 3000
 [admission]
 front_door_credits = 64
 
+[banking]
+recent_transfer_ids = 1000
+
 [bus]
 kind = "kafka"
 kafka_brokers = "k1:9092,k2:9092"
@@ -125,6 +128,7 @@ TEST_CASE("a file with every key set is read back key by key") {
   CHECK(c.bus.kafka_brokers == "k1:9092,k2:9092");
   CHECK(c.bus.refill_window_s == 600);
   CHECK(c.bus.refill_max_events == 256);
+  CHECK(c.banking.recent_transfer_ids == 1000);
 
   const superapp::persistence::database_config db = node::to_database_config(c);
   CHECK(db.engine_kind == superapp::persistence::engine::postgres);
@@ -153,6 +157,7 @@ TEST_CASE("keys left out take their documented defaults and sqlite follows data_
   CHECK(c.bus.kind == node::bus_kind::local);
   CHECK(c.bus.refill_window_s == 3600);
   CHECK(c.bus.refill_max_events == 1024);
+  CHECK(c.banking.recent_transfer_ids == 262'144);
   CHECK(c.log.format == node::log_format::json);
 }
 
