@@ -473,6 +473,18 @@ caf::result<op_reply> do_batch(self_ptr self, const op_request& req) {
   return rp;
 }
 
+// What became of a hold the ledger no longer holds (it keeps only open holds, ADR 0020): its
+// row says whether it was captured or released.
+caf::expected<transfer_result> hold_settled_as(self_ptr self, const std::string& hold_id) {
+  auto conn = reader(self);
+  if (!conn) return storage_error(conn.error(), "reader");
+  auto row = store::find_transfer(**conn, hold_id);
+  if (!row) return storage_error(row.error(), "hold read");
+  if (*row && (*row)->pending_state == "posted") return transfer_result::pending_already_posted;
+  if (*row && (*row)->pending_state == "voided") return transfer_result::pending_already_voided;
+  return transfer_result::pending_not_found;
+}
+
 // Capture (post) or release (void) a hold of the caller's: found on a reader (a hold is only
 // ever answered once committed), then settled by the ledger, which checks the owner again.
 caf::result<op_reply> settle(self_ptr self, const op_request& req, const std::string& hold_id,
@@ -496,7 +508,15 @@ caf::result<op_reply> settle(self_ptr self, const op_request& req, const std::st
   auto rp = self->make_response_promise<op_reply>();
   ask_ledger<transfer_result>(
       self, rp,
-      [hold_id, id = t.id, capture, settled](promise& rp, transfer_result r) {
+      [self, hold_id, id = t.id, capture, settled](promise& rp, transfer_result r) {
+        if (r == transfer_result::pending_not_found) {
+          auto settled_as = hold_settled_as(self, hold_id);
+          if (!settled_as) {
+            rp.deliver(settled_as.error());
+            return;
+          }
+          r = *settled_as;
+        }
         if (auto err = refusal(r)) {
           rp.deliver(err);
           return;

@@ -90,6 +90,12 @@ void ledger_core::restore_pending(const transfer& pending, pending_state::state 
   pending_[pending.id] = pending_state{pending, now};
 }
 
+void ledger_core::forget_settled_pending(const std::string& id) {
+  if (auto it = pending_.find(id);
+      it != pending_.end() && it->second.now != pending_state::state::pending)
+    pending_.erase(it);
+}
+
 void ledger_core::keep_recent(std::size_t recent, id_lookup lookup) {
   keep_ = recent;
   lookup_ = std::move(lookup);

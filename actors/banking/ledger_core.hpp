@@ -124,6 +124,10 @@ class ledger_core {
   // For a restart: balances and pending transfers as the database holds them.
   void restore(std::string_view account_id, const balances& b);
   void restore_pending(const transfer& pending, pending_state::state now);
+  // A pending transfer posted or voided durably: out of memory (a later post or void of it is
+  // then pending_not_found; the database tells what became of it). No-op while still pending.
+  void forget_settled_pending(const std::string& id);
+  std::size_t pending_in_memory() const { return pending_.size(); }
   // A transfer id the database holds, with its fields' digest (for `exists` vs conflict).
   void remember(const transfer& t);
   // An older transfer id the database holds: kept as its id_hash only.

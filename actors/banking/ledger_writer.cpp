@@ -194,6 +194,11 @@ void flush(self_ptr self, bool index_now) {
                                        std::chrono::steady_clock::now() - started)
                                        .count())}});
             for (auto& w : st.committing.waiters) w(caf::error{});
+            // Holds settled durably leave memory (expire() walks what is left every second).
+            for (const auto& r : st.committing.transfers)
+              if (r.applied.t.kind == transfer_kind::post_pending ||
+                  r.applied.t.kind == transfer_kind::void_pending)
+                st.core.forget_settled_pending(r.applied.t.pending_id);
             st.committing = batch{};
             st.in_flight = false;
             st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });

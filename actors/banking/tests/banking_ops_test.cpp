@@ -279,6 +279,19 @@ TEST_CASE("a hold reserves, captures all or part, releases, and expires") {
   CHECK(n.call("banking.capture", {{"hold_id", str(h3.body, "hold_id")}}, alice, "c5").code == "hold_expired");
   CHECK(n.call("banking.capture", {{"hold_id", "tr_unknown"}}, alice, "c6").code == "hold_not_found");
   CHECK(n.books() == 0);
+
+  // The ledger keeps only open holds; a settled one's row answers, also after a restart, and a
+  // retried capture is still the first one.
+  const auto available = n.available(alice);
+  n.stop();
+  n.start();
+  CHECK(n.call("banking.capture", {{"hold_id", id1}}, alice, "c7").code == "hold_already_captured");
+  CHECK(n.call("banking.capture", {{"hold_id", id2}}, alice, "c8").code == "hold_already_released");
+  CHECK(n.call("banking.capture", {{"hold_id", id1}, {"amount_minor", 3'000}}, alice, "c2").body ==
+        cap.body);
+  CHECK(n.call("banking.release", {{"hold_id", id2}}, alice, "r1").body == rel.body);
+  CHECK(n.available(alice) == available);
+  CHECK(n.books() == 0);
 }
 
 TEST_CASE("a batch pays several users all or nothing, under one approval for exactly its items") {

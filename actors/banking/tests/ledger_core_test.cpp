@@ -401,3 +401,22 @@ TEST_CASE("a post's retry is the same one whether or not it names the owner's ac
   recorded.amount = 0;
   CHECK(ledger_core::digest_of(post) != ledger_core::digest_of(recorded));
 }
+
+TEST_CASE("a settled pending transfer can leave memory; posting it again is then not found") {
+  books b;
+  REQUIRE(b.core.apply(pending("hold", "wallet:alice", "wallet:bob", 400), now) ==
+          transfer_result::ok);
+  b.core.forget_settled_pending("hold");  // still pending: kept
+  CHECK(b.core.pending_in_memory() == 1);
+  REQUIRE(b.core.apply(settle("post", transfer_kind::post_pending, "hold"), now) ==
+          transfer_result::ok);
+  CHECK(b.core.apply(settle("post-2", transfer_kind::post_pending, "hold"), now) ==
+        transfer_result::pending_already_posted);
+  b.core.forget_settled_pending("hold");
+  CHECK(b.core.pending_in_memory() == 0);
+  CHECK(b.core.apply(settle("post-3", transfer_kind::post_pending, "hold"), now) ==
+        transfer_result::pending_not_found);
+  CHECK(b.core.apply(settle("post", transfer_kind::post_pending, "hold"), now) ==
+        transfer_result::exists);
+  CHECK(b.available("wallet:bob") == 400);
+}
