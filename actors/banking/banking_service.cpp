@@ -302,13 +302,12 @@ std::optional<approval_spend> verified_approval(self_ptr self, const op_request&
 caf::expected<transfer_result> committed_as(self_ptr self, const transfer& t) {
   auto conn = reader(self);
   if (!conn) return storage_error(conn.error(), "reader");
-  auto row = store::find_transfer(**conn, t.id);
-  if (!row) return storage_error(row.error(), "transfer read");
-  if (!*row) return make_error(banking_errc::approval_invalid);
-  const auto& r = **row;
-  bool same = r.kind == store::to_string(t.kind) && r.debit_account == t.debit_account &&
-              r.credit_account == t.credit_account && r.amount == t.amount && r.currency == t.currency;
-  return same ? transfer_result::exists : transfer_result::idempotency_conflict;
+  auto recorded = store::find_recorded(**conn, t.id);
+  if (!recorded) return storage_error(recorded.error(), "transfer read");
+  if (!*recorded) return make_error(banking_errc::approval_invalid);
+  return ledger_core::digest_of(**recorded) == ledger_core::digest_of(t)
+             ? transfer_result::exists
+             : transfer_result::idempotency_conflict;
 }
 
 // The checks a payment's body gets before its approval is looked at.
