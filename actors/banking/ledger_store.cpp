@@ -375,14 +375,23 @@ caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std:
 }
 
 caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::string& transfer_id) {
-  // One statement, so one snapshot: the indexed part and the tail cannot both miss a row the
-  // writer indexes meanwhile.
-  auto r =
-      c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount, moved,"
-                 " currency, pending_id, expires_at_s, pending_state, at_ms FROM transfers"
-                 " WHERE seq = (SELECT seq FROM transfer_ids WHERE transfer_id = $1)"
-                 " OR (seq > (SELECT indexed_through FROM ledger_index) AND transfer_id = $1)",
-                 {transfer_id}});
+  static constexpr auto columns =
+      "SELECT seq, transfer_id, kind, debit_account, credit_account, amount, moved, currency,"
+      " pending_id, expires_at_s, pending_state, at_ms FROM transfers";
+  // By the index alone first: an indexed row stays indexed, so a hit is the answer, without
+  // scanning the unindexed tail (up to index_every rows).
+  auto r = c.execute(
+      {std::string{columns} + " WHERE seq = (SELECT seq FROM transfer_ids WHERE transfer_id = $1)",
+       {transfer_id}});
+  if (!r) return r.error();
+  // A miss: the index and the tail in one statement, so one snapshot. Two statements could
+  // both miss a row the writer indexes between them.
+  if (r->rows.empty())
+    r = c.execute(
+        {std::string{columns} +
+             " WHERE seq = (SELECT seq FROM transfer_ids WHERE transfer_id = $1)"
+             " OR (seq > (SELECT indexed_through FROM ledger_index) AND transfer_id = $1)",
+         {transfer_id}});
   if (!r) return r.error();
   if (r->rows.empty()) return std::optional<transfer_row>{};
   const auto& row = r->rows[0];
