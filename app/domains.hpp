@@ -46,6 +46,7 @@ struct domain_wiring {
   std::string bank_url;
   std::string bank_webhook_secret;
   std::size_t recent_transfer_ids = 262'144;  // banking.recent_transfer_ids (ADR 0020)
+  metrics::registry* metrics = nullptr;       // the node's (the ledger's series); null: none
   // The node's event bus (banking learns each user's KYC limits from it); null: none.
   std::shared_ptr<bus::bus_directory> bus;
   // A node on Kafka: banking's kyc_limits is fed by a consumer group of its own instead of the

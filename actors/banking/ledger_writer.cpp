@@ -53,6 +53,9 @@ struct ledger_state {
   std::unordered_map<std::string, std::pair<std::string, std::int64_t>> batch_keys;
   std::int64_t purge_before_s = 0;  // spent approvals to delete with the next commit
   std::int64_t last_purge_s = 0;
+  struct {
+    metrics::gauge ids_in_memory, ids_as_hashes, holds;
+  } series;
   batch open;            // accepted, waiting for the next commit
   batch committing;      // in the commit in flight
   bool in_flight = false;
@@ -78,6 +81,15 @@ bool unsettled(self_ptr self, const std::string& id) {
 }
 
 void flush(self_ptr self, bool index_now = false);
+
+// What the ledger holds in memory, for /metrics (ADR 0020).
+void publish_sizes(self_ptr self) {
+  auto& st = self->state;
+  if (!st.series.ids_in_memory) return;
+  st.series.ids_in_memory.set(static_cast<std::int64_t>(st.core.ids_in_memory()));
+  st.series.ids_as_hashes.set(static_cast<std::int64_t>(st.core.ids_as_hashes()));
+  st.series.holds.set(static_cast<std::int64_t>(st.core.pending_in_memory()));
+}
 
 void queue_flush(self_ptr self) {
   auto& st = self->state;
@@ -202,6 +214,7 @@ void flush(self_ptr self, bool index_now) {
             st.committing = batch{};
             st.in_flight = false;
             st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });
+            publish_sizes(self);
             if (indexing_through > 0) st.indexed_through = indexing_through;
             if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
           },
@@ -361,8 +374,27 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
     st.core.add_account(a);
     st.core.restore(a.id, b);
   }
+  metrics::counter lookups;
+  if (auto* registry = st.cfg.metrics) {
+    const std::string kind_help = "Transfer ids the ledger knows, by how it keeps them (ADR 0020)";
+    st.series.ids_in_memory = registry->add_gauge("superapp_ledger_transfer_ids", kind_help,
+                                                  {{"domain", st.ctx->domain}, {"kept", "memory"}});
+    st.series.ids_as_hashes = registry->add_gauge("superapp_ledger_transfer_ids", kind_help,
+                                                  {{"domain", st.ctx->domain}, {"kept", "hash"}});
+    st.series.holds = registry->add_gauge(
+        "superapp_ledger_holds_in_memory",
+        "Holds the ledger keeps in memory: open ones, and settled ones until durable",
+        {{"domain", st.ctx->domain}});
+    lookups = registry->add_counter(
+        "superapp_ledger_older_id_lookups_total",
+        "Transfer ids the ledger looked up in the database: retries older than the ids in memory",
+        {{"domain", st.ctx->domain}});
+  }
   st.core.keep_recent(st.cfg.recent_transfer_ids,
-                      [ctx = st.ctx](const std::string& id) { return stored_under(*ctx, id); });
+                      [ctx = st.ctx, lookups](const std::string& id) mutable {
+                        if (lookups) lookups.increment();
+                        return stored_under(*ctx, id);
+                      });
   for (const auto& t : data.transfers) st.core.remember(t);
   for (auto h : data.older_id_hashes) st.core.remember_hash(h);
   data.older_id_hashes = {};
@@ -371,6 +403,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
     st.pending_seq.emplace(p.id, seq);
   }
   st.indexed_through = data.indexed_through;
+  publish_sizes(self);
   for (const auto& [id, expires] : data.approvals) st.spent.emplace(id, expires);
   st.next_seq = data.next_seq;
   st.limits = std::move(limits);

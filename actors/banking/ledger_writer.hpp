@@ -83,6 +83,9 @@ struct ledger_settings {
   // are kept as a 64-bit hash (12-18 bytes), and a retry of one is answered from the
   // database (ADR 0020). The default holds about 32 MB: hours of retries at a busy node's rate.
   std::size_t recent_transfer_ids = 262'144;
+  // The node's; null: no series. superapp_ledger_transfer_ids{kept="memory"|"hash"},
+  // superapp_ledger_holds_in_memory, superapp_ledger_older_id_lookups_total (per domain).
+  metrics::registry* metrics = nullptr;
   std::chrono::milliseconds store_timeout{10'000};
   std::chrono::milliseconds expire_every{1'000};  // how often expired reservations are voided
   // The limits of users with no recorded KYC level (the default level's); empty: none.

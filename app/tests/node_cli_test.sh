@@ -230,6 +230,10 @@ grep -Eq 'superapp_actor_messages_total\{path="root/banking/front_door"\} [1-9]'
 grep -q '^superapp_gateway_sessions_total [1-9]' <<<"$metrics" || fail "metrics lack the gateway's sessions"
 grep -Eq '^process_resident_memory_bytes [1-9][0-9]{5,}$' <<<"$metrics" || fail "metrics lack RSS"
 grep -Eq '^process_cpu_seconds_total [0-9]+(\.[0-9]+)?$' <<<"$metrics" || fail "metrics lack CPU time"
+grep -Eq '^superapp_ledger_transfer_ids\{domain="banking",kept="memory"\} [1-9]' <<<"$metrics" \
+  || fail "metrics lack the ledger's transfer ids"
+grep -q '^superapp_ledger_older_id_lookups_total{domain="banking"} 0' <<<"$metrics" \
+  || fail "metrics lack the ledger's id lookups"
 if "$bin" admin tree --data-dir "$data" --token wrong 2>"$work/err"; then fail "wrong token accepted"; fi
 grep -q "401" "$work/err" || fail "wrong token not reported as 401"
 

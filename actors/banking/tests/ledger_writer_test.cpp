@@ -182,7 +182,9 @@ TEST_CASE("balances, reservations and transfer ids survive a restart") {
 TEST_CASE("retries of transfers older than the recent ids are answered from the database") {
   // Two ids in memory; the rest as hashes. Indexed every 4, no idle pass: some older ids are
   // found through transfer_ids, the others in the unindexed tail.
-  ledger_node n{[](ledger_settings& s) {
+  metrics::registry registry;
+  ledger_node n{[&registry](ledger_settings& s) {
+    s.metrics = &registry;
     s.recent_transfer_ids = 2;
     s.index_every = 4;
     s.expire_every = 1h;
@@ -222,6 +224,17 @@ TEST_CASE("retries of transfers older than the recent ids are answered from the 
     CHECK(n.db_int("SELECT COUNT(*) FROM transfers") == 10);
   };
   check_retries();
+  // What operators see: 2 ids in memory, 8 as hashes (fund, t0-t4, hold-1, cap-1), the hold
+  // captured so not in memory, and one lookup per retry or conflict of an older id.
+  const auto text = registry.render();
+  auto shows = [&](const std::string& name, const std::string& labels, int value) {
+    auto line = name + "{domain=\"" + n.name + "\"" + labels + "} " + std::to_string(value) + "\n";
+    return text.find(line) != std::string::npos;
+  };
+  CHECK(shows("superapp_ledger_transfer_ids", ",kept=\"memory\"", 2));
+  CHECK(shows("superapp_ledger_transfer_ids", ",kept=\"hash\"", 8));
+  CHECK(shows("superapp_ledger_holds_in_memory", "", 0));
+  CHECK(shows("superapp_ledger_older_id_lookups_total", "", 9));
   // A restart loads only the newest ids with their fields; the older ones as hashes.
   n.stop();
   n.slot->set(caf::actor{});
