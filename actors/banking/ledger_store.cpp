@@ -232,7 +232,7 @@ std::vector<persistence::migration> migrations() {
           levels_migration(9)};
 }
 
-caf::expected<loaded> load(conn& c, std::size_t recent) {
+caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range) {
   loaded out;
   auto accounts = c.execute({"SELECT account_id, currency, flags, debits_pending, debits_posted,"
                              " credits_pending, credits_posted FROM accounts",
@@ -246,12 +246,15 @@ caf::expected<loaded> load(conn& c, std::size_t recent) {
   out.next_seq = int_at(max_seq->rows.at(0), 0) + 1;
   const auto older_through = std::max<std::int64_t>(
       0, out.next_seq - 1 - static_cast<std::int64_t>(std::min<std::size_t>(recent, INT64_MAX)));
-  auto older = c.execute({"SELECT transfer_id FROM transfers WHERE seq <= $1", {older_through}});
-  if (!older) return older.error();
-  out.older_id_hashes.reserve(older->rows.size());
-  for (const auto& r : older->rows)
-    out.older_id_hashes.push_back(ledger_core::id_hash(text_at(r, 0)));
-  older->rows.clear();
+  // Older ids in ranges of the sequence key: only a range's ids are ever held as text.
+  out.older_id_hashes.reserve(static_cast<std::size_t>(older_through));
+  for (std::int64_t after = 0; after < older_through; after += range) {
+    auto older = c.execute({"SELECT transfer_id FROM transfers WHERE seq > $1 AND seq <= $2",
+                            {after, std::min(after + range, older_through)}});
+    if (!older) return older.error();
+    for (const auto& r : older->rows)
+      out.older_id_hashes.push_back(ledger_core::id_hash(text_at(r, 0)));
+  }
   auto transfers =
       c.execute({"SELECT seq, transfer_id, kind, debit_account, credit_account, amount,"
                  " currency, pending_id, expires_at_s, pending_state FROM transfers"

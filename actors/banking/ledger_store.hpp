@@ -32,7 +32,8 @@ struct loaded {
   std::int64_t next_seq = 1;
   std::int64_t indexed_through = 0;  // transfer_ids and account_transfers cover seq up to here
 };
-caf::expected<loaded> load(conn& c, std::size_t recent);
+// The older ids are read `range` sequence numbers at a time (> 0).
+caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range = 65'536);
 
 // A transfer as recorded (the fields ledger_core::digest_of reads, as the core accepted them),
 // found by id; nullopt when there is none.

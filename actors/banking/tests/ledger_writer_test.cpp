@@ -3,6 +3,7 @@
 // idempotency intact, and restarts from the database when a commit fails.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <latch>
 #include <thread>
 
@@ -235,6 +236,19 @@ TEST_CASE("retries of transfers older than the recent ids are answered from the 
   CHECK(shows("superapp_ledger_transfer_ids", ",kept=\"hash\"", 8));
   CHECK(shows("superapp_ledger_holds_in_memory", "", 0));
   CHECK(shows("superapp_ledger_older_id_lookups_total", "", 9));
+  // A start reads the older ids a range of sequence numbers at a time: every one, once.
+  auto loaded = store::load(*n.reader(), 2, 3);
+  REQUIRE(loaded);
+  CHECK(loaded->transfers.size() == 2);
+  CHECK(loaded->transfers.back().id == "t6");
+  std::vector<std::uint64_t> expected;
+  for (const char* id : {"fund", "t0", "t1", "t2", "t3", "t4", "hold-1", "cap-1"})
+    expected.push_back(ledger_core::id_hash(id));
+  auto got = loaded->older_id_hashes;
+  std::sort(got.begin(), got.end());
+  std::sort(expected.begin(), expected.end());
+  CHECK(got == expected);
+  CHECK(loaded->next_seq == 11);
   // A restart loads only the newest ids with their fields; the older ones as hashes.
   n.stop();
   n.slot->set(caf::actor{});
