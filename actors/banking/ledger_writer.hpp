@@ -81,7 +81,7 @@ struct ledger_settings {
   std::size_t index_every = 65'536;
   // Transfer ids kept in memory with their fields' digest (about 124 bytes each); older ones
   // are kept as a 64-bit hash (12-18 bytes), and a retry of one is answered from the
-  // database (ADR 0020). The default holds about 32 MB: hours of retries at a busy node's rate.
+  // database (ADR 0020). The default holds about 35 MB: hours of retries at a busy node's rate.
   std::size_t recent_transfer_ids = 262'144;
   // The node's; null: no series. superapp_ledger_transfer_ids{kept="memory"|"hash"},
   // superapp_ledger_holds_in_memory, superapp_ledger_older_id_lookups_total (per domain).
