@@ -122,12 +122,16 @@ void ledger_core::forget_newest(const std::string& id) {
   recent_.erase(id);
 }
 
-std::optional<transfer_result> ledger_core::seen(const transfer& t) {
-  if (auto it = recent_.find(t.id); it != recent_.end())
-    return it->second == digest_of(t) ? transfer_result::exists : transfer_result::idempotency_conflict;
-  if (old_ids_.empty() || !old_ids_.contains(id_hash(t.id))) return std::nullopt;
+stored_id ledger_core::find_id(const std::string& id) {
+  if (auto it = recent_.find(id); it != recent_.end())
+    return {stored_id::state::present, it->second};
+  if (old_ids_.empty() || !old_ids_.contains(id_hash(id))) return {stored_id::state::absent};
   // Probably an older transfer's id: only the database knows (an id_hash collision is new).
-  const auto stored = lookup_ ? lookup_(t.id) : stored_id{stored_id::state::unreadable};
+  return lookup_ ? lookup_(id) : stored_id{stored_id::state::unreadable};
+}
+
+std::optional<transfer_result> ledger_core::seen(const transfer& t) {
+  const auto stored = find_id(t.id);
   switch (stored.now) {
     case stored_id::state::absent:
       return std::nullopt;
@@ -141,9 +145,7 @@ std::optional<transfer_result> ledger_core::seen(const transfer& t) {
 }
 
 bool ledger_core::knows(const std::string& id) {
-  if (recent_.count(id) != 0) return true;
-  if (old_ids_.empty() || !old_ids_.contains(id_hash(id))) return false;
-  return !lookup_ || lookup_(id).now != stored_id::state::absent;
+  return find_id(id).now != stored_id::state::absent;
 }
 
 transfer_result ledger_core::apply(const transfer& t, std::int64_t now_s, applied_transfer* out) {

@@ -162,6 +162,8 @@ class ledger_core {
     balances bal;
   };
   transfer_result check_and_apply(const transfer& t, std::int64_t now_s, applied_transfer* out);
+  // What is known of `id`: from memory, or (on an id_hash hit) from `lookup_`.
+  stored_id find_id(const std::string& id);
   // exists, idempotency_conflict or storage_failure for an id accepted before; nullopt if new.
   std::optional<transfer_result> seen(const transfer& t);
   void forget_newest(const std::string& id);

@@ -112,14 +112,14 @@ int main(int argc, char** argv) {
         t.currency = "GBP";
         transfers.push_back(std::move(t));
       }
-      auto settled = [](const std::string&) { return false; };
+      auto none_unsettled = [](const std::string&) { return false; };
       auto before = rss_bytes();
       std::int64_t applied = 0;
       for (const auto& t : transfers) {
         if (core.apply(t, 0) != transfer_result::ok) std::abort();
-        if (keep >= 0 && ++applied % 4'000 == 0) core.forget_settled(settled);
+        if (keep >= 0 && ++applied % 4'000 == 0) core.forget_settled(none_unsettled);
       }
-      if (keep >= 0) core.forget_settled(settled);
+      if (keep >= 0) core.forget_settled(none_unsettled);
       return static_cast<double>(rss_bytes() - before) / static_cast<double>(n);
     });
   };
