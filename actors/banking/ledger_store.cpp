@@ -218,6 +218,15 @@ std::string_view to_string(transfer_kind k) {
   return "immediate";
 }
 
+// Both engines: the ledger's commits form a chain (ADR 0021). Each commit's unit moves
+// `ledger_index.last_commit` from the id of the commit before it to its own (random, never
+// reused), so a commit can be sent while the one before it is still in flight: if that one did
+// not land, this one finds another id there and fails too. A ledger restarted while an old
+// commit was in flight finds the id moved by it and reloads.
+constexpr auto commit_chain = R"sql(
+ALTER TABLE ledger_index ADD COLUMN last_commit BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1()},
           persistence::outbox_migration(2),
@@ -229,7 +238,8 @@ std::vector<persistence::migration> migrations() {
                                  sqlite_v7()},
           persistence::migration{8, "banking: transfers indexed behind the commits", "",
                                  sqlite_v8(), postgres_v8()},
-          levels_migration(9)};
+          levels_migration(9),
+          persistence::migration{10, "banking: the ledger's commits chained", commit_chain}};
 }
 
 caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range) {
@@ -275,21 +285,21 @@ caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range) {
     out.pending.push_back({as_accepted(text_at(r, 1), text_at(r, 2), text_at(r, 3), text_at(r, 4),
                                        int_at(r, 5), text_at(r, 6), text_at(r, 7), int_at(r, 8)),
                            int_at(r, 0)});
-  auto indexed = c.execute({"SELECT indexed_through FROM ledger_index", {}});
+  auto indexed = c.execute({"SELECT indexed_through, last_commit FROM ledger_index", {}});
   if (!indexed) return indexed.error();
-  if (!indexed->rows.empty()) out.indexed_through = int_at(indexed->rows[0], 0);
+  if (!indexed->rows.empty()) {
+    out.indexed_through = int_at(indexed->rows[0], 0);
+    out.last_commit = int_at(indexed->rows[0], 1);
+  }
   auto approvals = c.execute({"SELECT approval_id, expires_at_s FROM approvals_spent", {}});
   if (!approvals) return approvals.error();
   for (const auto& r : approvals->rows) out.approvals.push_back({text_at(r, 0), int_at(r, 1)});
   return out;
 }
 
-persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
-                                     const std::vector<recorded_transfer>& transfers,
-                                     const ledger_core& core,
-                                     const std::vector<spent_approval>& approvals,
-                                     std::int64_t purge_before_s) {
-  persistence::unit_of_work unit;
+void add_batch(persistence::unit_of_work& unit, const std::vector<account>& new_accounts,
+               const std::vector<recorded_transfer>& transfers, const ledger_core& core,
+               const std::vector<spent_approval>& approvals, std::int64_t purge_before_s) {
   // Touched accounts, each once, with the balances the core holds now.
   std::map<std::string, const account*> touched;
   for (const auto& a : new_accounts) touched.emplace(a.id, core.find_account(a.id));
@@ -340,7 +350,10 @@ persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
   if (purge_before_s > 0)
     unit.add({"DELETE FROM approvals_spent WHERE expires_at_s < $1", {purge_before_s}},
              std::nullopt);
-  return unit;
+}
+
+void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::int64_t id) {
+  unit.add({"UPDATE ledger_index SET last_commit = $2 WHERE last_commit = $1", {after, id}}, 1);
 }
 
 void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,

@@ -31,6 +31,7 @@ struct loaded {
   std::vector<std::pair<std::string, std::int64_t>> approvals;  // spent: id, expires_at_s
   std::int64_t next_seq = 1;
   std::int64_t indexed_through = 0;  // transfer_ids and account_transfers cover seq up to here
+  std::int64_t last_commit = 0;      // the id of the ledger's newest commit (ADR 0021)
 };
 // The older ids are read `range` sequence numbers at a time (> 0).
 caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range = 65'536);
@@ -47,10 +48,6 @@ struct recorded_transfer {
   std::int64_t pending_seq = 0;  // post_pending, void_pending: the pending transfer's seq
 };
 
-// One batch as one unit: new accounts, the transfers (one multi-row insert), the state of the
-// pending transfers they posted or voided, and the balances of every account they touched (one
-// multi-row upsert with the absolute values the core holds). Rows per statement are capped so
-// the parameter count stays within both engines' limits.
 // An approval of identity's spent by a transfer (single use, ADR 0013).
 struct spent_approval {
   std::string approval_id;
@@ -58,13 +55,20 @@ struct spent_approval {
   std::int64_t expires_at_s = 0;
 };
 
-// `approvals`: spent by this batch's transfers. `purge_before_s` > 0 also deletes the spent
-// approvals that expired before it.
-persistence::unit_of_work batch_unit(const std::vector<account>& new_accounts,
-                                     const std::vector<recorded_transfer>& transfers,
-                                     const ledger_core& core,
-                                     const std::vector<spent_approval>& approvals = {},
-                                     std::int64_t purge_before_s = 0);
+// Adds one batch to `unit`: new accounts, the transfers (multi-row inserts), the state of the
+// pending transfers they posted or voided, and the balances of every account they touched (one
+// multi-row upsert with the absolute values the core holds). Rows per statement are capped so
+// the parameter count stays within both engines' limits. `approvals`: spent by this batch's
+// transfers. `purge_before_s` > 0 also deletes the spent approvals that expired before it.
+void add_batch(persistence::unit_of_work& unit, const std::vector<account>& new_accounts,
+               const std::vector<recorded_transfer>& transfers, const ledger_core& core,
+               const std::vector<spent_approval>& approvals = {}, std::int64_t purge_before_s = 0);
+
+// The chain (ADR 0021): moves ledger_index.last_commit from `after` (the commit this one
+// follows) to `id` (this one's, never used before), and fails the unit when the database holds
+// another id: the commit before this one did not land, or a ledger that is gone committed
+// since this one loaded. First in a unit.
+void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::int64_t id);
 
 // Indexes the transfers with seq in (`after_seq`, `through_seq`] by id and by account (the
 // index tables, ADR 0018), and moves ledger_index.indexed_through from `after_seq` to

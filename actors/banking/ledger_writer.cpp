@@ -1,8 +1,12 @@
-// The ledger writer: core checks in memory, one set-based commit in flight, replies after it.
+// The ledger writer: core checks in memory, set-based commits (two in flight, chained), replies
+// after each.
 #include "actors/banking/ledger_writer.hpp"
 
+#include <algorithm>
+#include <deque>
 #include <functional>
 #include <map>
+#include <random>
 #include <span>
 #include <unordered_map>
 #include <unordered_set>
@@ -32,6 +36,8 @@ struct batch {
   std::vector<batch_reply> replies;     // client batches' replies, under their keys
   std::unordered_set<std::string> ids;  // accounts and transfers in it
   std::vector<waiter> waiters;
+  std::int64_t indexing_through = 0;  // > 0: its commit also indexes up to here
+  std::chrono::steady_clock::time_point sent;
   bool empty() const { return new_accounts.empty() && transfers.empty(); }
 };
 
@@ -56,9 +62,12 @@ struct ledger_state {
   struct {
     metrics::gauge ids_in_memory, ids_as_hashes, holds;
   } series;
-  batch open;            // accepted, waiting for the next commit
-  batch committing;      // in the commit in flight
-  bool in_flight = false;
+  batch open;  // accepted, waiting for the next commit
+  // Sent to the store, oldest first: at most cfg.commits_in_flight. Each one's commit is
+  // chained to the one before (ADR 0021), so the store answers them in this order.
+  std::deque<batch> committing;
+  std::int64_t last_commit = 0;  // the id of the newest commit sent (the chain's head, ADR 0021)
+  std::mt19937_64 commit_ids{std::random_device{}()};
   bool flush_queued = false;
   static inline const char* name = "ledger";
 };
@@ -77,7 +86,15 @@ std::int64_t now_s(self_ptr self) { return now_ms(self) / 1000; }
 
 // Whether `id` (an account or a transfer) is accepted but not yet durable.
 bool unsettled(self_ptr self, const std::string& id) {
-  return self->state.open.ids.count(id) != 0 || self->state.committing.ids.count(id) != 0;
+  const auto& st = self->state;
+  if (st.open.ids.count(id) != 0) return true;
+  return std::any_of(st.committing.begin(), st.committing.end(),
+                     [&id](const batch& b) { return b.ids.count(id) != 0; });
+}
+
+// Whether another commit may be sent now.
+bool may_send(self_ptr self) {
+  return self->state.committing.size() < self->state.cfg.commits_in_flight;
 }
 
 void flush(self_ptr self, bool index_now = false);
@@ -93,8 +110,8 @@ void publish_sizes(self_ptr self) {
 
 void queue_flush(self_ptr self) {
   auto& st = self->state;
-  if (st.open.transfers.size() >= st.cfg.max_batch_transfers && !st.in_flight) return flush(self);
-  if (st.flush_queued || st.in_flight) return;  // a commit's return flushes what came meanwhile
+  if (st.open.transfers.size() >= st.cfg.max_batch_transfers && may_send(self)) return flush(self);
+  if (st.flush_queued || !may_send(self)) return;  // a commit's return flushes what came meanwhile
   st.flush_queued = true;
   // Behind whatever is in the mailbox now: those transfers join this batch.
   self->send(self, ledger_flush_atom::value);
@@ -103,7 +120,10 @@ void queue_flush(self_ptr self) {
 // Answers `w` once everything accepted so far is durable.
 void after_commit(self_ptr self, waiter w) {
   auto& st = self->state;
-  if (st.open.empty() && !st.in_flight) return w(caf::error{});
+  if (st.open.empty()) {
+    if (st.committing.empty()) return w(caf::error{});
+    return st.committing.back().waiters.push_back(std::move(w));
+  }
   st.open.waiters.push_back(std::move(w));
   queue_flush(self);
 }
@@ -126,11 +146,14 @@ void record(self_ptr self, const applied_transfer& a) {
 
 void fail_everything(self_ptr self, const caf::error& err) {
   auto& st = self->state;
-  for (auto& w : st.committing.waiters) w(make_error(platform_errc::storage_failure));
+  std::int64_t transfers = 0;
+  for (auto& b : st.committing) {
+    transfers += static_cast<std::int64_t>(b.transfers.size());
+    for (auto& w : b.waiters) w(make_error(platform_errc::storage_failure));
+  }
   for (auto& w : st.open.waiters) w(make_error(platform_errc::storage_failure));
   log::error("ledger: a commit failed; restarting from the database",
-             {{"code", superapp::describe(err).wire_code},
-              {"transfers", static_cast<std::int64_t>(st.committing.transfers.size())}});
+             {{"code", superapp::describe(err).wire_code}, {"transfers", transfers}});
   // Memory is ahead of the database now: only a reload makes them agree again.
   self->quit(make_error(platform_errc::storage_failure));
 }
@@ -163,62 +186,82 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
   }
 }
 
+void committed(self_ptr self);
+
 // Commits what is open. The commit also indexes the transfers not yet indexed (ADR 0018) when
 // they reach `index_every`, or when `index_now` (the writer is idle). Not in every small commit:
 // a hundred random ids and accounts still dirty a few hundred index pages, which made a
 // commit of 100 transfers three times slower (bench_ledger --in-flight 100: 12k/s, 36-45k/s
 // without). Under light load the writer is idle at most expiry ticks, so the tail stays short.
+//
+// A commit may be sent while another is in flight (ADR 0021): it is built on the balances the
+// one before leaves, and chained to it, so it lands only if that one did. The store starts it
+// as soon as the one before returns, instead of after that one's answer has come back here and
+// this one has been built: the database's idle time between commits.
 void flush(self_ptr self, bool index_now) {
   auto& st = self->state;
   st.flush_queued = false;
-  if (st.in_flight) return;
+  if (!may_send(self)) return;
   const auto through = st.next_seq - 1;
   const auto tail = through - st.indexed_through;
-  if (st.open.empty() && !(index_now && tail > 0)) {
-    for (auto& w : st.open.waiters) w(caf::error{});
+  const bool indexing = std::any_of(st.committing.begin(), st.committing.end(),
+                                    [](const batch& b) { return b.indexing_through > 0; });
+  if (st.open.empty() && !(index_now && tail > 0 && !indexing)) {
+    // Nothing to commit: the waiters wait for what is in flight, if anything.
+    if (!st.committing.empty()) {
+      auto& last = st.committing.back().waiters;
+      std::move(st.open.waiters.begin(), st.open.waiters.end(), std::back_inserter(last));
+    } else {
+      for (auto& w : st.open.waiters) w(caf::error{});
+    }
     st.open.waiters.clear();
     return;
   }
-  st.committing = std::move(st.open);
+  auto& b = st.committing.emplace_back(std::move(st.open));
   st.open = batch{};
-  st.in_flight = true;
-  auto unit = store::batch_unit(st.committing.new_accounts, st.committing.transfers, st.core,
-                                st.committing.approvals, std::exchange(st.purge_before_s, 0));
-  for (const auto& r : st.committing.replies)
+  persistence::unit_of_work unit;
+  const auto id = std::uniform_int_distribution<std::int64_t>{1, INT64_MAX}(st.commit_ids);
+  store::add_commit_guard(unit, std::exchange(st.last_commit, id), id);
+  store::add_batch(unit, b.new_accounts, b.transfers, st.core, b.approvals,
+                   std::exchange(st.purge_before_s, 0));
+  for (const auto& r : b.replies)
     persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
-  add_transfer_events(self, unit, st.committing.transfers);
-  std::int64_t indexing_through = 0;  // > 0: this commit indexes up to here
-  if (tail > 0 && (index_now || tail >= static_cast<std::int64_t>(st.cfg.index_every))) {
+  add_transfer_events(self, unit, b.transfers);
+  if (tail > 0 && !indexing &&
+      (index_now || tail >= static_cast<std::int64_t>(st.cfg.index_every))) {
     store::add_index_pass(unit, st.indexed_through, through);
-    indexing_through = through;
+    b.indexing_through = through;
   }
-  const auto started = std::chrono::steady_clock::now();
+  b.sent = std::chrono::steady_clock::now();
   self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value,
                 std::move(unit))
-      .then(
-          [self, started, indexing_through](persistence::unit_results&) {
-            auto& st = self->state;
-            log::debug("ledger: committed",
-                       {{"transfers", static_cast<std::int64_t>(st.committing.transfers.size())},
-                        {"indexed_through", indexing_through},
-                        {"us", static_cast<std::int64_t>(
-                                   std::chrono::duration_cast<std::chrono::microseconds>(
-                                       std::chrono::steady_clock::now() - started)
-                                       .count())}});
-            for (auto& w : st.committing.waiters) w(caf::error{});
-            // Holds settled durably leave memory (expire() walks what is left every second).
-            for (const auto& r : st.committing.transfers)
-              if (r.applied.t.kind == transfer_kind::post_pending ||
-                  r.applied.t.kind == transfer_kind::void_pending)
-                st.core.forget_settled_pending(r.applied.t.pending_id);
-            st.committing = batch{};
-            st.in_flight = false;
-            st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });
-            publish_sizes(self);
-            if (indexing_through > 0) st.indexed_through = indexing_through;
-            if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
-          },
-          [self](caf::error& err) { fail_everything(self, err); });
+      .then([self](persistence::unit_results&) { committed(self); },
+            [self](caf::error& err) { fail_everything(self, err); });
+}
+
+// The oldest commit in flight returned: its waiters are answered, and what came meanwhile is
+// sent.
+void committed(self_ptr self) {
+  auto& st = self->state;
+  auto b = std::move(st.committing.front());
+  st.committing.pop_front();
+  log::debug(
+      "ledger: committed",
+      {{"transfers", static_cast<std::int64_t>(b.transfers.size())},
+       {"indexed_through", b.indexing_through},
+       {"us", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                            std::chrono::steady_clock::now() - b.sent)
+                                            .count())}});
+  for (auto& w : b.waiters) w(caf::error{});
+  // Holds settled durably leave memory (expire() walks what is left every second).
+  for (const auto& r : b.transfers)
+    if (r.applied.t.kind == transfer_kind::post_pending ||
+        r.applied.t.kind == transfer_kind::void_pending)
+      st.core.forget_settled_pending(r.applied.t.pending_id);
+  st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });
+  publish_sizes(self);
+  if (b.indexing_through > 0) st.indexed_through = b.indexing_through;
+  if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
 }
 
 // What the database holds under `id`: the core asks when an id matches the hash of an older
@@ -370,6 +413,9 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   auto& st = self->state;
   st.cfg = std::move(settings);
   st.ctx = std::move(ctx);
+  if (st.cfg.commits_in_flight == 0)
+    st.cfg.commits_in_flight =
+        st.ctx->database && st.ctx->database->kind() == persistence::engine::postgres ? 2 : 1;
   for (const auto& [a, b] : data.accounts) {
     st.core.add_account(a);
     st.core.restore(a.id, b);
@@ -403,6 +449,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
     st.pending_seq.emplace(p.id, seq);
   }
   st.indexed_through = data.indexed_through;
+  st.last_commit = data.last_commit;
   publish_sizes(self);
   for (const auto& [id, expires] : data.approvals) st.spent.emplace(id, expires);
   st.next_seq = data.next_seq;
@@ -469,7 +516,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         }
         if (!st.open.empty()) queue_flush(self);
         // Idle: index the transfers a busy spell left unindexed, so reads find them by index.
-        else if (!st.in_flight && st.indexed_through < st.next_seq - 1)
+        else if (st.committing.empty() && st.indexed_through < st.next_seq - 1)
           flush(self, true);
         self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
       },

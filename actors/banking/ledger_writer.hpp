@@ -75,6 +75,11 @@ using ledger_actor = caf::typed_actor<
 struct ledger_settings {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
   std::size_t max_batch_transfers = 4000;  // a batch commits at once when it reaches this
+  // Commits sent to the store before the first of them returns (ADR 0021): with 2, the next
+  // batch waits at the store while the one before commits, chained to it; 1: one at a time.
+  // 0: by engine, 2 on PostgreSQL (its server is idle between commits otherwise) and 1 on
+  // SQLite (its commit runs on the node's own cores, so there is no idle time to fill).
+  std::size_t commits_in_flight = 0;
   // Transfers are indexed by id and account behind the commits (ADR 0018): in the commit that
   // brings the unindexed ones to `index_every`, and when the writer is idle (at the expiry
   // tick), in a commit of its own.

@@ -49,6 +49,7 @@ struct options {
   std::int64_t sqlite_raw = 3'000;  // batch-of-one inserts are slow: fewer
   std::size_t index_every = ledger_settings{}.index_every;
   std::size_t recent_ids = ledger_settings{}.recent_transfer_ids;  // ADR 0020
+  std::size_t commits_in_flight = ledger_settings{}.commits_in_flight;  // ADR 0021
 };
 
 std::string random_key() {
@@ -122,14 +123,14 @@ struct ledger_node {
   caf::actor root;
   std::shared_ptr<sup::service_slot> slot = std::make_shared<sup::service_slot>();
 
-  ledger_node(persistence::database_config db, const std::string& name, std::size_t index_every,
-              std::size_t recent_ids) {
+  ledger_node(persistence::database_config db, const std::string& name, const options& o) {
     add_error_renderers(cfg);
     sys = std::make_unique<caf::actor_system>(cfg);
     banking_settings s;
     s.ledger_slot = slot;
-    s.ledger.index_every = index_every;
-    s.ledger.recent_transfer_ids = recent_ids;
+    s.ledger.index_every = o.index_every;
+    s.ledger.recent_transfer_ids = o.recent_ids;
+    s.ledger.commits_in_flight = o.commits_in_flight;
     sup::domain_settings ds;
     ds.database = std::move(db);
     ds.directory = std::make_shared<sup::front_door_directory>();
@@ -185,8 +186,7 @@ struct ledger_node {
 };
 
 void ledger_runs(const char* engine, persistence::database_config db, const options& o) {
-  ledger_node node{std::move(db), "bench_ledger_" + std::to_string(::getpid()), o.index_every,
-                   o.recent_ids};
+  ledger_node node{std::move(db), "bench_ledger_" + std::to_string(::getpid()), o};
   node.open(o.accounts);
   std::int64_t refused = 0;
   auto secs = node.run(o.transfers, o.in_flight, o.accounts, false, o.request_timeout_s, refused);
@@ -381,6 +381,8 @@ int main(int argc, char** argv) {
     else if (flag == "--index-every") o.index_every = std::strtoull(value.c_str(), nullptr, 10);
     else if (flag == "--recent-ids")
       o.recent_ids = std::strtoull(value.c_str(), nullptr, 10);
+    else if (flag == "--commits-in-flight")
+      o.commits_in_flight = std::strtoull(value.c_str(), nullptr, 10);
     else {
       std::fprintf(
           stderr,
@@ -388,7 +390,8 @@ int main(int argc, char** argv) {
           "[--transfers N]\n"
           "                    [--accounts N] [--in-flight N] [--pgbench-seconds S] "
           "[--sqlite-raw N]\n"
-          "                    [--request-timeout-s S] [--index-every N] [--recent-ids N]\n");
+          "                    [--request-timeout-s S] [--index-every N] [--recent-ids N]\n"
+          "                    [--commits-in-flight N]\n");
       return 2;
     }
   }
@@ -397,9 +400,11 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   std::printf(
       "ledger_bench: %lld transfers, %lld accounts, %d in flight, index every %zu, %zu recent ids,"
-      " request timeout %s; ratios are target / baseline\n\n",
+      " commits in flight %s, request timeout %s; ratios are target / baseline\n\n",
       static_cast<long long>(o.transfers), static_cast<long long>(o.accounts), o.in_flight,
       o.index_every, o.recent_ids,
+      o.commits_in_flight > 0 ? std::to_string(o.commits_in_flight).c_str()
+                              : "by engine (PostgreSQL 2, SQLite 1)",
       o.request_timeout_s > 0 ? (std::to_string(o.request_timeout_s) + " s").c_str() : "none");
   std::printf("| engine | run | transfers | s | transfers/s | note |\n|---|---|---|---|---|---|\n");
   if (o.engine == "sqlite" || o.engine == "both") {

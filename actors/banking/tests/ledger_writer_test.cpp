@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <future>
 #include <latch>
 #include <thread>
 
@@ -301,6 +302,96 @@ TEST_CASE("a commit that fails restarts the ledger from the database; nothing ha
   CHECK(n.pay(ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000)) == transfer_result::ok);
   CHECK(n.db_available("wallet:alice") == 9'000);
   CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
+}
+
+// Two commits in flight on both engines, and no expiry ticks: an idle index commit would race
+// the test's own writes.
+void two_in_flight(ledger_settings& s) {
+  s.commits_in_flight = 2;
+  s.expire_every = std::chrono::hours{1};
+}
+
+TEST_CASE("a commit sent behind one that fails does not land (the commits are chained)") {
+  ledger_node n{two_in_flight};
+  n.open_books();
+  auto before = n.slot->get();
+  auto db = persistence::open_database(n.database(), n.name);
+  REQUIRE(db);
+  auto w = (*db)->connect(persistence::connection_role::writer);
+  REQUIRE(w);
+  // Hold the ledger's commits back: SQLite's write lock, PostgreSQL's lock on the chain's row.
+  REQUIRE_FALSE((*w)->begin());
+  REQUIRE((*w)->execute({"UPDATE ledger_index SET last_commit = last_commit", {}}));
+  auto pay_async = [&n](const char* id, std::int64_t amount) {
+    return std::async(std::launch::async, [&n, id, amount] {
+      return n.ask<transfer_result>(
+          transfer_atom::value, ledger_node::immediate(id, "wallet:alice", "wallet:bob", amount));
+    });
+  };
+  // t1's commit is sent and waits; t2 is accepted on the balances t1 leaves, and its commit is
+  // sent behind t1's.
+  auto t1 = pay_async("t1", 1'000);
+  auto applied = [&n](std::int64_t debited) {
+    for (int i = 0; i < 500; ++i) {
+      auto b = n.ask<balances>(balance_atom::value, std::string{"wallet:alice"});
+      REQUIRE(b);
+      if (b->debits_posted == debited) return true;
+      std::this_thread::sleep_for(10ms);
+    }
+    return false;
+  };
+  REQUIRE(applied(1'000));
+  auto t2 = pay_async("t2", 500);
+  REQUIRE(applied(1'500));
+  // Behind that answer: the ledger has handled its own flush, so t2's commit is at the store.
+  REQUIRE(applied(1'500));
+  // t1's sequence number is taken meanwhile, so t1's commit fails when the lock goes.
+  REQUIRE(
+      (*w)->execute({"INSERT INTO transfers (seq, transfer_id, kind, debit_account, credit_account,"
+                     " amount, moved, currency, pending_id, expires_at_s, pending_state, at_ms)"
+                     " VALUES (2, 'intruder', 'immediate', 'x', 'y', 0, 0, 'GBP', '', 0, '', 0)",
+                     {}}));
+  REQUIRE_FALSE((*w)->commit());
+  for (auto* f : {&t1, &t2}) {
+    auto r = f->get();
+    REQUIRE_FALSE(r);
+    CHECK(describe(r.error()).wire_code == "storage_failure");
+  }
+  // t2 did not land without t1: the books are as before both.
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfers WHERE transfer_id IN ('t1', 't2')") == 0);
+  CHECK(n.db_available("wallet:alice") == 10'000);
+  CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
+  // The restarted ledger takes both again.
+  for (int i = 0; i < 500 && n.slot->get() == before; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(n.slot->get() != before);
+  CHECK(n.pay(ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000)) ==
+        transfer_result::ok);
+  CHECK(n.pay(ledger_node::immediate("t2", "wallet:alice", "wallet:bob", 500)) ==
+        transfer_result::ok);
+  CHECK(n.db_available("wallet:alice") == 8'500);
+  CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
+}
+
+TEST_CASE("a ledger restarted while an old commit was still in flight reloads once it lands") {
+  ledger_node n{two_in_flight};
+  n.open_books();
+  auto db = persistence::open_database(n.database(), n.name);
+  REQUIRE(db);
+  auto w = (*db)->connect(persistence::connection_role::writer);
+  REQUIRE(w);
+  // A ledger that is gone left a commit that lands after the running one loaded: the chain's
+  // head moves under it (as that commit's guard would move it).
+  REQUIRE((*w)->execute({"UPDATE ledger_index SET last_commit = last_commit + 1", {}}));
+  auto before = n.slot->get();
+  auto r = n.ask<transfer_result>(
+      transfer_atom::value, ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000));
+  REQUIRE_FALSE(r);
+  CHECK(describe(r.error()).wire_code == "storage_failure");
+  for (int i = 0; i < 500 && n.slot->get() == before; ++i) std::this_thread::sleep_for(10ms);
+  REQUIRE(n.slot->get() != before);
+  CHECK(n.pay(ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000)) ==
+        transfer_result::ok);
+  CHECK(n.db_available("wallet:alice") == 9'000);
 }
 
 namespace {
