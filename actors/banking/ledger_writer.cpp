@@ -92,9 +92,14 @@ bool unsettled(self_ptr self, const std::string& id) {
                      [&id](const batch& b) { return b.ids.count(id) != 0; });
 }
 
-// Whether another commit may be sent now.
+// Whether another commit may be sent now. Behind one in flight, only a batch at least half its
+// size: one sent with the few transfers that came just after would commit in less time than
+// the ledger needs to answer the first and build the next, and the database would wait again.
 bool may_send(self_ptr self) {
-  return self->state.committing.size() < self->state.cfg.commits_in_flight;
+  const auto& st = self->state;
+  if (st.committing.empty()) return true;
+  if (st.committing.size() >= st.cfg.commits_in_flight) return false;
+  return st.open.transfers.size() * 2 >= st.committing.back().transfers.size();
 }
 
 void flush(self_ptr self, bool index_now = false);
