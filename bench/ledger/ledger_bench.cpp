@@ -3,6 +3,8 @@
 //   one-call plpgsql transfer at 16 clients, and against a bare libpq program writing the same
 //   transfers in set-based batches of 1,000 per transaction (the ceiling); random transfers
 //   between many accounts, then a hot run where every transfer leaves one account.
+//   With the default commits in flight (ADR 0021) the same writer with one commit in flight
+//   runs first on the same server, as the baseline for that choice.
 //   SQLite (WAL, synchronous=FULL): the ledger writer against raw batch-of-one inserts.
 // Every transfer has a random idempotency key, as clients send. The ledger is driven in-process
 // (no gateway) by `--in-flight` concurrent requesters, as many sessions would.
@@ -185,15 +187,18 @@ struct ledger_node {
   }
 };
 
-void ledger_runs(const char* engine, persistence::database_config db, const options& o) {
-  ledger_node node{std::move(db), "bench_ledger_" + std::to_string(::getpid()), o};
+// `label` follows "ledger writer" in the rows; `suffix` makes the database its own.
+void ledger_runs(const char* engine, persistence::database_config db, const options& o,
+                 const std::string& label = "", const std::string& suffix = "") {
+  ledger_node node{std::move(db), "bench_ledger_" + std::to_string(::getpid()) + suffix, o};
   node.open(o.accounts);
   std::int64_t refused = 0;
   auto secs = node.run(o.transfers, o.in_flight, o.accounts, false, o.request_timeout_s, refused);
-  row(engine, "ledger writer, random accounts", o.transfers, secs,
+  row(engine, ("ledger writer" + label + ", random accounts").c_str(), o.transfers, secs,
       refused ? ("refused " + std::to_string(refused)).c_str() : "");
   secs = node.run(o.transfers, o.in_flight, o.accounts, true, o.request_timeout_s, refused);
-  row(engine, "ledger writer, hot account", o.transfers, secs, refused ? ("refused " + std::to_string(refused)).c_str() : "");
+  row(engine, ("ledger writer" + label + ", hot account").c_str(), o.transfers, secs,
+      refused ? ("refused " + std::to_string(refused)).c_str() : "");
 }
 
 // ---- PostgreSQL baselines --------------------------------------------------------------
@@ -421,6 +426,12 @@ int main(int argc, char** argv) {
     persistence::database_config db;
     db.engine_kind = persistence::engine::postgres;
     db.pg_conninfo = o.conninfo;
+    if (o.commits_in_flight == 0) {
+      // ADR 0021's baseline: the same writer with one commit in flight, on the same server.
+      auto one = o;
+      one.commits_in_flight = 1;
+      ledger_runs("postgres", db, one, " (one commit in flight)", "_one");
+    }
     ledger_runs("postgres", db, o);
     if (own) std::system((std::string{SUPERAPP_SOURCE_DIR} + "/scripts/pg-test-server stop " + (dir / "pg").string()).c_str());
   }
