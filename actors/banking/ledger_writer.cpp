@@ -1,5 +1,5 @@
-// The ledger writer: core checks in memory, set-based commits (two in flight, chained), replies
-// after each.
+// The ledger writer: core checks in memory, set-based commits (chained; two in flight on
+// PostgreSQL), replies after each.
 #include "actors/banking/ledger_writer.hpp"
 
 #include <algorithm>
