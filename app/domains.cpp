@@ -166,6 +166,7 @@ sup::domain_definition domain_for(node::role role, const domain_wiring& wiring) 
     banking::banking_settings settings;
     settings.ledger.clock = wiring.clock;
     settings.ledger.recent_transfer_ids = wiring.recent_transfer_ids;
+    settings.ledger.commits_in_flight = wiring.commits_in_flight;
     settings.ledger.metrics = wiring.metrics;
     settings.approval_keys = wiring.approval_keys;
     settings.open_banking.bank_url = wiring.bank_url;

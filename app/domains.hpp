@@ -46,6 +46,7 @@ struct domain_wiring {
   std::string bank_url;
   std::string bank_webhook_secret;
   std::size_t recent_transfer_ids = 262'144;  // banking.recent_transfer_ids (ADR 0020)
+  std::size_t commits_in_flight = 0;          // banking.commits_in_flight (ADR 0021); 0: by engine
   metrics::registry* metrics = nullptr;       // the node's (the ledger's series); null: none
   // The node's event bus (banking learns each user's KYC limits from it); null: none.
   std::shared_ptr<bus::bus_directory> bus;

@@ -259,6 +259,7 @@ int run_node(const node::node_config& config, bool dev_keys) {
   sim::bank_simulator bank;
   bool bank_simulated = false;
   wiring.recent_transfer_ids = static_cast<std::size_t>(config.banking.recent_transfer_ids);
+  wiring.commits_in_flight = static_cast<std::size_t>(config.banking.commits_in_flight);
   wiring.metrics = &registry;
   if (!config.banking.bank_url.empty()) {
     wiring.bank_url = config.banking.bank_url;

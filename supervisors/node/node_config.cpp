@@ -520,6 +520,8 @@ const std::vector<setting>& schema() {
     }));
     s.push_back(integer_setting("banking", "recent_transfer_ids", 0, 100'000'000,
                                 [](node_config& c, auto v) { c.banking.recent_transfer_ids = v; }));
+    s.push_back(integer_setting("banking", "commits_in_flight", 0, 2,
+                                [](node_config& c, auto v) { c.banking.commits_in_flight = v; }));
 
     s.push_back(choice_setting(
         "bus", "kind", {"local", "kafka"},

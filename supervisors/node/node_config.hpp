@@ -173,6 +173,9 @@ struct banking_settings {
   // Transfer ids the ledger keeps in memory with their fields; older ones as 64-bit hashes, a
   // retry of one answered from the database (ADR 0020).
   std::int64_t recent_transfer_ids = 262'144;
+  // Commits the ledger sends before the first returns, each chained to the one before (ADR
+  // 0021); 0: by engine (2 on PostgreSQL, 1 on SQLite).
+  std::int64_t commits_in_flight = 0;
 };
 
 struct bus_settings {

@@ -62,6 +62,7 @@ front_door_credits = 64
 
 [banking]
 recent_transfer_ids = 1000
+commits_in_flight = 1
 
 [bus]
 kind = "kafka"
@@ -129,6 +130,7 @@ TEST_CASE("a file with every key set is read back key by key") {
   CHECK(c.bus.refill_window_s == 600);
   CHECK(c.bus.refill_max_events == 256);
   CHECK(c.banking.recent_transfer_ids == 1000);
+  CHECK(c.banking.commits_in_flight == 1);
 
   const superapp::persistence::database_config db = node::to_database_config(c);
   CHECK(db.engine_kind == superapp::persistence::engine::postgres);
@@ -158,6 +160,7 @@ TEST_CASE("keys left out take their documented defaults and sqlite follows data_
   CHECK(c.bus.refill_window_s == 3600);
   CHECK(c.bus.refill_max_events == 1024);
   CHECK(c.banking.recent_transfer_ids == 262'144);
+  CHECK(c.banking.commits_in_flight == 0);
   CHECK(c.log.format == node::log_format::json);
 }
 
@@ -211,6 +214,9 @@ TEST_CASE("an out-of-range port is one line naming the key and the value") {
   CHECK(error_of("[gateway]\nport = -1\n") ==
         "config error: /etc/superapp/node.toml: gateway.port: expected an integer from 0 to "
         "65535, got -1");
+  CHECK(error_of("[banking]\ncommits_in_flight = 3\n") ==
+        "config error: /etc/superapp/node.toml: banking.commits_in_flight: expected an integer "
+        "from 0 to 2, got 3");
 }
 
 TEST_CASE("limits that must be positive reject zero") {
