@@ -213,13 +213,7 @@ void flush(self_ptr self, bool index_now) {
                                     [](const batch& b) { return b.indexing_through > 0; });
   if (st.open.empty() && !(index_now && tail > 0 && !indexing)) {
     // Nothing to commit: the waiters wait for what is in flight, if anything.
-    if (!st.committing.empty()) {
-      auto& last = st.committing.back().waiters;
-      std::move(st.open.waiters.begin(), st.open.waiters.end(), std::back_inserter(last));
-    } else {
-      for (auto& w : st.open.waiters) w(caf::error{});
-    }
-    st.open.waiters.clear();
+    for (auto& w : std::exchange(st.open.waiters, {})) after_commit(self, std::move(w));
     return;
   }
   auto& b = st.committing.emplace_back(std::move(st.open));

@@ -37,6 +37,12 @@ struct ledger_node : domain_node {
   }
   ~ledger_node() { stop(); }
 
+  // Waits until the supervisor has put a new ledger in the slot in place of `before`.
+  void await_restart(const caf::actor& before) {
+    for (int i = 0; i < 500 && slot->get() == before; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(slot->get() != before);
+  }
+
   ledger_actor ledger() {
     // The slot holds the running writer (or the one before a restart for a moment).
     for (int i = 0; i < 500; ++i) {
@@ -296,13 +302,14 @@ TEST_CASE("a commit that fails restarts the ledger from the database; nothing ha
   REQUIRE_FALSE(r);
   CHECK(describe(r.error()).wire_code == "storage_failure");
   // The supervisor starts a new ledger, which reads the books as they are.
-  for (int i = 0; i < 500 && n.slot->get() == before; ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(n.slot->get() != before);
+  n.await_restart(before);
   CHECK(n.db_available("wallet:alice") == 10'000);
   CHECK(n.pay(ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000)) == transfer_result::ok);
   CHECK(n.db_available("wallet:alice") == 9'000);
   CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
 }
+
+namespace {
 
 // Two commits in flight on both engines, and no expiry ticks: an idle index commit would race
 // the test's own writes.
@@ -310,6 +317,8 @@ void two_in_flight(ledger_settings& s) {
   s.commits_in_flight = 2;
   s.expire_every = std::chrono::hours{1};
 }
+
+}  // namespace
 
 TEST_CASE("a commit sent behind one that fails does not land (the commits are chained)") {
   ledger_node n{two_in_flight};
@@ -362,8 +371,7 @@ TEST_CASE("a commit sent behind one that fails does not land (the commits are ch
   CHECK(n.db_available("wallet:alice") == 10'000);
   CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
   // The restarted ledger takes both again.
-  for (int i = 0; i < 500 && n.slot->get() == before; ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(n.slot->get() != before);
+  n.await_restart(before);
   CHECK(n.pay(ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000)) ==
         transfer_result::ok);
   CHECK(n.pay(ledger_node::immediate("t2", "wallet:alice", "wallet:bob", 500)) ==
@@ -387,8 +395,7 @@ TEST_CASE("a ledger restarted while an old commit was still in flight reloads on
       transfer_atom::value, ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000));
   REQUIRE_FALSE(r);
   CHECK(describe(r.error()).wire_code == "storage_failure");
-  for (int i = 0; i < 500 && n.slot->get() == before; ++i) std::this_thread::sleep_for(10ms);
-  REQUIRE(n.slot->get() != before);
+  n.await_restart(before);
   CHECK(n.pay(ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000)) ==
         transfer_result::ok);
   CHECK(n.db_available("wallet:alice") == 9'000);
