@@ -68,6 +68,9 @@ struct ledger_state {
   std::deque<batch> committing;
   std::int64_t last_commit = 0;  // the id of the newest commit sent (the chain's head, ADR 0021)
   std::mt19937_64 commit_ids{std::random_device{}()};
+  // False until this ledger's first commit, the fence, has landed: until then requests wait in
+  // the mailbox (ADR 0021).
+  bool fenced = false;
   bool flush_queued = false;
   static inline const char* name = "ledger";
 };
@@ -193,6 +196,36 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
 
 void committed(self_ptr self);
 
+// Starts `unit` with the chain's next link (ADR 0021): it lands only if the commit sent before
+// it did, and nothing else the database holds moved the chain's head.
+void chain(self_ptr self, persistence::unit_of_work& unit) {
+  auto& st = self->state;
+  const auto id = std::uniform_int_distribution<std::int64_t>{1, INT64_MAX}(st.commit_ids);
+  store::add_commit_guard(unit, std::exchange(st.last_commit, id), id);
+}
+
+// A ledger's first commit moves only the chain's head, before the ledger takes any request. A
+// ledger before this one may have left a commit still running in the store (its request timed
+// out, the database did the work later). The store's writer takes units in order, so the fence
+// runs after any such commit; if that one landed, the fence finds another head, fails, and the
+// ledger loads again. Until the fence lands no request is taken, so no answer (a refusal, a
+// balance) comes from books that miss a late commit.
+void fence(self_ptr self) {
+  auto& st = self->state;
+  persistence::unit_of_work unit;
+  chain(self, unit);
+  self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value,
+                std::move(unit))
+      .then([self](persistence::unit_results&) { self->state.fenced = true; },
+            [self](caf::error& err) {
+              log::warn(
+                  "ledger: the books moved after they were loaded (a commit of the ledger"
+                  " before this one landed late) or could not be checked; loading again",
+                  {{"code", superapp::describe(err).wire_code}});
+              self->quit(make_error(platform_errc::storage_failure));
+            });
+}
+
 // Commits what is open. The commit also indexes the transfers not yet indexed (ADR 0018) when
 // they reach `index_every`, or when `index_now` (the writer is idle). Not in every small commit:
 // a hundred random ids and accounts still dirty a few hundred index pages, which made a
@@ -219,8 +252,7 @@ void flush(self_ptr self, bool index_now) {
   auto& b = st.committing.emplace_back(std::move(st.open));
   st.open = batch{};
   persistence::unit_of_work unit;
-  const auto id = std::uniform_int_distribution<std::int64_t>{1, INT64_MAX}(st.commit_ids);
-  store::add_commit_guard(unit, std::exchange(st.last_commit, id), id);
+  chain(self, unit);
   store::add_batch(unit, b.new_accounts, b.transfers, st.core, b.approvals,
                    std::exchange(st.purge_before_s, 0));
   for (const auto& r : b.replies)
@@ -461,9 +493,11 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
              {"older_transfer_ids", static_cast<std::int64_t>(st.core.ids_as_hashes())},
              {"pending", static_cast<std::int64_t>(data.pending.size())}});
   self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
+  fence(self);
   return {
       [self](open_account_atom, const account& a) -> caf::result<bool> {
         auto& st = self->state;
+        if (!st.fenced) return caf::skip;
         const bool existed = st.core.find_account(a.id) != nullptr;
         if (!st.core.add_account(a)) return false;
         auto rp = self->make_response_promise<bool>();
@@ -476,19 +510,24 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         return rp;
       },
       [self](transfer_atom, const transfer& t) -> caf::result<transfer_result> {
+        if (!self->state.fenced) return caf::skip;
         return apply_one(self, t, nullptr);
       },
       [self](transfer_atom, const transfer& t, const approval_spend& a) -> caf::result<transfer_result> {
+        if (!self->state.fenced) return caf::skip;
         return apply_one(self, t, &a);
       },
       [self](linked_atom, const std::vector<transfer>& ts) -> caf::result<std::vector<transfer_result>> {
+        if (!self->state.fenced) return caf::skip;
         return apply_batch(self, ts, nullptr);
       },
       [self](linked_atom, const std::vector<transfer>& ts, const approval_spend& a,
              const batch_reply& r) -> caf::result<std::vector<transfer_result>> {
+        if (!self->state.fenced) return caf::skip;
         return apply_batch(self, ts, &a, &r);
       },
       [self](balance_atom, const std::string& id) -> caf::result<balances> {
+        if (!self->state.fenced) return caf::skip;
         const auto* b = self->state.core.balance_of(id);
         if (b == nullptr) return make_error(platform_errc::not_found);
         return *b;
@@ -499,6 +538,8 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
       },
       [self](expire_atom) {
         auto& st = self->state;
+        self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
+        if (!st.fenced) return;
         const auto now = now_s(self);
         for (const auto& released : st.core.expire(now)) record(self, released);
         // An expired approval can no longer be presented: forget it, here and (with the next
@@ -517,7 +558,6 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         // Idle: index the transfers a busy spell left unindexed, so reads find them by index.
         else if (st.committing.empty() && st.indexed_through < st.next_seq - 1)
           flush(self, true);
-        self->delayed_send(self, st.cfg.expire_every, expire_atom::value);
       },
   };
 }

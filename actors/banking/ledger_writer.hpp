@@ -1,8 +1,10 @@
 // The ledger writer (ADR 0015): the one actor of a banking domain that changes the ledger. It
 // checks each transfer against the balances in its memory, in arrival order, batches what it
-// accepted into one set-based unit of work, and answers only once that unit is durable. One
-// commit is in flight at a time; a failed commit ends the actor (its memory is then ahead of
-// the database) and its supervisor starts it again from the database.
+// accepted into one set-based unit of work, and answers only once that unit is durable. Its
+// commits form a chain (ADR 0021): up to `commits_in_flight` are sent at once, each lands only
+// if the one before did, and the first, sent at start, fences off a late commit of the ledger
+// before it. A failed commit ends the actor (its memory is then ahead of the database) and its
+// supervisor starts it again from the database.
 #pragma once
 
 #include <chrono>
@@ -61,6 +63,7 @@ struct batch_reply {
 //               reply is recorded under the key in the same commit. A key this writer has seen
 //               with other items is idempotency_conflict (every result).
 // balance:      what the ledger holds now for an account (committed or about to be); not_found.
+// Requests wait in the mailbox until the ledger's first commit (its fence) has landed.
 // limits:       a user's limits now (kyc_limits worker, after recording them).
 using ledger_actor = caf::typed_actor<
     caf::replies_to<open_account_atom, account>::with<bool>,

@@ -401,6 +401,50 @@ TEST_CASE("a ledger restarted while an old commit was still in flight reloads on
   CHECK(n.db_available("wallet:alice") == 9'000);
 }
 
+TEST_CASE("a ledger restarted while its old commit waits answers nothing from the old books") {
+  // Time enough for the restarted ledger's fence, short enough for the old commit to time out.
+  ledger_node n{[](ledger_settings& s) { s.store_timeout = 1500ms; }};
+  n.open_books();
+  // Another connection holds the database's write lock (SQLite) or the chain's row
+  // (PostgreSQL), so the store's writer waits with the ledger's next commit.
+  auto db = persistence::open_database(n.database(), n.name);
+  REQUIRE(db);
+  auto w = (*db)->connect(persistence::connection_role::writer);
+  REQUIRE(w);
+  REQUIRE_FALSE((*w)->begin());
+  REQUIRE((*w)->execute({"UPDATE ledger_index SET last_commit = last_commit", {}}));
+  auto first = n.slot->get();
+  // t1's commit outlives its request: the ledger gives up on it and is restarted, and the new
+  // one loads books without t1.
+  auto t1 = ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 4'000);
+  auto r = n.ask<transfer_result>(transfer_atom::value, t1);
+  REQUIRE_FALSE(r);
+  CHECK(describe(r.error()).wire_code == "storage_failure");
+  n.await_restart(first);
+  auto second = n.slot->get();
+  auto bob = std::async(std::launch::async, [&n] {
+    return n.ask<balances>(balance_atom::value, std::string{"wallet:bob"});
+  });
+  std::this_thread::sleep_for(300ms);
+  CHECK(bob.wait_for(0ms) == std::future_status::timeout);  // no answer from the old books
+  // The lock goes, and t1 lands after the new ledger loaded. Its fence, behind t1 at the store,
+  // finds the chain moved: the request it held fails, and the ledger loads again, with t1.
+  REQUIRE_FALSE((*w)->rollback());
+  auto stale = bob.get();
+  REQUIRE_FALSE(stale);
+  CHECK(describe(stale.error()).wire_code == "unavailable");  // retried by the client
+  n.await_restart(second);
+  auto b = n.ask<balances>(balance_atom::value, std::string{"wallet:bob"});
+  REQUIRE(b);
+  CHECK(b->credits_posted == 4'000);
+  CHECK(n.pay(t1) == transfer_result::exists);
+  CHECK(n.pay(ledger_node::immediate("t2", "wallet:alice", "wallet:bob", 6'001)) ==
+        transfer_result::exceeds_credits);
+  CHECK(n.pay(ledger_node::immediate("t3", "wallet:alice", "wallet:bob", 6'000)) ==
+        transfer_result::ok);
+  CHECK(n.db_available("wallet:alice") == 0);
+}
+
 namespace {
 
 std::vector<std::string> statement_ids(ledger_node& n, const std::string& account,
