@@ -49,6 +49,10 @@ struct ledger_state {
   ledger_core core;
   std::int64_t next_seq = 1;
   std::int64_t indexed_through = 0;  // as the database's ledger_index says (ADR 0018)
+  std::int64_t committed_through = 0;  // the highest seq known durable
+  bool index_beside = false;           // the index pass runs on `indexer` (ADR 0022)
+  caf::actor indexer;
+  bool indexing_beside = false;                               // a pass is running there
   std::unordered_map<std::string, std::int64_t> pending_seq;  // pending transfers' seq, by id
   std::unordered_map<std::string, std::int64_t> spent;  // approval id -> expires_at_s
   std::map<std::string, limits_by_currency> limits;  // by user, as recorded
@@ -78,6 +82,52 @@ struct ledger_state {
 namespace {
 
 using self_ptr = ledger_actor::stateful_pointer<ledger_state>;
+
+using index_atom = caf::atom_constant<caf::atom("l_index")>;
+
+struct indexer_state {
+  std::shared_ptr<persistence::database> database;
+  std::unique_ptr<persistence::connection> conn;  // its own writer connection, opened on use
+  static inline const char* name = "ledger_indexer";
+};
+
+// The index pass beside the commits (ADR 0022), on a connection of its own: (index, after,
+// through) indexes the transfers in (after, through] in one transaction and answers where the
+// database's index stands then. When `after` is not where it stands (a pass of an earlier
+// ledger landed meanwhile), the pass fails and rolls back, and the answer still says where it
+// stands, so the next pass starts from there.
+caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
+                             std::shared_ptr<persistence::database> database) {
+  self->state.database = std::move(database);
+  // Linked to its ledger: it ends with it, whatever the ledger's exit reason.
+  self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
+  return {
+      [self](index_atom, std::int64_t after, std::int64_t through) -> caf::result<std::int64_t> {
+        auto& st = self->state;
+        if (st.conn && !st.conn->healthy()) st.conn.reset();
+        if (!st.conn) {
+          auto c = st.database->connect(persistence::connection_role::writer);
+          if (!c) return c.error();
+          st.conn = std::move(*c);
+        }
+        persistence::unit_of_work unit;
+        store::add_index_pass(unit, after, through);
+        auto outcome = st.conn->commit_batch({&unit});
+        if (outcome.commits == 1 && !outcome.units.empty() && outcome.units[0]) return through;
+        auto stands = st.conn->execute({"SELECT indexed_through FROM ledger_index", {}});
+        if (!stands || stands->rows.empty())
+          return stands ? make_error(platform_errc::storage_failure) : stands.error();
+        auto now = persistence::as_int(stands->rows[0][0]);
+        if (!now) return make_error(platform_errc::storage_failure);
+        const auto why = !outcome.units.empty() && !outcome.units[0]
+                             ? superapp::describe(outcome.units[0].error()).wire_code
+                             : std::string_view{"commit_failed"};
+        log::info("ledger: an index pass did not land",
+                  {{"code", why}, {"after", after}, {"through", through}, {"stands_at", *now}});
+        return *now;
+      },
+  };
+}
 
 std::int64_t now_ms(self_ptr self) {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -196,6 +246,42 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
 
 void committed(self_ptr self);
 
+// Starts an index pass beside the commits (ADR 0022) over what is durable and not yet indexed:
+// once that reaches `index_every`, or, when `idle`, whatever there is. One pass at a time.
+void index_beside(self_ptr self, bool idle) {
+  auto& st = self->state;
+  if (!st.index_beside || st.indexing_beside) return;
+  const auto tail = st.committed_through - st.indexed_through;
+  if (tail <= 0 || (!idle && tail < static_cast<std::int64_t>(st.cfg.index_every))) return;
+  st.indexing_beside = true;
+  const auto started = std::chrono::steady_clock::now();
+  // A long backlog takes a while; past this the ledger asks again from where the index stands.
+  const auto through = st.committed_through;
+  self->request(st.indexer, std::chrono::minutes{5}, index_atom::value, st.indexed_through,
+                through)
+      .then(
+          [self, started, tail, through](std::int64_t stands) {
+            auto& st = self->state;
+            st.indexing_beside = false;
+            st.indexed_through = stands;
+            log::debug("ledger: indexed beside the commits",
+                       {{"transfers", tail},
+                        {"indexed_through", stands},
+                        {"us", static_cast<std::int64_t>(
+                                   std::chrono::duration_cast<std::chrono::microseconds>(
+                                       std::chrono::steady_clock::now() - started)
+                                       .count())}});
+            // What became durable meanwhile may be due already; after a failed pass, the next
+            // commit or idle tick tries again.
+            if (stands == through) index_beside(self, false);
+          },
+          [self](caf::error& err) {
+            self->state.indexing_beside = false;
+            log::warn("ledger: an index pass failed; the next one tries again",
+                      {{"code", superapp::describe(err).wire_code}});
+          });
+}
+
 // Starts `unit` with the chain's next link (ADR 0021): it lands only if the commit sent before
 // it did, and nothing else the database holds moved the chain's head.
 void chain(self_ptr self, persistence::unit_of_work& unit) {
@@ -258,7 +344,7 @@ void flush(self_ptr self, bool index_now) {
   for (const auto& r : b.replies)
     persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
   add_transfer_events(self, unit, b.transfers);
-  if (tail > 0 && !indexing &&
+  if (!st.index_beside && tail > 0 && !indexing &&
       (index_now || tail >= static_cast<std::int64_t>(st.cfg.index_every))) {
     store::add_index_pass(unit, st.indexed_through, through);
     b.indexing_through = through;
@@ -292,6 +378,8 @@ void committed(self_ptr self) {
   st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });
   publish_sizes(self);
   if (b.indexing_through > 0) st.indexed_through = b.indexing_through;
+  if (!b.transfers.empty()) st.committed_through = b.transfers.back().seq;
+  index_beside(self, false);
   if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
 }
 
@@ -444,9 +532,14 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   auto& st = self->state;
   st.cfg = std::move(settings);
   st.ctx = std::move(ctx);
-  if (st.cfg.commits_in_flight == 0)
-    st.cfg.commits_in_flight =
-        st.ctx->database && st.ctx->database->kind() == persistence::engine::postgres ? 2 : 1;
+  const bool postgres =
+      st.ctx->database && st.ctx->database->kind() == persistence::engine::postgres;
+  if (st.cfg.commits_in_flight == 0) st.cfg.commits_in_flight = postgres ? 2 : 1;
+  st.index_beside =
+      st.ctx->database && (st.cfg.index_pass == index_pass_mode::beside ||
+                           (st.cfg.index_pass == index_pass_mode::by_engine && postgres));
+  if (st.index_beside)
+    st.indexer = self->spawn<caf::detached + caf::linked>(ledger_indexer, st.ctx->database);
   for (const auto& [a, b] : data.accounts) {
     st.core.add_account(a);
     st.core.restore(a.id, b);
@@ -480,6 +573,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
     st.pending_seq.emplace(p.id, seq);
   }
   st.indexed_through = data.indexed_through;
+  st.committed_through = data.next_seq - 1;
   st.last_commit = data.last_commit;
   publish_sizes(self);
   for (const auto& [id, expires] : data.approvals) st.spent.emplace(id, expires);
@@ -556,6 +650,8 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         }
         if (!st.open.empty()) queue_flush(self);
         // Idle: index the transfers a busy spell left unindexed, so reads find them by index.
+        else if (st.committing.empty() && st.index_beside)
+          index_beside(self, true);
         else if (st.committing.empty() && st.indexed_through < st.next_seq - 1)
           flush(self, true);
       },

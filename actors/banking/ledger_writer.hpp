@@ -75,6 +75,12 @@ using ledger_actor = caf::typed_actor<
     caf::replies_to<balance_atom, std::string>::with<balances>, caf::reacts_to<ledger_flush_atom>,
     caf::reacts_to<expire_atom>, caf::reacts_to<limits_atom, std::string, limits_by_currency>>;
 
+// Where the index pass (ADR 0018) runs. In a commit: it rides in one of the ledger's commits,
+// and the commits chained behind it wait for it. Beside the commits (ADR 0022): its own
+// transaction on a connection of its own, while the commits go on; PostgreSQL takes both at
+// once, SQLite would only take turns at its one write lock.
+enum class index_pass_mode { by_engine, in_commit, beside };
+
 struct ledger_settings {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
   std::size_t max_batch_transfers = 4000;  // a batch commits at once when it reaches this
@@ -83,10 +89,12 @@ struct ledger_settings {
   // 0: by engine, 2 on PostgreSQL (its server is idle between commits otherwise) and 1 on
   // SQLite (its commit runs on the node's own cores, so there is no idle time to fill).
   std::size_t commits_in_flight = 0;
-  // Transfers are indexed by id and account behind the commits (ADR 0018): in the commit that
-  // brings the unindexed ones to `index_every`, and when the writer is idle (at the expiry
-  // tick), in a commit of its own.
+  // Transfers are indexed by id and account behind the commits (ADR 0018), in a pass once
+  // `index_every` are unindexed, and when the writer is idle (at the expiry tick).
   std::size_t index_every = 65'536;
+  // Where that pass runs. by_engine: beside the commits on PostgreSQL (ADR 0022), in a commit
+  // on SQLite.
+  index_pass_mode index_pass = index_pass_mode::by_engine;
   // Transfer ids kept in memory with their fields' digest (about 124 bytes each); older ones
   // are kept as a 64-bit hash (12-18 bytes), and a retry of one is answered from the
   // database (ADR 0020). The default holds about 35 MB: hours of retries at a busy node's rate.
