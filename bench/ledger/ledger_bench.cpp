@@ -4,15 +4,20 @@
 //   transfers in set-based batches of 1,000 per transaction (the ceiling); random transfers
 //   between many accounts, then a hot run where every transfer leaves one account.
 //   With the default commits in flight (ADR 0021) the same writer with one commit in flight
-//   runs first on the same server, as the baseline for that choice.
+//   runs first on the same server, as the baseline for that choice; with the index pass by
+//   engine (beside the commits on PostgreSQL, ADR 0022), the same writer with the pass in a
+//   commit runs next, as the baseline for that one.
 //   SQLite (WAL, synchronous=FULL): the ledger writer against raw batch-of-one inserts.
 // Every transfer has a random idempotency key, as clients send. The ledger is driven in-process
-// (no gateway) by `--in-flight` concurrent requesters, as many sessions would.
+// (no gateway) by `--in-flight` concurrent requesters, as many sessions would. A ledger run
+// ends once every transfer is answered and no index pass it started is still running; its row
+// also gives the waits of the answered transfers (p50, p99, p99.9, max).
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -23,12 +28,14 @@
 #include <map>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include "actors/banking/banking_domain.hpp"
+#include "persistence/connection.hpp"
 #include "protocols/hex.hpp"
 #include "supervisors/domain.hpp"
 
@@ -52,6 +59,7 @@ struct options {
   std::size_t index_every = ledger_settings{}.index_every;
   std::size_t recent_ids = ledger_settings{}.recent_transfer_ids;  // ADR 0020
   std::size_t commits_in_flight = ledger_settings{}.commits_in_flight;  // ADR 0021
+  index_pass_mode index_pass = ledger_settings{}.index_pass;            // ADR 0022
 };
 
 std::string random_key() {
@@ -85,6 +93,8 @@ struct drive_state {
   caf::duration timeout;
   std::mt19937_64 rng;
   std::latch* done;
+  steady::time_point sent;
+  std::vector<std::int64_t> waited_us;  // each answered transfer's wait, request to answer
 };
 
 void send_next(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
@@ -102,10 +112,14 @@ void send_next(caf::event_based_actor* self, std::shared_ptr<drive_state> st) {
   t.credit_account = "w" + std::to_string(to);
   t.amount = 1;
   t.currency = "EUR";
+  st->sent = steady::now();
   self->request(st->ledger, st->timeout, transfer_atom::value, t)
       .then(
           [self, st](transfer_result r) {
             if (r != transfer_result::ok) ++*st->refused;
+            st->waited_us.push_back(
+                std::chrono::duration_cast<std::chrono::microseconds>(steady::now() - st->sent)
+                    .count());
             send_next(self, st);
           },
           [self, st](caf::error&) {
@@ -125,7 +139,12 @@ struct ledger_node {
   caf::actor root;
   std::shared_ptr<sup::service_slot> slot = std::make_shared<sup::service_slot>();
 
-  ledger_node(persistence::database_config db, const std::string& name, const options& o) {
+  std::unique_ptr<persistence::database> database;
+  std::unique_ptr<persistence::connection> reader;
+  std::int64_t index_every = 0;
+
+  ledger_node(persistence::database_config db, const std::string& name, const options& o)
+      : index_every(static_cast<std::int64_t>(o.index_every)) {
     add_error_renderers(cfg);
     sys = std::make_unique<caf::actor_system>(cfg);
     banking_settings s;
@@ -133,14 +152,40 @@ struct ledger_node {
     s.ledger.index_every = o.index_every;
     s.ledger.recent_transfer_ids = o.recent_ids;
     s.ledger.commits_in_flight = o.commits_in_flight;
+    s.ledger.index_pass = o.index_pass;
     sup::domain_settings ds;
-    ds.database = std::move(db);
+    ds.database = db;
     ds.directory = std::make_shared<sup::front_door_directory>();
     root = sup::spawn_supervisor(*sys, sup::domain_supervisor(banking_domain(s, name), ds));
     caf::scoped_actor self{*sys};
     if (auto err = sup::await_ready(self, root, 60s)) {
       std::fprintf(stderr, "ledger_bench: the banking tree did not start: %s\n", describe(err).wire_code.data());
       std::exit(1);
+    }
+    auto opened = persistence::open_database(db, name);
+    auto conn = opened ? (*opened)->connect(persistence::connection_role::reader)
+                       : caf::expected<std::unique_ptr<persistence::connection>>{opened.error()};
+    if (!conn) {
+      std::fprintf(stderr, "ledger_bench: no reader: %s\n",
+                   describe(conn.error()).wire_code.data());
+      std::exit(1);
+    }
+    database = std::move(*opened);
+    reader = std::move(*conn);
+  }
+
+  // Waits until no index pass the run started is still running: the unindexed tail is below
+  // index_every. A pass beside the commits (ADR 0022) may outlive the last answer; its time
+  // counts in the run's.
+  void settle() {
+    for (;;) {
+      auto r =
+          reader->execute({"SELECT (SELECT COALESCE(MAX(seq), 0) FROM transfers)"
+                           " - indexed_through FROM ledger_index",
+                           {}});
+      if (!r || r->rows.empty() || persistence::as_int(r->rows[0][0]).value_or(0) < index_every)
+        return;
+      std::this_thread::sleep_for(1ms);
     }
   }
   ~ledger_node() {
@@ -168,22 +213,44 @@ struct ledger_node {
     }
   }
 
+  // The run's seconds; `waits` gets the answered transfers' waits (p50, p99, p99.9, max).
   double run(std::int64_t n, int in_flight, std::int64_t accounts, bool hot, int timeout_s,
-             std::int64_t& refused_out) {
+             std::int64_t& refused_out, std::string& waits) {
     const caf::duration timeout =
         timeout_s > 0 ? caf::duration{std::chrono::seconds{timeout_s}} : caf::infinite;
     std::atomic<std::int64_t> left{n}, refused{0};
     std::latch done{in_flight};
+    std::vector<std::shared_ptr<drive_state>> drivers;
     auto t0 = steady::now();
     for (int i = 0; i < in_flight; ++i) {
-      auto st = std::make_shared<drive_state>(
-          drive_state{&left, &refused, ledger(), accounts, hot, timeout,
-                      std::mt19937_64{static_cast<unsigned>(i)}, &done});
+      auto st = std::make_shared<drive_state>(drive_state{&left,
+                                                          &refused,
+                                                          ledger(),
+                                                          accounts,
+                                                          hot,
+                                                          timeout,
+                                                          std::mt19937_64{static_cast<unsigned>(i)},
+                                                          &done,
+                                                          {},
+                                                          {}});
+      drivers.push_back(st);
       sys->spawn(driver, st);
     }
     done.wait();
+    settle();
+    const auto secs = seconds_since(t0);
     refused_out = refused;
-    return seconds_since(t0);
+    std::vector<std::int64_t> all;
+    for (const auto& d : drivers) all.insert(all.end(), d->waited_us.begin(), d->waited_us.end());
+    std::sort(all.begin(), all.end());
+    auto at = [&all](double q) {
+      return all.empty() ? 0.0 : all[static_cast<std::size_t>(q * (all.size() - 1))] / 1000.0;
+    };
+    char text[160];
+    std::snprintf(text, sizeof text, "wait ms p50 %.0f, p99 %.0f, p99.9 %.0f, max %.0f", at(0.5),
+                  at(0.99), at(0.999), all.empty() ? 0.0 : all.back() / 1000.0);
+    waits = text;
+    return secs;
   }
 };
 
@@ -193,12 +260,15 @@ void ledger_runs(const char* engine, persistence::database_config db, const opti
   ledger_node node{std::move(db), "bench_ledger_" + std::to_string(::getpid()) + suffix, o};
   node.open(o.accounts);
   std::int64_t refused = 0;
-  auto secs = node.run(o.transfers, o.in_flight, o.accounts, false, o.request_timeout_s, refused);
+  std::string waits;
+  auto note = [&] { return refused ? waits + "; refused " + std::to_string(refused) : waits; };
+  auto secs =
+      node.run(o.transfers, o.in_flight, o.accounts, false, o.request_timeout_s, refused, waits);
   row(engine, ("ledger writer" + label + ", random accounts").c_str(), o.transfers, secs,
-      refused ? ("refused " + std::to_string(refused)).c_str() : "");
-  secs = node.run(o.transfers, o.in_flight, o.accounts, true, o.request_timeout_s, refused);
+      note().c_str());
+  secs = node.run(o.transfers, o.in_flight, o.accounts, true, o.request_timeout_s, refused, waits);
   row(engine, ("ledger writer" + label + ", hot account").c_str(), o.transfers, secs,
-      refused ? ("refused " + std::to_string(refused)).c_str() : "");
+      note().c_str());
 }
 
 // ---- PostgreSQL baselines --------------------------------------------------------------
@@ -388,6 +458,11 @@ int main(int argc, char** argv) {
       o.recent_ids = std::strtoull(value.c_str(), nullptr, 10);
     else if (flag == "--commits-in-flight")
       o.commits_in_flight = std::strtoull(value.c_str(), nullptr, 10);
+    else if (flag == "--index-pass" &&
+             (value == "engine" || value == "commit" || value == "beside"))
+      o.index_pass = value == "commit"   ? index_pass_mode::in_commit
+                     : value == "beside" ? index_pass_mode::beside
+                                         : index_pass_mode::by_engine;
     else {
       std::fprintf(
           stderr,
@@ -396,7 +471,7 @@ int main(int argc, char** argv) {
           "                    [--accounts N] [--in-flight N] [--pgbench-seconds S] "
           "[--sqlite-raw N]\n"
           "                    [--request-timeout-s S] [--index-every N] [--recent-ids N]\n"
-          "                    [--commits-in-flight N]\n");
+          "                    [--commits-in-flight N] [--index-pass engine|commit|beside]\n");
       return 2;
     }
   }
@@ -405,11 +480,15 @@ int main(int argc, char** argv) {
   std::filesystem::create_directories(dir);
   std::printf(
       "ledger_bench: %lld transfers, %lld accounts, %d in flight, index every %zu, %zu recent ids,"
-      " commits in flight %s, request timeout %s; ratios are target / baseline\n\n",
+      " commits in flight %s, index pass %s, request timeout %s; ratios are target / baseline\n\n",
       static_cast<long long>(o.transfers), static_cast<long long>(o.accounts), o.in_flight,
       o.index_every, o.recent_ids,
       o.commits_in_flight > 0 ? std::to_string(o.commits_in_flight).c_str()
                               : "by engine (PostgreSQL 2, SQLite 1)",
+      o.index_pass == index_pass_mode::in_commit ? "in a commit"
+      : o.index_pass == index_pass_mode::beside
+          ? "beside the commits"
+          : "by engine (PostgreSQL beside the commits, SQLite in a commit)",
       o.request_timeout_s > 0 ? (std::to_string(o.request_timeout_s) + " s").c_str() : "none");
   std::printf("| engine | run | transfers | s | transfers/s | note |\n|---|---|---|---|---|---|\n");
   if (o.engine == "sqlite" || o.engine == "both") {
@@ -431,6 +510,12 @@ int main(int argc, char** argv) {
       auto one = o;
       one.commits_in_flight = 1;
       ledger_runs("postgres", db, one, " (one commit in flight)", "_one");
+    }
+    if (o.index_pass == index_pass_mode::by_engine) {
+      // ADR 0022's baseline: the index pass in a commit, chained with the others.
+      auto in_commit = o;
+      in_commit.index_pass = index_pass_mode::in_commit;
+      ledger_runs("postgres", db, in_commit, " (index pass in a commit)", "_commit");
     }
     ledger_runs("postgres", db, o);
     if (own) std::system((std::string{SUPERAPP_SOURCE_DIR} + "/scripts/pg-test-server stop " + (dir / "pg").string()).c_str());
