@@ -43,6 +43,20 @@ struct ledger_node : domain_node {
     REQUIRE(slot->get() != before);
   }
 
+  // A writer connection of the test's own, beside the store's: to hold locks, or to write
+  // what something else (another ledger) would have.
+  persistence::connection& other_writer() {
+    auto db = persistence::open_database(database(), name);
+    REQUIRE(db);
+    auto w = (*db)->connect(persistence::connection_role::writer);
+    REQUIRE(w);
+    others.emplace_back(std::move(*db), std::move(*w));
+    return *others.back().second;
+  }
+  std::vector<
+      std::pair<std::unique_ptr<persistence::database>, std::unique_ptr<persistence::connection>>>
+      others;
+
   ledger_actor ledger() {
     // The slot holds the running writer (or the one before a restart for a moment).
     for (int i = 0; i < 500; ++i) {
@@ -288,14 +302,12 @@ TEST_CASE("a commit that fails restarts the ledger from the database; nothing ha
   n.open_books();
   // Something else took the sequence number the next transfer gets: its commit fails.
   {
-    auto db = persistence::open_database(n.database(), n.name);
-    REQUIRE(db);
-    auto w = (*db)->connect(persistence::connection_role::writer);
-    REQUIRE(w);
-    REQUIRE((*w)->execute({"INSERT INTO transfers (seq, transfer_id, kind, debit_account, credit_account,"
-                           " amount, moved, currency, pending_id, expires_at_s, pending_state, at_ms)"
-                           " VALUES (2, 'intruder', 'immediate', 'x', 'y', 0, 0, 'GBP', '', 0, '', 0)",
-                           {}}));
+    auto& w = n.other_writer();
+    REQUIRE(
+        w.execute({"INSERT INTO transfers (seq, transfer_id, kind, debit_account, credit_account,"
+                   " amount, moved, currency, pending_id, expires_at_s, pending_state, at_ms)"
+                   " VALUES (2, 'intruder', 'immediate', 'x', 'y', 0, 0, 'GBP', '', 0, '', 0)",
+                   {}}));
   }
   auto before = n.slot->get();
   auto r = n.ask<transfer_result>(transfer_atom::value,
@@ -325,13 +337,10 @@ TEST_CASE("a commit sent behind one that fails does not land (the commits are ch
   ledger_node n{two_in_flight};
   n.open_books();
   auto before = n.slot->get();
-  auto db = persistence::open_database(n.database(), n.name);
-  REQUIRE(db);
-  auto w = (*db)->connect(persistence::connection_role::writer);
-  REQUIRE(w);
+  auto& w = n.other_writer();
   // Hold the ledger's commits back: SQLite's write lock, PostgreSQL's lock on the chain's row.
-  REQUIRE_FALSE((*w)->begin());
-  REQUIRE((*w)->execute({"UPDATE ledger_index SET last_commit = last_commit", {}}));
+  REQUIRE_FALSE(w.begin());
+  REQUIRE(w.execute({"UPDATE ledger_index SET last_commit = last_commit", {}}));
   auto pay_async = [&n](const char* id, std::int64_t amount) {
     return std::async(std::launch::async, [&n, id, amount] {
       return n.ask<transfer_result>(
@@ -357,11 +366,11 @@ TEST_CASE("a commit sent behind one that fails does not land (the commits are ch
   REQUIRE(applied(1'500));
   // t1's sequence number is taken meanwhile, so t1's commit fails when the lock goes.
   REQUIRE(
-      (*w)->execute({"INSERT INTO transfers (seq, transfer_id, kind, debit_account, credit_account,"
-                     " amount, moved, currency, pending_id, expires_at_s, pending_state, at_ms)"
-                     " VALUES (2, 'intruder', 'immediate', 'x', 'y', 0, 0, 'GBP', '', 0, '', 0)",
-                     {}}));
-  REQUIRE_FALSE((*w)->commit());
+      w.execute({"INSERT INTO transfers (seq, transfer_id, kind, debit_account, credit_account,"
+                 " amount, moved, currency, pending_id, expires_at_s, pending_state, at_ms)"
+                 " VALUES (2, 'intruder', 'immediate', 'x', 'y', 0, 0, 'GBP', '', 0, '', 0)",
+                 {}}));
+  REQUIRE_FALSE(w.commit());
   for (auto* f : {&t1, &t2}) {
     auto r = f->get();
     REQUIRE_FALSE(r);
@@ -384,13 +393,10 @@ TEST_CASE("a commit sent behind one that fails does not land (the commits are ch
 TEST_CASE("a ledger restarted while an old commit was still in flight reloads once it lands") {
   ledger_node n{two_in_flight};
   n.open_books();
-  auto db = persistence::open_database(n.database(), n.name);
-  REQUIRE(db);
-  auto w = (*db)->connect(persistence::connection_role::writer);
-  REQUIRE(w);
+  auto& w = n.other_writer();
   // A ledger that is gone left a commit that lands after the running one loaded: the chain's
   // head moves under it (as that commit's guard would move it).
-  REQUIRE((*w)->execute({"UPDATE ledger_index SET last_commit = last_commit + 1", {}}));
+  REQUIRE(w.execute({"UPDATE ledger_index SET last_commit = last_commit + 1", {}}));
   auto before = n.slot->get();
   auto r = n.ask<transfer_result>(
       transfer_atom::value, ledger_node::immediate("t1", "wallet:alice", "wallet:bob", 1'000));
@@ -408,12 +414,9 @@ TEST_CASE("a ledger restarted while its old commit waits answers nothing from th
   n.open_books();
   // Another connection holds the database's write lock (SQLite) or the chain's row
   // (PostgreSQL), so the store's writer waits with the ledger's next commit.
-  auto db = persistence::open_database(n.database(), n.name);
-  REQUIRE(db);
-  auto w = (*db)->connect(persistence::connection_role::writer);
-  REQUIRE(w);
-  REQUIRE_FALSE((*w)->begin());
-  REQUIRE((*w)->execute({"UPDATE ledger_index SET last_commit = last_commit", {}}));
+  auto& w = n.other_writer();
+  REQUIRE_FALSE(w.begin());
+  REQUIRE(w.execute({"UPDATE ledger_index SET last_commit = last_commit", {}}));
   auto first = n.slot->get();
   // t1's commit outlives its request: the ledger gives up on it and is restarted, and the new
   // one loads books without t1.
@@ -430,7 +433,7 @@ TEST_CASE("a ledger restarted while its old commit waits answers nothing from th
   CHECK(bob.wait_for(0ms) == std::future_status::timeout);  // no answer from the old books
   // The lock goes, and t1 lands after the new ledger loaded. Its fence, behind t1 at the store,
   // finds the chain moved: the request it held fails, and the ledger loads again, with t1.
-  REQUIRE_FALSE((*w)->rollback());
+  REQUIRE_FALSE(w.rollback());
   auto stale = bob.get();
   REQUIRE_FALSE(stale);
   CHECK(describe(stale.error()).wire_code == "unavailable");  // retried by the client
@@ -557,19 +560,16 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   if (n.database().engine_kind == persistence::engine::postgres) {
     // Another transaction holds an id the next pass will index: the pass waits on it, and the
     // commits go on meanwhile (on SQLite its one write lock would hold them too).
-    auto db = persistence::open_database(n.database(), n.name);
-    REQUIRE(db);
-    auto w = (*db)->connect(persistence::connection_role::writer);
-    REQUIRE(w);
-    REQUIRE_FALSE((*w)->begin());
-    REQUIRE((*w)->execute({"INSERT INTO transfer_ids (transfer_id, seq) VALUES ('t5', -1)", {}}));
+    auto& w = n.other_writer();
+    REQUIRE_FALSE(w.begin());
+    REQUIRE(w.execute({"INSERT INTO transfer_ids (transfer_id, seq) VALUES ('t5', -1)", {}}));
     for (const char* id : {"t4", "t5", "t6", "t7", "t8"})
       REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
               transfer_result::ok);
     CHECK(n.db_int(indexed) == 4);
     CHECK(statement_ids(n, "wallet:bob", 0, 10) ==
           ids{"t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"});
-    REQUIRE_FALSE((*w)->rollback());
+    REQUIRE_FALSE(w.rollback());
     await_indexed(8);  // seqs 5..8: t4-t7; t8 waits for the next pass
   } else {
     for (const char* id : {"t4", "t5", "t6", "t7", "t8"})
@@ -582,13 +582,10 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   // ledger still counts 8. Its next pass, from 8, fails and learns where the index stands; a
   // later one goes on from there, with nothing indexed twice or left out.
   {
-    auto db = persistence::open_database(n.database(), n.name);
-    REQUIRE(db);
-    auto w = (*db)->connect(persistence::connection_role::writer);
-    REQUIRE(w);
+    auto& w = n.other_writer();
     persistence::unit_of_work unit;
     store::add_index_pass(unit, 8, 9);
-    auto outcome = (*w)->commit_batch({&unit});
+    auto outcome = w.commit_batch({&unit});
     REQUIRE(outcome.commits == 1);
   }
   REQUIRE(n.db_int(indexed) == 9);
