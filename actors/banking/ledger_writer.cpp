@@ -64,7 +64,8 @@ struct ledger_state {
   std::int64_t purge_before_s = 0;  // spent approvals to delete with the next commit
   std::int64_t last_purge_s = 0;
   struct {
-    metrics::gauge ids_in_memory, ids_as_hashes, holds;
+    metrics::gauge ids_in_memory, ids_as_hashes, holds, unindexed;
+    metrics::counter index_passes_failed;
   } series;
   batch open;  // accepted, waiting for the next commit
   // Sent to the store, oldest first: at most cfg.commits_in_flight. Each one's commit is
@@ -157,13 +158,14 @@ bool may_send(self_ptr self) {
 
 void flush(self_ptr self, bool index_now = false);
 
-// What the ledger holds in memory, for /metrics (ADR 0020).
+// What the ledger holds in memory (ADR 0020), and what its index lacks, for /metrics.
 void publish_sizes(self_ptr self) {
   auto& st = self->state;
   if (!st.series.ids_in_memory) return;
   st.series.ids_in_memory.set(static_cast<std::int64_t>(st.core.ids_in_memory()));
   st.series.ids_as_hashes.set(static_cast<std::int64_t>(st.core.ids_as_hashes()));
   st.series.holds.set(static_cast<std::int64_t>(st.core.pending_in_memory()));
+  st.series.unindexed.set(st.committed_through - st.indexed_through);
 }
 
 void queue_flush(self_ptr self) {
@@ -264,6 +266,9 @@ void index_beside(self_ptr self, bool idle) {
             auto& st = self->state;
             st.indexing_beside = false;
             st.indexed_through = stands;
+            if (stands != through && st.series.index_passes_failed)
+              st.series.index_passes_failed.increment();
+            publish_sizes(self);
             log::debug("ledger: indexed beside the commits",
                        {{"transfers", tail},
                         {"indexed_through", stands},
@@ -277,6 +282,8 @@ void index_beside(self_ptr self, bool idle) {
           },
           [self](caf::error& err) {
             self->state.indexing_beside = false;
+            if (self->state.series.index_passes_failed)
+              self->state.series.index_passes_failed.increment();
             log::warn("ledger: an index pass failed; the next one tries again",
                       {{"code", superapp::describe(err).wire_code}});
           });
@@ -376,9 +383,9 @@ void committed(self_ptr self) {
         r.applied.t.kind == transfer_kind::void_pending)
       st.core.forget_settled_pending(r.applied.t.pending_id);
   st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });
-  publish_sizes(self);
   if (b.indexing_through > 0) st.indexed_through = b.indexing_through;
   if (!b.transfers.empty()) st.committed_through = b.transfers.back().seq;
+  publish_sizes(self);
   index_beside(self, false);
   if (!st.open.empty() || !st.open.waiters.empty()) flush(self);
 }
@@ -554,6 +561,14 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
     st.series.holds = registry->add_gauge(
         "superapp_ledger_holds_in_memory",
         "Holds the ledger keeps in memory: open ones, and settled ones until durable",
+        {{"domain", st.ctx->domain}});
+    st.series.unindexed = registry->add_gauge(
+        "superapp_ledger_unindexed_transfers",
+        "Committed transfers not yet in the lookups by id and account (ADR 0018): reads scan them",
+        {{"domain", st.ctx->domain}});
+    st.series.index_passes_failed = registry->add_counter(
+        "superapp_ledger_index_passes_failed_total",
+        "Index passes beside the commits that did not land (ADR 0022); the next one tries again",
         {{"domain", st.ctx->domain}});
     lookups = registry->add_counter(
         "superapp_ledger_older_id_lookups_total",

@@ -258,6 +258,7 @@ TEST_CASE("retries of transfers older than the recent ids are answered from the 
   CHECK(shows("superapp_ledger_transfer_ids", ",kept=\"hash\"", 8));
   CHECK(shows("superapp_ledger_holds_in_memory", "", 0));
   CHECK(shows("superapp_ledger_older_id_lookups_total", "", 9));
+  CHECK(shows("superapp_ledger_unindexed_transfers", "", 4));  // seqs 7-10
   // A start reads the older ids a range of sequence numbers at a time: every one, once.
   auto loaded = store::load(*n.reader(), 2, 3);
   REQUIRE(loaded);
@@ -538,7 +539,9 @@ TEST_CASE("transfers are indexed behind the commits; reads find the indexed part
 TEST_CASE("an index pass beside the commits: they go on while it runs, and it catches up") {
   // Index every 4, in a transaction of its own (the default on PostgreSQL; forced here on
   // SQLite too), and no idle pass.
-  ledger_node n{[](ledger_settings& s) {
+  metrics::registry registry;
+  ledger_node n{[&registry](ledger_settings& s) {
+    s.metrics = &registry;
     s.index_every = 4;
     s.index_pass = index_pass_mode::beside;
     s.expire_every = 1h;
@@ -601,6 +604,17 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == through);
   CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 2 * through);
   CHECK(statement_ids(n, "wallet:alice", 0, 100) == paid);
+  // Operators see the one pass that did not land, and the tail reads still scan (once the
+  // ledger has the pass's answer).
+  auto shows = [&](const std::string& name, std::int64_t value) {
+    auto line = name + "{domain=\"" + n.name + "\"} " + std::to_string(value) + "\n";
+    for (int i = 0; i < 500 && registry.render().find(line) == std::string::npos; ++i)
+      std::this_thread::sleep_for(10ms);
+    return registry.render().find(line) != std::string::npos;
+  };
+  CHECK(shows("superapp_ledger_unindexed_transfers",
+              static_cast<std::int64_t>(paid.size()) - through));
+  CHECK(shows("superapp_ledger_index_passes_failed_total", 1));
   auto found = store::find_transfer(*n.reader(), "t10");
   REQUIRE(found);
   REQUIRE(found->has_value());
