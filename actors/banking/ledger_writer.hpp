@@ -63,8 +63,9 @@ struct batch_reply {
 //               reply is recorded under the key in the same commit. A key this writer has seen
 //               with other items is idempotency_conflict (every result).
 // balance:      what the ledger holds now for an account (committed or about to be); not_found.
-// Requests wait in the mailbox until the ledger's first commit (its fence) has landed.
 // limits:       a user's limits now (kyc_limits worker, after recording them).
+// Until the ledger's first commit (its fence, ADR 0021) has landed, the requests above wait in
+// its mailbox.
 using ledger_actor = caf::typed_actor<
     caf::replies_to<open_account_atom, account>::with<bool>,
     caf::replies_to<transfer_atom, transfer>::with<transfer_result>,

@@ -96,6 +96,13 @@ struct ledger_node : domain_node {
     return persistence::as_int(r->rows[0][0]).value_or(0);
   }
 
+  // Waits until the database's index covers the transfers through `seq` (ADR 0018).
+  void await_indexed(std::int64_t seq) {
+    const auto indexed = "SELECT indexed_through FROM ledger_index";
+    for (int i = 0; i < 500 && db_int(indexed) != seq; ++i) std::this_thread::sleep_for(10ms);
+    REQUIRE(db_int(indexed) == seq);
+  }
+
   // Available to spend, as the database has it.
   std::int64_t db_available(const std::string& id) {
     return db_int("SELECT credits_posted - debits_posted - debits_pending FROM accounts WHERE account_id = $1",
@@ -430,8 +437,8 @@ TEST_CASE("a ledger restarted while its old commit waits answers nothing from th
   auto bob = std::async(std::launch::async, [&n] {
     return n.ask<balances>(balance_atom::value, std::string{"wallet:bob"});
   });
-  std::this_thread::sleep_for(300ms);
-  CHECK(bob.wait_for(0ms) == std::future_status::timeout);  // no answer from the old books
+  // No answer from the old books while t1 waits.
+  CHECK(bob.wait_for(300ms) == std::future_status::timeout);
   // The lock goes, and t1 lands after the new ledger loaded. Its fence, behind t1 at the store,
   // finds the chain moved: the request it held fails, and the ledger loads again, with t1.
   REQUIRE_FALSE(w.rollback());
@@ -547,39 +554,33 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
     s.expire_every = 1h;
   }};
   const auto indexed = "SELECT indexed_through FROM ledger_index";
-  auto await_indexed = [&](std::int64_t through) {
-    for (int i = 0; i < 500 && n.db_int(indexed) != through; ++i) std::this_thread::sleep_for(10ms);
-    REQUIRE(n.db_int(indexed) == through);
-  };
   n.open_books();  // "fund" is seq 1
   for (const char* id : {"t1", "t2", "t3"})
     REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
             transfer_result::ok);
   // t3's commit made four durable: the pass indexes them after it, in its own transaction.
-  await_indexed(4);
+  n.await_indexed(4);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 4);
   CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 8);
 
+  // On PostgreSQL another transaction holds an id the next pass will index: the pass waits on
+  // it, and the commits go on meanwhile (on SQLite its one write lock would hold them too).
+  persistence::connection* holder = nullptr;
   if (n.database().engine_kind == persistence::engine::postgres) {
-    // Another transaction holds an id the next pass will index: the pass waits on it, and the
-    // commits go on meanwhile (on SQLite its one write lock would hold them too).
-    auto& w = n.other_writer();
-    REQUIRE_FALSE(w.begin());
-    REQUIRE(w.execute({"INSERT INTO transfer_ids (transfer_id, seq) VALUES ('t5', -1)", {}}));
-    for (const char* id : {"t4", "t5", "t6", "t7", "t8"})
-      REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
-              transfer_result::ok);
+    holder = &n.other_writer();
+    REQUIRE_FALSE(holder->begin());
+    REQUIRE(holder->execute({"INSERT INTO transfer_ids (transfer_id, seq) VALUES ('t5', -1)", {}}));
+  }
+  for (const char* id : {"t4", "t5", "t6", "t7", "t8"})
+    REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
+            transfer_result::ok);
+  if (holder != nullptr) {
     CHECK(n.db_int(indexed) == 4);
     CHECK(statement_ids(n, "wallet:bob", 0, 10) ==
           ids{"t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"});
-    REQUIRE_FALSE(w.rollback());
-    await_indexed(8);  // seqs 5..8: t4-t7; t8 waits for the next pass
-  } else {
-    for (const char* id : {"t4", "t5", "t6", "t7", "t8"})
-      REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
-              transfer_result::ok);
-    await_indexed(8);
+    REQUIRE_FALSE(holder->rollback());
   }
+  n.await_indexed(8);  // seqs 5..8: t4-t7; t8 waits for the next pass
 
   // A pass of an earlier ledger lands behind this one's back: t8 (seq 9) indexed, where this
   // ledger still counts 8. Its next pass, from 8, fails and learns where the index stands; a
@@ -628,9 +629,7 @@ TEST_CASE("an idle ledger indexes what a busy spell left unindexed") {
     REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob",
                                          10)) == transfer_result::ok);
   // The expiry tick (every 20 ms here) finds the writer idle and indexes all six.
-  for (int i = 0; i < 500 && n.db_int("SELECT indexed_through FROM ledger_index") != 6; ++i)
-    std::this_thread::sleep_for(10ms);
-  CHECK(n.db_int("SELECT indexed_through FROM ledger_index") == 6);
+  n.await_indexed(6);
   CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 12);
   CHECK(statement_ids(n, "wallet:bob", 0, 10) == ids{"t0", "t1", "t2", "t3", "t4"});
 }
