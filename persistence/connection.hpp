@@ -35,6 +35,12 @@ class connection {
   // Runs one statement (no trailing second statement); binds params to $1..$N.
   virtual caf::expected<result> execute(const statement& stmt) = 0;
 
+  // Inserts every row of `rows`; the result's rows_affected counts them. The portable way is
+  // multi_row_inserts below; PostgreSQL loads a large set with COPY (ADR 0023). A malformed set
+  // (a name that is no identifier, a cell count that is no multiple of the columns) is
+  // db_errc::invalid_statement.
+  virtual caf::expected<result> insert_rows(const row_set& rows);
+
   // Runs several ;-separated statements without parameters (migrations, DDL).
   virtual caf::error execute_script(std::string_view sql) = 0;
 
@@ -66,6 +72,11 @@ batch_outcome commit_batch_with_savepoints(connection& conn,
 // again unit by unit under savepoints. Units rarely fail, and savepoints cost three statements
 // a unit (the SQLite engine's group commit).
 batch_outcome commit_batch_optimistic(connection& conn, const std::vector<const unit_of_work*>& units);
+
+// `rows` as multi-row INSERT statements of 256, 64, 16, 4 or 1 rows: a few fixed shapes, so the
+// engines' statement caches hold every one a set can take, and 256 rows of at most 127 columns
+// stay below both engines' parameter limits. invalid_statement for a malformed set.
+caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows);
 
 // Runs one unit's steps and checks expected_rows_affected; no transaction handling.
 caf::expected<std::vector<result>> run_unit(connection& conn, const unit_of_work& unit);

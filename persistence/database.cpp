@@ -2,6 +2,8 @@
 // pool.
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "persistence/connection.hpp"
@@ -43,11 +45,57 @@ batch_outcome connection::commit_batch(const std::vector<const unit_of_work*>& u
   return commit_batch_with_savepoints(*this, units);
 }
 
+caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows) {
+  constexpr std::size_t max_columns = 127;
+  constexpr std::size_t shapes[] = {256, 64, 16, 4, 1};
+  const auto columns = rows.columns.size();
+  bool valid = detail::is_identifier(rows.table) && columns > 0 && columns <= max_columns &&
+               rows.values.size() % columns == 0;
+  for (const auto& c : rows.columns) valid = valid && detail::is_identifier(c);
+  if (!valid) {
+    spdlog::warn("persistence: malformed row set for table '{}'", rows.table);
+    return make_error(db_errc::invalid_statement);
+  }
+  std::string head = "INSERT INTO " + rows.table + " (";
+  for (std::size_t c = 0; c < columns; ++c) head += (c ? ", " : "") + rows.columns[c];
+  head += ") VALUES ";
+  std::vector<statement> out;
+  const auto total = rows.row_count();
+  for (std::size_t at = 0, n = 0; at < total; at += n) {
+    n = *std::find_if(std::begin(shapes), std::end(shapes),
+                      [left = total - at](std::size_t size) { return size <= left; });
+    statement s{head, {}};
+    std::size_t placeholder = 1;
+    for (std::size_t r = 0; r < n; ++r) {
+      s.sql += r == 0 ? "(" : ", (";
+      for (std::size_t c = 0; c < columns; ++c)
+        s.sql += (c ? ", $" : "$") + std::to_string(placeholder++);
+      s.sql += ")";
+    }
+    auto first = rows.values.begin() + static_cast<std::ptrdiff_t>(at * columns);
+    s.params.assign(first, first + static_cast<std::ptrdiff_t>(n * columns));
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
+caf::expected<result> connection::insert_rows(const row_set& rows) {
+  auto statements = multi_row_inserts(rows);
+  if (!statements) return std::move(statements.error());
+  result total;
+  for (const auto& s : *statements) {
+    auto r = execute(s);
+    if (!r) return r;
+    total.rows_affected += r->rows_affected;
+  }
+  return total;
+}
+
 caf::expected<std::vector<result>> run_unit(connection& conn, const unit_of_work& unit) {
   std::vector<result> results;
   results.reserve(unit.steps.size());
   for (const auto& step : unit.steps) {
-    auto r = conn.execute(step.stmt);
+    auto r = step.rows ? conn.insert_rows(*step.rows) : conn.execute(step.stmt);
     if (!r) return std::move(r.error());
     if (step.expected_rows_affected && *step.expected_rows_affected != r->rows_affected) {
       spdlog::info("unit failed its check: expected {} rows affected, got {}",

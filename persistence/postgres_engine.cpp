@@ -189,6 +189,44 @@ caf::error check_param_count(const statement& stmt) {
   return make_error(db_errc::invalid_statement);
 }
 
+// One cell in COPY's text format: \N for NULL; a backslash, tab, newline or carriage return in
+// text escaped; bytea in its hex form (\x..., the backslash itself escaped).
+void append_copy_cell(std::string& out, const value& v) {
+  if (std::holds_alternative<null_value>(v)) {
+    out += "\\N";
+  } else if (auto n = std::get_if<std::int64_t>(&v)) {
+    char digits[24];
+    auto end = std::to_chars(std::begin(digits), std::end(digits), *n).ptr;
+    out.append(digits, end);
+  } else if (auto t = std::get_if<std::string>(&v)) {
+    for (char c : *t) {
+      switch (c) {
+        case '\\':
+          out += "\\\\";
+          break;
+        case '\t':
+          out += "\\t";
+          break;
+        case '\n':
+          out += "\\n";
+          break;
+        case '\r':
+          out += "\\r";
+          break;
+        default:
+          out += c;
+      }
+    }
+  } else if (auto b = std::get_if<blob>(&v)) {
+    static constexpr char hex[] = "0123456789abcdef";
+    out += "\\\\x";
+    for (auto byte : b->bytes) {
+      out += hex[byte >> 4];
+      out += hex[byte & 0xf];
+    }
+  }
+}
+
 void log_notice(void*, const char* message) { spdlog::debug("postgres notice: {}", message); }
 
 class pg_connection final : public connection {
@@ -205,6 +243,11 @@ class pg_connection final : public connection {
     pg_result_ptr res{PQexecParams(conn_, stmt.sql.c_str(), p.count(), p.types.data(),
                                    p.values.data(), p.lengths.data(), p.formats.data(), 0)};
     return to_result(conn_, res.get(), "execute");
+  }
+
+  caf::expected<result> insert_rows(const row_set& rows) override {
+    if (rows.row_count() < copy_min_rows) return connection::insert_rows(rows);
+    return copy_in(rows);
   }
 
   caf::error execute_script(std::string_view sql) override {
@@ -235,8 +278,6 @@ class pg_connection final : public connection {
     for (std::size_t i = 0; i < units.size(); ++i) out.units.emplace_back(err);
     return out;
   }
-
-  bool send(const statement& stmt) { return send(stmt, bound_params{stmt}, {}); }
 
   bool send(const statement& stmt, const bound_params& p, const std::string& prepared) {
     if (!prepared.empty())
@@ -295,95 +336,177 @@ class pg_connection final : public connection {
     return sync && PQresultStatus(sync.get()) == PGRES_PIPELINE_SYNC;
   }
 
-  // Sends `sql` as its own pipeline segment and reports whether it succeeded.
-  bool pipelined_simple(const char* sql) {
-    if (!send({sql, {}}) || PQpipelineSync(conn_) != 1 || !flush_nonblocking()) return false;
-    auto res = next_result();
-    auto ok = res && PQresultStatus(res.get()) == PGRES_COMMAND_OK;
-    if (!ok && res) (void)fail(conn_, res.get(), sql);
-    return read_sync() && ok;
+  // `rows` by COPY ... FROM STDIN, outside pipeline mode (libpq allows no COPY in a pipeline).
+  // COPY writes a page's rows as one log record and skips the per-row executor: about half the
+  // time of the same rows as prepared multi-row INSERTs (ADR 0023).
+  caf::expected<result> copy_in(const row_set& rows) {
+    // The same checks as the INSERT form (names, shape), so both paths refuse the same sets.
+    if (auto checked = multi_row_inserts(row_set{rows.table, rows.columns, {}}); !checked)
+      return std::move(checked.error());
+    if (rows.values.size() % rows.columns.size() != 0)
+      return make_error(db_errc::invalid_statement);
+    std::string sql = "COPY " + rows.table + " (";
+    for (std::size_t c = 0; c < rows.columns.size(); ++c) sql += (c ? ", " : "") + rows.columns[c];
+    sql += ") FROM STDIN";
+    pg_result_ptr started{PQexec(conn_, sql.c_str())};
+    if (!started || PQresultStatus(started.get()) != PGRES_COPY_IN)
+      return fail(conn_, started.get(), "copy");
+    constexpr std::size_t chunk = 1 << 20;
+    std::string buffer;
+    buffer.reserve(chunk + 4096);
+    bool sent = true;
+    const auto columns = rows.columns.size();
+    for (std::size_t i = 0; i < rows.values.size(); ++i) {
+      append_copy_cell(buffer, rows.values[i]);
+      buffer += (i + 1) % columns == 0 ? '\n' : '\t';
+      if (buffer.size() >= chunk || i + 1 == rows.values.size()) {
+        sent = sent && PQputCopyData(conn_, buffer.data(), static_cast<int>(buffer.size())) == 1;
+        buffer.clear();
+      }
+    }
+    // An error message makes the server fail the COPY: nothing half-sent is kept.
+    sent = PQputCopyEnd(conn_, sent ? nullptr : "superapp: copy data not sent") == 1 && sent;
+    pg_result_ptr res{PQgetResult(conn_)};
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    auto r = to_result(conn_, res.get(), "copy");
+    if (r && !sent) return make_error(db_errc::connection_lost);
+    return r;
   }
 
-  std::optional<batch_outcome> commit_pipelined(const std::vector<const unit_of_work*>& units) {
-    for (const auto* unit : units)
-      for (const auto& step : unit->steps)
-        if (check_param_count(step.stmt)) return std::nullopt;
-    std::deque<bound_params> params;  // never moved: each points into its own strings
-    std::vector<const std::string*> names;
-    for (const auto* unit : units)
-      for (const auto& step : unit->steps) {
-        params.emplace_back(step.stmt);
-        names.push_back(&prepared_name(step.stmt, params.back()));
-      }
+  // What commit_pipelined runs: a statement (sent in a pipeline), or a row set to COPY between
+  // two pipelines. `unit` is npos for the BEGIN.
+  struct planned_op {
+    std::size_t unit;
+    std::size_t step;
+    const statement* stmt;
+    const row_set* rows;
+  };
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  // Sends ops[from, to) (statements only) as one pipeline and reads their results into
+  // `results`; false at the first failure (the transaction is then aborted).
+  bool run_pipeline(const std::vector<planned_op>& ops, std::size_t from, std::size_t to,
+                    const std::deque<bound_params>& params,
+                    const std::vector<std::size_t>& param_of,
+                    const std::vector<const std::string*>& names,
+                    std::vector<std::vector<result>>& results) {
     if (PQenterPipelineMode(conn_) != 1) {
       spdlog::warn("postgres: cannot enter pipeline mode: {}", PQerrorMessage(conn_));
-      return std::nullopt;
+      return false;
     }
-    auto leave = [this] {
-      if (PQexitPipelineMode(conn_) != 1)
-        spdlog::warn("postgres: cannot leave pipeline mode: {}", PQerrorMessage(conn_));
-    };
-    bool sent = send({"BEGIN", {}});
-    std::size_t at = 0;
-    for (const auto* unit : units)
-      for (const auto& step : unit->steps) {
-        sent = sent && send(step.stmt, params[at], *names[at]);
-        ++at;
-      }
+    bool sent = true;
+    for (auto i = from; i < to && sent; ++i)
+      sent = send(*ops[i].stmt, params[param_of[i]], *names[i]);
     sent = sent && PQpipelineSync(conn_) == 1 && flush_nonblocking();
-    if (!sent) {
-      spdlog::warn("postgres: pipeline send failed: {}", PQerrorMessage(conn_));
-      leave();
-      return std::nullopt;
-    }
-    auto begun = next_result();
-    bool clean = begun && PQresultStatus(begun.get()) == PGRES_COMMAND_OK;
-    batch_outcome out;
-    for (const auto* unit : units) {
-      std::vector<result> results;
-      caf::error unit_error;
-      for (const auto& step : unit->steps) {
-        auto res = next_result();
-        if (!res) {
-          clean = false;
-          unit_error = make_error(db_errc::connection_lost);
-          continue;
-        }
-        // Statements after the first failure come back PIPELINE_ABORTED; they are not errors
-        // of their own, the fallback will run them again.
-        if (PQresultStatus(res.get()) == PGRES_PIPELINE_ABORTED) {
-          clean = false;
-          continue;
-        }
-        auto r = to_result(conn_, res.get(), "pipeline");
-        if (!r) {
-          clean = false;
-          unit_error = std::move(r.error());
-          continue;
-        }
-        if (step.expected_rows_affected && *step.expected_rows_affected != r->rows_affected)
-          clean = false;
-        results.push_back(std::move(*r));
+    bool clean = sent;
+    if (!sent) spdlog::warn("postgres: pipeline send failed: {}", PQerrorMessage(conn_));
+    for (auto i = from; i < to && sent; ++i) {
+      auto res = next_result();
+      if (!res) {
+        clean = false;
+        break;
       }
-      out.units.emplace_back(std::move(results));
+      // Statements after the first failure come back PIPELINE_ABORTED; they are not errors
+      // of their own, the fallback will run them again.
+      if (PQresultStatus(res.get()) == PGRES_PIPELINE_ABORTED) {
+        clean = false;
+        continue;
+      }
+      auto r = to_result(conn_, res.get(), "pipeline");
+      if (!r) {
+        clean = false;
+        continue;
+      }
+      const auto& op = ops[i];
+      if (op.unit == npos) continue;
+      auto& slot = results[op.unit][op.step];
+      if (op.rows != nullptr)
+        slot.rows_affected += r->rows_affected;  // one of a small row set's INSERTs
+      else
+        slot = std::move(*r);
     }
-    if (!read_sync()) clean = false;
-    if (!healthy()) {
-      leave();
-      return fail_all(units, make_error(db_errc::connection_lost));
+    if (sent && !read_sync()) clean = false;
+    if (PQexitPipelineMode(conn_) != 1) {
+      spdlog::warn("postgres: cannot leave pipeline mode: {}", PQerrorMessage(conn_));
+      clean = false;
     }
+    return clean;
+  }
+
+  // The batch in one transaction, its statements pipelined: one round trip for all of them,
+  // plus one for each row set large enough to COPY (a COPY cannot be pipelined) and one for the
+  // COMMIT, sent only once every result and row count has been checked.
+  std::optional<batch_outcome> commit_pipelined(const std::vector<const unit_of_work*>& units) {
+    static const statement begin_statement{"BEGIN", {}};
+    std::deque<statement> inserts;  // small row sets as INSERTs; never moved
+    std::vector<planned_op> ops{{npos, npos, &begin_statement, nullptr}};
+    std::vector<std::vector<result>> results(units.size());
+    for (std::size_t u = 0; u < units.size(); ++u) {
+      const auto& steps = units[u]->steps;
+      results[u].resize(steps.size());
+      for (std::size_t s = 0; s < steps.size(); ++s) {
+        const auto& step = steps[s];
+        if (!step.rows) {
+          if (check_param_count(step.stmt)) return std::nullopt;
+          ops.push_back({u, s, &step.stmt, nullptr});
+        } else if (step.rows->row_count() >= copy_min_rows) {
+          ops.push_back({u, s, nullptr, &*step.rows});
+        } else {
+          auto statements = multi_row_inserts(*step.rows);
+          if (!statements) return std::nullopt;  // the fallback reports it as the unit's error
+          for (auto& statement : *statements) {
+            inserts.push_back(std::move(statement));
+            ops.push_back({u, s, &inserts.back(), &*step.rows});
+          }
+        }
+      }
+    }
+    std::deque<bound_params> params;  // never moved: each points into its own strings
+    std::vector<std::size_t> param_of(ops.size(), 0);
+    std::vector<const std::string*> names(ops.size(), nullptr);
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      if (ops[i].stmt == nullptr) continue;
+      params.emplace_back(*ops[i].stmt);
+      param_of[i] = params.size() - 1;
+      names[i] = &prepared_name(*ops[i].stmt, params.back());  // outside pipeline mode
+    }
+    bool clean = true;
+    for (std::size_t at = 0; clean && at < ops.size();) {
+      if (ops[at].stmt == nullptr) {
+        auto r = copy_in(*ops[at].rows);
+        if (r) results[ops[at].unit][ops[at].step].rows_affected = r->rows_affected;
+        clean = static_cast<bool>(r);
+        ++at;
+        continue;
+      }
+      auto end = at;
+      while (end < ops.size() && ops[end].stmt != nullptr) ++end;
+      clean = run_pipeline(ops, at, end, params, param_of, names, results);
+      at = end;
+    }
+    for (std::size_t u = 0; clean && u < units.size(); ++u)
+      for (std::size_t s = 0; s < units[u]->steps.size(); ++s) {
+        const auto& expected = units[u]->steps[s].expected_rows_affected;
+        if (expected && *expected != results[u][s].rows_affected) clean = false;
+      }
+    if (!healthy()) return fail_all(units, make_error(db_errc::connection_lost));
+    // Failed: roll back whatever ran (a ROLLBACK outside a transaction only warns) and let the
+    // fallback find the failing unit.
     if (!clean) {
-      pipelined_simple("ROLLBACK");
-      leave();
+      (void)execute_script("ROLLBACK");
       return std::nullopt;
     }
-    bool committed = pipelined_simple("COMMIT");
-    leave();
-    if (!committed) return std::nullopt;
+    if (execute_script("COMMIT")) return std::nullopt;
+    batch_outcome out;
+    for (auto& r : results) out.units.emplace_back(std::move(r));
     out.commits = 1;
     return out;
   }
 
+  // Rows in a set that COPY loads; a smaller set goes as INSERTs inside the pipeline. A COPY
+  // costs about two more round trips (end a pipeline, COPY, start another), ~0.1 ms on
+  // loopback, and saves ~1.5 us a row: a wash at about 70 rows.
+  static constexpr std::size_t copy_min_rows = 100;
   static constexpr std::size_t max_prepared = 512;
   PGconn* conn_;
   std::unordered_map<std::string, std::string> prepared_;  // sql and types -> name

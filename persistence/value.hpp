@@ -39,11 +39,25 @@ struct result {
   std::int64_t rows_affected = 0;
 };
 
-// One statement of a unit of work; expected_rows_affected, when set, fails the whole unit on a
+// Rows to insert into one table: `values` holds each row's cells in `columns`' order, one row
+// after another. The engine chooses how (ADR 0023): PostgreSQL loads a large set with COPY, one
+// log record per page rather than per row; small sets, and SQLite, go as multi-row INSERTs.
+// `table` and every column must be SQL identifiers; at most 127 columns.
+struct row_set {
+  std::string table;
+  std::vector<std::string> columns;
+  std::vector<value> values;
+
+  std::size_t row_count() const { return columns.empty() ? 0 : values.size() / columns.size(); }
+};
+
+// One step of a unit of work: a statement, or (when `rows` is set) an insert of a row set, whose
+// result counts the rows inserted. expected_rows_affected, when set, fails the whole unit on a
 // mismatch (an optimistic-concurrency check such as "UPDATE ... WHERE version = $2" must hit 1).
 struct write_step {
   statement stmt;
   std::optional<std::int64_t> expected_rows_affected;
+  std::optional<row_set> rows;
 };
 
 // What the group-commit writer commits atomically: all steps or none.
@@ -51,7 +65,15 @@ struct unit_of_work {
   std::vector<write_step> steps;
 
   unit_of_work& add(statement stmt, std::optional<std::int64_t> expected_rows = std::nullopt) {
-    steps.push_back({std::move(stmt), expected_rows});
+    steps.push_back({std::move(stmt), expected_rows, std::nullopt});
+    return *this;
+  }
+
+  // Inserts every row of `rows`, or fails the unit. An empty set adds no step.
+  unit_of_work& add_rows(row_set rows) {
+    if (rows.row_count() == 0) return *this;
+    auto n = static_cast<std::int64_t>(rows.row_count());
+    steps.push_back({statement{}, n, std::move(rows)});
     return *this;
   }
 };

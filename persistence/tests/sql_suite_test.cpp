@@ -294,3 +294,136 @@ TEST_CASE("the reader pool hands each connection to one thread at a time") {
   REQUIRE_FALSE(none);
   CHECK(none.error() == db_errc::pool_exhausted);
 }
+
+namespace {
+
+// `n` rows for `items` from id `first`: every value type, and text that COPY's format must
+// escape (tab, newline, carriage return, backslash, a literal \N, quotes, non-ASCII).
+row_set item_rows(std::int64_t first, std::size_t n) {
+  row_set rows{"items", {"id", "amount_minor", "label", "payload", "note"}, {}};
+  const std::string awkward[] = {"tab\there", "line\nbreak\r\n", "back\\slash \\N",
+                                 "Grüße 世界 \xF0\x9F\x92\xB8 'q' \"d\"", ""};
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto id = first + static_cast<std::int64_t>(i);
+    value amount = i % 3 == 0   ? value{std::numeric_limits<std::int64_t>::min() + id}
+                   : i % 3 == 1 ? value{std::numeric_limits<std::int64_t>::max() - id}
+                                : value{null};
+    value payload = i % 2 == 0 ? value{all_bytes()} : value{blob{}};
+    rows.values.insert(rows.values.end(),
+                       {id, amount, awkward[i % 5] + "#" + std::to_string(id), payload,
+                        i % 4 == 0 ? value{null} : value{awkward[(i + 2) % 5]}});
+  }
+  return rows;
+}
+
+// What `items` holds with ids from `first` to `last`, as cells in a row set's order.
+std::vector<value> stored_items(connection& conn, std::int64_t first, std::int64_t last) {
+  auto sel =
+      conn.execute({"SELECT id, amount_minor, label, payload, note FROM items"
+                    " WHERE id >= $1 AND id <= $2 ORDER BY id",
+                    {first, last}});
+  REQUIRE(sel);
+  std::vector<value> out;
+  for (auto& r : sel->rows) out.insert(out.end(), r.begin(), r.end());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("a row set goes in whole with every value unchanged, small or large") {
+  // PostgreSQL loads 100 rows or more with COPY and fewer as INSERTs; SQLite always INSERTs.
+  test_database t;
+  auto conn = migrated(t);
+  for (std::size_t n : {1u, 7u, 99u, 100u, 613u}) {
+    CAPTURE(n);
+    const std::int64_t first = static_cast<std::int64_t>(n) * 1000;
+    auto rows = item_rows(first, n);
+    auto r = conn->insert_rows(rows);
+    REQUIRE(r);
+    CHECK(r->rows_affected == static_cast<std::int64_t>(n));
+    CHECK(stored_items(*conn, first, first + 999) == rows.values);
+  }
+}
+
+TEST_CASE("a row set in a group commit lands in order with the statements around it") {
+  test_database t;
+  auto conn = migrated(t);
+  // Statements before and after each set, in two units of one transaction: the UPDATE after
+  // a set must see its rows, and the second unit the first one's.
+  unit_of_work a, b;
+  a.add({"INSERT INTO items (id, label) VALUES ($1, $2)", {std::int64_t{1}, std::string{"one"}}},
+        1);
+  a.add_rows(item_rows(100, 250));
+  a.add({"UPDATE items SET note = $1 WHERE id >= 100", {std::string{"a"}}}, 250);
+  b.add_rows(item_rows(1000, 5));
+  b.add_rows(item_rows(2000, 300));
+  b.add({"UPDATE items SET note = $1 WHERE id >= 100", {std::string{"b"}}}, 555);
+  b.add_rows(row_set{"items", {"id"}, {}});  // an empty set adds no step
+  CHECK(b.steps.size() == 3);
+  auto out = conn->commit_batch({&a, &b});
+  REQUIRE(out.units.size() == 2);
+  REQUIRE(out.units[0]);
+  REQUIRE(out.units[1]);
+  CHECK(out.commits == 1);
+  CHECK_FALSE(out.used_fallback);
+  CHECK((*out.units[0])[1].rows_affected == 250);
+  CHECK((*out.units[1])[1].rows_affected == 300);
+  CHECK(count_items(*conn) == 556);
+  auto notes = conn->execute({"SELECT COUNT(*) FROM items WHERE note = 'b'", {}});
+  REQUIRE(notes);
+  CHECK(int_at(notes->rows.at(0), 0) == 555);
+  // A second batch of the same shapes on the same connection (prepared statements reused).
+  unit_of_work c;
+  c.add_rows(item_rows(5000, 120));
+  c.add_rows(item_rows(6000, 3));
+  auto again = conn->commit_batch({&c});
+  REQUIRE(again.units.size() == 1);
+  CHECK(again.units[0]);
+  CHECK(count_items(*conn) == 679);
+}
+
+TEST_CASE("a row set that breaks a constraint fails its own unit and loses no other") {
+  test_database t;
+  auto conn = migrated(t);
+  REQUIRE(conn->execute({"INSERT INTO items (id, label) VALUES (7777, 'taken')", {}}));
+  for (std::size_t n : {5u, 300u}) {
+    CAPTURE(n);
+    const std::int64_t first = static_cast<std::int64_t>(n) * 10'000;
+    unit_of_work before, bad, after;
+    before.add_rows(item_rows(first, n));
+    auto clash = item_rows(first + 5000, n);
+    clash.values[clash.columns.size() * (n - 1)] = std::int64_t{7777};  // the last row's id
+    bad.add({"INSERT INTO items (id) VALUES ($1)", {first + 9000}}, 1);
+    bad.add_rows(std::move(clash));
+    after.add_rows(item_rows(first + 8000, n));
+    auto out = conn->commit_batch({&before, &bad, &after});
+    REQUIRE(out.units.size() == 3);
+    CHECK(out.units[0]);
+    REQUIRE_FALSE(out.units[1]);
+    CHECK(out.units[1].error() == db_errc::constraint_violation);
+    CHECK(out.units[2]);
+    CHECK(out.used_fallback);
+    CHECK(stored_items(*conn, first, first + 9999).size() == 2 * n * 5);  // nothing of `bad`
+  }
+  CHECK(conn->execute({"SELECT 1", {}}));
+}
+
+TEST_CASE("a malformed row set is refused before it reaches the database") {
+  test_database t;
+  auto conn = migrated(t);
+  for (const auto& rows :
+       {row_set{"items; DROP TABLE items", {"id"}, {std::int64_t{1}}},
+        row_set{"items", {"id", "label"}, {std::int64_t{1}, std::string{"a"}, std::int64_t{2}}},
+        row_set{"items", {"Id"}, {std::int64_t{1}}}}) {
+    auto r = conn->insert_rows(rows);
+    REQUIRE_FALSE(r);
+    CHECK(r.error() == db_errc::invalid_statement);
+  }
+  unit_of_work u;
+  u.steps.push_back({statement{}, 1, row_set{"items", {"id", "x y"}, {std::int64_t{1}, null}}});
+  auto out = conn->commit_batch({&u});
+  REQUIRE(out.units.size() == 1);
+  REQUIRE_FALSE(out.units[0]);
+  CHECK(out.units[0].error() == db_errc::invalid_statement);
+  CHECK(count_items(*conn) == 0);
+}
