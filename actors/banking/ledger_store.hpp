@@ -55,12 +55,13 @@ struct spent_approval {
   std::int64_t expires_at_s = 0;
 };
 
-// Adds one batch to `unit`: new accounts, the transfers (multi-row inserts), the state of the
-// pending transfers they posted or voided, and the balances of every account they touched (one
-// multi-row upsert with the absolute values the core holds). Rows per statement are capped so
-// the parameter count stays within both engines' limits. `approvals`: spent by this batch's
+// Adds one batch to `unit`: new accounts, the transfers (a row set: COPY on PostgreSQL), the
+// state of the pending transfers they posted or voided, and the balances of every account they
+// touched, with the absolute values the core holds (SQLite: a multi-row upsert; PostgreSQL: an
+// UPDATE joined to the staged balances, ADR 0023). `approvals`: spent by this batch's
 // transfers. `purge_before_s` > 0 also deletes the spent approvals that expired before it.
-void add_batch(persistence::unit_of_work& unit, const std::vector<account>& new_accounts,
+void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
+               const std::vector<account>& new_accounts,
                const std::vector<recorded_transfer>& transfers, const ledger_core& core,
                const std::vector<spent_approval>& approvals = {}, std::int64_t purge_before_s = 0);
 

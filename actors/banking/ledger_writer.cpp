@@ -46,6 +46,7 @@ struct batch {
 struct ledger_state {
   ledger_settings cfg;
   sup::domain_context_ptr ctx;
+  persistence::engine engine = persistence::engine::sqlite;  // how a batch is written
   ledger_core core;
   std::int64_t next_seq = 1;
   std::int64_t indexed_through = 0;  // as the database's ledger_index says (ADR 0018)
@@ -346,7 +347,7 @@ void flush(self_ptr self, bool index_now) {
   st.open = batch{};
   persistence::unit_of_work unit;
   chain(self, unit);
-  store::add_batch(unit, b.new_accounts, b.transfers, st.core, b.approvals,
+  store::add_batch(unit, st.engine, b.new_accounts, b.transfers, st.core, b.approvals,
                    std::exchange(st.purge_before_s, 0));
   for (const auto& r : b.replies)
     persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
@@ -541,6 +542,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   st.ctx = std::move(ctx);
   const bool postgres =
       st.ctx->database && st.ctx->database->kind() == persistence::engine::postgres;
+  st.engine = postgres ? persistence::engine::postgres : persistence::engine::sqlite;
   if (st.cfg.commits_in_flight == 0) st.cfg.commits_in_flight = postgres ? 2 : 1;
   st.index_beside =
       st.ctx->database && (st.cfg.index_pass == index_pass_mode::beside ||

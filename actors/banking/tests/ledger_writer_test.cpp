@@ -177,6 +177,44 @@ TEST_CASE("concurrent transfers from one wallet never overdraw it, and are commi
   CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
 }
 
+TEST_CASE("two of the ledger's batches in one transaction each write their own balances") {
+  // The store may commit two of the ledger's units in one transaction (two commits in flight,
+  // ADR 0021). On PostgreSQL each unit stages its balances in the same temporary table (ADR
+  // 0023): the second must set only its own.
+  ledger_node n;
+  auto& w = n.other_writer();
+  ledger_core core;
+  const std::vector<account> opened{
+      {"test:funding", "GBP", 0}, {"test:x", "GBP", 0}, {"test:y", "GBP", 0}, {"test:z", "GBP", 0}};
+  for (const auto& a : opened) REQUIRE(core.add_account(a));
+  std::int64_t seq = 1000;
+  auto applied = [&](transfer t) {
+    applied_transfer a;
+    REQUIRE(core.apply(t, 0, &a) == transfer_result::ok);
+    return std::vector<store::recorded_transfer>{{a, ++seq, 0, 0}};
+  };
+  persistence::unit_of_work first, second, third;
+  store::add_batch(first, w.kind(), opened,
+                   applied(ledger_node::immediate("e1", "test:funding", "test:x", 500)), core);
+  REQUIRE(w.commit_batch({&first}).commits == 1);
+  // Both touch y: its balance after the second batch, then after the third.
+  store::add_batch(second, w.kind(), {},
+                   applied(ledger_node::immediate("e2", "test:x", "test:y", 200)), core);
+  store::add_batch(third, w.kind(), {},
+                   applied(ledger_node::immediate("e3", "test:y", "test:z", 50)), core);
+  auto out = w.commit_batch({&second, &third});
+  REQUIRE(out.units.size() == 2);
+  CHECK(out.units[0]);
+  CHECK(out.units[1]);
+  CHECK(out.commits == 1);
+  CHECK_FALSE(out.used_fallback);
+  CHECK(n.db_available("test:funding") == -500);
+  CHECK(n.db_available("test:x") == 300);
+  CHECK(n.db_available("test:y") == 150);
+  CHECK(n.db_available("test:z") == 50);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfers WHERE seq > 1000") == 3);
+}
+
 TEST_CASE("balances, reservations and transfer ids survive a restart") {
   ledger_node n;
   n.open_books();
