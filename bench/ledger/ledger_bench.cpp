@@ -72,7 +72,14 @@ double seconds_since(steady::time_point t0) {
   return std::chrono::duration<double>(steady::now() - t0).count();
 }
 
+// Every row's transfers/s, by "engine|run", for the ratios printed at the end.
+std::map<std::string, double>& rates() {
+  static std::map<std::string, double> r;
+  return r;
+}
+
 void row(const char* engine, const char* run, std::int64_t n, double secs, const char* note = "") {
+  rates()[std::string{engine} + "|" + run] = n / secs;
   std::printf("| %s | %s | %lld | %.2f | %.0f | %s |\n", engine, run, static_cast<long long>(n), secs,
               n / secs, note);
   std::fflush(stdout);
@@ -442,8 +449,10 @@ std::string start_pg(const std::filesystem::path& state) {
 
 int main(int argc, char** argv) {
   options o;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string flag = argv[i], value = argv[i + 1];
+  for (int i = 1; i < argc; i += 2) {
+    // A flag without its value (`--help` too) falls through to the usage below.
+    std::string flag = argv[i], value = i + 1 < argc ? argv[i + 1] : "";
+    if (value.empty()) flag.clear();
     if (flag == "--engine") o.engine = value;
     else if (flag == "--conninfo") o.conninfo = value;
     else if (flag == "--transfers") o.transfers = std::atoll(value.c_str());
@@ -519,6 +528,40 @@ int main(int argc, char** argv) {
     }
     ledger_runs("postgres", db, o);
     if (own) std::system((std::string{SUPERAPP_SOURCE_DIR} + "/scripts/pg-test-server stop " + (dir / "pg").string()).c_str());
+  }
+  // Issue 7's goals, and the in-run baselines of ADR 0021 and 0022, from the rows above.
+  struct goal {
+    const char* engine;
+    const char* target;
+    const char* baseline;
+    const char* wanted;
+  };
+  const goal goals[] = {
+      {"sqlite", "ledger writer, random accounts",
+       "baseline: raw batch-of-one inserts (a transaction each)", "at least 10x"},
+      {"postgres", "ledger writer, random accounts",
+       "baseline: pgbench one-call plpgsql, 16 clients, random accounts", "at least 5x"},
+      {"postgres", "ledger writer, random accounts",
+       "baseline: bare libpq, set-based batches of 1,000", "at least 0.5x"},
+      {"postgres", "ledger writer, hot account",
+       "baseline: pgbench one-call plpgsql, 16 clients, hot account", "at least 5x"},
+      {"postgres", "ledger writer, random accounts",
+       "ledger writer (one commit in flight), random accounts", "ADR 0021"},
+      {"postgres", "ledger writer, random accounts",
+       "ledger writer (index pass in a commit), random accounts", "ADR 0022"},
+  };
+  bool header = false;
+  for (const auto& g : goals) {
+    auto t = rates().find(std::string{g.engine} + "|" + g.target);
+    auto b = rates().find(std::string{g.engine} + "|" + g.baseline);
+    if (t == rates().end() || b == rates().end() || b->second <= 0) continue;
+    if (!header)
+      std::printf(
+          "\n| engine | target | baseline | target / baseline | goal |\n"
+          "|---|---|---|---|---|\n");
+    header = true;
+    std::printf("| %s | %s | %s | %.2fx | %s |\n", g.engine, g.target, g.baseline,
+                t->second / b->second, g.wanted);
   }
   std::filesystem::remove_all(dir);
   return 0;
