@@ -57,9 +57,10 @@ struct spent_approval {
 
 // Adds one batch to `unit`: new accounts, the transfers (a row set: COPY on PostgreSQL), the
 // state of the pending transfers they posted or voided, and the balances of every account they
-// touched, with the absolute values the core holds (SQLite: a multi-row upsert; PostgreSQL: an
-// UPDATE joined to the staged balances, ADR 0023). `approvals`: spent by this batch's
-// transfers. `purge_before_s` > 0 also deletes the spent approvals that expired before it.
+// touched, with the absolute values the core holds (a multi-row upsert; on PostgreSQL, from
+// 1,000 stored accounts, one UPDATE joined to arrays of them, ADR 0023). `approvals`: spent by
+// this batch's transfers. `purge_before_s` > 0 also deletes the spent approvals that expired
+// before it.
 void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
                const std::vector<account>& new_accounts,
                const std::vector<recorded_transfer>& transfers, const ledger_core& core,

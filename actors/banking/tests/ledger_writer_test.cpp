@@ -10,6 +10,7 @@
 
 #include "actors/banking/banking_domain.hpp"
 #include "actors/banking/ledger_store.hpp"
+#include "persistence/db_errc.hpp"
 #include "persistence/migrations.hpp"
 #include "tests/support/domain_node.hpp"
 
@@ -177,42 +178,82 @@ TEST_CASE("concurrent transfers from one wallet never overdraw it, and are commi
   CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
 }
 
-TEST_CASE("two of the ledger's batches in one transaction each write their own balances") {
-  // The store may commit two of the ledger's units in one transaction (two commits in flight,
-  // ADR 0021). On PostgreSQL each unit stages its balances in the same temporary table (ADR
-  // 0023): the second must set only its own.
+TEST_CASE("the ledger's batches write every touched balance, small batches and large") {
+  // On PostgreSQL a batch touching 1,000 stored accounts or more sets them by one UPDATE joined
+  // to arrays of them, and a smaller one upserts them (ADR 0023); SQLite always upserts. The
+  // store may also commit two of the ledger's units in one transaction (ADR 0021).
   ledger_node n;
   auto& w = n.other_writer();
   ledger_core core;
-  const std::vector<account> opened{
-      {"test:funding", "GBP", 0}, {"test:x", "GBP", 0}, {"test:y", "GBP", 0}, {"test:z", "GBP", 0}};
+  std::vector<account> opened{{"test:funding", "GBP", 0}};
+  for (int i = 0; i < 1'200; ++i)  // odd ids, to check the array literal's escapes
+    opened.push_back({"test:w\"" + std::to_string(i) + "\\,{}", "GBP", 0});
   for (const auto& a : opened) REQUIRE(core.add_account(a));
   std::int64_t seq = 1000;
-  auto applied = [&](transfer t) {
-    applied_transfer a;
-    REQUIRE(core.apply(t, 0, &a) == transfer_result::ok);
-    return std::vector<store::recorded_transfer>{{a, ++seq, 0, 0}};
+  auto applied = [&](std::vector<transfer> ts) {
+    std::vector<store::recorded_transfer> out;
+    for (const auto& t : ts) {
+      applied_transfer a;
+      REQUIRE(core.apply(t, 0, &a) == transfer_result::ok);
+      out.push_back({a, ++seq, 0, 0});
+    }
+    return out;
+  };
+  auto pay = [](const std::string& prefix, std::size_t from, std::size_t to, std::size_t step,
+                const std::vector<account>& accounts, std::int64_t amount, bool from_funding) {
+    std::vector<transfer> ts;
+    for (std::size_t i = from; i < to; i += step)
+      ts.push_back(ledger_node::immediate(
+          prefix + std::to_string(i), from_funding ? "test:funding" : accounts[i].id,
+          from_funding ? accounts[i].id : accounts[i + 1].id, amount));
+    return ts;
+  };
+  auto check_books = [&] {
+    for (const auto& a : opened) {
+      const auto& b = *core.balance_of(a.id);
+      CAPTURE(a.id);
+      CHECK(n.db_available(a.id) == b.credits_posted - b.debits_posted - b.debits_pending);
+    }
   };
   persistence::unit_of_work first, second, third;
-  store::add_batch(first, w.kind(), opened,
-                   applied(ledger_node::immediate("e1", "test:funding", "test:x", 500)), core);
+  store::add_batch(first, w.kind(), opened, applied(pay("f", 1, 1'201, 1, opened, 500, true)),
+                   core);
   REQUIRE(w.commit_batch({&first}).commits == 1);
-  // Both touch y: its balance after the second batch, then after the third.
-  store::add_batch(second, w.kind(), {},
-                   applied(ledger_node::immediate("e2", "test:x", "test:y", 200)), core);
-  store::add_batch(third, w.kind(), {},
-                   applied(ledger_node::immediate("e3", "test:y", "test:z", 50)), core);
+  check_books();
+  // Two units in one transaction, both touching every wallet: 1,200 and 600 transfers.
+  store::add_batch(second, w.kind(), {}, applied(pay("a", 1, 1'200, 1, opened, 200, false)), core);
+  store::add_batch(third, w.kind(), {}, applied(pay("b", 1, 1'200, 2, opened, 50, false)), core);
   auto out = w.commit_batch({&second, &third});
   REQUIRE(out.units.size() == 2);
   CHECK(out.units[0]);
   CHECK(out.units[1]);
   CHECK(out.commits == 1);
   CHECK_FALSE(out.used_fallback);
-  CHECK(n.db_available("test:funding") == -500);
-  CHECK(n.db_available("test:x") == 300);
-  CHECK(n.db_available("test:y") == 150);
-  CHECK(n.db_available("test:z") == 50);
-  CHECK(n.db_int("SELECT COUNT(*) FROM transfers WHERE seq > 1000") == 3);
+  check_books();
+  // Small batches: a few accounts each, two in one transaction.
+  persistence::unit_of_work fourth, fifth;
+  store::add_batch(fourth, w.kind(), {}, applied(pay("c", 1, 4, 1, opened, 7, false)), core);
+  store::add_batch(fifth, w.kind(), {}, applied(pay("d", 2, 5, 1, opened, 3, false)), core);
+  out = w.commit_batch({&fourth, &fifth});
+  REQUIRE(out.units.size() == 2);
+  CHECK(out.units[0]);
+  CHECK(out.units[1]);
+  check_books();
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfers WHERE seq > 1000") == seq - 1000);
+  CHECK(n.db_int("SELECT SUM(credits_posted - debits_posted) FROM accounts") == 0);
+  // On PostgreSQL the large form also checks that every account it sets is stored: one that
+  // has gone fails the unit (the upsert would have put it back).
+  REQUIRE(w.execute({"DELETE FROM accounts WHERE account_id = $1", {opened[7].id}}));
+  persistence::unit_of_work sixth;
+  store::add_batch(sixth, w.kind(), {}, applied(pay("e", 1, 1'200, 1, opened, 1, false)), core);
+  out = w.commit_batch({&sixth});
+  REQUIRE(out.units.size() == 1);
+  if (w.kind() == persistence::engine::postgres) {
+    REQUIRE_FALSE(out.units[0]);
+    CHECK(out.units[0].error() == persistence::db_errc::unexpected_rows_affected);
+  } else {
+    CHECK(out.units[0]);
+  }
 }
 
 TEST_CASE("balances, reservations and transfer ids survive a restart") {
