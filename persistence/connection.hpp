@@ -78,6 +78,14 @@ batch_outcome commit_batch_optimistic(connection& conn, const std::vector<const 
 // stay below both engines' parameter limits. invalid_statement for a malformed set.
 caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows);
 
+// The same statements without their values: each one's SQL and how many of the set's rows, in
+// order, it takes (for an engine that binds them from the set itself).
+struct insert_chunk {
+  std::string sql;
+  std::size_t rows = 0;
+};
+caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& rows);
+
 // Runs one unit's steps and checks expected_rows_affected; no transaction handling.
 caf::expected<std::vector<result>> run_unit(connection& conn, const unit_of_work& unit);
 

@@ -45,7 +45,7 @@ batch_outcome connection::commit_batch(const std::vector<const unit_of_work*>& u
   return commit_batch_with_savepoints(*this, units);
 }
 
-caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows) {
+caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& rows) {
   constexpr std::size_t max_columns = 127;
   constexpr std::size_t shapes[] = {256, 64, 16, 4, 1};
   const auto columns = rows.columns.size();
@@ -59,22 +59,33 @@ caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows) {
   std::string head = "INSERT INTO " + rows.table + " (";
   for (std::size_t c = 0; c < columns; ++c) head += (c ? ", " : "") + rows.columns[c];
   head += ") VALUES ";
-  std::vector<statement> out;
+  std::vector<insert_chunk> out;
   const auto total = rows.row_count();
   for (std::size_t at = 0, n = 0; at < total; at += n) {
     n = *std::find_if(std::begin(shapes), std::end(shapes),
                       [left = total - at](std::size_t size) { return size <= left; });
-    statement s{head, {}};
+    insert_chunk chunk{head, n};
     std::size_t placeholder = 1;
     for (std::size_t r = 0; r < n; ++r) {
-      s.sql += r == 0 ? "(" : ", (";
+      chunk.sql += r == 0 ? "(" : ", (";
       for (std::size_t c = 0; c < columns; ++c)
-        s.sql += (c ? ", $" : "$") + std::to_string(placeholder++);
-      s.sql += ")";
+        chunk.sql += (c ? ", $" : "$") + std::to_string(placeholder++);
+      chunk.sql += ")";
     }
-    auto first = rows.values.begin() + static_cast<std::ptrdiff_t>(at * columns);
-    s.params.assign(first, first + static_cast<std::ptrdiff_t>(n * columns));
-    out.push_back(std::move(s));
+    out.push_back(std::move(chunk));
+  }
+  return out;
+}
+
+caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows) {
+  auto chunks = multi_row_insert_chunks(rows);
+  if (!chunks) return std::move(chunks.error());
+  std::vector<statement> out;
+  auto next = rows.values.begin();
+  for (auto& chunk : *chunks) {
+    const auto cells = static_cast<std::ptrdiff_t>(chunk.rows * rows.columns.size());
+    out.push_back({std::move(chunk.sql), std::vector<value>(next, next + cells)});
+    next += cells;
   }
   return out;
 }

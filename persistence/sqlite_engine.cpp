@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <filesystem>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <utility>
@@ -73,39 +74,23 @@ class sqlite_connection final : public connection {
   bool healthy() const override { return true; }
 
   caf::expected<result> execute(const statement& stmt) override {
-    auto prepared = prepare(stmt.sql);
-    if (!prepared) return std::move(prepared.error());
-    sqlite3_stmt* s = (*prepared)->s;
-    // Reset even on early return so the cached statement holds no read transaction open.
-    struct reset_guard {
-      sqlite3_stmt* s;
-      ~reset_guard() {
-        sqlite3_reset(s);
-        sqlite3_clear_bindings(s);
-      }
-    } guard{s};
-    if (auto err = bind(**prepared, stmt)) return err;
-    result out;
-    auto columns = sqlite3_column_count(s);
-    for (int i = 0; i < columns; ++i) out.columns.emplace_back(sqlite3_column_name(s, i));
-    auto changes_before = sqlite3_total_changes64(db_);
-    for (;;) {
-      auto rc = sqlite3_step(s);
-      if (rc == SQLITE_DONE) break;
-      if (rc != SQLITE_ROW) return fail(db_, rc, "step");
-      row r;
-      r.reserve(static_cast<std::size_t>(columns));
-      for (int i = 0; i < columns; ++i) r.push_back(column(s, i));
-      out.rows.push_back(std::move(r));
+    return run(stmt.sql, stmt.params);
+  }
+
+  // The INSERTs bound from the set's own cells: no value is copied.
+  caf::expected<result> insert_rows(const row_set& rows) override {
+    auto chunks = multi_row_insert_chunks(rows);
+    if (!chunks) return std::move(chunks.error());
+    result total;
+    std::span<const value> left{rows.values};
+    for (const auto& chunk : *chunks) {
+      const auto cells = chunk.rows * rows.columns.size();
+      auto r = run(chunk.sql, left.first(cells));
+      if (!r) return r;
+      total.rows_affected += r->rows_affected;
+      left = left.subspan(cells);
     }
-    if (sqlite3_stmt_readonly(s)) {
-      out.rows_affected = static_cast<std::int64_t>(out.rows.size());
-    } else {
-      // sqlite3_changes() keeps the count of the last DML, so DDL would report a stale number.
-      out.rows_affected =
-          sqlite3_total_changes64(db_) != changes_before ? sqlite3_changes64(db_) : 0;
-    }
-    return out;
+    return total;
   }
 
   caf::error execute_script(std::string_view sql) override {
@@ -133,6 +118,45 @@ class sqlite_connection final : public connection {
   }
 
  private:
+  // Binds `params` to $1..$N of `sql` (prepared once, cached) and steps it. Text and blobs are
+  // bound without a copy (SQLITE_STATIC): they outlive the step, and the bindings are cleared
+  // before this returns.
+  caf::expected<result> run(const std::string& sql, std::span<const value> params) {
+    auto prepared = prepare(sql);
+    if (!prepared) return std::move(prepared.error());
+    sqlite3_stmt* s = (*prepared)->s;
+    // Reset even on early return so the cached statement holds no read transaction open.
+    struct reset_guard {
+      sqlite3_stmt* s;
+      ~reset_guard() {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+      }
+    } guard{s};
+    if (auto err = bind(**prepared, params)) return err;
+    result out;
+    auto columns = sqlite3_column_count(s);
+    for (int i = 0; i < columns; ++i) out.columns.emplace_back(sqlite3_column_name(s, i));
+    auto changes_before = sqlite3_total_changes64(db_);
+    for (;;) {
+      auto rc = sqlite3_step(s);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return fail(db_, rc, "step");
+      row r;
+      r.reserve(static_cast<std::size_t>(columns));
+      for (int i = 0; i < columns; ++i) r.push_back(column(s, i));
+      out.rows.push_back(std::move(r));
+    }
+    if (sqlite3_stmt_readonly(s)) {
+      out.rows_affected = static_cast<std::int64_t>(out.rows.size());
+    } else {
+      // sqlite3_changes() keeps the count of the last DML, so DDL would report a stale number.
+      out.rows_affected =
+          sqlite3_total_changes64(db_) != changes_before ? sqlite3_changes64(db_) : 0;
+    }
+    return out;
+  }
+
   caf::error simple(const char* sql) {
     auto rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
     if (rc != SQLITE_OK) return fail(db_, rc, sql);
@@ -178,34 +202,33 @@ class sqlite_connection final : public connection {
 
   // $1..$N are named parameters to SQLite; PostgreSQL demands exactly N for the highest $N
   // referenced, and we hold SQLite to the same rule so a statement behaves alike in both.
-  caf::error bind(const cached& c, const statement& stmt) {
+  caf::error bind(const cached& c, std::span<const value> params) {
     sqlite3_stmt* s = c.s;
     auto wanted = sqlite3_bind_parameter_count(s);
-    if (static_cast<std::size_t>(wanted) != stmt.params.size()) {
-      spdlog::warn("sqlite bind: statement has {} parameters, {} given", wanted,
-                   stmt.params.size());
+    if (static_cast<std::size_t>(wanted) != params.size()) {
+      spdlog::warn("sqlite bind: statement has {} parameters, {} given", wanted, params.size());
       return make_error(db_errc::invalid_statement);
     }
-    for (std::size_t i = 0; i < stmt.params.size(); ++i) {
+    for (std::size_t i = 0; i < params.size(); ++i) {
       auto index = c.slot_of[i + 1];
       if (index == 0) {
         spdlog::warn("sqlite bind: parameter ${} is not used by the statement", i + 1);
         return make_error(db_errc::invalid_statement);
       }
       int rc = SQLITE_OK;
-      const auto& v = stmt.params[i];
+      const auto& v = params[i];
       if (std::holds_alternative<null_value>(v)) {
         rc = sqlite3_bind_null(s, index);
       } else if (auto n = std::get_if<std::int64_t>(&v)) {
         rc = sqlite3_bind_int64(s, index, *n);
       } else if (auto t = std::get_if<std::string>(&v)) {
-        rc = sqlite3_bind_text64(s, index, t->data(), t->size(), SQLITE_TRANSIENT, SQLITE_UTF8);
+        rc = sqlite3_bind_text64(s, index, t->data(), t->size(), SQLITE_STATIC, SQLITE_UTF8);
       } else {
         const auto& b = std::get<blob>(v);
         // A zero-length blob must stay a blob, not become NULL (data() may be null).
         static const std::uint8_t empty = 0;
         rc = sqlite3_bind_blob64(s, index, b.bytes.empty() ? &empty : b.bytes.data(),
-                                 b.bytes.size(), SQLITE_TRANSIENT);
+                                 b.bytes.size(), SQLITE_STATIC);
       }
       if (rc != SQLITE_OK) return fail(db_, rc, "bind");
     }
