@@ -19,3 +19,20 @@ add_library(caf_core_lib INTERFACE)
 target_include_directories(caf_core_lib SYSTEM INTERFACE ${CAF_INCLUDE_DIR})
 target_link_libraries(caf_core_lib INTERFACE ${CAF_CORE_LIBRARY} ${CAF_IO_LIBRARY} Threads::Threads)
 add_library(caf::core ALIAS caf_core_lib)
+
+# The allocator that `superapp` and the benchmarks link (ADR 0024): jemalloc by default, or the
+# C library's (the sanitizer presets, whose runtimes replace malloc themselves). Test binaries
+# keep the C library's.
+set(SUPERAPP_ALLOCATOR "jemalloc" CACHE STRING "malloc of superapp and the benchmarks: jemalloc or system")
+set_property(CACHE SUPERAPP_ALLOCATOR PROPERTY STRINGS jemalloc system)
+if(SUPERAPP_ALLOCATOR STREQUAL "jemalloc")
+  pkg_check_modules(JEMALLOC REQUIRED IMPORTED_TARGET jemalloc)
+elseif(NOT SUPERAPP_ALLOCATOR STREQUAL "system")
+  message(FATAL_ERROR "SUPERAPP_ALLOCATOR must be jemalloc or system, not '${SUPERAPP_ALLOCATOR}'")
+endif()
+
+function(superapp_link_allocator target)
+  if(SUPERAPP_ALLOCATOR STREQUAL "jemalloc")
+    target_link_libraries(${target} PRIVATE PkgConfig::JEMALLOC)
+  endif()
+endfunction()
