@@ -73,10 +73,16 @@ batch_outcome commit_batch_with_savepoints(connection& conn,
 // a unit (the SQLite engine's group commit).
 batch_outcome commit_batch_optimistic(connection& conn, const std::vector<const unit_of_work*>& units);
 
+// invalid_statement (and a log line) unless `rows` is well formed: its table and columns are
+// identifiers, it has 1 to 127 columns, and its cell count is a multiple of them.
+caf::error check_row_set(const row_set& rows);
+
 // `rows` as multi-row INSERT statements of 256, 64, 16, 4 or 1 rows: a few fixed shapes, so the
-// engines' statement caches hold every one a set can take, and 256 rows of at most 127 columns
-// stay below both engines' parameter limits. invalid_statement for a malformed set.
-caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows);
+// engines' statement caches hold every one a set can take (with any row count allowed, SQLite
+// prepared a new statement for nearly every batch), and 256 rows of at most 127 columns stay
+// below both engines' parameter limits. The values move into the statements. invalid_statement
+// for a malformed set.
+caf::expected<std::vector<statement>> multi_row_inserts(row_set rows);
 
 // The same statements without their values: each one's SQL and how many of the set's rows, in
 // order, it takes (for an engine that binds them from the set itself).

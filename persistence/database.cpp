@@ -45,17 +45,21 @@ batch_outcome connection::commit_batch(const std::vector<const unit_of_work*>& u
   return commit_batch_with_savepoints(*this, units);
 }
 
-caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& rows) {
+caf::error check_row_set(const row_set& rows) {
   constexpr std::size_t max_columns = 127;
-  constexpr std::size_t shapes[] = {256, 64, 16, 4, 1};
   const auto columns = rows.columns.size();
   bool valid = detail::is_identifier(rows.table) && columns > 0 && columns <= max_columns &&
                rows.values.size() % columns == 0;
   for (const auto& c : rows.columns) valid = valid && detail::is_identifier(c);
-  if (!valid) {
-    spdlog::warn("persistence: malformed row set for table '{}'", rows.table);
-    return make_error(db_errc::invalid_statement);
-  }
+  if (valid) return {};
+  spdlog::warn("persistence: malformed row set for table '{}'", rows.table);
+  return make_error(db_errc::invalid_statement);
+}
+
+caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& rows) {
+  constexpr std::size_t shapes[] = {256, 64, 16, 4, 1};
+  if (auto err = check_row_set(rows)) return err;
+  const auto columns = rows.columns.size();
   std::string head = "INSERT INTO " + rows.table + " (";
   for (std::size_t c = 0; c < columns; ++c) head += (c ? ", " : "") + rows.columns[c];
   head += ") VALUES ";
@@ -77,14 +81,16 @@ caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& 
   return out;
 }
 
-caf::expected<std::vector<statement>> multi_row_inserts(const row_set& rows) {
+caf::expected<std::vector<statement>> multi_row_inserts(row_set rows) {
   auto chunks = multi_row_insert_chunks(rows);
   if (!chunks) return std::move(chunks.error());
   std::vector<statement> out;
   auto next = rows.values.begin();
   for (auto& chunk : *chunks) {
     const auto cells = static_cast<std::ptrdiff_t>(chunk.rows * rows.columns.size());
-    out.push_back({std::move(chunk.sql), std::vector<value>(next, next + cells)});
+    out.push_back(
+        {std::move(chunk.sql),
+         std::vector<value>(std::make_move_iterator(next), std::make_move_iterator(next + cells))});
     next += cells;
   }
   return out;

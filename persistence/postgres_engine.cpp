@@ -341,10 +341,7 @@ class pg_connection final : public connection {
   // time of the same rows as prepared multi-row INSERTs (ADR 0023).
   caf::expected<result> copy_in(const row_set& rows) {
     // The same checks as the INSERT form (names, shape), so both paths refuse the same sets.
-    if (auto checked = multi_row_inserts(row_set{rows.table, rows.columns, {}}); !checked)
-      return std::move(checked.error());
-    if (rows.values.size() % rows.columns.size() != 0)
-      return make_error(db_errc::invalid_statement);
+    if (auto err = check_row_set(rows)) return err;
     std::string sql = "COPY " + rows.table + " (";
     for (std::size_t c = 0; c < rows.columns.size(); ++c) sql += (c ? ", " : "") + rows.columns[c];
     sql += ") FROM STDIN";

@@ -12,6 +12,7 @@
 #include "actors/banking/payments_store.hpp"
 #include "persistence/idempotency.hpp"
 #include "persistence/outbox.hpp"
+#include "protocols/assert.hpp"
 
 namespace superapp::banking::store {
 namespace {
@@ -142,12 +143,6 @@ CREATE TABLE account_transfers (
 )sql"} + index_tables;
 }
 
-// Rows per multi-row statement: one of a few fixed sizes, so the engines' statement caches
-// hold every shape a batch can take (a batch of n rows is cut greedily into 256s, 64s, 16s, 4s
-// and 1s; with any row count allowed, SQLite prepared a new 500-row statement for nearly every
-// batch). 256 x 12 parameters stays far below SQLite's 32766 and PostgreSQL's 65535.
-constexpr std::size_t statement_rows[] = {256, 64, 16, 4, 1};
-
 // PostgreSQL: from this many touched accounts that already exist, a batch sets their balances
 // by one UPDATE joined to arrays of them rather than the multi-row upsert (ADR 0023). Measured
 // at 1,000 accounts per commit: 4.3-4.5 ms against 4.7-4.9 for the upsert (10,000 accounts);
@@ -171,35 +166,6 @@ transfer_kind kind_from(std::string_view s) {
                  transfer_kind::void_pending})
     if (to_string(k) == s) return k;
   return transfer_kind::immediate;
-}
-
-// "($1, $2, ...), ($n+1, ...)" for `rows` rows of `columns` placeholders.
-std::string placeholders(std::size_t rows, std::size_t columns) {
-  std::string out;
-  std::size_t n = 1;
-  for (std::size_t r = 0; r < rows; ++r) {
-    out += r == 0 ? "(" : ", (";
-    for (std::size_t c = 0; c < columns; ++c) {
-      if (c > 0) out += ", ";
-      out += "$" + std::to_string(n++);
-    }
-    out += ")";
-  }
-  return out;
-}
-
-// Runs `emit(row, params)` for each row, in statements of `statement_rows` rows.
-template <class Row, class Emit>
-void multi_row(persistence::unit_of_work& unit, const std::vector<Row>& rows, std::size_t columns,
-               const std::string& head, const std::string& tail, Emit emit) {
-  for (std::size_t at = 0, n = 0; at < rows.size(); at += n) {
-    n = *std::find_if(std::begin(statement_rows), std::end(statement_rows),
-                      [left = rows.size() - at](std::size_t size) { return size <= left; });
-    statement s{head + placeholders(n, columns) + tail, {}};
-    s.params.reserve(n * columns);
-    for (std::size_t i = 0; i < n; ++i) emit(rows[at + i], s.params);
-    unit.add(std::move(s), static_cast<std::int64_t>(n));
-  }
 }
 
 // A transfer as the core accepted it, from its row. A post or void names only its pending
@@ -355,22 +321,26 @@ void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
   std::vector<const account*> accounts;
   for (const auto& [id, a] : touched)
     if (a != nullptr) accounts.push_back(a);
+  const std::vector<std::string> account_row{"account_id",     "currency",      "flags",
+                                             "debits_pending", "debits_posted", "credits_pending",
+                                             "credits_posted"};
   auto account_values = [&core](const account* a, std::vector<value>& p) {
     const auto& b = *core.balance_of(a->id);
     p.insert(p.end(), {a->id, a->currency, static_cast<std::int64_t>(a->flags), b.debits_pending,
                        b.debits_posted, b.credits_pending, b.credits_posted});
   };
   std::unordered_set<std::string_view> is_new;
-  for (const auto& a : new_accounts) is_new.insert(a.id);
-  const auto existing = static_cast<std::size_t>(std::count_if(
-      accounts.begin(), accounts.end(), [&](const account* a) { return !is_new.contains(a->id); }));
-  if (engine == persistence::engine::postgres && existing >= set_update_min_accounts) {
+  std::size_t existing = 0;
+  if (engine == persistence::engine::postgres) {
+    for (const auto& a : new_accounts) is_new.insert(a.id);
+    existing = static_cast<std::size_t>(
+        std::count_if(accounts.begin(), accounts.end(),
+                      [&](const account* a) { return !is_new.contains(a->id); }));
+  }
+  if (existing >= set_update_min_accounts) {
     // ADR 0023: the new accounts are inserted (a row set), and the others' balances set by one
     // UPDATE joined to arrays of them, which must find every one.
-    persistence::row_set created{"accounts",
-                                 {"account_id", "currency", "flags", "debits_pending",
-                                  "debits_posted", "credits_pending", "credits_posted"},
-                                 {}};
+    persistence::row_set created{"accounts", account_row, {}};
     std::array<std::string, 5> arrays;
     for (auto& a : arrays) a = "{";
     for (const auto* a : accounts) {
@@ -399,16 +369,21 @@ void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
               {arrays[0], arrays[1], arrays[2], arrays[3], arrays[4]}},
              static_cast<std::int64_t>(existing));
   } else {
-    // SQLite (in process, where it costs little), and PostgreSQL's smaller batches: one
-    // multi-row upsert of every touched account.
-    multi_row(unit, accounts, 7,
-              "INSERT INTO accounts (account_id, currency, flags, debits_pending, debits_posted,"
-              " credits_pending, credits_posted) VALUES ",
-              " ON CONFLICT (account_id) DO UPDATE SET debits_pending = excluded.debits_pending,"
-              " debits_posted = excluded.debits_posted,"
-              " credits_pending = excluded.credits_pending,"
-              " credits_posted = excluded.credits_posted",
-              account_values);
+    // SQLite (in process, where it costs little), and PostgreSQL's smaller batches: every
+    // touched account upserted, in the row sets' multi-row shapes.
+    persistence::row_set upserted{"accounts", account_row, {}};
+    upserted.values.reserve(accounts.size() * account_row.size());
+    for (const auto* a : accounts) account_values(a, upserted.values);
+    auto statements = persistence::multi_row_inserts(std::move(upserted));
+    SUPERAPP_ASSERT(statements);  // the names above are identifiers
+    for (auto& s : *statements) {
+      const auto rows = static_cast<std::int64_t>(s.params.size() / account_row.size());
+      s.sql +=
+          " ON CONFLICT (account_id) DO UPDATE SET debits_pending = excluded.debits_pending,"
+          " debits_posted = excluded.debits_posted, credits_pending = excluded.credits_pending,"
+          " credits_posted = excluded.credits_posted";
+      unit.add(std::move(s), rows);
+    }
   }
   // A second spend of an approval fails the whole batch (the writer's memory should have
   // refused it; the database is the last word).
