@@ -260,7 +260,7 @@ void index_beside(self_ptr self, bool idle) {
   const auto started = std::chrono::steady_clock::now();
   // A long backlog takes a while; past this the ledger asks again from where the index stands.
   const auto through = st.committed_through;
-  self->request(st.indexer, std::chrono::minutes{5}, index_atom::value, st.indexed_through,
+  self->request(st.indexer, st.cfg.index_pass_timeout, index_atom::value, st.indexed_through,
                 through)
       .then(
           [self, started, tail, through](std::int64_t stands) {
@@ -358,8 +358,9 @@ void flush(self_ptr self, bool index_now) {
     b.indexing_through = through;
   }
   b.sent = std::chrono::steady_clock::now();
-  self->request(st.ctx->store, st.cfg.store_timeout, persistence::write_atom::value,
-                std::move(unit))
+  self->request(st.ctx->store,
+                b.indexing_through > 0 ? st.cfg.index_pass_timeout : st.cfg.store_timeout,
+                persistence::write_atom::value, std::move(unit))
       .then([self](persistence::unit_results&) { committed(self); },
             [self](caf::error& err) { fail_everything(self, err); });
 }

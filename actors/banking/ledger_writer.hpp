@@ -104,6 +104,11 @@ struct ledger_settings {
   // superapp_ledger_holds_in_memory, superapp_ledger_older_id_lookups_total (per domain).
   metrics::registry* metrics = nullptr;
   std::chrono::milliseconds store_timeout{10'000};
+  // A commit that carries an index pass waits this long instead (in a commit: SQLite's default).
+  // A pass grows with the books (ADR 0025), past `store_timeout` at tens of millions of
+  // transfers, and a ledger that gave up on it would restart for every pass. The indexer beside
+  // the commits (ADR 0022) waits as long for its passes.
+  std::chrono::milliseconds index_pass_timeout{300'000};
   std::chrono::milliseconds expire_every{1'000};  // how often expired reservations are voided
   // The limits of users with no recorded KYC level (the default level's); empty: none.
   limits_by_currency default_limits;

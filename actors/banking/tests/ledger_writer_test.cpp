@@ -622,6 +622,39 @@ TEST_CASE("transfers are indexed behind the commits; reads find the indexed part
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 8);
 }
 
+TEST_CASE("a commit that carries a long index pass is waited for, not taken for a dead store") {
+  // A pass grows with the books (ADR 0025): here the store is held up longer than the ledger
+  // waits for an ordinary commit, only for the commit that carries the pass.
+  ledger_node n{[](ledger_settings& s) {
+    s.index_every = 4;
+    s.index_pass = index_pass_mode::in_commit;
+    s.expire_every = 1h;
+    s.store_timeout = 300ms;
+  }};
+  n.open_books();  // "fund" is seq 1
+  for (const char* id : {"t1", "t2"})
+    REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
+            transfer_result::ok);
+  auto& w = n.other_writer();
+  REQUIRE_FALSE(w.begin());
+  REQUIRE(w.execute({"UPDATE ledger_index SET last_commit = last_commit", {}}));
+  const auto ledger = n.slot->get();
+  // t3 brings the tail to index_every: its commit carries the pass, and waits for the lock.
+  auto t3 = std::async(std::launch::async, [&n] {
+    return n.ask<transfer_result>(transfer_atom::value,
+                                  ledger_node::immediate("t3", "wallet:alice", "wallet:bob", 100));
+  });
+  CHECK(t3.wait_for(1200ms) == std::future_status::timeout);
+  CHECK(n.slot->get() == ledger);  // four times store_timeout: no restart
+  REQUIRE_FALSE(w.rollback());
+  auto r = t3.get();
+  REQUIRE_MESSAGE(r, describe(r.error()).wire_code);
+  CHECK(*r == transfer_result::ok);
+  CHECK(n.slot->get() == ledger);
+  CHECK(n.db_int("SELECT indexed_through FROM ledger_index") == 4);
+  CHECK(n.db_available("wallet:alice") == 9'700);
+}
+
 TEST_CASE("an index pass beside the commits: they go on while it runs, and it catches up") {
   // Index every 4, in a transaction of its own (the default on PostgreSQL; forced here on
   // SQLite too), and no idle pass.
