@@ -620,6 +620,33 @@ TEST_CASE("transfers are indexed behind the commits; reads find the indexed part
   CHECK(n.db_int(indexed) == 8);
   CHECK(statement_ids(n, "wallet:bob", 4, 10) == ids{"t4", "cap-1", "t5"});
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 8);
+
+  // Each pass wrote a run of its own, named by its last seq (ADR 0025); a lookup finds an id in
+  // either, and the tail is empty now.
+  CHECK(n.db_int("SELECT COUNT(*) FROM index_runs") == 2);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 4") == 4);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 8") == 4);
+  for (auto [id, seq] : std::vector<std::pair<const char*, std::int64_t>>{
+           {"fund", 1}, {"t3", 4}, {"t4", 5}, {"cap-1", 7}, {"t5", 8}}) {
+    auto found = store::find_transfer(*n.reader(), id);
+    REQUIRE(found);
+    REQUIRE_MESSAGE(found->has_value(), id);
+    CHECK((*found)->seq == seq);
+  }
+  if (!on_postgres()) {
+    // One descent of the primary key per run, not a scan of the ids.
+    auto plan = n.reader()->execute(
+        {"EXPLAIN QUERY PLAN SELECT seq FROM transfers WHERE seq = (SELECT MAX(s) FROM"
+         " (SELECT (SELECT i.seq FROM transfer_ids i WHERE i.run = r.run"
+         " AND i.transfer_id = 'x') AS s FROM index_runs r) AS probes)",
+         {}});
+    REQUIRE(plan);
+    std::string text;
+    for (const auto& row : plan->rows) text += persistence::as_text(row.back()).value_or("") + "\n";
+    CHECK_MESSAGE(
+        text.find("SEARCH i USING PRIMARY KEY (run=? AND transfer_id=?)") != std::string::npos,
+        text);
+  }
 }
 
 TEST_CASE("a commit that carries a long index pass is waited for, not taken for a dead store") {
@@ -681,7 +708,9 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   if (n.database().engine_kind == persistence::engine::postgres) {
     holder = &n.other_writer();
     REQUIRE_FALSE(holder->begin());
-    REQUIRE(holder->execute({"INSERT INTO transfer_ids (transfer_id, seq) VALUES ('t5', -1)", {}}));
+    // The pass of seqs 5..8 writes run 8 (ADR 0025).
+    REQUIRE(holder->execute(
+        {"INSERT INTO transfer_ids (run, transfer_id, seq) VALUES (8, 't5', -1)", {}}));
   }
   for (const char* id : {"t4", "t5", "t6", "t7", "t8"})
     REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
@@ -746,7 +775,7 @@ TEST_CASE("an idle ledger indexes what a busy spell left unindexed") {
   CHECK(statement_ids(n, "wallet:bob", 0, 10) == ids{"t0", "t1", "t2", "t3", "t4"});
 }
 
-TEST_CASE("a database of schema 6 is upgraded to 8 with every row kept and indexed") {
+TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept and indexed") {
   // A database made by the previous code (migrations 1-6), with books in it.
   domain_node place("banking_mig", [](const std::string&) { return sup::domain_definition{}; });
   auto db = persistence::open_database(place.database(), place.name);
@@ -789,6 +818,16 @@ TEST_CASE("a database of schema 6 is upgraded to 8 with every row kept and index
   auto by_account = (*w)->execute({"SELECT COUNT(*) FROM account_transfers", {}});
   REQUIRE(by_account);
   CHECK(persistence::as_int(by_account->rows.at(0)[0]) == 4);
+  // Migration 11 kept them as run 0 (ADR 0025); the lookup finds them there (the tail is
+  // empty: indexed through 2).
+  auto runs =
+      (*w)->execute({"SELECT r.run, COUNT(*) FROM index_runs r JOIN transfer_ids t ON t.run = r.run"
+                     " GROUP BY r.run",
+                     {}});
+  REQUIRE(runs);
+  REQUIRE(runs->rows.size() == 1);
+  CHECK(persistence::as_int(runs->rows[0][0]) == 0);
+  CHECK(persistence::as_int(runs->rows[0][1]) == 2);
   auto found = store::find_transfer(**w, "tr_1");
   REQUIRE(found);
   REQUIRE(found->has_value());
