@@ -214,12 +214,13 @@ constexpr auto commit_chain = R"sql(
 ALTER TABLE ledger_index ADD COLUMN last_commit BIGINT NOT NULL DEFAULT 0;
 )sql";
 
-// Both engines: each index pass writes its ids as a run of their own, `run` being the pass's
-// last seq (ADR 0025). Within a run the keys are sorted, and a new run sorts after every older
-// one, so a pass appends to the right-hand edge of `transfer_ids` in fresh pages, whatever the
-// table's size; with the id alone as the key, every pass put its random ids all over the tree
-// and cost more as the books grew. `index_runs` lists the runs; a lookup probes each. The ids
-// indexed before are one run, 0.
+// Both engines: the index passes write their ids in runs (ADR 0025), `run` being the last seq
+// of the pass that started it. Within a run the keys are sorted, and a new run sorts after
+// every older one, so a pass writes at the right-hand edge of `transfer_ids`, in the newest
+// run's few pages or fresh ones, whatever the table's size; with the id alone as the key, every
+// pass put its random ids all over the tree and cost more as the books grew. `index_runs` lists
+// the runs and how many ids each holds; a lookup probes each. The ids indexed before are one
+// run, 0.
 constexpr auto sqlite_runs = R"sql(
 CREATE TABLE transfer_ids_v11 (
   run BIGINT NOT NULL,
@@ -231,8 +232,8 @@ INSERT INTO transfer_ids_v11 (run, transfer_id, seq)
   SELECT 0, transfer_id, seq FROM transfer_ids ORDER BY transfer_id;
 DROP TABLE transfer_ids;
 ALTER TABLE transfer_ids_v11 RENAME TO transfer_ids;
-CREATE TABLE index_runs (run BIGINT PRIMARY KEY) WITHOUT ROWID;
-INSERT INTO index_runs (run) SELECT 0 WHERE EXISTS (SELECT 1 FROM transfer_ids);
+CREATE TABLE index_runs (run BIGINT PRIMARY KEY, ids BIGINT NOT NULL) WITHOUT ROWID;
+INSERT INTO index_runs (run, ids) SELECT 0, COUNT(*) FROM transfer_ids HAVING COUNT(*) > 0;
 )sql";
 
 constexpr auto postgres_runs = R"sql(
@@ -240,8 +241,8 @@ ALTER TABLE transfer_ids ADD COLUMN run BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE transfer_ids ALTER COLUMN run DROP DEFAULT;
 ALTER TABLE transfer_ids DROP CONSTRAINT transfer_ids_pkey;
 ALTER TABLE transfer_ids ADD PRIMARY KEY (run, transfer_id);
-CREATE TABLE index_runs (run BIGINT PRIMARY KEY);
-INSERT INTO index_runs (run) SELECT 0 WHERE EXISTS (SELECT 1 FROM transfer_ids);
+CREATE TABLE index_runs (run BIGINT PRIMARY KEY, ids BIGINT NOT NULL);
+INSERT INTO index_runs (run, ids) SELECT 0, COUNT(*) FROM transfer_ids HAVING COUNT(*) > 0;
 ANALYZE index_runs;
 )sql";
 
@@ -434,14 +435,23 @@ void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::
 }
 
 void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
-                    std::int64_t through_seq) {
-  // Sorted, so each B-tree is written in key order: every page it touches, once. The ids go
-  // to a run of their own, appended after every older run (ADR 0025).
-  unit.add({"INSERT INTO transfer_ids (run, transfer_id, seq) SELECT $2, transfer_id, seq"
-            " FROM transfers WHERE seq > $1 AND seq <= $2 ORDER BY transfer_id",
-            {after_seq, through_seq}},
+                    std::int64_t through_seq, std::int64_t run_size) {
+  // The run the ids go to (ADR 0025): the newest while it holds fewer than run_size, else a new
+  // one, named by this pass's last seq, after every older run. Both statements see the same
+  // runs, so they name the same one.
+  static constexpr auto run =
+      "COALESCE((SELECT CASE WHEN ids < $3 THEN run END FROM index_runs ORDER BY run DESC"
+      " LIMIT 1), $2)";
+  // Sorted, so each B-tree is written in key order: every page it touches, once.
+  unit.add({std::string{"INSERT INTO transfer_ids (run, transfer_id, seq) SELECT "} + run +
+                ", transfer_id, seq FROM transfers WHERE seq > $1 AND seq <= $2"
+                " ORDER BY transfer_id",
+            {after_seq, through_seq, run_size}},
            std::nullopt);
-  unit.add({"INSERT INTO index_runs (run) VALUES ($1)", {through_seq}}, 1);
+  unit.add({std::string{"INSERT INTO index_runs (run, ids) VALUES ("} + run +
+                ", $2 - $1) ON CONFLICT (run) DO UPDATE SET ids = index_runs.ids + excluded.ids",
+            {after_seq, through_seq, run_size}},
+           1);
   unit.add({"INSERT INTO account_transfers (account_id, seq)"
             " SELECT debit_account, seq FROM transfers WHERE seq > $1 AND seq <= $2"
             " UNION ALL SELECT credit_account, seq FROM transfers WHERE seq > $1 AND seq <= $2"

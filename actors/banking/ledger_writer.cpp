@@ -90,6 +90,7 @@ using index_atom = caf::atom_constant<caf::atom("l_index")>;
 struct indexer_state {
   std::shared_ptr<persistence::database> database;
   std::unique_ptr<persistence::connection> conn;  // its own writer connection, opened on use
+  std::int64_t run_size = 0;                      // ids a run of the index takes (index_every)
   static inline const char* name = "ledger_indexer";
 };
 
@@ -99,8 +100,10 @@ struct indexer_state {
 // ledger landed meanwhile), the pass fails and rolls back, and the answer still says where it
 // stands, so the next pass starts from there.
 caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
-                             std::shared_ptr<persistence::database> database) {
+                             std::shared_ptr<persistence::database> database,
+                             std::int64_t run_size) {
   self->state.database = std::move(database);
+  self->state.run_size = run_size;
   // Linked to its ledger: it ends with it, whatever the ledger's exit reason.
   self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
@@ -113,7 +116,7 @@ caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
           st.conn = std::move(*c);
         }
         persistence::unit_of_work unit;
-        store::add_index_pass(unit, after, through);
+        store::add_index_pass(unit, after, through, st.run_size);
         auto outcome = st.conn->commit_batch({&unit});
         if (outcome.commits == 1 && !outcome.units.empty() && outcome.units[0]) return through;
         auto stands = st.conn->execute({"SELECT indexed_through FROM ledger_index", {}});
@@ -354,7 +357,8 @@ void flush(self_ptr self, bool index_now) {
   add_transfer_events(self, unit, b.transfers);
   if (!st.index_beside && tail > 0 && !indexing &&
       (index_now || tail >= static_cast<std::int64_t>(st.cfg.index_every))) {
-    store::add_index_pass(unit, st.indexed_through, through);
+    store::add_index_pass(unit, st.indexed_through, through,
+                          static_cast<std::int64_t>(st.cfg.index_every));
     b.indexing_through = through;
   }
   b.sent = std::chrono::steady_clock::now();
@@ -549,7 +553,8 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
       st.ctx->database && (st.cfg.index_pass == index_pass_mode::beside ||
                            (st.cfg.index_pass == index_pass_mode::by_engine && postgres));
   if (st.index_beside)
-    st.indexer = self->spawn<caf::detached + caf::linked>(ledger_indexer, st.ctx->database);
+    st.indexer = self->spawn<caf::detached + caf::linked>(
+        ledger_indexer, st.ctx->database, static_cast<std::int64_t>(st.cfg.index_every));
   for (const auto& [a, b] : data.accounts) {
     st.core.add_account(a);
     st.core.restore(a.id, b);

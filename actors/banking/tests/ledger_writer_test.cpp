@@ -729,7 +729,7 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   {
     auto& w = n.other_writer();
     persistence::unit_of_work unit;
-    store::add_index_pass(unit, 8, 9);
+    store::add_index_pass(unit, 8, 9, 4);
     auto outcome = w.commit_batch({&unit});
     REQUIRE(outcome.commits == 1);
   }
@@ -773,6 +773,34 @@ TEST_CASE("an idle ledger indexes what a busy spell left unindexed") {
   n.await_indexed(6);
   CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 12);
   CHECK(statement_ids(n, "wallet:bob", 0, 10) == ids{"t0", "t1", "t2", "t3", "t4"});
+}
+
+TEST_CASE("an idle ledger's small passes fill the newest run before they start another") {
+  // Runs of 4 ids (ADR 0025). Each idle pass here indexes one transfer: a run each would make
+  // every lookup probe as many runs as a quiet node had idle moments.
+  ledger_node n{[](ledger_settings& s) { s.index_every = 4; }};
+  n.open_books();  // "fund" is seq 1
+  n.await_indexed(1);
+  for (int i = 1; i <= 5; ++i) {
+    REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob",
+                                         10)) == transfer_result::ok);
+    n.await_indexed(i + 1);
+  }
+  // Seqs 1-4 in the run the first pass named (1), 5-6 in the run the fifth started (5).
+  auto runs = n.reader()->execute({"SELECT run, ids FROM index_runs ORDER BY run", {}});
+  REQUIRE(runs);
+  REQUIRE(runs->rows.size() == 2);
+  CHECK(persistence::as_int(runs->rows[0][0]) == 1);
+  CHECK(persistence::as_int(runs->rows[0][1]) == 4);
+  CHECK(persistence::as_int(runs->rows[1][0]) == 5);
+  CHECK(persistence::as_int(runs->rows[1][1]) == 2);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 1") == 4);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 5") == 2);
+  for (const char* id : {"fund", "t1", "t3", "t4", "t5"}) {
+    auto found = store::find_transfer(*n.reader(), id);
+    REQUIRE(found);
+    CHECK_MESSAGE(found->has_value(), id);
+  }
 }
 
 TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept and indexed") {
