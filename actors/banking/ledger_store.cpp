@@ -463,6 +463,63 @@ void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
            1);
 }
 
+caf::expected<std::vector<index_run>> index_runs(conn& c) {
+  auto r = c.execute({"SELECT run, ids FROM index_runs ORDER BY run", {}});
+  if (!r) return r.error();
+  std::vector<index_run> out;
+  for (const auto& row : r->rows) out.push_back({int_at(row, 0), int_at(row, 1)});
+  return out;
+}
+
+std::vector<index_run> runs_to_merge(const std::vector<index_run>& runs, std::int64_t run_size,
+                                     std::size_t fan_in) {
+  if (runs.size() < 2 || fan_in < 2 || run_size < 1) return {};
+  const auto size_class = [&](std::int64_t ids) {
+    int c = 0;
+    for (auto limit = run_size; ids > limit && c < 62; ++c) {
+      if (limit > INT64_MAX / static_cast<std::int64_t>(fan_in)) return c + 1;
+      limit *= static_cast<std::int64_t>(fan_in);
+    }
+    return c;
+  };
+  std::map<int, std::vector<index_run>> by_class;
+  for (std::size_t i = 0; i + 1 < runs.size(); ++i)
+    by_class[size_class(runs[i].ids)].push_back(runs[i]);
+  for (auto& [c, of_class] : by_class)
+    if (of_class.size() >= fan_in) {
+      of_class.resize(fan_in);
+      return of_class;
+    }
+  return {};
+}
+
+void add_merge_runs(persistence::unit_of_work& unit, const std::vector<index_run>& runs,
+                    std::int64_t into) {
+  SUPERAPP_ASSERT(!runs.empty());
+  std::string in;
+  std::vector<persistence::value> params{into};
+  std::int64_t ids = 0;
+  for (const auto& r : runs) {
+    in += (in.empty() ? "$" : ", $") + std::to_string(params.size() + 1);
+    params.emplace_back(r.run);
+    ids += r.ids;
+  }
+  // Sorted: the merged run is written in key order, into fresh pages after every other run.
+  unit.add({"INSERT INTO transfer_ids (run, transfer_id, seq) SELECT $1, transfer_id, seq"
+            " FROM transfer_ids WHERE run IN (" +
+                in + ") ORDER BY transfer_id",
+            params},
+           ids);
+  auto without_into = std::vector<persistence::value>(params.begin() + 1, params.end());
+  std::string in_from_1;
+  for (std::size_t i = 0; i < runs.size(); ++i)
+    in_from_1 += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
+  unit.add({"DELETE FROM transfer_ids WHERE run IN (" + in_from_1 + ")", without_into}, ids);
+  unit.add({"DELETE FROM index_runs WHERE run IN (" + in_from_1 + ")", without_into},
+           static_cast<std::int64_t>(runs.size()));
+  unit.add({"INSERT INTO index_runs (run, ids) VALUES ($1, $2)", {into, ids}}, 1);
+}
+
 caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std::string& prefix) {
   // A range on the primary key: every id that starts with `prefix` (which ends in ':').
   std::string end = prefix;

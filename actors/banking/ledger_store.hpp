@@ -80,6 +80,26 @@ void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::
 void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
                     std::int64_t through_seq, std::int64_t run_size);
 
+// The index's runs (ADR 0025), oldest first.
+struct index_run {
+  std::int64_t run = 0;
+  std::int64_t ids = 0;
+};
+caf::expected<std::vector<index_run>> index_runs(conn& c);
+
+// Runs are merged `fan_in` at a time, by size: a run of up to `run_size` ids is of size class
+// 0, up to run_size * fan_in of class 1, and so on. The oldest `fan_in` runs of the smallest
+// class that has that many, the newest run left out (passes may still fill it); empty when no
+// class has enough.
+std::vector<index_run> runs_to_merge(const std::vector<index_run>& runs, std::int64_t run_size,
+                                     std::size_t fan_in);
+
+// Writes the ids of `runs` as one run named `into` (after every run there is) and drops them.
+// Every count must match what the unit found, or the unit fails: another indexer merged or
+// filled them meanwhile.
+void add_merge_runs(persistence::unit_of_work& unit, const std::vector<index_run>& runs,
+                    std::int64_t into);
+
 // Reads for the client ops (reader connections; never the writer's).
 struct account_row {
   account acct;

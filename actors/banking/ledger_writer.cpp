@@ -94,6 +94,40 @@ struct indexer_state {
   static inline const char* name = "ledger_indexer";
 };
 
+// Runs of the index merged at a time (ADR 0025): a lookup probes at most fan_in - 1 runs of
+// each size class besides the newest, and an id is rewritten once per class it climbs.
+constexpr std::size_t merge_fan_in = 8;
+
+// After a pass landed: merges the oldest runs of the smallest size class that has
+// merge_fan_in of them, in a transaction of its own, into one run after every other. A merge
+// that finds the runs changed (another ledger's indexer) fails and rolls back; a later pass
+// tries again.
+void merge_runs(indexer_state& st) {
+  auto runs = store::index_runs(*st.conn);
+  if (!runs) {
+    log::warn("ledger: could not read the index's runs; no merge",
+              {{"code", superapp::describe(runs.error()).wire_code}});
+    return;
+  }
+  auto pick = store::runs_to_merge(*runs, st.run_size, merge_fan_in);
+  if (pick.empty()) return;
+  persistence::unit_of_work unit;
+  const auto into = runs->back().run + 1;
+  store::add_merge_runs(unit, pick, into);
+  const auto started = std::chrono::steady_clock::now();
+  auto outcome = st.conn->commit_batch({&unit});
+  const bool landed = outcome.commits == 1 && !outcome.units.empty() && outcome.units[0];
+  std::int64_t ids = 0;
+  for (const auto& r : pick) ids += r.ids;
+  log::info(landed ? "ledger: index runs merged" : "ledger: an index merge did not land",
+            {{"runs", static_cast<std::int64_t>(pick.size())},
+             {"ids", ids},
+             {"into", into},
+             {"us", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count())}});
+}
+
 // The index pass beside the commits (ADR 0022), on a connection of its own: (index, after,
 // through) indexes the transfers in (after, through] in one transaction and answers where the
 // database's index stands then. When `after` is not where it stands (a pass of an earlier
@@ -118,7 +152,10 @@ caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
         persistence::unit_of_work unit;
         store::add_index_pass(unit, after, through, st.run_size);
         auto outcome = st.conn->commit_batch({&unit});
-        if (outcome.commits == 1 && !outcome.units.empty() && outcome.units[0]) return through;
+        if (outcome.commits == 1 && !outcome.units.empty() && outcome.units[0]) {
+          merge_runs(st);
+          return through;
+        }
         auto stands = st.conn->execute({"SELECT indexed_through FROM ledger_index", {}});
         if (!stands || stands->rows.empty())
           return stands ? make_error(platform_errc::storage_failure) : stands.error();

@@ -803,6 +803,124 @@ TEST_CASE("an idle ledger's small passes fill the newest run before they start a
   }
 }
 
+TEST_CASE("index runs are merged by size class, the newest left to fill") {
+  using store::index_run;
+  auto runs = [](std::initializer_list<std::int64_t> sizes) {
+    std::vector<index_run> out;
+    std::int64_t run = 0;
+    for (auto ids : sizes) out.push_back({run += 10, ids});
+    return out;
+  };
+  auto names = [](const std::vector<index_run>& v) {
+    std::vector<std::int64_t> out;
+    for (const auto& r : v) out.push_back(r.run);
+    return out;
+  };
+  using v = std::vector<std::int64_t>;
+  // Three full runs and the newest: fan-in 3 takes the oldest three.
+  CHECK(names(store::runs_to_merge(runs({4, 4, 4, 1}), 4, 3)) == v{10, 20, 30});
+  // The newest is never taken, however full.
+  CHECK(store::runs_to_merge(runs({4, 4, 4}), 4, 3).empty());
+  // Smaller runs count as class 0 too (an idle pass's run that a restart left short).
+  CHECK(names(store::runs_to_merge(runs({12, 2, 4, 4, 4}), 4, 3)) == v{20, 30, 40});
+  // The smallest class with enough goes first; a larger class waits for its own.
+  CHECK(names(store::runs_to_merge(runs({12, 12, 12, 4, 4, 9}), 4, 3)) == v{10, 20, 30});
+  CHECK(names(store::runs_to_merge(runs({12, 12, 4, 4, 4, 9}), 4, 3)) == v{30, 40, 50});
+  CHECK(store::runs_to_merge(runs({}), 4, 3).empty());
+  CHECK(store::runs_to_merge(runs({1'000'000'000'000, 1'000'000'000'000, 5, 1}), 4, 2).size() == 2);
+}
+
+TEST_CASE("merging runs writes their ids as one run after every other, and drops them") {
+  // The store's statements alone, on both engines, with passes of exactly four.
+  ledger_node n{[](ledger_settings& s) {
+    s.index_every = 1'000;
+    s.index_pass = index_pass_mode::in_commit;
+    s.expire_every = 1h;
+  }};
+  n.open_books();  // "fund" is seq 1
+  for (int i = 1; i <= 11; ++i)
+    REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob",
+                                         1)) == transfer_result::ok);
+  auto& w = n.other_writer();
+  for (std::int64_t after : {0, 4, 8}) {
+    persistence::unit_of_work pass;
+    store::add_index_pass(pass, after, after + 4, 4);
+    REQUIRE(w.commit_batch({&pass}).commits == 1);
+  }
+  auto runs = store::index_runs(w);
+  REQUIRE(runs);
+  REQUIRE(runs->size() == 3);
+  auto pick = store::runs_to_merge(*runs, 4, 2);
+  REQUIRE(pick.size() == 2);  // runs 4 and 8; 12, the newest, is left
+  persistence::unit_of_work merge;
+  store::add_merge_runs(merge, pick, 13);
+  auto landed = w.commit_batch({&merge});
+  REQUIRE(landed.commits == 1);
+  REQUIRE(landed.units.at(0));
+  auto after = store::index_runs(w);
+  REQUIRE(after);
+  REQUIRE(after->size() == 2);
+  CHECK(after->at(0).run == 12);
+  CHECK(after->at(0).ids == 4);
+  CHECK(after->at(1).run == 13);
+  CHECK(after->at(1).ids == 8);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 12);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 13") == 8);
+  for (const char* id : {"fund", "t3", "t7", "t11"}) {
+    auto found = store::find_transfer(*n.reader(), id);
+    REQUIRE(found);
+    CHECK_MESSAGE(found->has_value(), id);
+  }
+  // The same merge again finds its runs gone: it fails and changes nothing.
+  persistence::unit_of_work again;
+  store::add_merge_runs(again, pick, 14);
+  auto refused = w.commit_batch({&again});
+  CHECK_FALSE((refused.commits == 1 && refused.units.at(0)));
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 12);
+  CHECK(n.db_int("SELECT COUNT(*) FROM index_runs") == 2);
+}
+
+TEST_CASE("the indexer beside the commits merges full runs into one, every id still found") {
+  ledger_node n{[](ledger_settings& s) {
+    s.index_every = 4;
+    s.index_pass = index_pass_mode::beside;
+    s.expire_every = 1h;
+  }};
+  n.open_books();  // "fund" is seq 1
+  // Seqs 2-36 in rounds that each end when the pass of the round's four has landed, so every
+  // pass indexes exactly four: nine runs. After the ninth, eight of them (the newest left out)
+  // are merged into one.
+  int next = 1;
+  for (std::int64_t through = 4; through <= 36; through += 4) {
+    while (next + 1 <= through)
+      REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(next++), "wallet:alice",
+                                           "wallet:bob", 1)) == transfer_result::ok);
+    n.await_indexed(through);
+  }
+  n.await_indexed(36);
+  for (int i = 0; i < 500 && n.db_int("SELECT COUNT(*) FROM index_runs") != 2; ++i)
+    std::this_thread::sleep_for(10ms);
+  auto runs = n.reader()->execute({"SELECT run, ids FROM index_runs ORDER BY run", {}});
+  REQUIRE(runs);
+  std::string shown;
+  for (const auto& r : runs->rows)
+    shown += std::to_string(persistence::as_int(r[0]).value_or(-1)) + ":" +
+             std::to_string(persistence::as_int(r[1]).value_or(-1)) + " ";
+  REQUIRE_MESSAGE(runs->rows.size() == 2, shown);
+  CHECK(persistence::as_int(runs->rows[0][0]) == 36);  // the newest pass's, 33-36
+  CHECK(persistence::as_int(runs->rows[0][1]) == 4);
+  CHECK(persistence::as_int(runs->rows[1][0]) == 37);  // the merge, after every run
+  CHECK(persistence::as_int(runs->rows[1][1]) == 32);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 36);
+  CHECK(n.db_int("SELECT COUNT(DISTINCT transfer_id) FROM transfer_ids") == 36);
+  for (const char* id : {"fund", "t1", "t17", "t31", "t32", "t35"}) {
+    auto found = store::find_transfer(*n.reader(), id);
+    REQUIRE(found);
+    CHECK_MESSAGE(found->has_value(), id);
+  }
+  CHECK(statement_ids(n, "wallet:alice", 34, 10) == ids{"t34", "t35"});
+}
+
 TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept and indexed") {
   // A database made by the previous code (migrations 1-6), with books in it.
   domain_node place("banking_mig", [](const std::string&) { return sup::domain_definition{}; });
