@@ -549,15 +549,20 @@ std::vector<std::string> statement_ids(ledger_node& n, const std::string& accoun
 
 using ids = std::vector<std::string>;
 
+// Index every `every` transfers, the pass where `mode` says, and no idle pass.
+std::function<void(ledger_settings&)> indexing(std::size_t every, index_pass_mode mode) {
+  return [every, mode](ledger_settings& s) {
+    s.index_every = every;
+    s.index_pass = mode;
+    s.expire_every = 1h;
+  };
+}
+
 }  // namespace
 
 TEST_CASE("transfers are indexed behind the commits; reads find the indexed part and the tail") {
   // Index every 4 transfers, and no idle pass in this test.
-  ledger_node n{[](ledger_settings& s) {
-    s.index_every = 4;
-    s.index_pass = index_pass_mode::in_commit;
-    s.expire_every = 1h;
-  }};
+  ledger_node n{indexing(4, index_pass_mode::in_commit)};
   n.open_books();  // "fund" is seq 1
   for (const char* id : {"t1", "t2"})
     REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
@@ -832,11 +837,7 @@ TEST_CASE("index runs are merged by size class, the newest left to fill") {
 
 TEST_CASE("merging runs writes their ids as one run after every other, and drops them") {
   // The store's statements alone, on both engines, with passes of exactly four.
-  ledger_node n{[](ledger_settings& s) {
-    s.index_every = 1'000;
-    s.index_pass = index_pass_mode::in_commit;
-    s.expire_every = 1h;
-  }};
+  ledger_node n{indexing(1'000, index_pass_mode::in_commit)};
   n.open_books();  // "fund" is seq 1
   for (int i = 1; i <= 11; ++i)
     REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob",
@@ -881,11 +882,7 @@ TEST_CASE("merging runs writes their ids as one run after every other, and drops
 }
 
 TEST_CASE("the indexer beside the commits merges full runs into one, every id still found") {
-  ledger_node n{[](ledger_settings& s) {
-    s.index_every = 4;
-    s.index_pass = index_pass_mode::beside;
-    s.expire_every = 1h;
-  }};
+  ledger_node n{indexing(4, index_pass_mode::beside)};
   n.open_books();  // "fund" is seq 1
   // Seqs 2-36 in rounds that each end when the pass of the round's four has landed, so every
   // pass indexes exactly four: nine runs. After the ninth, eight of them (the newest left out)
