@@ -315,6 +315,9 @@ caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range) {
   auto approvals = c.execute({"SELECT approval_id, expires_at_s FROM approvals_spent", {}});
   if (!approvals) return approvals.error();
   for (const auto& r : approvals->rows) out.approvals.push_back({text_at(r, 0), int_at(r, 1)});
+  auto runs = c.execute({"SELECT COUNT(*) FROM index_runs", {}});
+  if (!runs) return runs.error();
+  out.index_runs = runs->rows.empty() ? 0 : int_at(runs->rows[0], 0);
   return out;
 }
 
@@ -461,6 +464,12 @@ void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
   unit.add({"UPDATE ledger_index SET indexed_through = $2 WHERE indexed_through = $1",
             {after_seq, through_seq}},
            1);
+  unit.add({"SELECT COUNT(*) FROM index_runs", {}}, 1);
+}
+
+std::int64_t runs_after_pass(const std::vector<persistence::result>& results) {
+  if (results.empty() || results.back().rows.empty()) return 0;
+  return int_at(results.back().rows[0], 0);
 }
 
 caf::expected<std::vector<index_run>> index_runs(conn& c) {

@@ -32,6 +32,7 @@ struct loaded {
   std::int64_t next_seq = 1;
   std::int64_t indexed_through = 0;  // transfer_ids and account_transfers cover seq up to here
   std::int64_t last_commit = 0;      // the id of the ledger's newest commit (ADR 0021)
+  std::int64_t index_runs = 0;       // runs of the index by id (ADR 0025)
 };
 // The older ids are read `range` sequence numbers at a time (> 0).
 caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range = 65'536);
@@ -76,9 +77,11 @@ void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::
 // index tables, ADR 0018), and moves ledger_index.indexed_through from `after_seq` to
 // `through_seq`: a unit that did not start where the database is fails on that row. The ids
 // join the newest run while it holds fewer than `run_size`, else start a run named
-// `through_seq` (ADR 0025): small passes (an idle ledger's) do not make a run each.
+// `through_seq` (ADR 0025): small passes (an idle ledger's) do not make a run each. Its last
+// step counts the runs the index has then: runs_after_pass reads it from the unit's results.
 void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
                     std::int64_t through_seq, std::int64_t run_size);
+std::int64_t runs_after_pass(const std::vector<persistence::result>& results);
 
 // The index's runs (ADR 0025), oldest first.
 struct index_run {

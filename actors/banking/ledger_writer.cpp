@@ -65,7 +65,7 @@ struct ledger_state {
   std::int64_t purge_before_s = 0;  // spent approvals to delete with the next commit
   std::int64_t last_purge_s = 0;
   struct {
-    metrics::gauge ids_in_memory, ids_as_hashes, holds, unindexed;
+    metrics::gauge ids_in_memory, ids_as_hashes, holds, unindexed, index_runs;
     metrics::counter index_passes_failed;
   } series;
   batch open;  // accepted, waiting for the next commit
@@ -91,6 +91,7 @@ struct indexer_state {
   std::shared_ptr<persistence::database> database;
   std::unique_ptr<persistence::connection> conn;  // its own writer connection, opened on use
   std::int64_t run_size = 0;                      // ids a run of the index takes (index_every)
+  metrics::gauge runs;                            // the index's runs, when the node has metrics
   static inline const char* name = "ledger_indexer";
 };
 
@@ -101,16 +102,16 @@ constexpr std::size_t merge_fan_in = 8;
 // After a pass landed: merges the oldest runs of the smallest size class that has
 // merge_fan_in of them, in a transaction of its own, into one run after every other. A merge
 // that finds the runs changed (another ledger's indexer) fails and rolls back; a later pass
-// tries again.
-void merge_runs(indexer_state& st) {
+// tries again. Answers how many runs fewer the index has.
+std::int64_t merge_runs(indexer_state& st) {
   auto runs = store::index_runs(*st.conn);
   if (!runs) {
     log::warn("ledger: could not read the index's runs; no merge",
               {{"code", superapp::describe(runs.error()).wire_code}});
-    return;
+    return 0;
   }
   auto pick = store::runs_to_merge(*runs, st.run_size, merge_fan_in);
-  if (pick.empty()) return;
+  if (pick.empty()) return 0;
   persistence::unit_of_work unit;
   const auto into = runs->back().run + 1;
   store::add_merge_runs(unit, pick, into);
@@ -126,6 +127,7 @@ void merge_runs(indexer_state& st) {
              {"us", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                   std::chrono::steady_clock::now() - started)
                                                   .count())}});
+  return landed ? static_cast<std::int64_t>(pick.size()) - 1 : 0;
 }
 
 // The index pass beside the commits (ADR 0022), on a connection of its own: (index, after,
@@ -134,10 +136,11 @@ void merge_runs(indexer_state& st) {
 // ledger landed meanwhile), the pass fails and rolls back, and the answer still says where it
 // stands, so the next pass starts from there.
 caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
-                             std::shared_ptr<persistence::database> database,
-                             std::int64_t run_size) {
+                             std::shared_ptr<persistence::database> database, std::int64_t run_size,
+                             metrics::gauge runs) {
   self->state.database = std::move(database);
   self->state.run_size = run_size;
+  self->state.runs = std::move(runs);
   // Linked to its ledger: it ends with it, whatever the ledger's exit reason.
   self->set_exit_handler([self](caf::exit_msg& msg) { self->quit(msg.reason); });
   return {
@@ -153,7 +156,8 @@ caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
         store::add_index_pass(unit, after, through, st.run_size);
         auto outcome = st.conn->commit_batch({&unit});
         if (outcome.commits == 1 && !outcome.units.empty() && outcome.units[0]) {
-          merge_runs(st);
+          const auto runs = store::runs_after_pass(*outcome.units[0]) - merge_runs(st);
+          if (st.runs) st.runs.set(runs);
           return through;
         }
         auto stands = st.conn->execute({"SELECT indexed_through FROM ledger_index", {}});
@@ -287,7 +291,7 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
   }
 }
 
-void committed(self_ptr self);
+void committed(self_ptr self, const persistence::unit_results& results);
 
 // Starts an index pass beside the commits (ADR 0022) over what is durable and not yet indexed:
 // once that reaches `index_every`, or, when `idle`, whatever there is. One pass at a time.
@@ -402,13 +406,13 @@ void flush(self_ptr self, bool index_now) {
   self->request(st.ctx->store,
                 b.indexing_through > 0 ? st.cfg.index_pass_timeout : st.cfg.store_timeout,
                 persistence::write_atom::value, std::move(unit))
-      .then([self](persistence::unit_results&) { committed(self); },
+      .then([self](persistence::unit_results& results) { committed(self, results); },
             [self](caf::error& err) { fail_everything(self, err); });
 }
 
 // The oldest commit in flight returned: its waiters are answered, and what came meanwhile is
 // sent.
-void committed(self_ptr self) {
+void committed(self_ptr self, const persistence::unit_results& results) {
   auto& st = self->state;
   auto b = std::move(st.committing.front());
   st.committing.pop_front();
@@ -426,7 +430,10 @@ void committed(self_ptr self) {
         r.applied.t.kind == transfer_kind::void_pending)
       st.core.forget_settled_pending(r.applied.t.pending_id);
   st.core.forget_settled([self](const std::string& id) { return unsettled(self, id); });
-  if (b.indexing_through > 0) st.indexed_through = b.indexing_through;
+  if (b.indexing_through > 0) {
+    st.indexed_through = b.indexing_through;
+    if (st.series.index_runs) st.series.index_runs.set(store::runs_after_pass(results.results));
+  }
   if (!b.transfers.empty()) st.committed_through = b.transfers.back().seq;
   publish_sizes(self);
   index_beside(self, false);
@@ -589,9 +596,6 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   st.index_beside =
       st.ctx->database && (st.cfg.index_pass == index_pass_mode::beside ||
                            (st.cfg.index_pass == index_pass_mode::by_engine && postgres));
-  if (st.index_beside)
-    st.indexer = self->spawn<caf::detached + caf::linked>(
-        ledger_indexer, st.ctx->database, static_cast<std::int64_t>(st.cfg.index_every));
   for (const auto& [a, b] : data.accounts) {
     st.core.add_account(a);
     st.core.restore(a.id, b);
@@ -619,7 +623,16 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         "superapp_ledger_older_id_lookups_total",
         "Transfer ids the ledger looked up in the database: retries older than the ids in memory",
         {{"domain", st.ctx->domain}});
+    st.series.index_runs = registry->add_gauge(
+        "superapp_ledger_index_runs",
+        "Runs of the lookup by id (ADR 0025): a lookup probes each; merged beside the commits",
+        {{"domain", st.ctx->domain}});
+    st.series.index_runs.set(data.index_runs);
   }
+  if (st.index_beside)
+    st.indexer = self->spawn<caf::detached + caf::linked>(
+        ledger_indexer, st.ctx->database, static_cast<std::int64_t>(st.cfg.index_every),
+        st.series.index_runs);
   st.core.keep_recent(st.cfg.recent_transfer_ids,
                       [ctx = st.ctx, lookups](const std::string& id) mutable {
                         if (lookups) lookups.increment();

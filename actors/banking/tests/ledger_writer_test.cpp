@@ -549,6 +549,15 @@ std::vector<std::string> statement_ids(ledger_node& n, const std::string& accoun
 
 using ids = std::vector<std::string>;
 
+// Whether `registry` shows `name` at `value` for the ledger's domain, within five seconds.
+bool shows(metrics::registry& registry, const ledger_node& n, const std::string& name,
+           std::int64_t value) {
+  auto line = name + "{domain=\"" + n.name + "\"} " + std::to_string(value) + "\n";
+  for (int i = 0; i < 500 && registry.render().find(line) == std::string::npos; ++i)
+    std::this_thread::sleep_for(10ms);
+  return registry.render().find(line) != std::string::npos;
+}
+
 // Index every `every` transfers, the pass where `mode` says, and no idle pass.
 std::function<void(ledger_settings&)> indexing(std::size_t every, index_pass_mode mode) {
   return [every, mode](ledger_settings& s) {
@@ -753,15 +762,9 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   CHECK(statement_ids(n, "wallet:alice", 0, 100) == paid);
   // Operators see the one pass that did not land, and the tail reads still scan (once the
   // ledger has the pass's answer).
-  auto shows = [&](const std::string& name, std::int64_t value) {
-    auto line = name + "{domain=\"" + n.name + "\"} " + std::to_string(value) + "\n";
-    for (int i = 0; i < 500 && registry.render().find(line) == std::string::npos; ++i)
-      std::this_thread::sleep_for(10ms);
-    return registry.render().find(line) != std::string::npos;
-  };
-  CHECK(shows("superapp_ledger_unindexed_transfers",
+  CHECK(shows(registry, n, "superapp_ledger_unindexed_transfers",
               static_cast<std::int64_t>(paid.size()) - through));
-  CHECK(shows("superapp_ledger_index_passes_failed_total", 1));
+  CHECK(shows(registry, n, "superapp_ledger_index_passes_failed_total", 1));
   auto found = store::find_transfer(*n.reader(), "t10");
   REQUIRE(found);
   REQUIRE(found->has_value());
@@ -783,7 +786,13 @@ TEST_CASE("an idle ledger indexes what a busy spell left unindexed") {
 TEST_CASE("an idle ledger's small passes fill the newest run before they start another") {
   // Runs of 4 ids (ADR 0025). Each idle pass here indexes one transfer: a run each would make
   // every lookup probe as many runs as a quiet node had idle moments.
-  ledger_node n{[](ledger_settings& s) { s.index_every = 4; }};
+  // On SQLite the passes ride in commits, on PostgreSQL they run beside them.
+  metrics::registry registry;
+  ledger_node n{[&registry](ledger_settings& s) {
+    s.index_every = 4;
+    s.metrics = &registry;
+  }};
+  CHECK(shows(registry, n, "superapp_ledger_index_runs", 0));
   n.open_books();  // "fund" is seq 1
   n.await_indexed(1);
   for (int i = 1; i <= 5; ++i) {
@@ -801,6 +810,7 @@ TEST_CASE("an idle ledger's small passes fill the newest run before they start a
   CHECK(persistence::as_int(runs->rows[1][1]) == 2);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 1") == 4);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 5") == 2);
+  CHECK(shows(registry, n, "superapp_ledger_index_runs", 2));
   for (const char* id : {"fund", "t1", "t3", "t4", "t5"}) {
     auto found = store::find_transfer(*n.reader(), id);
     REQUIRE(found);
@@ -882,7 +892,11 @@ TEST_CASE("merging runs writes their ids as one run after every other, and drops
 }
 
 TEST_CASE("the indexer beside the commits merges full runs into one, every id still found") {
-  ledger_node n{indexing(4, index_pass_mode::beside)};
+  metrics::registry registry;
+  ledger_node n{[&registry](ledger_settings& s) {
+    indexing(4, index_pass_mode::beside)(s);
+    s.metrics = &registry;
+  }};
   n.open_books();  // "fund" is seq 1
   // Seqs 2-36 in rounds that each end when the pass of the round's four has landed, so every
   // pass indexes exactly four: nine runs. After the ninth, eight of them (the newest left out)
@@ -910,6 +924,7 @@ TEST_CASE("the indexer beside the commits merges full runs into one, every id st
   CHECK(persistence::as_int(runs->rows[1][1]) == 32);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 36);
   CHECK(n.db_int("SELECT COUNT(DISTINCT transfer_id) FROM transfer_ids") == 36);
+  CHECK(shows(registry, n, "superapp_ledger_index_runs", 2));
   for (const char* id : {"fund", "t1", "t17", "t31", "t32", "t35"}) {
     auto found = store::find_transfer(*n.reader(), id);
     REQUIRE(found);
