@@ -101,7 +101,9 @@ struct ledger_settings {
   // database (ADR 0020). The default holds about 35 MB: hours of retries at a busy node's rate.
   std::size_t recent_transfer_ids = 262'144;
   // The node's; null: no series. superapp_ledger_transfer_ids{kept="memory"|"hash"},
-  // superapp_ledger_holds_in_memory, superapp_ledger_older_id_lookups_total (per domain).
+  // superapp_ledger_holds_in_memory, superapp_ledger_older_id_lookups_total,
+  // superapp_ledger_unindexed_transfers, superapp_ledger_index_passes_failed_total,
+  // superapp_ledger_index_runs (per domain).
   metrics::registry* metrics = nullptr;
   std::chrono::milliseconds store_timeout{10'000};
   // A commit that carries an index pass waits this long instead (in a commit: SQLite's default).
