@@ -49,7 +49,9 @@ namespace {
 struct options {
   std::string engine = "both";  // sqlite | postgres | both
   std::string conninfo;         // empty: a throwaway server (scripts/pg-test-server)
-  std::int64_t transfers = 100'000;
+  // 0: twice index_every (131,072 by default), so that every run, started with everything
+  // indexed, holds exactly two index passes: the rate a busy ledger keeps, passes included.
+  std::int64_t transfers = 0;
   std::int64_t accounts = 10'000;
   int in_flight = 4096;
   int request_timeout_s = 0;  // 0: requesters wait without a timer
@@ -185,17 +187,18 @@ struct ledger_node {
     reader = std::move(*conn);
   }
 
-  // Waits until no index pass the run started is still running: the unindexed tail is below
-  // index_every. A pass beside the commits (ADR 0022) may outlive the last answer; its time
-  // counts in the run's.
-  void settle() {
+  // Waits until the unindexed tail is below `below`. After a run, index_every: no index pass
+  // the run started is still running (a pass beside the commits, ADR 0022, may outlive the last
+  // answer; its time counts in the run's). Before a run, 1: the idle ledger has indexed
+  // everything (its expiry tick, every second), so each run's passes fall at the same
+  // transfers whatever the setup or the run before left unindexed.
+  void settle(std::int64_t below) {
     for (;;) {
       auto r =
           reader->execute({"SELECT (SELECT COALESCE(MAX(seq), 0) FROM transfers)"
                            " - indexed_through FROM ledger_index",
                            {}});
-      if (!r || r->rows.empty() || persistence::as_int(r->rows[0][0]).value_or(0) < index_every)
-        return;
+      if (!r || r->rows.empty() || persistence::as_int(r->rows[0][0]).value_or(0) < below) return;
       std::this_thread::sleep_for(1ms);
     }
   }
@@ -229,6 +232,7 @@ struct ledger_node {
              std::int64_t& refused_out, std::string& waits) {
     const caf::duration timeout =
         timeout_s > 0 ? caf::duration{std::chrono::seconds{timeout_s}} : caf::infinite;
+    settle(1);
     std::atomic<std::int64_t> left{n}, refused{0};
     std::latch done{in_flight};
     std::vector<std::shared_ptr<drive_state>> drivers;
@@ -248,7 +252,7 @@ struct ledger_node {
       sys->spawn(driver, st);
     }
     done.wait();
-    settle();
+    settle(index_every);
     const auto secs = seconds_since(t0);
     refused_out = refused;
     std::vector<std::int64_t> all;
@@ -491,6 +495,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  if (o.transfers <= 0) o.transfers = 2 * static_cast<std::int64_t>(o.index_every);
   spdlog::set_level(spdlog::level::warn);
   auto dir = std::filesystem::temp_directory_path() / ("superapp-ledger-bench-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
