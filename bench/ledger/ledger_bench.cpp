@@ -10,8 +10,9 @@
 //   SQLite (WAL, synchronous=FULL): the ledger writer against raw batch-of-one inserts.
 // Every transfer has a random idempotency key, as clients send. The ledger is driven in-process
 // (no gateway) by `--in-flight` concurrent requesters, as many sessions would. A ledger run
-// ends once every transfer is answered and no index pass it started is still running; its row
-// also gives the waits of the answered transfers (p50, p99, p99.9, max).
+// starts once everything before it is indexed and ends once every transfer is answered and no
+// index pass it started is still running; its row also gives the waits of the answered
+// transfers (p50, p99, p99.9, max).
 #include <libpq-fe.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
