@@ -502,31 +502,32 @@ std::vector<index_run> runs_to_merge(const std::vector<index_run>& runs, std::in
   return {};
 }
 
-void add_merge_runs(persistence::unit_of_work& unit, const std::vector<index_run>& runs,
-                    std::int64_t into) {
+std::int64_t add_merge_runs(persistence::unit_of_work& unit, const std::vector<index_run>& runs,
+                            std::int64_t into) {
   SUPERAPP_ASSERT(!runs.empty());
+  // The runs are $1..$n in every statement; the merged run's name follows them where used.
   std::string in;
-  std::vector<persistence::value> params{into};
+  std::vector<persistence::value> names;
   std::int64_t ids = 0;
   for (const auto& r : runs) {
-    in += (in.empty() ? "$" : ", $") + std::to_string(params.size() + 1);
-    params.emplace_back(r.run);
+    names.emplace_back(r.run);
+    in += (in.empty() ? "$" : ", $") + std::to_string(names.size());
     ids += r.ids;
   }
+  const auto into_param = "$" + std::to_string(names.size() + 1);
+  auto with_into = names;
+  with_into.emplace_back(into);
   // Sorted: the merged run is written in key order, into fresh pages after every other run.
-  unit.add({"INSERT INTO transfer_ids (run, transfer_id, seq) SELECT $1, transfer_id, seq"
-            " FROM transfer_ids WHERE run IN (" +
-                in + ") ORDER BY transfer_id",
-            params},
-           ids);
-  auto without_into = std::vector<persistence::value>(params.begin() + 1, params.end());
-  std::string in_from_1;
-  for (std::size_t i = 0; i < runs.size(); ++i)
-    in_from_1 += (i == 0 ? "$" : ", $") + std::to_string(i + 1);
-  unit.add({"DELETE FROM transfer_ids WHERE run IN (" + in_from_1 + ")", without_into}, ids);
-  unit.add({"DELETE FROM index_runs WHERE run IN (" + in_from_1 + ")", without_into},
+  unit.add(
+      {"INSERT INTO transfer_ids (run, transfer_id, seq) SELECT " + into_param +
+           ", transfer_id, seq FROM transfer_ids WHERE run IN (" + in + ") ORDER BY transfer_id",
+       with_into},
+      ids);
+  unit.add({"DELETE FROM transfer_ids WHERE run IN (" + in + ")", names}, ids);
+  unit.add({"DELETE FROM index_runs WHERE run IN (" + in + ")", std::move(names)},
            static_cast<std::int64_t>(runs.size()));
   unit.add({"INSERT INTO index_runs (run, ids) VALUES ($1, $2)", {into, ids}}, 1);
+  return ids;
 }
 
 caf::expected<std::vector<account_row>> accounts_with_prefix(conn& c, const std::string& prefix) {

@@ -97,11 +97,11 @@ caf::expected<std::vector<index_run>> index_runs(conn& c);
 std::vector<index_run> runs_to_merge(const std::vector<index_run>& runs, std::int64_t run_size,
                                      std::size_t fan_in);
 
-// Writes the ids of `runs` as one run named `into` (after every run there is) and drops them.
-// Every count must match what the unit found, or the unit fails: another indexer merged or
-// filled them meanwhile.
-void add_merge_runs(persistence::unit_of_work& unit, const std::vector<index_run>& runs,
-                    std::int64_t into);
+// Writes the ids of `runs` as one run named `into` (after every run there is) and drops them;
+// answers how many ids that is. Every count must match what the unit found, or the unit fails:
+// another indexer merged or filled them meanwhile.
+std::int64_t add_merge_runs(persistence::unit_of_work& unit, const std::vector<index_run>& runs,
+                            std::int64_t into);
 
 // Reads for the client ops (reader connections; never the writer's).
 struct account_row {

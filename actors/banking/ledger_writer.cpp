@@ -114,12 +114,10 @@ std::int64_t merge_runs(indexer_state& st) {
   if (pick.empty()) return 0;
   persistence::unit_of_work unit;
   const auto into = runs->back().run + 1;
-  store::add_merge_runs(unit, pick, into);
+  const auto ids = store::add_merge_runs(unit, pick, into);
   const auto started = std::chrono::steady_clock::now();
   auto outcome = st.conn->commit_batch({&unit});
   const bool landed = outcome.commits == 1 && !outcome.units.empty() && outcome.units[0];
-  std::int64_t ids = 0;
-  for (const auto& r : pick) ids += r.ids;
   log::info(landed ? "ledger: index runs merged" : "ledger: an index merge did not land",
             {{"runs", static_cast<std::int64_t>(pick.size())},
              {"ids", ids},
