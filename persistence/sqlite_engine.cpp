@@ -297,7 +297,7 @@ class sqlite_database final : public database {
     // the database grows into it.
     std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                           " PRAGMA mmap_size=268435456;";
-    if (role == connection_role::writer) pragmas += " PRAGMA cache_size=-65536;";
+    if (role == connection_role::writer) pragmas += " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
     if (role == connection_role::reader) pragmas += " PRAGMA query_only=ON;";
     if (auto err = conn->execute_script(pragmas)) return err;
     return std::unique_ptr<connection>{std::move(conn)};
