@@ -4,6 +4,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace superapp::persistence {
 
@@ -18,6 +20,11 @@ struct database_config {
   // SQLite: one file per domain, `<sqlite_directory>/<domain>.db` unless sqlite_file is set.
   std::string sqlite_directory = "./data";
   std::string sqlite_file;
+  // SQLite: other files attached to every connection, as (schema name, path): a table of
+  // theirs is reached by its bare name where the connection's own file has none of that name.
+  // Each is put in WAL mode and, on the writer, given the same cache and mapping as the main
+  // file. A domain's companion files (supervisors/domain.hpp) come here.
+  std::vector<std::pair<std::string, std::string>> sqlite_attach;
 
   // PostgreSQL: libpq conninfo of the server (and, for schema_per_domain, the database).
   std::string pg_conninfo;

@@ -115,6 +115,12 @@ class database {
 caf::expected<std::unique_ptr<database>> open_database(const database_config& cfg,
                                                        std::string_view domain);
 
+// SQLite: the file of `domain` under `cfg` (sqlite_file, else <sqlite_directory>/<domain>.db),
+// and the file of its companion `name` beside it: the same path with "-<name>" before ".db".
+std::string sqlite_path(const database_config& cfg, std::string_view domain);
+std::string sqlite_companion_path(const database_config& cfg, std::string_view domain,
+                                  std::string_view name);
+
 // A fixed set of connections shared by threads. Thread-safe. Connections are opened lazily and
 // reopened when found unhealthy. The pool must outlive every lease it hands out.
 class connection_pool {

@@ -109,7 +109,15 @@ class sqlite_connection final : public connection {
     return commit_batch_optimistic(*this, units);
   }
 
-  caf::error begin() override { return simple("BEGIN IMMEDIATE"); }
+  // BEGIN IMMEDIATE takes the write lock of every file the connection has attached, so a
+  // connection with companion files attached begins DEFERRED: its first write takes the lock of
+  // the file it writes, and only that one, waiting for it as BEGIN IMMEDIATE would. (A
+  // transaction that reads a file before it writes it fails with SQLITE_BUSY instead if another
+  // connection wrote that file in between; the domain's writer is its file's only writer.)
+  // Otherwise a domain's commits would wait for its companion's writer, the very wait the
+  // companion file is there to end.
+  caf::error begin() override { return simple(deferred_ ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE"); }
+  void begin_deferred() { deferred_ = true; }
   caf::error commit() override { return simple("COMMIT"); }
   caf::error rollback() override {
     // After some errors SQLite has already rolled back; a second ROLLBACK would fail.
@@ -156,6 +164,8 @@ class sqlite_connection final : public connection {
     }
     return out;
   }
+
+  bool deferred_ = false;
 
   caf::error simple(const char* sql) {
     auto rc = sqlite3_exec(db_, sql, nullptr, nullptr, nullptr);
@@ -300,6 +310,27 @@ class sqlite_database final : public database {
     if (role == connection_role::writer) pragmas += " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
     if (role == connection_role::reader) pragmas += " PRAGMA query_only=ON;";
     if (auto err = conn->execute_script(pragmas)) return err;
+    for (const auto& [schema, file] : cfg_.sqlite_attach) {
+      if (!is_identifier(schema) || schema == "main" || schema == "temp") {
+        spdlog::error("sqlite {}: cannot attach {} as '{}'", path_, file, schema);
+        return make_error(db_errc::open_failed);
+      }
+      if (auto attached = conn->execute({"ATTACH DATABASE $1 AS " + schema, {file}}); !attached)
+        return std::move(attached.error());
+      // The same durability and, on the writer, the same cache as the main file. A file made
+      // here is put in WAL mode; one that exists already is in it (the mode is kept in the file).
+      auto wal = conn->execute({"PRAGMA " + schema + ".journal_mode=WAL", {}});
+      if (!wal) return std::move(wal.error());
+      if (wal->rows.empty() || as_text(wal->rows[0][0]) != std::string{"wal"}) {
+        spdlog::error("sqlite {}: journal_mode=WAL was refused", file);
+        return make_error(db_errc::open_failed);
+      }
+      std::string per_file =
+          "PRAGMA " + schema + ".synchronous=FULL; PRAGMA " + schema + ".mmap_size=268435456;";
+      if (role == connection_role::writer) per_file += " PRAGMA " + schema + ".cache_size=-65536;";
+      if (auto err = conn->execute_script(per_file)) return err;
+      conn->begin_deferred();
+    }
     return std::unique_ptr<connection>{std::move(conn)};
   }
 
@@ -313,15 +344,14 @@ class sqlite_database final : public database {
 
 caf::expected<std::unique_ptr<database>> open_sqlite(const database_config& cfg,
                                                      std::string_view domain) {
-  std::string path = cfg.sqlite_file;
-  if (path.empty()) {
+  auto path = sqlite_path(cfg, domain);
+  if (cfg.sqlite_file.empty()) {
     std::error_code ec;
     std::filesystem::create_directories(cfg.sqlite_directory, ec);
     if (ec) {
       spdlog::error("sqlite: cannot create {}: {}", cfg.sqlite_directory, ec.message());
       return make_error(db_errc::open_failed);
     }
-    path = (std::filesystem::path{cfg.sqlite_directory} / (std::string{domain} + ".db")).string();
   }
   auto db = std::make_unique<sqlite_database>(cfg, std::string{domain}, path);
   // Open once now so a bad path or a refused WAL fails at start-up, not at the first write.
@@ -331,3 +361,19 @@ caf::expected<std::unique_ptr<database>> open_sqlite(const database_config& cfg,
 }
 
 }  // namespace superapp::persistence::detail
+
+namespace superapp::persistence {
+
+std::string sqlite_path(const database_config& cfg, std::string_view domain) {
+  if (!cfg.sqlite_file.empty()) return cfg.sqlite_file;
+  return (std::filesystem::path{cfg.sqlite_directory} / (std::string{domain} + ".db")).string();
+}
+
+std::string sqlite_companion_path(const database_config& cfg, std::string_view domain,
+                                  std::string_view name) {
+  std::filesystem::path path{sqlite_path(cfg, domain)};
+  auto file = path.stem().string() + "-" + std::string{name} + ".db";
+  return (path.parent_path() / file).string();
+}
+
+}  // namespace superapp::persistence

@@ -2,6 +2,7 @@
 #include <doctest/doctest.h>
 
 #include <caf/message.hpp>
+#include <chrono>
 #include <limits>
 #include <mutex>
 #include <set>
@@ -229,6 +230,50 @@ TEST_CASE("each domain gets a database of its own") {
     REQUIRE(name);
     CHECK(as_text(name->rows.at(0).at(0)) == c.domain);
   }
+}
+
+TEST_CASE(
+    "sqlite: an attached file's tables answer to their bare names, and its writer does not "
+    "hold up the main file's") {
+  test_database t;
+  if (t.cfg.engine_kind != engine::sqlite) return;  // PostgreSQL attaches nothing
+  // The companion file: a table of its own, made by its own connection.
+  auto side_cfg = t.cfg;
+  side_cfg.sqlite_file = sqlite_companion_path(t.cfg, t.domain, "side");
+  CHECK(side_cfg.sqlite_file == (t.sqlite_dir / (t.domain + "-side.db")).string());
+  auto side = open_database(side_cfg, t.domain);
+  REQUIRE(side);
+  auto side_writer = (*side)->connect(connection_role::writer);
+  REQUIRE(side_writer);
+  REQUIRE_FALSE((*side_writer)->execute_script("CREATE TABLE notes (id BIGINT PRIMARY KEY)"));
+  // The domain's file with it attached.
+  t.cfg.sqlite_attach.emplace_back("side", side_cfg.sqlite_file);
+  t.reopen();
+  auto writer = migrated(t);
+  REQUIRE(writer->execute({"INSERT INTO notes (id) VALUES ($1)", {std::int64_t{7}}}));
+  auto reader = t.connect(connection_role::reader);
+  auto notes = reader->execute({"SELECT COUNT(*) FROM notes", {}});
+  REQUIRE(notes);
+  CHECK(as_int(notes->rows.at(0).at(0)) == 1);
+  // The companion's writer holds its file's lock; a transaction of the domain's writer that
+  // writes only the main file begins and commits meanwhile (BEGIN IMMEDIATE would have waited
+  // for every attached file's lock, and failed after busy_timeout).
+  REQUIRE_FALSE((*side_writer)->begin());
+  REQUIRE((*side_writer)->execute({"INSERT INTO notes (id) VALUES ($1)", {std::int64_t{8}}}));
+  const auto started = std::chrono::steady_clock::now();
+  REQUIRE_FALSE(writer->begin());
+  REQUIRE(writer->execute({"INSERT INTO items (id) VALUES ($1)", {std::int64_t{1}}}));
+  REQUIRE_FALSE(writer->commit());
+  CHECK(std::chrono::steady_clock::now() - started < std::chrono::milliseconds{1000});
+  CHECK(count_items(*reader) == 1);
+  REQUIRE_FALSE((*side_writer)->commit());
+  notes = reader->execute({"SELECT COUNT(*) FROM notes", {}});
+  REQUIRE(notes);
+  CHECK(as_int(notes->rows.at(0).at(0)) == 2);
+  // A name that is not an identifier is refused when the database opens.
+  auto bad = t.cfg;
+  bad.sqlite_attach.emplace_back("x; DROP TABLE items", side_cfg.sqlite_file);
+  CHECK_FALSE(open_database(bad, t.domain));
 }
 
 TEST_CASE("a reader is not blocked by an open write transaction and sees only committed rows") {
