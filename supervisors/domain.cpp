@@ -1,15 +1,16 @@
 // Builds a domain's supervision tree from its definition.
 #include "supervisors/domain.hpp"
 
+#include <algorithm>
 #include <caf/all.hpp>
-#include "supervisors/counted.hpp"
-#include "supervisors/node/logging.hpp"
 
 #include "persistence/connection.hpp"
 #include "persistence/writer.hpp"
+#include "protocols/assert.hpp"
 #include "protocols/error_catalogue.hpp"
 #include "protocols/front_door_messages.hpp"
-#include "protocols/assert.hpp"
+#include "supervisors/counted.hpp"
+#include "supervisors/node/logging.hpp"
 
 namespace superapp::sup {
 namespace {
@@ -23,9 +24,31 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
   child_spec c;
   c.id = "store";
   c.shutdown_timeout = settings.shutdown_timeout;
-  c.start = [name = def.name, migrations = def.migrations, settings, slot](
-                caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
-    auto db = persistence::open_database(settings.database, name);
+  c.start = [name = def.name, migrations = def.migrations, companions = def.companions,
+             main_cfg = with_companions(def, settings.database), settings,
+             slot](caf::local_actor& parent, const caf::message&) -> caf::expected<caf::actor> {
+    // Companion files first: the domain's connections attach them.
+    std::map<std::string, std::shared_ptr<persistence::database>> companion_dbs;
+    if (settings.database.engine_kind == persistence::engine::sqlite) {
+      for (const auto& c : companions) {
+        auto cfg = settings.database;
+        cfg.sqlite_attach.clear();  // the settings may name the companions already
+        cfg.sqlite_file = persistence::sqlite_companion_path(settings.database, name, c.name);
+        auto plain = persistence::open_database(cfg, name);
+        if (!plain) return plain.error();
+        auto conn = (*plain)->connect(persistence::connection_role::writer);
+        if (!conn) return conn.error();
+        if (auto version = persistence::apply_migrations(**conn, c.migrations); !version) {
+          log::error("migrations failed", {{"domain", name}, {"companion", c.name}});
+          return version.error();
+        }
+        cfg.sqlite_attach.emplace_back(name, persistence::sqlite_path(settings.database, name));
+        auto attached = persistence::open_database(cfg, name);
+        if (!attached) return attached.error();
+        companion_dbs.emplace(c.name, std::move(*attached));
+      }
+    }
+    auto db = persistence::open_database(main_cfg, name);
     if (!db) return db.error();
     std::shared_ptr<persistence::database> database{std::move(*db)};
     auto conn = database->connect(persistence::connection_role::writer);
@@ -38,6 +61,7 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
     auto ctx = std::make_shared<domain_context>();
     ctx->domain = name;
     ctx->database = database;
+    ctx->companions = std::move(companion_dbs);
     ctx->readers = std::make_shared<persistence::connection_pool>(
         *database, settings.database.reader_connections, persistence::connection_role::reader);
     admission_gate::gate_metrics series;
@@ -63,6 +87,22 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
   };
   return c;
 }
+
+}  // namespace
+
+persistence::database_config with_companions(const domain_definition& definition,
+                                             persistence::database_config cfg) {
+  if (cfg.engine_kind != persistence::engine::sqlite) return cfg;
+  for (const auto& c : definition.companions) {
+    auto attached = [&](const auto& a) { return a.first == c.name; };
+    if (std::none_of(cfg.sqlite_attach.begin(), cfg.sqlite_attach.end(), attached))
+      cfg.sqlite_attach.emplace_back(
+          c.name, persistence::sqlite_companion_path(cfg, definition.name, c.name));
+  }
+  return cfg;
+}
+
+namespace {
 
 using chaos_due_atom = caf::atom_constant<caf::atom("chaos_due")>;
 using chaos_run_atom = caf::atom_constant<caf::atom("chaos_run")>;

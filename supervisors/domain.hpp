@@ -35,6 +35,10 @@ struct domain_context {
   caf::actor store;  // persistence::writer_actor, as an untyped handle
   std::shared_ptr<persistence::database> database;
   std::shared_ptr<persistence::connection_pool> readers;
+  // SQLite: the domain's companion files (domain_definition::companions) by name, each opened
+  // as a database of its own with the domain's file attached under the domain's name. Empty on
+  // PostgreSQL, where their tables are in `database`.
+  std::map<std::string, std::shared_ptr<persistence::database>> companions;
   admission_gate_ptr gate;
   std::shared_ptr<domain_chaos> chaos;  // the operators' chaos switch; null: none
 };
@@ -59,9 +63,21 @@ struct domain_worker {
       start;
 };
 
+// SQLite: a file of the domain's beside its own (persistence::sqlite_companion_path), for
+// tables written by a connection other than the domain's writer, so that their writes never
+// wait for its one write lock, nor it for them (the ledger's lookups, ADR 0025). Opened and
+// migrated before the domain's database, and attached to every connection of that under
+// `name`. On PostgreSQL there is none: the domain's migrations make the same tables with the
+// rest, and both kinds of writers run at once there anyway.
+struct companion_file {
+  std::string name;  // an SQL identifier
+  std::vector<persistence::migration> migrations;
+};
+
 struct domain_definition {
   std::string name;  // an SQL identifier: also the database (or schema) name
   std::vector<persistence::migration> migrations;
+  std::vector<companion_file> companions;  // SQLite only
   std::map<std::string, op_handler> ops;   // by op name, e.g. "banking.transfer"
   front_door_fn front_door;                // empty: the front door answers only ping and probe
   std::vector<domain_worker> workers;  // e.g. payments_sup (simple_one_for_one), outbox relay
@@ -81,6 +97,11 @@ struct domain_settings {
   // The node's chaos switches (the dashboard's chaos control); null: the front door takes none.
   chaos_board_ptr chaos;
 };
+
+// `cfg` with the domain's companion files attached (SQLite; PostgreSQL: `cfg` as it is): how
+// anything beside the tree opens the domain's database and sees all of its tables.
+persistence::database_config with_companions(const domain_definition& definition,
+                                             persistence::database_config cfg);
 
 // The domain's supervisor, rest_for_one: a store restart restarts the front door and the
 // workers (they hold the old store's context); a front-door crash restarts it and the workers.

@@ -98,7 +98,7 @@ class domain_node {
     } else {
       db.sqlite_directory = dir.string();
     }
-    return db;
+    return sup::with_companions(make_(name), db);  // SQLite: the domain's companion files too
   }
 
   // A reader on the domain's database, beside the running tree.
