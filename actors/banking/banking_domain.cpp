@@ -21,6 +21,7 @@ sup::domain_definition banking_domain(banking_settings settings, std::string nam
   sup::domain_definition def;
   def.name = std::move(name);
   def.migrations = store::migrations();
+  def.companions.push_back({index_file, store::index_file_migrations()});
   auto delegate = sup::delegate_to(service_slot);
   for (const auto& op : ws::domain_op_names("banking")) def.ops[op] = delegate;
   def.ops[std::string{bank_callback_op}] = delegate;

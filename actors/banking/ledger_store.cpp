@@ -18,8 +18,9 @@ namespace superapp::banking::store {
 namespace {
 
 using persistence::int_at;
-using persistence::text_at;
+using persistence::is_null;
 using persistence::statement;
+using persistence::text_at;
 using persistence::value;
 
 // The columns of `accounts`, and of `transfers` after its key and id, as migration 1 made them:
@@ -104,9 +105,10 @@ ALTER TABLE accounts_v7 RENAME TO accounts;
 // lookups by id and by account move to two index tables the ledger writer fills behind it, in
 // large sorted passes (ADR 0018). A commit of thousands of transfers with random ids and
 // accounts otherwise puts an entry on nearly every page of three B-trees, and so rewrites about
-// the whole index set into the log at every commit. `ledger_index.indexed_through` is the
-// highest seq both tables cover; the rows above it (the tail) are found by scanning `transfers`
-// from there. The ledger's memory holds every transfer id, which keeps them unique.
+// the whole index set into the log at every commit. `ledger_index.indexed_through` (since
+// migration 12 `index_progress.indexed_through`) is the highest seq both tables cover; the rows
+// above it (the tail) are found by scanning `transfers` from there. The ledger's memory holds
+// every transfer id, which keeps them unique.
 constexpr auto index_tables = R"sql(
 CREATE TABLE ledger_index (
   id INTEGER PRIMARY KEY CHECK (id = 1),
@@ -246,6 +248,56 @@ INSERT INTO index_runs (run, ids) SELECT 0, COUNT(*) FROM transfer_ids HAVING CO
 ANALYZE index_runs;
 )sql";
 
+// The lookups' progress in a table of its own (ADR 0025): on SQLite it lives in the index
+// file with the lookups, and `ledger_index` keeps the chain's head in the main file. `last_id`
+// is the id of the transfer at `indexed_through`: an index file that does not match the books
+// beside it (a main file restored from a backup, say) is found at start and rebuilt.
+constexpr auto progress_table = R"sql(
+CREATE TABLE index_progress (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  indexed_through BIGINT NOT NULL,
+  last_id TEXT NOT NULL
+);
+)sql";
+
+// SQLite: the lookups move to the index file (`banking-indexes.db`, ADR 0025), where the
+// indexer writes them beside the commits without taking the ledger's write lock. The file
+// starts empty and the indexer fills it from `transfers`, pass by pass, as after any start.
+constexpr auto sqlite_lookups_out = R"sql(
+DROP TABLE main.transfer_ids;
+DROP TABLE main.account_transfers;
+DROP TABLE main.index_runs;
+ALTER TABLE main.ledger_index DROP COLUMN indexed_through;
+)sql";
+
+std::string postgres_progress() {
+  return std::string{progress_table} + R"sql(
+INSERT INTO index_progress (id, indexed_through, last_id)
+  SELECT 1, l.indexed_through,
+    COALESCE((SELECT t.transfer_id FROM transfers t WHERE t.seq = l.indexed_through), '')
+  FROM ledger_index l;
+ALTER TABLE ledger_index DROP COLUMN indexed_through;
+)sql";
+}
+
+std::string index_file_v1() {
+  return std::string{R"sql(
+CREATE TABLE transfer_ids (
+  run BIGINT NOT NULL,
+  transfer_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  PRIMARY KEY (run, transfer_id)
+) WITHOUT ROWID;
+CREATE TABLE account_transfers (
+  account_id TEXT NOT NULL,
+  seq BIGINT NOT NULL,
+  PRIMARY KEY (account_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE index_runs (run BIGINT PRIMARY KEY, ids BIGINT NOT NULL) WITHOUT ROWID;
+)sql"} + progress_table +
+         "INSERT INTO index_progress (id, indexed_through, last_id) VALUES (1, 0, '');\n";
+}
+
 std::vector<persistence::migration> migrations() {
   return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1()},
           persistence::outbox_migration(2),
@@ -260,7 +312,14 @@ std::vector<persistence::migration> migrations() {
           levels_migration(9),
           persistence::migration{10, "banking: the ledger's commits chained", commit_chain},
           persistence::migration{11, "banking: transfer ids indexed in runs", "", sqlite_runs,
-                                 postgres_runs}};
+                                 postgres_runs},
+          persistence::migration{12, "banking: the lookups apart (sqlite: in a file of their own)",
+                                 "", sqlite_lookups_out, postgres_progress()}};
+}
+
+std::vector<persistence::migration> index_file_migrations() {
+  return {persistence::migration{1, "banking indexes: transfers by id and by account",
+                                 index_file_v1()}};
 }
 
 caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range) {
@@ -306,12 +365,12 @@ caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range) {
     out.pending.push_back({as_accepted(text_at(r, 1), text_at(r, 2), text_at(r, 3), text_at(r, 4),
                                        int_at(r, 5), text_at(r, 6), text_at(r, 7), int_at(r, 8)),
                            int_at(r, 0)});
-  auto indexed = c.execute({"SELECT indexed_through, last_commit FROM ledger_index", {}});
+  auto chain = c.execute({"SELECT last_commit FROM ledger_index", {}});
+  if (!chain) return chain.error();
+  if (!chain->rows.empty()) out.last_commit = int_at(chain->rows[0], 0);
+  auto indexed = c.execute({"SELECT indexed_through FROM index_progress", {}});
   if (!indexed) return indexed.error();
-  if (!indexed->rows.empty()) {
-    out.indexed_through = int_at(indexed->rows[0], 0);
-    out.last_commit = int_at(indexed->rows[0], 1);
-  }
+  if (!indexed->rows.empty()) out.indexed_through = int_at(indexed->rows[0], 0);
   auto approvals = c.execute({"SELECT approval_id, expires_at_s FROM approvals_spent", {}});
   if (!approvals) return approvals.error();
   for (const auto& r : approvals->rows) out.approvals.push_back({text_at(r, 0), int_at(r, 1)});
@@ -461,10 +520,32 @@ void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
             " ORDER BY 1, 2",
             {after_seq, through_seq}},
            std::nullopt);
-  unit.add({"UPDATE ledger_index SET indexed_through = $2 WHERE indexed_through = $1",
+  unit.add({"UPDATE index_progress SET indexed_through = $2,"
+            " last_id = (SELECT transfer_id FROM transfers WHERE seq = $2)"
+            " WHERE indexed_through = $1",
             {after_seq, through_seq}},
            1);
   unit.add({"SELECT COUNT(*) FROM index_runs", {}}, 1);
+}
+
+caf::expected<bool> reset_unmatched_index(conn& c) {
+  auto r =
+      c.execute({"SELECT p.indexed_through, p.last_id,"
+                 " (SELECT t.transfer_id FROM transfers t WHERE t.seq = p.indexed_through)"
+                 " FROM index_progress p",
+                 {}});
+  if (!r) return r.error();
+  if (r->rows.empty()) return false;
+  const auto& row = r->rows[0];
+  if (int_at(row, 0) == 0 || (!is_null(row[2]) && text_at(row, 1) == text_at(row, 2))) return false;
+  if (auto err = c.execute_script("BEGIN IMMEDIATE; DELETE FROM transfer_ids;"
+                                  " DELETE FROM account_transfers; DELETE FROM index_runs;"
+                                  " UPDATE index_progress SET indexed_through = 0, last_id = '';"
+                                  " COMMIT;")) {
+    (void)c.execute_script("ROLLBACK;");
+    return err;
+  }
+  return true;
 }
 
 std::int64_t runs_after_pass(const std::vector<persistence::result>& results) {
@@ -566,7 +647,7 @@ caf::expected<std::optional<transfer_row>> find_transfer(conn& c, const std::str
   if (r->rows.empty())
     r = c.execute(
         {std::string{columns} + " WHERE seq = " + indexed +
-             " OR (seq > (SELECT indexed_through FROM ledger_index) AND transfer_id = $1)",
+             " OR (seq > (SELECT indexed_through FROM index_progress) AND transfer_id = $1)",
          {transfer_id}});
   if (!r) return r.error();
   if (r->rows.empty()) return std::optional<transfer_row>{};
@@ -600,7 +681,7 @@ caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::st
        " SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
        " FROM (SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
        " FROM transfers WHERE seq > (SELECT CASE WHEN indexed_through > $2"
-       " THEN indexed_through ELSE $2 END FROM ledger_index)"
+       " THEN indexed_through ELSE $2 END FROM index_progress)"
        " AND (debit_account = $1 OR credit_account = $1)"
        " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3) AS tail"
        " ORDER BY seq LIMIT $3",

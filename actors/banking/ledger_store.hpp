@@ -16,6 +16,9 @@
 namespace superapp::banking::store {
 
 std::vector<persistence::migration> migrations();
+// SQLite: the index file's (sup::companion_file "indexes", ADR 0025): the lookups by id and by
+// account, their runs and how far they reach. On PostgreSQL the main migrations make them.
+std::vector<persistence::migration> index_file_migrations();
 
 using conn = persistence::connection;
 
@@ -74,14 +77,21 @@ void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
 void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::int64_t id);
 
 // Indexes the transfers with seq in (`after_seq`, `through_seq`] by id and by account (the
-// index tables, ADR 0018), and moves ledger_index.indexed_through from `after_seq` to
-// `through_seq`: a unit that did not start where the database is fails on that row. The ids
+// index tables, ADR 0018), and moves index_progress.indexed_through from `after_seq` to
+// `through_seq` (with `last_id`, the id at that seq): a unit that did not start where the
+// database is fails on that row. The ids
 // join the newest run while it holds fewer than `run_size`, else start a run named
 // `through_seq` (ADR 0025): small passes (an idle ledger's) do not make a run each. Its last
 // step counts the runs the index has then: runs_after_pass reads it from the unit's results.
 void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
                     std::int64_t through_seq, std::int64_t run_size);
 std::int64_t runs_after_pass(const std::vector<persistence::result>& results);
+
+// SQLite, on a writer of the index file (the books attached): the index must be of these
+// books: its last indexed transfer the one they have at that seq. One that is not (a file of
+// other books, or of these before a main file was restored from a backup) is emptied, so the
+// indexer builds it again from `transfers`; true when it was.
+caf::expected<bool> reset_unmatched_index(conn& c);
 
 // The index's runs (ADR 0025), oldest first.
 struct index_run {

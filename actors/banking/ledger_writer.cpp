@@ -49,7 +49,7 @@ struct ledger_state {
   persistence::engine engine = persistence::engine::sqlite;  // how a batch is written
   ledger_core core;
   std::int64_t next_seq = 1;
-  std::int64_t indexed_through = 0;  // as the database's ledger_index says (ADR 0018)
+  std::int64_t indexed_through = 0;    // as the database's index_progress says (ADR 0018)
   std::int64_t committed_through = 0;  // the highest seq known durable
   bool index_beside = false;           // the index pass runs on `indexer` (ADR 0022)
   caf::actor indexer;
@@ -86,6 +86,12 @@ namespace {
 using self_ptr = ledger_actor::stateful_pointer<ledger_state>;
 
 using index_atom = caf::atom_constant<caf::atom("l_index")>;
+
+// Where the index is written: SQLite's index file (ADR 0025), else the domain's database.
+std::shared_ptr<persistence::database> index_database(const sup::domain_context& ctx) {
+  auto i = ctx.companions.find(index_file);
+  return i != ctx.companions.end() ? i->second : ctx.database;
+}
 
 struct indexer_state {
   std::shared_ptr<persistence::database> database;
@@ -158,7 +164,7 @@ caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
           if (st.runs) st.runs.set(runs);
           return through;
         }
-        auto stands = st.conn->execute({"SELECT indexed_through FROM ledger_index", {}});
+        auto stands = st.conn->execute({"SELECT indexed_through FROM index_progress", {}});
         if (!stands || stands->rows.empty())
           return stands ? make_error(platform_errc::storage_failure) : stands.error();
         auto now = persistence::as_int(stands->rows[0][0]);
@@ -292,16 +298,20 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
 void committed(self_ptr self, const persistence::unit_results& results);
 
 // Starts an index pass beside the commits (ADR 0022) over what is durable and not yet indexed:
-// once that reaches `index_every`, or, when `idle`, whatever there is. One pass at a time.
+// once that reaches `index_every`, or, when `idle`, whatever there is. One pass at a time, of
+// at most `index_every` transfers: a long backlog (books upgraded by migration 12, a lost index
+// file, ADR 0025) is indexed in passes one after another, each a run of the usual size, not
+// in one transaction that grows with the books.
 void index_beside(self_ptr self, bool idle) {
   auto& st = self->state;
   if (!st.index_beside || st.indexing_beside) return;
-  const auto tail = st.committed_through - st.indexed_through;
-  if (tail <= 0 || (!idle && tail < static_cast<std::int64_t>(st.cfg.index_every))) return;
+  const auto every = static_cast<std::int64_t>(st.cfg.index_every);
+  const auto backlog = st.committed_through - st.indexed_through;
+  if (backlog <= 0 || (!idle && backlog < every)) return;
   st.indexing_beside = true;
   const auto started = std::chrono::steady_clock::now();
-  // A long backlog takes a while; past this the ledger asks again from where the index stands.
-  const auto through = st.committed_through;
+  const auto tail = std::min(backlog, every);
+  const auto through = st.indexed_through + tail;
   self->request(st.indexer, st.cfg.index_pass_timeout, index_atom::value, st.indexed_through,
                 through)
       .then(
@@ -591,9 +601,9 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
       st.ctx->database && st.ctx->database->kind() == persistence::engine::postgres;
   st.engine = postgres ? persistence::engine::postgres : persistence::engine::sqlite;
   if (st.cfg.commits_in_flight == 0) st.cfg.commits_in_flight = postgres ? 2 : 1;
-  st.index_beside =
-      st.ctx->database && (st.cfg.index_pass == index_pass_mode::beside ||
-                           (st.cfg.index_pass == index_pass_mode::by_engine && postgres));
+  // By engine, beside the commits on both: PostgreSQL takes both at once, and SQLite's index
+  // lives in a file of its own (ADR 0025), whose write lock is not the ledger's.
+  st.index_beside = st.ctx->database && st.cfg.index_pass != index_pass_mode::in_commit;
   for (const auto& [a, b] : data.accounts) {
     st.core.add_account(a);
     st.core.restore(a.id, b);
@@ -629,7 +639,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
   }
   if (st.index_beside)
     st.indexer = self->spawn<caf::detached + caf::linked>(
-        ledger_indexer, st.ctx->database, static_cast<std::int64_t>(st.cfg.index_every),
+        ledger_indexer, index_database(*st.ctx), static_cast<std::int64_t>(st.cfg.index_every),
         st.series.index_runs);
   st.core.keep_recent(st.cfg.recent_transfer_ids,
                       [ctx = st.ctx, lookups](const std::string& id) mutable {
@@ -739,6 +749,16 @@ caf::expected<ledger_actor> start_ledger(caf::local_actor& parent, ledger_settin
   store::loaded data;
   std::map<std::string, limits_by_currency> limits;
   std::map<std::string, std::int64_t> spent_today;
+  if (auto i = ctx->companions.find(index_file); i != ctx->companions.end()) {
+    // SQLite: an index file that is not of these books is emptied before the books load.
+    auto conn = i->second->connect(persistence::connection_role::writer);
+    if (!conn) return conn.error();
+    auto reset = store::reset_unmatched_index(**conn);
+    if (!reset) return reset.error();
+    if (*reset)
+      log::warn("ledger: the index file did not match the books; it is built again",
+                {{"domain", ctx->domain}});
+  }
   {
     auto conn = ctx->readers->borrow();  // back to the pool before the ledger runs
     if (!conn) return conn.error();

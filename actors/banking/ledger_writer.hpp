@@ -79,8 +79,14 @@ using ledger_actor = caf::typed_actor<
 // Where the index pass (ADR 0018) runs. In a commit: it rides in one of the ledger's commits,
 // and the commits chained behind it wait for it. Beside the commits (ADR 0022): its own
 // transaction on a connection of its own, while the commits go on; PostgreSQL takes both at
-// once, SQLite would only take turns at its one write lock.
+// once, and on SQLite the index has a file of its own (ADR 0025), so the indexer's write lock
+// is not the ledger's. On SQLite a pass in a commit writes both files in one transaction,
+// which SQLite makes atomic per file only: it commits the main file first, so a crash between
+// leaves the index behind the books (the next pass catches up), never ahead of them.
 enum class index_pass_mode { by_engine, in_commit, beside };
+
+// SQLite: the banking domain's companion file with the index (ADR 0025), banking-indexes.db.
+inline constexpr const char* index_file = "indexes";
 
 struct ledger_settings {
   std::shared_ptr<const superapp::clock> clock = std::make_shared<superapp::system_clock>();
@@ -93,8 +99,7 @@ struct ledger_settings {
   // Transfers are indexed by id and account behind the commits (ADR 0018), in a pass once
   // `index_every` are unindexed, and when the writer is idle (at the expiry tick).
   std::size_t index_every = 65'536;
-  // Where that pass runs. by_engine: beside the commits on PostgreSQL (ADR 0022), in a commit
-  // on SQLite.
+  // Where that pass runs. by_engine: beside the commits (both engines).
   index_pass_mode index_pass = index_pass_mode::by_engine;
   // Transfer ids kept in memory with their fields' digest (about 124 bytes each); older ones
   // are kept as a 64-bit hash (12-18 bytes), and a retry of one is answered from the

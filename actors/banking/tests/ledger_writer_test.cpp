@@ -26,10 +26,12 @@ struct ledger_node : domain_node {
   std::shared_ptr<sup::service_slot> slot = std::make_shared<sup::service_slot>();
   banking_settings settings;
 
-  explicit ledger_node(std::function<void(ledger_settings&)> tweak = {})
-      : domain_node("banking", [this](const std::string& db_name) {
-          return banking_domain(settings, db_name);
-        }) {
+  explicit ledger_node(std::function<void(ledger_settings&)> tweak = {},
+                       std::optional<node_place> place = std::nullopt)
+      : domain_node(
+            "banking",
+            [this](const std::string& db_name) { return banking_domain(settings, db_name); },
+            std::move(place)) {
     settings.ledger.clock = clock;
     settings.ledger.expire_every = 20ms;
     settings.ledger_slot = slot;
@@ -99,7 +101,7 @@ struct ledger_node : domain_node {
 
   // Waits until the database's index covers the transfers through `seq` (ADR 0018).
   void await_indexed(std::int64_t seq) {
-    const auto indexed = "SELECT indexed_through FROM ledger_index";
+    const auto indexed = "SELECT indexed_through FROM index_progress";
     for (int i = 0; i < 500 && db_int(indexed) != seq; ++i) std::this_thread::sleep_for(10ms);
     REQUIRE(db_int(indexed) == seq);
   }
@@ -318,7 +320,7 @@ TEST_CASE("retries of transfers older than the recent ids are answered from the 
   for (const char* id : {"t5", "t6"})  // cap-1 leaves the memory too
     REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 1)) ==
             transfer_result::ok);
-  CHECK(n.db_int("SELECT indexed_through FROM ledger_index") == 6);
+  CHECK(n.db_int("SELECT indexed_through FROM index_progress") == 6);
   auto check_retries = [&] {
     for (const auto& t : sent) CHECK_MESSAGE(n.pay(t) == transfer_result::exists, t.id);
     auto changed = sent[0];
@@ -576,7 +578,7 @@ TEST_CASE("transfers are indexed behind the commits; reads find the indexed part
   for (const char* id : {"t1", "t2"})
     REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
             transfer_result::ok);
-  const auto indexed = "SELECT indexed_through FROM ledger_index";
+  const auto indexed = "SELECT indexed_through FROM index_progress";
   CHECK(n.db_int(indexed) == 0);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 0);
   // All three in the tail.
@@ -692,13 +694,13 @@ TEST_CASE("a commit that carries a long index pass is waited for, not taken for 
   REQUIRE_MESSAGE(r, describe(r.error()).wire_code);
   CHECK(*r == transfer_result::ok);
   CHECK(n.slot->get() == ledger);
-  CHECK(n.db_int("SELECT indexed_through FROM ledger_index") == 4);
+  CHECK(n.db_int("SELECT indexed_through FROM index_progress") == 4);
   CHECK(n.db_available("wallet:alice") == 9'700);
 }
 
 TEST_CASE("an index pass beside the commits: they go on while it runs, and it catches up") {
-  // Index every 4, in a transaction of its own (the default on PostgreSQL; forced here on
-  // SQLite too), and no idle pass.
+  // Index every 4, in a transaction of its own (the default on both engines, forced here),
+  // and no idle pass.
   metrics::registry registry;
   ledger_node n{[&registry](ledger_settings& s) {
     s.metrics = &registry;
@@ -706,7 +708,7 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
     s.index_pass = index_pass_mode::beside;
     s.expire_every = 1h;
   }};
-  const auto indexed = "SELECT indexed_through FROM ledger_index";
+  const auto indexed = "SELECT indexed_through FROM index_progress";
   n.open_books();  // "fund" is seq 1
   for (const char* id : {"t1", "t2", "t3"})
     REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
@@ -716,25 +718,24 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 4);
   CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 8);
 
-  // On PostgreSQL another transaction holds an id the next pass will index: the pass waits on
-  // it, and the commits go on meanwhile (on SQLite its one write lock would hold them too).
-  persistence::connection* holder = nullptr;
-  if (n.database().engine_kind == persistence::engine::postgres) {
-    holder = &n.other_writer();
-    REQUIRE_FALSE(holder->begin());
-    // The pass of seqs 5..8 writes run 8 (ADR 0025).
-    REQUIRE(holder->execute(
-        {"INSERT INTO transfer_ids (run, transfer_id, seq) VALUES (8, 't5', -1)", {}}));
-  }
+  // Another transaction holds an id the next pass will index: the pass waits on it, and the
+  // commits go on meanwhile. On PostgreSQL it holds the row; on SQLite the index file's write
+  // lock (a deferred transaction locks only the file it writes: the index file, ADR 0025).
+  auto& holder = n.other_writer();
+  if (n.database().engine_kind == persistence::engine::postgres)
+    REQUIRE_FALSE(holder.begin());
+  else
+    REQUIRE_FALSE(holder.execute_script("BEGIN DEFERRED"));
+  // The pass of seqs 5..8 writes run 8 (ADR 0025).
+  REQUIRE(holder.execute(
+      {"INSERT INTO transfer_ids (run, transfer_id, seq) VALUES (8, 't5', -1)", {}}));
   for (const char* id : {"t4", "t5", "t6", "t7", "t8"})
     REQUIRE(n.pay(ledger_node::immediate(id, "wallet:alice", "wallet:bob", 100)) ==
             transfer_result::ok);
-  if (holder != nullptr) {
-    CHECK(n.db_int(indexed) == 4);
-    CHECK(statement_ids(n, "wallet:bob", 0, 10) ==
-          ids{"t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"});
-    REQUIRE_FALSE(holder->rollback());
-  }
+  CHECK(n.db_int(indexed) == 4);
+  CHECK(statement_ids(n, "wallet:bob", 0, 10) ==
+        ids{"t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8"});
+  REQUIRE_FALSE(holder.rollback());
   n.await_indexed(8);  // seqs 5..8: t4-t7; t8 waits for the next pass
 
   // A pass of an earlier ledger lands behind this one's back: t8 (seq 9) indexed, where this
@@ -963,34 +964,31 @@ TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept 
                             {std::string{"wallet:bob:GBP"}}});
   REQUIRE(bob);
   CHECK(persistence::as_int(bob->rows.at(0)[0]) == 300);
-  // The statement's query still finds an account's transfers in order.
-  auto page = store::statement_page(**w, "wallet:alice:GBP", 0, 10);
-  REQUIRE(page);
-  REQUIRE(page->size() == 2);
-  CHECK((*page)[0].transfer_id == "fund");
-  CHECK((*page)[1].transfer_id == "tr_1");
-  // Migration 8 indexed what was there (ADR 0018).
-  auto indexed = (*w)->execute({"SELECT indexed_through FROM ledger_index", {}});
-  REQUIRE(indexed);
-  CHECK(persistence::as_int(indexed->rows.at(0)[0]) == 2);
-  auto by_account = (*w)->execute({"SELECT COUNT(*) FROM account_transfers", {}});
-  REQUIRE(by_account);
-  CHECK(persistence::as_int(by_account->rows.at(0)[0]) == 4);
-  // Migration 11 kept them as run 0 (ADR 0025); the lookup finds them there (the tail is
-  // empty: indexed through 2).
-  auto runs =
-      (*w)->execute({"SELECT r.run, COUNT(*) FROM index_runs r JOIN transfer_ids t ON t.run = r.run"
-                     " GROUP BY r.run",
-                     {}});
-  REQUIRE(runs);
-  REQUIRE(runs->rows.size() == 1);
-  CHECK(persistence::as_int(runs->rows[0][0]) == 0);
-  CHECK(persistence::as_int(runs->rows[0][1]) == 2);
-  auto found = store::find_transfer(**w, "tr_1");
-  REQUIRE(found);
-  REQUIRE(found->has_value());
-  CHECK((*found)->seq == 2);
-  if (!on_postgres()) {
+  if (on_postgres()) {
+    // Migration 8 indexed what was there (ADR 0018), and migration 11 kept it as run 0
+    // (ADR 0025), beside the books.
+    auto indexed = (*w)->execute({"SELECT indexed_through FROM index_progress", {}});
+    REQUIRE(indexed);
+    CHECK(persistence::as_int(indexed->rows.at(0)[0]) == 2);
+    auto by_account = (*w)->execute({"SELECT COUNT(*) FROM account_transfers", {}});
+    REQUIRE(by_account);
+    CHECK(persistence::as_int(by_account->rows.at(0)[0]) == 4);
+    auto runs = (*w)->execute(
+        {"SELECT r.run, COUNT(*) FROM index_runs r JOIN transfer_ids t ON t.run = r.run"
+         " GROUP BY r.run",
+         {}});
+    REQUIRE(runs);
+    REQUIRE(runs->rows.size() == 1);
+    CHECK(persistence::as_int(runs->rows[0][0]) == 0);
+    CHECK(persistence::as_int(runs->rows[0][1]) == 2);
+  } else {
+    // Migration 12 took the lookups out of the main file: the index file has them (ADR 0025).
+    auto left =
+        (*w)->execute({"SELECT COUNT(*) FROM sqlite_master WHERE name IN ('transfer_ids',"
+                       " 'account_transfers', 'index_runs', 'index_progress')",
+                       {}});
+    REQUIRE(left);
+    CHECK(persistence::as_int(left->rows.at(0)[0]) == 0);
     auto ddl = (*w)->execute({"SELECT sql FROM sqlite_master WHERE name = 'accounts'", {}});
     REQUIRE(ddl);
     CHECK(persistence::as_text(ddl->rows.at(0)[0]).value_or("").find("WITHOUT ROWID") != std::string::npos);
@@ -1000,4 +998,59 @@ TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept 
                             " 'GBP', '', 0, '', 30)",
                             {}});
   CHECK_FALSE(dup);  // seq is still the key
+  w->reset();
+  db->reset();
+
+  // A ledger on the upgraded books: its statements and lookups find both transfers, and the
+  // index covers them once the idle ledger has run a pass (on SQLite, into a new index file).
+  ledger_node n{{}, node_place{place.name, place.dir}};
+  n.await_indexed(2);
+  auto page = store::statement_page(*n.reader(), "wallet:alice:GBP", 0, 10);
+  REQUIRE(page);
+  REQUIRE(page->size() == 2);
+  CHECK((*page)[0].transfer_id == "fund");
+  CHECK((*page)[1].transfer_id == "tr_1");
+  auto found = store::find_transfer(*n.reader(), "tr_1");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->seq == 2);
+  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 4);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 2);
+}
+
+TEST_CASE("an index file that is not of the books beside it is emptied and built again") {
+  // SQLite only: on PostgreSQL the index is in the books' own database, and moves with them.
+  if (on_postgres()) return;
+  ledger_node n{[](ledger_settings& s) { s.index_every = 4; }};
+  n.open_books();  // "fund" is seq 1
+  std::vector<std::string> paid{"fund"};
+  for (int i = 1; i <= 8; ++i) {
+    paid.push_back("t" + std::to_string(i));
+    REQUIRE(n.pay(ledger_node::immediate(paid.back(), "wallet:alice", "wallet:bob", 10)) ==
+            transfer_result::ok);
+  }
+  n.await_indexed(9);
+  // The index now claims another transfer at seq 9 than the books have there: as after the
+  // main file was put back from a backup of other books, or of these before seq 9 was reused.
+  n.stop();
+  {
+    auto& w = n.other_writer();
+    REQUIRE(w.execute({"UPDATE index_progress SET last_id = 'not-t8'", {}}));
+    REQUIRE(w.execute(
+        {"INSERT INTO transfer_ids (run, transfer_id, seq) VALUES (99, 'ghost', 5)", {}}));
+  }
+  n.start();
+  // Emptied at start (the ghost is gone), then filled again from the books, in passes of at
+  // most index_every: runs of 4, 4 and 1 ids, not one pass of the whole backlog.
+  n.await_indexed(9);
+  CHECK(n.db_int("SELECT COUNT(*) FROM index_runs") == 3);
+  CHECK(n.db_int("SELECT MAX(ids) FROM index_runs") == 4);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 9);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE transfer_id = 'ghost'", {}) == 0);
+  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 18);
+  CHECK(statement_ids(n, "wallet:alice", 0, 100) == paid);
+  auto found = store::find_transfer(*n.reader(), "t8");
+  REQUIRE(found);
+  REQUIRE(found->has_value());
+  CHECK((*found)->seq == 9);
 }
