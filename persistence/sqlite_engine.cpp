@@ -307,7 +307,10 @@ class sqlite_database final : public database {
     // the database grows into it.
     std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
                           " PRAGMA mmap_size=268435456;";
-    if (role == connection_role::writer) pragmas += " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
+    // The writer also keeps statement journals in memory: they never need to survive a crash,
+    // and on disk a multi-row statement in a commit made, filled and unlinked a temp file.
+    if (role == connection_role::writer)
+      pragmas += " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
     if (role == connection_role::reader) pragmas += " PRAGMA query_only=ON;";
     if (auto err = conn->execute_script(pragmas)) return err;
     for (const auto& [schema, file] : cfg_.sqlite_attach) {
