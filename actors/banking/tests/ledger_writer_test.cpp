@@ -1054,3 +1054,25 @@ TEST_CASE("an index file that is not of the books beside it is emptied and built
   REQUIRE(found->has_value());
   CHECK((*found)->seq == 9);
 }
+
+TEST_CASE("a lost index file is built again from the books") {
+  if (on_postgres()) return;  // SQLite's index file (ADR 0025)
+  ledger_node n{[](ledger_settings& s) { s.index_every = 4; }};
+  n.open_books();
+  for (int i = 1; i <= 6; ++i)
+    REQUIRE(n.pay(ledger_node::immediate("t" + std::to_string(i), "wallet:alice", "wallet:bob",
+                                         10)) == transfer_result::ok);
+  n.await_indexed(7);
+  n.stop();
+  const auto file = persistence::sqlite_companion_path(n.database(), n.name, index_file);
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(file + suffix);
+  n.start();
+  // Meanwhile the reads scan the books; then the idle ledger has indexed them all again.
+  CHECK(statement_ids(n, "wallet:bob", 0, 10) == ids{"t1", "t2", "t3", "t4", "t5", "t6"});
+  n.await_indexed(7);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 7);
+  CHECK(statement_ids(n, "wallet:bob", 0, 10) == ids{"t1", "t2", "t3", "t4", "t5", "t6"});
+  // And the ledger still refuses an id it has seen, from its memory of the books.
+  CHECK(n.pay(ledger_node::immediate("t6", "wallet:alice", "wallet:bob", 10)) ==
+        transfer_result::exists);
+}
