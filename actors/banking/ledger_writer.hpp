@@ -111,7 +111,7 @@ struct ledger_settings {
   // superapp_ledger_index_runs (per domain).
   metrics::registry* metrics = nullptr;
   std::chrono::milliseconds store_timeout{10'000};
-  // A commit that carries an index pass waits this long instead (in a commit: SQLite's default).
+  // A commit that carries an index pass (index_pass = in_commit) waits this long instead.
   // A pass grows with the books (ADR 0025), past `store_timeout` at tens of millions of
   // transfers, and a ledger that gave up on it would restart for every pass. The indexer beside
   // the commits (ADR 0022) waits as long for its passes.
