@@ -270,6 +270,28 @@ class sqlite_connection final : public connection {
   std::unordered_map<std::string, cached> cache_;
 };
 
+// One file of a connection, its own (`schema` "main") or an attached one, set up alike. WAL lets
+// readers run beside the writer; FULL makes an acknowledged commit survive power loss. A group
+// commit dirties pages all over the indexes: the writer keeps up to 64 MiB of them (SQLite's
+// default is 2 MiB, so every commit re-read most of its pages from the file), and every
+// connection reads the file through a 256 MiB mapping instead of a read() per page. The ledger
+// benchmark gained about 20% from both (BENCHMARKS.md); memory is only used as the database
+// grows into it. A file made here is put in WAL mode; one that exists already is in it (the
+// mode is kept in the file).
+caf::error set_up_file(sqlite_connection& conn, const std::string& schema, const std::string& path,
+                       connection_role role) {
+  auto mode = conn.execute({"PRAGMA " + schema + ".journal_mode=WAL", {}});
+  if (!mode) return std::move(mode.error());
+  if (mode->rows.empty() || as_text(mode->rows[0][0]) != std::string{"wal"}) {
+    spdlog::error("sqlite {}: journal_mode=WAL was refused", path);
+    return make_error(db_errc::open_failed);
+  }
+  std::string pragmas =
+      "PRAGMA " + schema + ".synchronous=FULL; PRAGMA " + schema + ".mmap_size=268435456;";
+  if (role == connection_role::writer) pragmas += " PRAGMA " + schema + ".cache_size=-65536;";
+  return conn.execute_script(pragmas);
+}
+
 class sqlite_database final : public database {
  public:
   sqlite_database(database_config cfg, std::string domain, std::string path)
@@ -293,24 +315,11 @@ class sqlite_database final : public database {
     auto conn = std::make_unique<sqlite_connection>(
         db, std::max<std::size_t>(cfg_.statement_cache_entries, 1));
     sqlite3_busy_timeout(db, static_cast<int>(cfg_.busy_timeout_ms));
-    // WAL lets readers run beside the writer; FULL makes an acknowledged commit survive power loss.
-    auto mode = conn->execute({"PRAGMA journal_mode=WAL", {}});
-    if (!mode) return std::move(mode.error());
-    if (mode->rows.empty() || as_text(mode->rows[0][0]) != std::string{"wal"}) {
-      spdlog::error("sqlite {}: journal_mode=WAL was refused", path_);
-      return make_error(db_errc::open_failed);
-    }
-    // A group commit dirties pages all over the indexes: the writer keeps up to 64 MiB of them
-    // (SQLite's default is 2 MiB, so every commit re-read most of its pages from the file), and
-    // every connection reads the file through a 256 MiB mapping instead of a read() per page.
-    // The ledger benchmark gained about 20% from both (BENCHMARKS.md); memory is only used as
-    // the database grows into it.
-    std::string pragmas = "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;"
-                          " PRAGMA mmap_size=268435456;";
+    if (auto err = set_up_file(*conn, "main", path_, role)) return err;
     // The writer also keeps statement journals in memory: they never need to survive a crash,
     // and on disk a multi-row statement in a commit made, filled and unlinked a temp file.
-    if (role == connection_role::writer)
-      pragmas += " PRAGMA cache_size=-65536; PRAGMA temp_store=MEMORY;";
+    std::string pragmas = "PRAGMA foreign_keys=ON;";
+    if (role == connection_role::writer) pragmas += " PRAGMA temp_store=MEMORY;";
     if (role == connection_role::reader) pragmas += " PRAGMA query_only=ON;";
     if (auto err = conn->execute_script(pragmas)) return err;
     for (const auto& [schema, file] : cfg_.sqlite_attach) {
@@ -320,18 +329,7 @@ class sqlite_database final : public database {
       }
       if (auto attached = conn->execute({"ATTACH DATABASE $1 AS " + schema, {file}}); !attached)
         return std::move(attached.error());
-      // The same durability and, on the writer, the same cache as the main file. A file made
-      // here is put in WAL mode; one that exists already is in it (the mode is kept in the file).
-      auto wal = conn->execute({"PRAGMA " + schema + ".journal_mode=WAL", {}});
-      if (!wal) return std::move(wal.error());
-      if (wal->rows.empty() || as_text(wal->rows[0][0]) != std::string{"wal"}) {
-        spdlog::error("sqlite {}: journal_mode=WAL was refused", file);
-        return make_error(db_errc::open_failed);
-      }
-      std::string per_file =
-          "PRAGMA " + schema + ".synchronous=FULL; PRAGMA " + schema + ".mmap_size=268435456;";
-      if (role == connection_role::writer) per_file += " PRAGMA " + schema + ".cache_size=-65536;";
-      if (auto err = conn->execute_script(per_file)) return err;
+      if (auto err = set_up_file(*conn, schema, file, role)) return err;
       conn->begin_deferred();
     }
     return std::unique_ptr<connection>{std::move(conn)};
