@@ -34,6 +34,8 @@ child_spec store_child(const domain_definition& def, const domain_settings& sett
         auto cfg = settings.database;
         cfg.sqlite_attach.clear();  // the settings may name the companions already
         cfg.sqlite_file = persistence::sqlite_companion_path(settings.database, name, c.name);
+        // Migrated on a connection of its file alone: with the domain's file attached, its
+        // `schema_migrations` would be in reach by the same bare name.
         auto plain = persistence::open_database(cfg, name);
         if (!plain) return plain.error();
         auto conn = (*plain)->connect(persistence::connection_role::writer);

@@ -79,10 +79,10 @@ void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::
 // Indexes the transfers with seq in (`after_seq`, `through_seq`] by id and by account (the
 // index tables, ADR 0018), and moves index_progress.indexed_through from `after_seq` to
 // `through_seq` (with `last_id`, the id at that seq): a unit that did not start where the
-// database is fails on that row. The ids
-// join the newest run while it holds fewer than `run_size`, else start a run named
-// `through_seq` (ADR 0025): small passes (an idle ledger's) do not make a run each. Its last
-// step counts the runs the index has then: runs_after_pass reads it from the unit's results.
+// database is fails on that row. The ids join the newest run while it holds fewer than
+// `run_size`, else start a run named `through_seq` (ADR 0025): small passes (an idle ledger's)
+// do not make a run each. Its last step counts the runs the index has then: runs_after_pass
+// reads it from the unit's results.
 void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
                     std::int64_t through_seq, std::int64_t run_size);
 std::int64_t runs_after_pass(const std::vector<persistence::result>& results);

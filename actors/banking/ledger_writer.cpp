@@ -101,6 +101,11 @@ struct indexer_state {
   static inline const char* name = "ledger_indexer";
 };
 
+// Whether the indexer's commit of its one unit landed.
+bool landed(const persistence::batch_outcome& outcome) {
+  return outcome.commits == 1 && !outcome.units.empty() && outcome.units[0];
+}
+
 // Runs of the index merged at a time (ADR 0025): a lookup probes at most fan_in - 1 runs of
 // each size class besides the newest, and an id is rewritten once per class it climbs.
 constexpr std::size_t merge_fan_in = 8;
@@ -122,16 +127,15 @@ std::int64_t merge_runs(indexer_state& st) {
   const auto into = runs->back().run + 1;
   const auto ids = store::add_merge_runs(unit, pick, into);
   const auto started = std::chrono::steady_clock::now();
-  auto outcome = st.conn->commit_batch({&unit});
-  const bool landed = outcome.commits == 1 && !outcome.units.empty() && outcome.units[0];
-  log::info(landed ? "ledger: index runs merged" : "ledger: an index merge did not land",
+  const bool merged = landed(st.conn->commit_batch({&unit}));
+  log::info(merged ? "ledger: index runs merged" : "ledger: an index merge did not land",
             {{"runs", static_cast<std::int64_t>(pick.size())},
              {"ids", ids},
              {"into", into},
              {"us", static_cast<std::int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                   std::chrono::steady_clock::now() - started)
                                                   .count())}});
-  return landed ? static_cast<std::int64_t>(pick.size()) - 1 : 0;
+  return merged ? static_cast<std::int64_t>(pick.size()) - 1 : 0;
 }
 
 // The index pass beside the commits (ADR 0022), on a connection of its own: (index, after,
@@ -159,7 +163,7 @@ caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
         persistence::unit_of_work unit;
         store::add_index_pass(unit, after, through, st.run_size);
         auto outcome = st.conn->commit_batch({&unit});
-        if (outcome.commits == 1 && !outcome.units.empty() && outcome.units[0]) {
+        if (landed(outcome)) {
           const auto runs = store::runs_after_pass(*outcome.units[0]) - merge_runs(st);
           if (st.runs) st.runs.set(runs);
           return through;
