@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <iterator>
 #include <utility>
 
@@ -69,12 +70,18 @@ caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& 
     n = *std::find_if(std::begin(shapes), std::end(shapes),
                       [left = total - at](std::size_t size) { return size <= left; });
     insert_chunk chunk{head, n};
+    // Written in place: a commit builds these for thousands of rows (the ledger's accounts).
+    chunk.sql.reserve(head.size() + n * columns * 8);
     std::size_t placeholder = 1;
+    char digits[24];
     for (std::size_t r = 0; r < n; ++r) {
       chunk.sql += r == 0 ? "(" : ", (";
-      for (std::size_t c = 0; c < columns; ++c)
-        chunk.sql += (c ? ", $" : "$") + std::to_string(placeholder++);
-      chunk.sql += ")";
+      for (std::size_t c = 0; c < columns; ++c) {
+        chunk.sql += c ? ", $" : "$";
+        auto end = std::to_chars(std::begin(digits), std::end(digits), placeholder++).ptr;
+        chunk.sql.append(digits, end);
+      }
+      chunk.sql += ')';
     }
     out.push_back(std::move(chunk));
   }
