@@ -71,18 +71,23 @@ bool ledger_core::add_account(const account& a) {
   return have.currency == a.currency && have.flags == a.flags;
 }
 
+const ledger_core::account_state* ledger_core::state_of(std::string_view id) const {
+  auto it = accounts_.find(id);
+  return it == accounts_.end() ? nullptr : &it->second;
+}
+
 const account* ledger_core::find_account(std::string_view id) const {
-  auto it = accounts_.find(std::string{id});
-  return it == accounts_.end() ? nullptr : &it->second.acct;
+  const auto* s = state_of(id);
+  return s == nullptr ? nullptr : &s->acct;
 }
 
 const balances* ledger_core::balance_of(std::string_view id) const {
-  auto it = accounts_.find(std::string{id});
-  return it == accounts_.end() ? nullptr : &it->second.bal;
+  const auto* s = state_of(id);
+  return s == nullptr ? nullptr : &s->bal;
 }
 
 void ledger_core::restore(std::string_view account_id, const balances& b) {
-  auto it = accounts_.find(std::string{account_id});
+  auto it = accounts_.find(account_id);
   if (it != accounts_.end()) it->second.bal = b;
 }
 

@@ -121,6 +121,12 @@ class ledger_core {
   bool add_account(const account& a);
   const account* find_account(std::string_view id) const;
   const balances* balance_of(std::string_view id) const;
+  // An account with its balances as they are now (one lookup for both), or nullptr.
+  struct account_state {
+    account acct;
+    balances bal;
+  };
+  const account_state* state_of(std::string_view id) const;
   // For a restart: balances and pending transfers as the database holds them.
   void restore(std::string_view account_id, const balances& b);
   void restore_pending(const transfer& pending, pending_state::state now);
@@ -157,9 +163,11 @@ class ledger_core {
   std::int64_t net_posted(std::string_view currency) const;
 
  private:
-  struct entry {
-    account acct;
-    balances bal;
+  using entry = account_state;
+  // Looked up by string_view too, without building a std::string.
+  struct id_hash_fn {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view id) const { return std::hash<std::string_view>{}(id); }
   };
   transfer_result check_and_apply(const transfer& t, std::int64_t now_s, applied_transfer* out);
   // What is known of `id`: from memory, or (on an id_hash hit) from `lookup_`.
@@ -169,7 +177,7 @@ class ledger_core {
   void forget_newest(const std::string& id);
   transfer_result move(entry& debit, entry& credit, std::int64_t amount, bool pending);
 
-  std::unordered_map<std::string, entry> accounts_;
+  std::unordered_map<std::string, entry, id_hash_fn, std::equal_to<>> accounts_;
   std::unordered_map<std::string, pending_state> pending_;   // by transfer id
   // Recent ids -> a 64-bit hash of the transfer's fields: an exact id check, and retry vs
   // conflict told apart but for a 2^-64 chance of answering a conflicting reuse with the first

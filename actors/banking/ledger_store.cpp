@@ -384,13 +384,22 @@ void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
                const std::vector<account>& new_accounts,
                const std::vector<recorded_transfer>& transfers, const ledger_core& core,
                const std::vector<spent_approval>& approvals, std::int64_t purge_before_s) {
-  // Touched accounts, each once, with the balances the core holds now.
-  std::map<std::string, const account*> touched;
-  for (const auto& a : new_accounts) touched.emplace(a.id, core.find_account(a.id));
+  // Touched accounts, each once and in id order (each B-tree written in key order), with the
+  // balances the core holds now.
+  using account_state = ledger_core::account_state;
+  std::vector<const account_state*> accounts;
+  accounts.reserve(new_accounts.size() + 2 * transfers.size());
+  auto touch = [&](std::string_view id) {
+    if (const auto* a = core.state_of(id)) accounts.push_back(a);
+  };
+  for (const auto& a : new_accounts) touch(a.id);
   for (const auto& t : transfers) {
-    touched.emplace(t.applied.debit_account, core.find_account(t.applied.debit_account));
-    touched.emplace(t.applied.credit_account, core.find_account(t.applied.credit_account));
+    touch(t.applied.debit_account);
+    touch(t.applied.credit_account);
   }
+  std::sort(accounts.begin(), accounts.end(),
+            [](const account_state* a, const account_state* b) { return a->acct.id < b->acct.id; });
+  accounts.erase(std::unique(accounts.begin(), accounts.end()), accounts.end());
   persistence::row_set rows{
       "transfers",
       {"seq", "transfer_id", "kind", "debit_account", "credit_account", "amount", "moved",
@@ -414,15 +423,12 @@ void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
          {r.pending_seq, std::string{t.kind == transfer_kind::post_pending ? "posted" : "voided"}}},
         1);
   }
-  std::vector<const account*> accounts;
-  for (const auto& [id, a] : touched)
-    if (a != nullptr) accounts.push_back(a);
   const std::vector<std::string> account_row{"account_id",     "currency",      "flags",
                                              "debits_pending", "debits_posted", "credits_pending",
                                              "credits_posted"};
-  auto account_values = [&core](const account* a, std::vector<value>& p) {
-    const auto& b = *core.balance_of(a->id);
-    p.insert(p.end(), {a->id, a->currency, static_cast<std::int64_t>(a->flags), b.debits_pending,
+  auto account_values = [](const account_state* s, std::vector<value>& p) {
+    const auto& [a, b] = *s;
+    p.insert(p.end(), {a.id, a.currency, static_cast<std::int64_t>(a.flags), b.debits_pending,
                        b.debits_posted, b.credits_pending, b.credits_posted});
   };
   std::unordered_set<std::string_view> is_new;
@@ -431,7 +437,7 @@ void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
     for (const auto& a : new_accounts) is_new.insert(a.id);
     existing = static_cast<std::size_t>(
         std::count_if(accounts.begin(), accounts.end(),
-                      [&](const account* a) { return !is_new.contains(a->id); }));
+                      [&](const account_state* a) { return !is_new.contains(a->acct.id); }));
   }
   if (existing >= set_update_min_accounts) {
     // ADR 0023: the new accounts are inserted (a row set), and the others' balances set by one
@@ -440,15 +446,15 @@ void add_batch(persistence::unit_of_work& unit, persistence::engine engine,
     std::array<std::string, 5> arrays;
     for (auto& a : arrays) a = "{";
     for (const auto* a : accounts) {
-      if (is_new.contains(a->id)) {
+      if (is_new.contains(a->acct.id)) {
         account_values(a, created.values);
         continue;
       }
-      const auto& b = *core.balance_of(a->id);
+      const auto& b = a->bal;
       const bool first = arrays[0].size() == 1;
       if (!first)
         for (auto& array : arrays) array += ',';
-      append_array_text(arrays[0], a->id);
+      append_array_text(arrays[0], a->acct.id);
       arrays[1] += std::to_string(b.debits_pending);
       arrays[2] += std::to_string(b.debits_posted);
       arrays[3] += std::to_string(b.credits_pending);
