@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <charconv>
 #include <iterator>
+#include <unordered_map>
 #include <utility>
 
 #include "persistence/connection.hpp"
@@ -57,6 +58,29 @@ caf::error check_row_set(const row_set& rows) {
   return make_error(db_errc::invalid_statement);
 }
 
+namespace {
+
+// The text of one multi-row INSERT: `head`, then `n` rows of `columns` placeholders.
+std::string insert_text(const std::string& head, std::size_t n, std::size_t columns) {
+  std::string sql;
+  sql.reserve(head.size() + n * columns * 8);
+  sql += head;
+  std::size_t placeholder = 1;
+  char digits[24];
+  for (std::size_t r = 0; r < n; ++r) {
+    sql += r == 0 ? "(" : ", (";
+    for (std::size_t c = 0; c < columns; ++c) {
+      sql += c ? ", $" : "$";
+      auto end = std::to_chars(std::begin(digits), std::end(digits), placeholder++).ptr;
+      sql.append(digits, end);
+    }
+    sql += ')';
+  }
+  return sql;
+}
+
+}  // namespace
+
 caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& rows) {
   constexpr std::size_t shapes[] = {256, 64, 16, 4, 1};
   if (auto err = check_row_set(rows)) return err;
@@ -64,26 +88,23 @@ caf::expected<std::vector<insert_chunk>> multi_row_insert_chunks(const row_set& 
   std::string head = "INSERT INTO " + rows.table + " (";
   for (std::size_t c = 0; c < columns; ++c) head += (c ? ", " : "") + rows.columns[c];
   head += ") VALUES ";
+  // A commit builds these for thousands of rows (the ledger's accounts, every commit), always
+  // in the same few shapes: each thread keeps the texts it made, by table, columns and shape.
+  // The tables and columns are the code's own, so the texts are few; the bound is a backstop.
+  thread_local std::unordered_map<std::string, std::string> texts;
+  constexpr std::size_t max_texts = 256;
   std::vector<insert_chunk> out;
   const auto total = rows.row_count();
   for (std::size_t at = 0, n = 0; at < total; at += n) {
     n = *std::find_if(std::begin(shapes), std::end(shapes),
                       [left = total - at](std::size_t size) { return size <= left; });
-    insert_chunk chunk{head, n};
-    // Written in place: a commit builds these for thousands of rows (the ledger's accounts).
-    chunk.sql.reserve(head.size() + n * columns * 8);
-    std::size_t placeholder = 1;
-    char digits[24];
-    for (std::size_t r = 0; r < n; ++r) {
-      chunk.sql += r == 0 ? "(" : ", (";
-      for (std::size_t c = 0; c < columns; ++c) {
-        chunk.sql += c ? ", $" : "$";
-        auto end = std::to_chars(std::begin(digits), std::end(digits), placeholder++).ptr;
-        chunk.sql.append(digits, end);
-      }
-      chunk.sql += ')';
+    auto key = head + std::to_string(n);
+    auto it = texts.find(key);
+    if (it == texts.end()) {
+      if (texts.size() >= max_texts) texts.clear();
+      it = texts.emplace(std::move(key), insert_text(head, n, columns)).first;
     }
-    out.push_back(std::move(chunk));
+    out.push_back({it->second, n});
   }
   return out;
 }
