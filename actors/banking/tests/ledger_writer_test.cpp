@@ -665,6 +665,30 @@ TEST_CASE("transfers are indexed behind the commits; reads find the indexed part
   }
 }
 
+TEST_CASE("a commit's index pass takes at most index_every transfers") {
+  // As a pass beside the commits does: a backlog is indexed a run at a time.
+  ledger_node n{indexing(4, index_pass_mode::in_commit)};
+  n.open_books();  // "fund" is seq 1
+  std::vector<transfer> six;
+  for (int i = 1; i <= 6; ++i)
+    six.push_back(
+        ledger_node::immediate("b" + std::to_string(i), "wallet:alice", "wallet:bob", 10));
+  // One commit brings the tail from 1 to 7: its pass takes seqs 1 to 4, and leaves 5 to 7.
+  auto batch = n.ask<std::vector<transfer_result>>(linked_atom::value, six);
+  REQUIRE(batch);
+  CHECK(*batch == std::vector<transfer_result>(6, transfer_result::ok));
+  const auto indexed = "SELECT indexed_through FROM index_progress";
+  CHECK(n.db_int(indexed) == 4);
+  CHECK(n.db_int("SELECT MAX(ids) FROM index_runs") == 4);
+  // The next commit brings the tail to 4 again (seqs 5 to 8): its pass takes them.
+  REQUIRE(n.pay(ledger_node::immediate("t2", "wallet:bob", "wallet:alice", 5)) ==
+          transfer_result::ok);
+  CHECK(n.db_int(indexed) == 8);
+  CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 8);
+  CHECK(statement_ids(n, "wallet:alice", 0, 100) ==
+        ids{"fund", "b1", "b2", "b3", "b4", "b5", "b6", "t2"});
+}
+
 TEST_CASE("a commit that carries a long index pass is waited for, not taken for a dead store") {
   // A pass grows with the books (ADR 0025): here the store is held up longer than the ledger
   // waits for an ordinary commit, only for the commit that carries the pass.
