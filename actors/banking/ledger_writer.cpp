@@ -378,10 +378,10 @@ void fence(self_ptr self) {
 
 // Commits what is open. The commit also indexes the transfers not yet indexed (ADR 0018), at
 // most `index_every` of them, when they reach `index_every`, or when `index_now` (the writer is
-// idle). Not in every small commit:
-// a hundred random ids and accounts still dirty a few hundred index pages, which made a
-// commit of 100 transfers three times slower (bench_ledger --in-flight 100: 12k/s, 36-45k/s
-// without). Under light load the writer is idle at most expiry ticks, so the tail stays short.
+// idle). Not in every small commit: a hundred random ids and accounts still dirty a few hundred
+// index pages, which made a commit of 100 transfers three times slower (bench_ledger
+// --in-flight 100: 12k/s, 36-45k/s without). Under light load the writer is idle at most expiry
+// ticks, so the tail stays short.
 //
 // A commit may be sent while another is in flight (ADR 0021): it is built on the balances the
 // one before leaves, and chained to it, so it lands only if that one did. The store starts it
