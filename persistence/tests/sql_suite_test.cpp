@@ -472,3 +472,33 @@ TEST_CASE("a malformed row set is refused before it reaches the database") {
   CHECK(out.units[0].error() == db_errc::invalid_statement);
   CHECK(count_items(*conn) == 0);
 }
+
+TEST_CASE("multi-row INSERTs come in a few shapes, each text its table's and columns' own") {
+  // The texts are kept per thread and shape (a commit's row sets reuse them): asking again, or
+  // for another table or other columns with the same shapes, must give each its own text.
+  auto texts = [](const row_set& rows) {
+    auto chunks = multi_row_insert_chunks(rows);
+    REQUIRE(chunks);
+    std::vector<std::pair<std::string, std::size_t>> out;
+    for (const auto& c : *chunks) out.emplace_back(c.sql, c.rows);
+    return out;
+  };
+  row_set items{"items", {"id", "label"}, std::vector<value>(2 * 261, std::int64_t{1})};
+  auto first = texts(items);
+  REQUIRE(first.size() == 3);  // 256 + 4 + 1 rows
+  CHECK(first[0].second == 256);
+  CHECK(first[1].second == 4);
+  CHECK(first[2].second == 1);
+  CHECK(first[2].first == "INSERT INTO items (id, label) VALUES ($1, $2)");
+  CHECK(first[1].first ==
+        "INSERT INTO items (id, label) VALUES ($1, $2), ($3, $4), ($5, $6), ($7, $8)");
+  CHECK(first[0].first.ends_with("($509, $510), ($511, $512)"));
+  CHECK(texts(items) == first);
+  row_set other{"items", {"id"}, std::vector<value>(261, std::int64_t{1})};
+  auto second = texts(other);
+  REQUIRE(second.size() == 3);
+  CHECK(second[2].first == "INSERT INTO items (id) VALUES ($1)");
+  CHECK(second[1].first == "INSERT INTO items (id) VALUES ($1), ($2), ($3), ($4)");
+  row_set elsewhere{"notes", {"id", "label"}, std::vector<value>(2, std::int64_t{1})};
+  CHECK(texts(elsewhere)[0].first == "INSERT INTO notes (id, label) VALUES ($1, $2)");
+}
