@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
 #include <random>
 #include <span>
 #include <unordered_map>
@@ -301,21 +302,29 @@ void add_transfer_events(self_ptr self, persistence::unit_of_work& unit,
 
 void committed(self_ptr self, const persistence::unit_results& results);
 
-// Starts an index pass beside the commits (ADR 0022) over what is durable and not yet indexed:
-// once that reaches `index_every`, or, when `idle`, whatever there is. One pass at a time, of
-// at most `index_every` transfers: a long backlog (books upgraded by migration 12, a lost index
-// file, ADR 0025) is indexed in passes one after another, each a run of the usual size, not
-// in one transaction that grows with the books.
+// Where the index pass due over the unindexed transfers up to `upto` ends, if one is due: once
+// they reach `index_every`, or, when `idle`, whatever there is. Wherever it runs, a pass takes
+// at most `index_every` (ADR 0025): a long backlog (books upgraded by migration 12, a lost
+// index file, a busy spell) is indexed a run of the usual size at a time, not in one
+// transaction that grows with it and, in a commit, stops every transfer meanwhile.
+std::optional<std::int64_t> pass_due(const ledger_state& st, std::int64_t upto, bool idle) {
+  const auto every = static_cast<std::int64_t>(st.cfg.index_every);
+  const auto backlog = upto - st.indexed_through;
+  if (backlog <= 0 || (!idle && backlog < every)) return std::nullopt;
+  return st.indexed_through + std::min(backlog, every);
+}
+
+// Starts an index pass beside the commits (ADR 0022) over what is durable and not yet indexed,
+// when one is due. One pass at a time.
 void index_beside(self_ptr self, bool idle) {
   auto& st = self->state;
   if (!st.index_beside || st.indexing_beside) return;
-  const auto every = static_cast<std::int64_t>(st.cfg.index_every);
-  const auto backlog = st.committed_through - st.indexed_through;
-  if (backlog <= 0 || (!idle && backlog < every)) return;
+  const auto due = pass_due(st, st.committed_through, idle);
+  if (!due) return;
   st.indexing_beside = true;
   const auto started = std::chrono::steady_clock::now();
-  const auto tail = std::min(backlog, every);
-  const auto through = st.indexed_through + tail;
+  const auto through = *due;
+  const auto tail = through - st.indexed_through;
   self->request(st.indexer, st.cfg.index_pass_timeout, index_atom::value, st.indexed_through,
                 through)
       .then(
@@ -376,12 +385,11 @@ void fence(self_ptr self) {
             });
 }
 
-// Commits what is open. The commit also indexes the transfers not yet indexed (ADR 0018), at
-// most `index_every` of them, when they reach `index_every`, or when `index_now` (the writer is
-// idle). Not in every small commit: a hundred random ids and accounts still dirty a few hundred
-// index pages, which made a commit of 100 transfers three times slower (bench_ledger
-// --in-flight 100: 12k/s, 36-45k/s without). Under light load the writer is idle at most expiry
-// ticks, so the tail stays short.
+// Commits what is open. The commit also carries the index pass (ADR 0018) when one is due
+// (`pass_due`; `index_now`: the writer is idle). Not in every small commit: a hundred random
+// ids and accounts still dirty a few hundred index pages, which made a commit of 100 transfers
+// three times slower (bench_ledger --in-flight 100: 12k/s, 36-45k/s without). Under light load
+// the writer is idle at most expiry ticks, so the tail stays short.
 //
 // A commit may be sent while another is in flight (ADR 0021): it is built on the balances the
 // one before leaves, and chained to it, so it lands only if that one did. The store starts it
@@ -409,14 +417,12 @@ void flush(self_ptr self, bool index_now) {
   for (const auto& r : b.replies)
     persistence::record_reply(unit, r.scope, r.key, r.digest, r.reply_json, now_ms(self));
   add_transfer_events(self, unit, b.transfers);
-  const auto every = static_cast<std::int64_t>(st.cfg.index_every);
-  if (!st.index_beside && tail > 0 && !indexing && (index_now || tail >= every)) {
-    // At most index_every, as beside the commits: a long backlog is indexed a run at a time,
-    // one commit after another, not in one commit that grows with it (and stops every
-    // transfer meanwhile).
-    b.indexing_through = st.indexed_through + std::min(tail, every);
-    store::add_index_pass(unit, st.indexed_through, b.indexing_through, every);
-  }
+  if (!st.index_beside && !indexing)
+    if (const auto due = pass_due(st, through, index_now)) {
+      b.indexing_through = *due;
+      store::add_index_pass(unit, st.indexed_through, *due,
+                            static_cast<std::int64_t>(st.cfg.index_every));
+    }
   b.sent = std::chrono::steady_clock::now();
   self->request(st.ctx->store,
                 b.indexing_through > 0 ? st.cfg.index_pass_timeout : st.cfg.store_timeout,
