@@ -13,7 +13,6 @@
 #include "persistence/idempotency.hpp"
 #include "persistence/outbox.hpp"
 #include "protocols/assert.hpp"
-#include "protocols/error_catalogue.hpp"
 
 namespace superapp::banking::store {
 namespace {
@@ -299,58 +298,28 @@ CREATE TABLE index_runs (run BIGINT PRIMARY KEY, ids BIGINT NOT NULL) WITHOUT RO
          "INSERT INTO index_progress (id, indexed_through, last_id) VALUES (1, 0, '');\n";
 }
 
-// Both engines: the index by account in the same runs as the ids (ADR 0025), keyed by run
-// first, so a pass writes it at the right-hand edge too. Every entry goes to the run that holds
-// its transfer's id, found by seq through an index built for the copy and dropped after it; it
-// needs no other file, so SQLite's index file migrates alone. A statement reads each run's
-// next rows of the account and merges them by seq (statement_page).
-std::string account_transfers_in_runs(std::string_view table_options, std::string_view rename_key) {
-  return std::string{R"sql(
-CREATE TABLE account_transfers_v2 (
-  run BIGINT NOT NULL,
-  account_id TEXT NOT NULL,
-  seq BIGINT NOT NULL,
-  PRIMARY KEY (run, account_id, seq)
-))sql"} + std::string{table_options} +
-         R"sql(;
-CREATE INDEX transfer_ids_by_seq ON transfer_ids (seq);
-INSERT INTO account_transfers_v2 (run, account_id, seq)
-  SELECT i.run, a.account_id, a.seq FROM account_transfers a JOIN transfer_ids i ON i.seq = a.seq
-  ORDER BY 1, 2, 3;
-DROP INDEX transfer_ids_by_seq;
-DROP TABLE account_transfers;
-ALTER TABLE account_transfers_v2 RENAME TO account_transfers;
-)sql" + std::string{rename_key};
-}
-
 std::vector<persistence::migration> migrations() {
-  return {
-      persistence::migration{1, "banking: ledger accounts and transfers", schema_v1()},
-      persistence::outbox_migration(2), persistence::idempotency_migration(3),
-      persistence::migration{4, "banking: approvals spent", schema_v4}, payments_migration(5),
-      limits_migration(6),
-      persistence::migration{7, "banking: fewer trees per commit (sqlite)", "SELECT 1",
-                             sqlite_v7()},
-      persistence::migration{8, "banking: transfers indexed behind the commits", "", sqlite_v8(),
-                             postgres_v8()},
-      levels_migration(9),
-      persistence::migration{10, "banking: the ledger's commits chained", commit_chain},
-      persistence::migration{11, "banking: transfer ids indexed in runs", "", sqlite_runs,
-                             postgres_runs},
-      persistence::migration{12, "banking: the lookups apart (sqlite: in a file of their own)", "",
-                             sqlite_lookups_out, postgres_progress()},
-      // SQLite: the index file's migration 2 does it there.
-      persistence::migration{
-          13, "banking: transfers by account indexed in runs", "SELECT 1", "SELECT 1",
-          account_transfers_in_runs(
-              "", "ALTER INDEX account_transfers_v2_pkey RENAME TO account_transfers_pkey;\n")}};
+  return {persistence::migration{1, "banking: ledger accounts and transfers", schema_v1()},
+          persistence::outbox_migration(2),
+          persistence::idempotency_migration(3),
+          persistence::migration{4, "banking: approvals spent", schema_v4},
+          payments_migration(5),
+          limits_migration(6),
+          persistence::migration{7, "banking: fewer trees per commit (sqlite)", "SELECT 1",
+                                 sqlite_v7()},
+          persistence::migration{8, "banking: transfers indexed behind the commits", "",
+                                 sqlite_v8(), postgres_v8()},
+          levels_migration(9),
+          persistence::migration{10, "banking: the ledger's commits chained", commit_chain},
+          persistence::migration{11, "banking: transfer ids indexed in runs", "", sqlite_runs,
+                                 postgres_runs},
+          persistence::migration{12, "banking: the lookups apart (sqlite: in a file of their own)",
+                                 "", sqlite_lookups_out, postgres_progress()}};
 }
 
 std::vector<persistence::migration> index_file_migrations() {
-  return {
-      persistence::migration{1, "banking indexes: transfers by id and by account", index_file_v1()},
-      persistence::migration{2, "banking indexes: transfers by account in runs",
-                             account_transfers_in_runs(" WITHOUT ROWID", "")}};
+  return {persistence::migration{1, "banking indexes: transfers by id and by account",
+                                 index_file_v1()}};
 }
 
 caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range) {
@@ -547,19 +516,16 @@ void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
                 " ORDER BY transfer_id",
             {after_seq, through_seq, run_size}},
            std::nullopt);
-  // Each transfer under both its accounts, in the same run: before `index_runs` counts the
-  // ids, which could make the newest run full and the subquery name a new one.
-  unit.add({std::string{"INSERT INTO account_transfers (run, account_id, seq) SELECT "} + run +
-                ", account_id, seq FROM (SELECT debit_account AS account_id, seq FROM transfers"
-                " WHERE seq > $1 AND seq <= $2 UNION ALL SELECT credit_account, seq"
-                " FROM transfers WHERE seq > $1 AND seq <= $2) AS entries"
-                " ORDER BY account_id, seq",
-            {after_seq, through_seq, run_size}},
-           std::nullopt);
   unit.add({std::string{"INSERT INTO index_runs (run, ids) VALUES ("} + run +
                 ", $2 - $1) ON CONFLICT (run) DO UPDATE SET ids = index_runs.ids + excluded.ids",
             {after_seq, through_seq, run_size}},
            1);
+  unit.add({"INSERT INTO account_transfers (account_id, seq)"
+            " SELECT debit_account, seq FROM transfers WHERE seq > $1 AND seq <= $2"
+            " UNION ALL SELECT credit_account, seq FROM transfers WHERE seq > $1 AND seq <= $2"
+            " ORDER BY 1, 2",
+            {after_seq, through_seq}},
+           std::nullopt);
   unit.add({"UPDATE index_progress SET indexed_through = $2,"
             " last_id = (SELECT transfer_id FROM transfers WHERE seq = $2)"
             " WHERE indexed_through = $1",
@@ -645,13 +611,6 @@ std::int64_t add_merge_runs(persistence::unit_of_work& unit, const std::vector<i
        with_into},
       ids);
   unit.add({"DELETE FROM transfer_ids WHERE run IN (" + in + ")", names}, ids);
-  // Each transfer is in the index by account twice, under its debit and its credit account.
-  unit.add({"INSERT INTO account_transfers (run, account_id, seq) SELECT " + into_param +
-                ", account_id, seq FROM account_transfers WHERE run IN (" + in +
-                ") ORDER BY account_id, seq",
-            with_into},
-           2 * ids);
-  unit.add({"DELETE FROM account_transfers WHERE run IN (" + in + ")", names}, 2 * ids);
   unit.add({"DELETE FROM index_runs WHERE run IN (" + in + ")", std::move(names)},
            static_cast<std::int64_t>(runs.size()));
   unit.add({"INSERT INTO index_runs (run, ids) VALUES ($1, $2)", {into, ids}}, 1);
@@ -715,74 +674,33 @@ caf::expected<std::optional<transfer>> find_recorded(conn& c, const std::string&
       r.amount, std::move(r.currency), std::move(r.pending_id), r.expires_at_s)};
 }
 
-caf::expected<std::optional<std::vector<statement_line>>> statement_page_over(
-    conn& c, const std::vector<std::int64_t>& runs, const std::string& account_id,
-    std::int64_t after_seq, std::int64_t limit) {
-  static constexpr auto line =
-      "seq, transfer_id, kind, debit_account, credit_account, moved, at_ms";
-  static constexpr auto payment = "kind IN ('immediate', 'post_pending')";
-  // Each run's next `limit` lines of the account after the cursor (one range of its primary
-  // key), and the unindexed tail's; the page is the first `limit` of them all by seq.
-  std::string parts;
-  for (auto run : runs)
-    parts += std::string{"SELECT "} + line + " FROM (SELECT t.seq, t.transfer_id, t.kind," +
-             " t.debit_account, t.credit_account, t.moved, t.at_ms FROM account_transfers a" +
-             " JOIN transfers t ON t.seq = a.seq WHERE a.run = " + std::to_string(run) +
-             " AND a.account_id = $1 AND a.seq > $2 AND t." + payment +
-             " ORDER BY a.seq LIMIT $3) AS run_" + std::to_string(run) + " UNION ALL ";
-  parts += std::string{"SELECT "} + line + " FROM (SELECT " + line +
-           " FROM transfers WHERE seq > (SELECT CASE WHEN indexed_through > $2"
-           " THEN indexed_through ELSE $2 END FROM index_progress)"
-           " AND (debit_account = $1 OR credit_account = $1) AND " +
-           payment + " ORDER BY seq LIMIT $3) AS tail";
-  // The runs as this statement's snapshot has them, after the page: a merge or a new run
-  // between reading them and this statement means the page asked the wrong runs.
-  auto r =
-      c.execute({std::string{"SELECT 0, "} + line + " FROM (SELECT " + line + " FROM (" + parts +
-                     ") AS lines ORDER BY seq LIMIT $3) AS page UNION ALL SELECT 1,"
-                     " run, '', '', '', '', 0, 0 FROM index_runs",
-                 {account_id, after_seq, limit}});
+caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,
+                                                          std::int64_t after_seq, std::int64_t limit) {
+  // The indexed part (at most `limit` rows from the index) and the tail, in one statement.
+  auto r = c.execute(
+      {"SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+       " FROM (SELECT t.seq, t.transfer_id, t.kind, t.debit_account, t.credit_account,"
+       " t.moved, t.at_ms FROM account_transfers a JOIN transfers t ON t.seq = a.seq"
+       " WHERE a.account_id = $1 AND a.seq > $2 AND t.kind IN ('immediate', 'post_pending')"
+       " ORDER BY a.seq LIMIT $3) AS indexed"
+       " UNION ALL"
+       " SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+       " FROM (SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
+       " FROM transfers WHERE seq > (SELECT CASE WHEN indexed_through > $2"
+       " THEN indexed_through ELSE $2 END FROM index_progress)"
+       " AND (debit_account = $1 OR credit_account = $1)"
+       " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3) AS tail"
+       " ORDER BY seq LIMIT $3",
+       {account_id, after_seq, limit}});
   if (!r) return r.error();
   std::vector<statement_line> out;
-  std::vector<std::int64_t> seen;
   for (const auto& row : r->rows) {
-    if (int_at(row, 0) == 1) {
-      seen.push_back(int_at(row, 1));
-      continue;
-    }
-    const bool debited = text_at(row, 4) == account_id;
-    out.push_back({int_at(row, 1), text_at(row, 2), text_at(row, 3),
-                   debited ? text_at(row, 5) : text_at(row, 4),
-                   debited ? -int_at(row, 6) : int_at(row, 6), int_at(row, 7)});
+    const bool debited = text_at(row, 3) == account_id;
+    out.push_back({int_at(row, 0), text_at(row, 1), text_at(row, 2),
+                   debited ? text_at(row, 4) : text_at(row, 3),
+                   debited ? -int_at(row, 5) : int_at(row, 5), int_at(row, 6)});
   }
-  std::sort(seen.begin(), seen.end());
-  auto asked = runs;
-  std::sort(asked.begin(), asked.end());
-  if (seen != asked) return std::optional<std::vector<statement_line>>{};
-  // Runs hold their lines apart, but the page came out of one ORDER BY over all of them.
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.seq < b.seq; });
-  return std::optional<std::vector<statement_line>>{std::move(out)};
-}
-
-caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,
-                                                          std::int64_t after_seq,
-                                                          std::int64_t limit) {
-  auto listed = index_runs(c);
-  if (!listed) return listed.error();
-  std::vector<std::int64_t> runs;
-  for (const auto& r : *listed) runs.push_back(r.run);
-  // A pass starts a run about every index_every transfers and a merge follows some of them:
-  // the runs rarely change twice between two statements.
-  for (int attempt = 0; attempt < 8; ++attempt) {
-    auto page = statement_page_over(c, runs, account_id, after_seq, limit);
-    if (!page) return page.error();
-    if (*page) return std::move(**page);
-    listed = index_runs(c);
-    if (!listed) return listed.error();
-    runs.clear();
-    for (const auto& r : *listed) runs.push_back(r.run);
-  }
-  return make_error(platform_errc::unavailable);  // the client asks again
+  return out;
 }
 
 }  // namespace superapp::banking::store

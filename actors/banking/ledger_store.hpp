@@ -35,7 +35,7 @@ struct loaded {
   std::int64_t next_seq = 1;
   std::int64_t indexed_through = 0;  // transfer_ids and account_transfers cover seq up to here
   std::int64_t last_commit = 0;      // the id of the ledger's newest commit (ADR 0021)
-  std::int64_t index_runs = 0;       // runs of the index by id and by account (ADR 0025)
+  std::int64_t index_runs = 0;       // runs of the index by id (ADR 0025)
 };
 // The older ids are read `range` sequence numbers at a time (> 0).
 caf::expected<loaded> load(conn& c, std::size_t recent, std::int64_t range = 65'536);
@@ -107,9 +107,9 @@ caf::expected<std::vector<index_run>> index_runs(conn& c);
 std::vector<index_run> runs_to_merge(const std::vector<index_run>& runs, std::int64_t run_size,
                                      std::size_t fan_in);
 
-// Writes the ids of `runs`, and their entries by account, as one run named `into` (after every
-// run there is) and drops them; answers how many ids that is. Every count must match what the unit
-// found, or the unit fails: another indexer merged or filled them meanwhile.
+// Writes the ids of `runs` as one run named `into` (after every run there is) and drops them;
+// answers how many ids that is. Every count must match what the unit found, or the unit fails:
+// another indexer merged or filled them meanwhile.
 std::int64_t add_merge_runs(persistence::unit_of_work& unit, const std::vector<index_run>& runs,
                             std::int64_t into);
 
@@ -147,15 +147,8 @@ struct statement_line {
   std::int64_t amount = 0;  // > 0 credited to the account, < 0 debited
   std::int64_t at_ms = 0;
 };
-// In one statement, so one snapshot: each run of the index by account (ADR 0025) and the
-// unindexed tail. Fails with `unavailable` if the runs changed under it eight times running.
 caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::string& account_id,
                                                           std::int64_t after_seq, std::int64_t limit);
-// The page from the given runs of the index; no page (nullopt) when the statement's snapshot
-// has other runs than these (a merge or a new run since they were read), to be asked again.
-caf::expected<std::optional<std::vector<statement_line>>> statement_page_over(
-    conn& c, const std::vector<std::int64_t>& runs, const std::string& account_id,
-    std::int64_t after_seq, std::int64_t limit);
 
 std::string_view to_string(transfer_kind k);
 

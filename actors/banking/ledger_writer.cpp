@@ -646,8 +646,7 @@ ledger_actor::behavior_type ledger(self_ptr self, ledger_settings settings,
         {{"domain", st.ctx->domain}});
     st.series.index_runs = registry->add_gauge(
         "superapp_ledger_index_runs",
-        "Runs of the lookups by id and by account (ADR 0025): a lookup or a statement page probes"
-        " each; merged beside the commits",
+        "Runs of the lookup by id (ADR 0025): a lookup probes each; merged beside the commits",
         {{"domain", st.ctx->domain}});
     st.series.index_runs.set(data.index_runs);
   }

@@ -835,14 +835,6 @@ TEST_CASE("an idle ledger's small passes fill the newest run before they start a
   CHECK(persistence::as_int(runs->rows[1][1]) == 2);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 1") == 4);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 5") == 2);
-  // Each transfer's entries by account are in its id's run: also the fourth pass's, which
-  // filled run 1 (so a run chosen after counting it would have been a new one).
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers WHERE run = 1") == 8);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers WHERE run = 5") == 4);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers a WHERE NOT EXISTS (SELECT 1 FROM"
-                 " transfer_ids i WHERE i.run = a.run AND i.seq = a.seq)") == 0);
-  CHECK(statement_ids(n, "wallet:bob", 0, 10) == ids{"t1", "t2", "t3", "t4", "t5"});
-  CHECK(statement_ids(n, "wallet:bob", 3, 2) == ids{"t3", "t4"});  // across the two runs
   CHECK(shows(registry, n, "superapp_ledger_index_runs", 2));
   for (const char* id : {"fund", "t1", "t3", "t4", "t5"}) {
     auto found = store::find_transfer(*n.reader(), id);
@@ -910,30 +902,6 @@ TEST_CASE("merging runs writes their ids as one run after every other, and drops
   CHECK(after->at(1).ids == 8);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 12);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids WHERE run = 13") == 8);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 24);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers WHERE run = 13") == 16);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers WHERE run IN (4, 8)") == 0);
-  // A statement merges the runs by seq: run 13 (seqs 1-8) sorts after run 12 (seqs 9-12).
-  const ids all{"fund", "t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8", "t9", "t10", "t11"};
-  CHECK(statement_ids(n, "wallet:alice", 0, 100) == all);
-  ids paged;
-  for (std::int64_t after = 0;;) {
-    auto page = store::statement_page(*n.reader(), "wallet:alice", after, 5);
-    REQUIRE(page);
-    if (page->empty()) break;
-    for (const auto& line : *page) paged.push_back(line.transfer_id);
-    after = page->back().seq;
-  }
-  CHECK(paged == all);
-  CHECK(statement_ids(n, "wallet:bob", 6, 4) == ids{"t6", "t7", "t8", "t9"});
-  // A page asked of the runs as they were before the merge is refused, not short.
-  auto stale = store::statement_page_over(*n.reader(), {4, 8, 12}, "wallet:bob", 0, 100);
-  REQUIRE(stale);
-  CHECK_FALSE(stale->has_value());
-  auto fresh = store::statement_page_over(*n.reader(), {12, 13}, "wallet:bob", 0, 100);
-  REQUIRE(fresh);
-  REQUIRE(fresh->has_value());
-  CHECK((*fresh)->size() == 11);
   for (const char* id : {"fund", "t3", "t7", "t11"}) {
     auto found = store::find_transfer(*n.reader(), id);
     REQUIRE(found);
@@ -945,7 +913,6 @@ TEST_CASE("merging runs writes their ids as one run after every other, and drops
   auto refused = w.commit_batch({&again});
   CHECK_FALSE((refused.commits == 1 && refused.units.at(0)));
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 12);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 24);
   CHECK(n.db_int("SELECT COUNT(*) FROM index_runs") == 2);
 }
 
@@ -982,9 +949,6 @@ TEST_CASE("the indexer beside the commits merges full runs into one, every id st
   CHECK(persistence::as_int(runs->rows[1][1]) == 32);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 36);
   CHECK(n.db_int("SELECT COUNT(DISTINCT transfer_id) FROM transfer_ids") == 36);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers WHERE run = 37") == 64);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers WHERE run = 36") == 8);
-  CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 72);
   CHECK(shows(registry, n, "superapp_ledger_index_runs", 2));
   for (const char* id : {"fund", "t1", "t17", "t31", "t32", "t35"}) {
     auto found = store::find_transfer(*n.reader(), id);
@@ -1076,65 +1040,6 @@ TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept 
   CHECK((*found)->seq == 2);
   CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 4);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 2);
-}
-
-TEST_CASE("an upgrade puts the index by account into the runs of the ids, entry by entry") {
-  // The lookups as the previous code left them: ids in runs 4 and 9, entries by account in
-  // none. SQLite: the index file at its migration 1; PostgreSQL: the books at migration 12.
-  domain_node place("banking_acr", [](const std::string&) { return sup::domain_definition{}; });
-  auto cfg = place.database();
-  auto all = on_postgres() ? store::migrations() : store::index_file_migrations();
-  const std::int64_t before = on_postgres() ? 12 : 1;
-  if (!on_postgres())
-    cfg.sqlite_file = persistence::sqlite_companion_path(cfg, place.name, index_file);
-  auto db = persistence::open_database(cfg, place.name);
-  REQUIRE(db);
-  auto w = (*db)->connect(persistence::connection_role::writer);
-  REQUIRE(w);
-  std::vector<persistence::migration> old;
-  for (const auto& m : all)
-    if (m.version <= before) old.push_back(m);
-  REQUIRE(persistence::apply_migrations(**w, old) == before);
-  std::string rows = "INSERT INTO index_runs (run, ids) VALUES (4, 4), (9, 2);";
-  for (int seq = 1; seq <= 6; ++seq) {
-    const auto s = std::to_string(seq);
-    rows += "INSERT INTO transfer_ids (run, transfer_id, seq) VALUES (" +
-            std::string{seq <= 4 ? "4" : "9"} + ", 't" + s + "', " + s + ");";
-    rows += "INSERT INTO account_transfers (account_id, seq) VALUES ('wallet:a', " + s +
-            "), ('wallet:" + (seq % 2 ? "b" : "c") + "', " + s + ");";
-  }
-  REQUIRE((*w)->execute_script(rows) == caf::error{});
-
-  REQUIRE(persistence::apply_migrations(**w, all) == all.back().version);
-  auto runs =
-      (*w)->execute({"SELECT run, COUNT(*) FROM account_transfers GROUP BY run ORDER BY run", {}});
-  REQUIRE(runs);
-  REQUIRE(runs->rows.size() == 2);
-  CHECK(persistence::as_int(runs->rows[0][0]) == 4);
-  CHECK(persistence::as_int(runs->rows[0][1]) == 8);
-  CHECK(persistence::as_int(runs->rows[1][0]) == 9);
-  CHECK(persistence::as_int(runs->rows[1][1]) == 4);
-  auto c =
-      (*w)->execute({"SELECT COUNT(*) FROM account_transfers WHERE run = 9 AND account_id = "
-                     "'wallet:b' AND seq = 5",
-                     {}});
-  REQUIRE(c);
-  CHECK(persistence::as_int(c->rows.at(0)[0]) == 1);
-  // The index the copy used is gone, and the run is part of the key.
-  auto left = (*w)->execute(
-      {on_postgres() ? "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'transfer_ids_by_seq'"
-                     : "SELECT COUNT(*) FROM sqlite_master WHERE name = 'transfer_ids_by_seq'",
-       {}});
-  REQUIRE(left);
-  CHECK(persistence::as_int(left->rows.at(0)[0]) == 0);
-  CHECK(
-      (*w)->execute({"INSERT INTO account_transfers (run, account_id, seq)"
-                     " VALUES (12, 'wallet:a', 1)",
-                     {}}));
-  CHECK_FALSE(
-      (*w)->execute({"INSERT INTO account_transfers (run, account_id, seq)"
-                     " VALUES (12, 'wallet:a', 1)",
-                     {}}));
 }
 
 TEST_CASE("an index file that is not of the books beside it is emptied and built again") {
