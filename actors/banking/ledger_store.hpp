@@ -82,9 +82,13 @@ void add_commit_guard(persistence::unit_of_work& unit, std::int64_t after, std::
 // database is fails on that row. The ids join the newest run while it holds fewer than
 // `run_size`, else start a run named `through_seq` (ADR 0025): small passes (an idle ledger's)
 // do not make a run each. Its last step counts the runs the index has then: runs_after_pass
-// reads it from the unit's results.
-void add_index_pass(persistence::unit_of_work& unit, std::int64_t after_seq,
-                    std::int64_t through_seq, std::int64_t run_size);
+// reads it from the unit's results. By account, SQLite gets an entry a transfer and account
+// in `account_transfers`; PostgreSQL a row per account and pass with the seqs of its statement
+// lines (immediate transfers and posts), at most `account_list_seqs` a row
+// (`account_transfer_lists`, ADR 0026).
+void add_index_pass(persistence::unit_of_work& unit, persistence::engine engine,
+                    std::int64_t after_seq, std::int64_t through_seq, std::int64_t run_size);
+inline constexpr std::int64_t account_list_seqs = 128;
 std::int64_t runs_after_pass(const std::vector<persistence::result>& results);
 
 // SQLite, on a writer of the index file (the books attached): the index must be of these

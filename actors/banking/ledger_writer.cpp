@@ -162,7 +162,7 @@ caf::behavior ledger_indexer(caf::stateful_actor<indexer_state>* self,
           st.conn = std::move(*c);
         }
         persistence::unit_of_work unit;
-        store::add_index_pass(unit, after, through, st.run_size);
+        store::add_index_pass(unit, st.conn->kind(), after, through, st.run_size);
         auto outcome = st.conn->commit_batch({&unit});
         if (landed(outcome)) {
           const auto runs = store::runs_after_pass(*outcome.units[0]) - merge_runs(st);
@@ -420,7 +420,7 @@ void flush(self_ptr self, bool index_now) {
   if (!st.index_beside && !indexing)
     if (const auto due = pass_due(st, through, index_now)) {
       b.indexing_through = *due;
-      store::add_index_pass(unit, st.indexed_through, *due,
+      store::add_index_pass(unit, st.engine, st.indexed_through, *due,
                             static_cast<std::int64_t>(st.cfg.index_every));
     }
   b.sent = std::chrono::steady_clock::now();

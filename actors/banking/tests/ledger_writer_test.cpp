@@ -665,6 +665,54 @@ TEST_CASE("transfers are indexed behind the commits; reads find the indexed part
   }
 }
 
+TEST_CASE("an account's transfers of one pass are paged in order across its lists") {
+  // On PostgreSQL a pass writes an account's statement lines in lists of at most
+  // account_list_seqs (ADR 0026), holds and voids left out; pages cross the lists' edges.
+  ledger_node n{indexing(300, index_pass_mode::in_commit)};
+  n.open_books();  // "fund" is seq 1
+  // Seqs 2-151: holds, which no statement shows; 152-321: t1-t170, the tail from 301.
+  for (int i = 1; i <= 150; ++i) {
+    auto hold = ledger_node::immediate("h" + std::to_string(i), "wallet:alice", "wallet:bob", 1);
+    hold.kind = transfer_kind::pending;
+    REQUIRE(n.pay(hold) == transfer_result::ok);
+  }
+  std::vector<std::pair<std::int64_t, std::string>> lines{{1, "fund"}};
+  for (int i = 1; i <= 170; ++i) {
+    lines.emplace_back(151 + i, "t" + std::to_string(i));
+    REQUIRE(n.pay(ledger_node::immediate(lines.back().second, "wallet:alice", "wallet:bob", 1)) ==
+            transfer_result::ok);
+  }
+  n.await_indexed(300);
+  if (on_postgres()) {
+    // alice: seqs 1 and 152-278, then 279-300; bob: 152-279, then 280-300.
+    CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 1 + 2 * 149 + 1);
+    CHECK(n.db_int("SELECT COUNT(*) FROM account_transfer_lists") == 5);  // and funding's
+    CHECK(n.db_int("SELECT COUNT(*) FROM account_transfer_lists WHERE account_id = 'wallet:alice'"
+                   " AND last_seq IN (278, 300) AND seqs[1] IN (1, 279)") == 2);
+    CHECK(n.db_int("SELECT COUNT(*) FROM account_transfer_lists WHERE account_id = 'wallet:bob'"
+                   " AND last_seq IN (279, 300) AND seqs[1] IN (152, 280)") == 2);
+    CHECK(n.db_int("SELECT MAX(cardinality(seqs)) FROM account_transfer_lists") ==
+          store::account_list_seqs);
+  } else {
+    CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 2 * 300);
+  }
+  const auto page_after = [&](std::int64_t after, std::size_t limit) {
+    ids out;
+    for (const auto& [seq, id] : lines)
+      if (seq > after && out.size() < limit) out.push_back(id);
+    return out;
+  };
+  CHECK(statement_ids(n, "wallet:alice", 0, 1000) == page_after(0, 1000));
+  for (std::int64_t after :
+       {0, 1, 2, 100, 151, 152, 200, 270, 277, 278, 279, 290, 299, 300, 310, 321})
+    for (std::size_t limit : {1, 2, 20}) {
+      const auto page = statement_ids(n, "wallet:alice", after, static_cast<std::int64_t>(limit));
+      CHECK_MESSAGE(page == page_after(after, limit), "after " << after << ", limit " << limit);
+    }
+  CHECK(statement_ids(n, "wallet:bob", 1, 3) == ids{"t1", "t2", "t3"});
+  CHECK(statement_ids(n, "wallet:bob", 278, 3) == ids{"t128", "t129", "t130"});
+}
+
 TEST_CASE("a commit's index pass takes at most index_every transfers") {
   // As a pass beside the commits does: a backlog is indexed a run at a time.
   ledger_node n{indexing(4, index_pass_mode::in_commit)};
@@ -768,7 +816,7 @@ TEST_CASE("an index pass beside the commits: they go on while it runs, and it ca
   {
     auto& w = n.other_writer();
     persistence::unit_of_work unit;
-    store::add_index_pass(unit, 8, 9, 4);
+    store::add_index_pass(unit, w.kind(), 8, 9, 4);
     auto outcome = w.commit_batch({&unit});
     REQUIRE(outcome.commits == 1);
   }
@@ -880,7 +928,7 @@ TEST_CASE("merging runs writes their ids as one run after every other, and drops
   auto& w = n.other_writer();
   for (std::int64_t after : {0, 4, 8}) {
     persistence::unit_of_work pass;
-    store::add_index_pass(pass, after, after + 4, 4);
+    store::add_index_pass(pass, w.kind(), after, after + 4, 4);
     REQUIRE(w.commit_batch({&pass}).commits == 1);
   }
   auto runs = store::index_runs(w);
@@ -1040,6 +1088,56 @@ TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept 
   CHECK((*found)->seq == 2);
   CHECK(n.db_int("SELECT COUNT(*) FROM account_transfers") == 4);
   CHECK(n.db_int("SELECT COUNT(*) FROM transfer_ids") == 2);
+}
+
+TEST_CASE("PostgreSQL: indexed entries by account are upgraded into lists and paged") {
+  // SQLite keeps an entry a transfer and account (ADR 0026).
+  if (!on_postgres()) return;
+  domain_node place("banking_lists", [](const std::string&) { return sup::domain_definition{}; });
+  auto db = persistence::open_database(place.database(), place.name);
+  REQUIRE(db);
+  auto w = (*db)->connect(persistence::connection_role::writer);
+  REQUIRE(w);
+  auto all = store::migrations();
+  std::vector<persistence::migration> up_to_12;
+  for (const auto& m : all)
+    if (m.version <= 12) up_to_12.push_back(m);
+  REQUIRE(persistence::apply_migrations(**w, up_to_12) == 12);
+  // Books of 300 transfers from alice to bob (seqs 1-300), indexed by the code before: an
+  // entry each in account_transfers.
+  REQUIRE((*w)->execute_script(
+              "INSERT INTO transfers SELECT s, 'tr_' || s, 'immediate', 'wallet:alice:GBP',"
+              " 'wallet:bob:GBP', 1, 1, 'GBP', '', 0, '', s FROM generate_series(1, 300) s;"
+              "INSERT INTO account_transfers SELECT 'wallet:alice:GBP', s FROM generate_series(1, "
+              "300) s"
+              " UNION ALL SELECT 'wallet:bob:GBP', s FROM generate_series(1, 300) s;"
+              "UPDATE index_progress SET indexed_through = 300, last_id = 'tr_300';") ==
+          caf::error{});
+
+  REQUIRE(persistence::apply_migrations(**w, all) == all.back().version);
+  auto lists = (*w)->execute(
+      {"SELECT account_id, last_seq, cardinality(seqs), seqs[1] FROM account_transfer_lists"
+       " ORDER BY account_id, last_seq",
+       {}});
+  REQUIRE(lists);
+  REQUIRE(lists->rows.size() == 6);
+  const std::int64_t expected[3][3] = {{128, 128, 1}, {256, 128, 129}, {300, 44, 257}};
+  for (std::size_t i = 0; i < 6; ++i) {
+    const auto& row = lists->rows[i];
+    CHECK(persistence::as_text(row[0]) == (i < 3 ? "wallet:alice:GBP" : "wallet:bob:GBP"));
+    for (std::size_t c = 0; c < 3; ++c)
+      CHECK(persistence::as_int(row[c + 1]) == expected[i % 3][c]);
+  }
+  auto entries =
+      (*w)->execute({"SELECT COUNT(*), CAST(SUM(seq) AS BIGINT) FROM account_transfers", {}});
+  REQUIRE(entries);
+  CHECK(persistence::as_int(entries->rows.at(0)[0]) == 600);
+  CHECK(persistence::as_int(entries->rows.at(0)[1]) == 2 * 300 * 301 / 2);
+  auto after = store::statement_page(**w, "wallet:bob:GBP", 100, 50);
+  REQUIRE(after);
+  REQUIRE(after->size() == 50);
+  for (std::size_t i = 0; i < after->size(); ++i)
+    CHECK((*after)[i].transfer_id == "tr_" + std::to_string(101 + i));
 }
 
 TEST_CASE("an index file that is not of the books beside it is emptied and built again") {
