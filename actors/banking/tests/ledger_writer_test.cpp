@@ -1103,15 +1103,17 @@ TEST_CASE("PostgreSQL: indexed entries by account are upgraded into lists and pa
   for (const auto& m : all)
     if (m.version <= 12) up_to_12.push_back(m);
   REQUIRE(persistence::apply_migrations(**w, up_to_12) == 12);
-  // Books of 300 transfers from alice to bob (seqs 1-300), indexed by the code before: an
-  // entry each in account_transfers.
+  // Books of 300 transfers from alice to bob (seqs 1-300) and a hold (301), indexed by the
+  // code before: an entry each in account_transfers.
   REQUIRE((*w)->execute_script(
               "INSERT INTO transfers SELECT s, 'tr_' || s, 'immediate', 'wallet:alice:GBP',"
               " 'wallet:bob:GBP', 1, 1, 'GBP', '', 0, '', s FROM generate_series(1, 300) s;"
-              "INSERT INTO account_transfers SELECT 'wallet:alice:GBP', s FROM generate_series(1, "
-              "300) s"
-              " UNION ALL SELECT 'wallet:bob:GBP', s FROM generate_series(1, 300) s;"
-              "UPDATE index_progress SET indexed_through = 300, last_id = 'tr_300';") ==
+              "INSERT INTO transfers VALUES (301, 'hold_1', 'pending', 'wallet:alice:GBP',"
+              " 'wallet:bob:GBP', 1, 1, 'GBP', '', 0, 'pending', 301);"
+              "INSERT INTO account_transfers SELECT 'wallet:alice:GBP', s"
+              " FROM generate_series(1, 301) s"
+              " UNION ALL SELECT 'wallet:bob:GBP', s FROM generate_series(1, 301) s;"
+              "UPDATE index_progress SET indexed_through = 301, last_id = 'hold_1';") ==
           caf::error{});
 
   REQUIRE(persistence::apply_migrations(**w, all) == all.back().version);
@@ -1121,6 +1123,7 @@ TEST_CASE("PostgreSQL: indexed entries by account are upgraded into lists and pa
        {}});
   REQUIRE(lists);
   REQUIRE(lists->rows.size() == 6);
+  // The hold is no statement's line: left out.
   const std::int64_t expected[3][3] = {{128, 128, 1}, {256, 128, 129}, {300, 44, 257}};
   for (std::size_t i = 0; i < 6; ++i) {
     const auto& row = lists->rows[i];
