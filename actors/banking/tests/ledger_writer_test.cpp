@@ -551,6 +551,24 @@ std::vector<std::string> statement_ids(ledger_node& n, const std::string& accoun
 
 using ids = std::vector<std::string>;
 
+// A writer of `place`'s new database with the banking migrations up to `version`: books as
+// the code of that version left them, for an upgrade to start from.
+struct old_books {
+  std::unique_ptr<persistence::database> db;
+  std::unique_ptr<persistence::connection> w;
+};
+old_books books_of_version(const domain_node& place, std::int64_t version) {
+  auto db = persistence::open_database(place.database(), place.name);
+  REQUIRE(db);
+  auto w = (*db)->connect(persistence::connection_role::writer);
+  REQUIRE(w);
+  std::vector<persistence::migration> up_to;
+  for (auto& m : store::migrations())
+    if (m.version <= version) up_to.push_back(std::move(m));
+  REQUIRE(persistence::apply_migrations(**w, up_to) == version);
+  return {std::move(*db), std::move(*w)};
+}
+
 // Whether `registry` shows `name` at `value` for the ledger's domain, within five seconds.
 bool shows(metrics::registry& registry, const ledger_node& n, const std::string& name,
            std::int64_t value) {
@@ -1009,46 +1027,42 @@ TEST_CASE("the indexer beside the commits merges full runs into one, every id st
 TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept and indexed") {
   // A database made by the previous code (migrations 1-6), with books in it.
   domain_node place("banking_mig", [](const std::string&) { return sup::domain_definition{}; });
-  auto db = persistence::open_database(place.database(), place.name);
-  REQUIRE(db);
-  auto w = (*db)->connect(persistence::connection_role::writer);
-  REQUIRE(w);
-  auto all = store::migrations();
-  std::vector<persistence::migration> up_to_6;
-  for (const auto& m : all)
-    if (m.version <= 6) up_to_6.push_back(m);
-  REQUIRE(persistence::apply_migrations(**w, up_to_6) == 6);
-  REQUIRE((*w)->execute_script(
-      "INSERT INTO accounts VALUES ('wallet:alice:GBP', 'GBP', 1, 0, 300, 0, 1000);"
-      "INSERT INTO accounts VALUES ('wallet:bob:GBP', 'GBP', 1, 0, 0, 0, 300);"
-      "INSERT INTO accounts VALUES ('funding', 'GBP', 0, 0, 1000, 0, 0);"
-      "INSERT INTO transfers VALUES (1, 'fund', 'immediate', 'funding', 'wallet:alice:GBP', 1000,"
-      " 1000, 'GBP', '', 0, '', 10);"
-      "INSERT INTO transfers VALUES (2, 'tr_1', 'immediate', 'wallet:alice:GBP', 'wallet:bob:GBP',"
-      " 300, 300, 'GBP', '', 0, '', 20);") == caf::error{});
+  auto books = books_of_version(place, 6);
+  auto& w = *books.w;
+  const auto all = store::migrations();
+  REQUIRE(w.execute_script(
+              "INSERT INTO accounts VALUES ('wallet:alice:GBP', 'GBP', 1, 0, 300, 0, 1000);"
+              "INSERT INTO accounts VALUES ('wallet:bob:GBP', 'GBP', 1, 0, 0, 0, 300);"
+              "INSERT INTO accounts VALUES ('funding', 'GBP', 0, 0, 1000, 0, 0);"
+              "INSERT INTO transfers VALUES (1, 'fund', 'immediate', 'funding', "
+              "'wallet:alice:GBP', 1000,"
+              " 1000, 'GBP', '', 0, '', 10);"
+              "INSERT INTO transfers VALUES (2, 'tr_1', 'immediate', 'wallet:alice:GBP', "
+              "'wallet:bob:GBP',"
+              " 300, 300, 'GBP', '', 0, '', 20);") == caf::error{});
 
-  REQUIRE(persistence::apply_migrations(**w, all) == all.back().version);
-  auto count = (*w)->execute({"SELECT COUNT(*), CAST(SUM(moved) AS BIGINT) FROM transfers", {}});
+  REQUIRE(persistence::apply_migrations(w, all) == all.back().version);
+  auto count = w.execute({"SELECT COUNT(*), CAST(SUM(moved) AS BIGINT) FROM transfers", {}});
   REQUIRE(count);
   CHECK(persistence::as_int(count->rows[0][0]) == 2);
   CHECK(persistence::as_int(count->rows[0][1]) == 1300);
-  auto bob = (*w)->execute({"SELECT credits_posted FROM accounts WHERE account_id = $1",
-                            {std::string{"wallet:bob:GBP"}}});
+  auto bob = w.execute({"SELECT credits_posted FROM accounts WHERE account_id = $1",
+                        {std::string{"wallet:bob:GBP"}}});
   REQUIRE(bob);
   CHECK(persistence::as_int(bob->rows.at(0)[0]) == 300);
   if (on_postgres()) {
     // Migration 8 indexed what was there (ADR 0018), and migration 11 kept it as run 0
     // (ADR 0025), beside the books.
-    auto indexed = (*w)->execute({"SELECT indexed_through FROM index_progress", {}});
+    auto indexed = w.execute({"SELECT indexed_through FROM index_progress", {}});
     REQUIRE(indexed);
     CHECK(persistence::as_int(indexed->rows.at(0)[0]) == 2);
-    auto by_account = (*w)->execute({"SELECT COUNT(*) FROM account_transfers", {}});
+    auto by_account = w.execute({"SELECT COUNT(*) FROM account_transfers", {}});
     REQUIRE(by_account);
     CHECK(persistence::as_int(by_account->rows.at(0)[0]) == 4);
-    auto runs = (*w)->execute(
-        {"SELECT r.run, COUNT(*) FROM index_runs r JOIN transfer_ids t ON t.run = r.run"
-         " GROUP BY r.run",
-         {}});
+    auto runs =
+        w.execute({"SELECT r.run, COUNT(*) FROM index_runs r JOIN transfer_ids t ON t.run = r.run"
+                   " GROUP BY r.run",
+                   {}});
     REQUIRE(runs);
     REQUIRE(runs->rows.size() == 1);
     CHECK(persistence::as_int(runs->rows[0][0]) == 0);
@@ -1056,22 +1070,23 @@ TEST_CASE("a database of schema 6 is upgraded to the newest with every row kept 
   } else {
     // Migration 12 took the lookups out of the main file: the index file has them (ADR 0025).
     auto left =
-        (*w)->execute({"SELECT COUNT(*) FROM sqlite_master WHERE name IN ('transfer_ids',"
-                       " 'account_transfers', 'index_runs', 'index_progress')",
-                       {}});
+        w.execute({"SELECT COUNT(*) FROM sqlite_master WHERE name IN ('transfer_ids',"
+                   " 'account_transfers', 'index_runs', 'index_progress')",
+                   {}});
     REQUIRE(left);
     CHECK(persistence::as_int(left->rows.at(0)[0]) == 0);
-    auto ddl = (*w)->execute({"SELECT sql FROM sqlite_master WHERE name = 'accounts'", {}});
+    auto ddl = w.execute({"SELECT sql FROM sqlite_master WHERE name = 'accounts'", {}});
     REQUIRE(ddl);
     CHECK(persistence::as_text(ddl->rows.at(0)[0]).value_or("").find("WITHOUT ROWID") != std::string::npos);
   }
   // A new transfer's sequence follows on.
-  auto dup = (*w)->execute({"INSERT INTO transfers VALUES (2, 'tr_dup', 'immediate', 'a', 'b', 1, 1,"
-                            " 'GBP', '', 0, '', 30)",
-                            {}});
+  auto dup =
+      w.execute({"INSERT INTO transfers VALUES (2, 'tr_dup', 'immediate', 'a', 'b', 1, 1,"
+                 " 'GBP', '', 0, '', 30)",
+                 {}});
   CHECK_FALSE(dup);  // seq is still the key
-  w->reset();
-  db->reset();
+  books.w.reset();   // the connection before its database
+  books.db.reset();
 
   // A ledger on the upgraded books: its statements and lookups find both transfers, and the
   // index covers them once the idle ledger has run a pass (on SQLite, into a new index file).
@@ -1094,18 +1109,12 @@ TEST_CASE("PostgreSQL: indexed entries by account are upgraded into lists and pa
   // SQLite keeps an entry a transfer and account (ADR 0026).
   if (!on_postgres()) return;
   domain_node place("banking_lists", [](const std::string&) { return sup::domain_definition{}; });
-  auto db = persistence::open_database(place.database(), place.name);
-  REQUIRE(db);
-  auto w = (*db)->connect(persistence::connection_role::writer);
-  REQUIRE(w);
-  auto all = store::migrations();
-  std::vector<persistence::migration> up_to_12;
-  for (const auto& m : all)
-    if (m.version <= 12) up_to_12.push_back(m);
-  REQUIRE(persistence::apply_migrations(**w, up_to_12) == 12);
+  auto books = books_of_version(place, 12);
+  auto& w = *books.w;
+  const auto all = store::migrations();
   // Books of 300 transfers from alice to bob (seqs 1-300) and a hold (301), indexed by the
   // code before: an entry each in account_transfers.
-  REQUIRE((*w)->execute_script(
+  REQUIRE(w.execute_script(
               "INSERT INTO transfers SELECT s, 'tr_' || s, 'immediate', 'wallet:alice:GBP',"
               " 'wallet:bob:GBP', 1, 1, 'GBP', '', 0, '', s FROM generate_series(1, 300) s;"
               "INSERT INTO transfers VALUES (301, 'hold_1', 'pending', 'wallet:alice:GBP',"
@@ -1116,8 +1125,8 @@ TEST_CASE("PostgreSQL: indexed entries by account are upgraded into lists and pa
               "UPDATE index_progress SET indexed_through = 301, last_id = 'hold_1';") ==
           caf::error{});
 
-  REQUIRE(persistence::apply_migrations(**w, all) == all.back().version);
-  auto lists = (*w)->execute(
+  REQUIRE(persistence::apply_migrations(w, all) == all.back().version);
+  auto lists = w.execute(
       {"SELECT account_id, last_seq, cardinality(seqs), seqs[1] FROM account_transfer_lists"
        " ORDER BY account_id, last_seq",
        {}});
@@ -1132,11 +1141,11 @@ TEST_CASE("PostgreSQL: indexed entries by account are upgraded into lists and pa
       CHECK(persistence::as_int(row[c + 1]) == expected[i % 3][c]);
   }
   auto entries =
-      (*w)->execute({"SELECT COUNT(*), CAST(SUM(seq) AS BIGINT) FROM account_transfers", {}});
+      w.execute({"SELECT COUNT(*), CAST(SUM(seq) AS BIGINT) FROM account_transfers", {}});
   REQUIRE(entries);
   CHECK(persistence::as_int(entries->rows.at(0)[0]) == 600);
   CHECK(persistence::as_int(entries->rows.at(0)[1]) == 2 * 300 * 301 / 2);
-  auto after = store::statement_page(**w, "wallet:bob:GBP", 100, 50);
+  auto after = store::statement_page(w, "wallet:bob:GBP", 100, 50);
   REQUIRE(after);
   REQUIRE(after->size() == 50);
   for (std::size_t i = 0; i < after->size(); ++i)
