@@ -23,6 +23,11 @@ using persistence::statement;
 using persistence::text_at;
 using persistence::value;
 
+// The transfers a statement shows (immediate transfers and posts; not holds or voids): the
+// filter of its reads, and on PostgreSQL of what the passes list by account (ADR 0026), whose
+// pages rely on every list holding such a line.
+constexpr std::string_view statement_kinds = "kind IN ('immediate', 'post_pending')";
+
 // The columns of `accounts`, and of `transfers` after its key and id, as migration 1 made them:
 // the SQLite rebuilds of migrations 7 and 8 declare the same ones and copy every row.
 // `moved` is what the transfer did to the balances (a post of part of a reservation moves less
@@ -557,15 +562,17 @@ void add_index_pass(persistence::unit_of_work& unit, persistence::engine engine,
   if (engine == persistence::engine::postgres)
     // The statements' lines only (ADR 0026): every list then holds one at least, which is
     // what bounds a page's read.
-    unit.add({"INSERT INTO account_transfer_lists (account_id, last_seq, seqs)"
-              " SELECT account_id, MAX(seq), array_agg(seq ORDER BY seq)"
-              " FROM (SELECT account_id, seq, (row_number() OVER"
-              " (PARTITION BY account_id ORDER BY seq) - 1) / $3 AS part"
-              " FROM (SELECT debit_account AS account_id, seq FROM transfers"
-              " WHERE seq > $1 AND seq <= $2 AND kind IN ('immediate', 'post_pending')"
-              " UNION ALL SELECT credit_account, seq FROM transfers"
-              " WHERE seq > $1 AND seq <= $2 AND kind IN ('immediate', 'post_pending'))"
-              " AS entries) AS numbered GROUP BY account_id, part ORDER BY 1, 2",
+    unit.add({std::string{"INSERT INTO account_transfer_lists (account_id, last_seq, seqs)"
+                          " SELECT account_id, MAX(seq), array_agg(seq ORDER BY seq)"
+                          " FROM (SELECT account_id, seq, (row_number() OVER"
+                          " (PARTITION BY account_id ORDER BY seq) - 1) / $3 AS part"
+                          " FROM (SELECT debit_account AS account_id, seq FROM transfers"
+                          " WHERE seq > $1 AND seq <= $2 AND "} +
+                  std::string{statement_kinds} +
+                  " UNION ALL SELECT credit_account, seq FROM transfers"
+                  " WHERE seq > $1 AND seq <= $2 AND " +
+                  std::string{statement_kinds} +
+                  ") AS entries) AS numbered GROUP BY account_id, part ORDER BY 1, 2",
               {after_seq, through_seq, account_list_seqs}},
              std::nullopt);
   else
@@ -731,13 +738,13 @@ caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::st
   // the page's are looked up in `transfers`.
   const auto indexed =
       c.kind() == persistence::engine::postgres
-          ? " FROM (SELECT e.seq FROM (SELECT seqs FROM account_transfer_lists"
-            " WHERE account_id = $1 AND last_seq > $2 ORDER BY last_seq LIMIT $3) AS a"
-            " CROSS JOIN LATERAL unnest(a.seqs) AS e(seq) WHERE e.seq > $2"
-            " ORDER BY e.seq LIMIT $3) AS page JOIN transfers t ON t.seq = page.seq"
-          : " FROM account_transfers a JOIN transfers t ON t.seq = a.seq"
-            " WHERE a.account_id = $1 AND a.seq > $2 AND t.kind IN ('immediate', 'post_pending')"
-            " ORDER BY a.seq LIMIT $3";
+          ? std::string{" FROM (SELECT e.seq FROM (SELECT seqs FROM account_transfer_lists"
+                        " WHERE account_id = $1 AND last_seq > $2 ORDER BY last_seq LIMIT $3)"
+                        " AS a CROSS JOIN LATERAL unnest(a.seqs) AS e(seq) WHERE e.seq > $2"
+                        " ORDER BY e.seq LIMIT $3) AS page JOIN transfers t ON t.seq = page.seq"}
+          : std::string{" FROM account_transfers a JOIN transfers t ON t.seq = a.seq"
+                        " WHERE a.account_id = $1 AND a.seq > $2 AND t."} +
+                std::string{statement_kinds} + " ORDER BY a.seq LIMIT $3";
   auto r = c.execute(
       {std::string{"SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
                    " FROM (SELECT t.seq, t.transfer_id, t.kind, t.debit_account,"
@@ -749,8 +756,9 @@ caf::expected<std::vector<statement_line>> statement_page(conn& c, const std::st
            " FROM (SELECT seq, transfer_id, kind, debit_account, credit_account, moved, at_ms"
            " FROM transfers WHERE seq > (SELECT CASE WHEN indexed_through > $2"
            " THEN indexed_through ELSE $2 END FROM index_progress)"
-           " AND (debit_account = $1 OR credit_account = $1)"
-           " AND kind IN ('immediate', 'post_pending') ORDER BY seq LIMIT $3) AS tail"
+           " AND (debit_account = $1 OR credit_account = $1) AND " +
+           std::string{statement_kinds} +
+           " ORDER BY seq LIMIT $3) AS tail"
            " ORDER BY seq LIMIT $3",
        {account_id, after_seq, limit}});
   if (!r) return r.error();
